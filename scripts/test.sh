@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command of the README: installs what is missing, then runs the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh --browser
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest -n 2 "$@"
