@@ -1,0 +1,1 @@
+from tests.smtp_fixture import smtp_server  # noqa: F401
