@@ -22,6 +22,8 @@ from typing import Any
 
 import requests
 
+from bridge import metrics
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -128,6 +130,7 @@ class SolusVMClient:
                 if resp.status_code < 400:
                     decoded = self._decode(resp, method, path)
                     if not isinstance(decoded, SolusVMError):
+                        metrics.SOLUSVM_CALLS.labels("ok").inc()
                         return decoded
                     failure = decoded
                 elif resp.status_code in RETRY_STATUSES:
@@ -138,11 +141,14 @@ class SolusVMClient:
                         delay = _retry_after(resp.headers.get("Retry-After"))
                 else:
                     self.stats["errors"] += 1
+                    metrics.SOLUSVM_CALLS.labels("error").inc()
                     raise _client_error(resp, method, path)
             if attempt > self.retries:
                 self.stats["errors"] += 1
+                metrics.SOLUSVM_CALLS.labels("error").inc()
                 raise failure
             self.stats["retries"] += 1
+            metrics.SOLUSVM_CALLS.labels("retry").inc()
             if delay is None:
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
                 delay *= random.uniform(0.8, 1.2)  # jitter: workers must not retry in lockstep
@@ -280,6 +286,18 @@ class SolusVMClient:
     def account(self) -> dict[str, Any]:
         """``GET account``: who the API token belongs to (a cheap credentials check)."""
         return self.get("account")
+
+
+def client_from_config(config: Any, **kwargs: Any) -> SolusVMClient:
+    """A client for an app config mapping (``SOLUSVM_URL``, ``SOLUSVM_API_TOKEN``, ``SOLUSVM_TIMEOUT``,
+    ``SOLUSVM_RETRIES``)."""
+    return SolusVMClient(
+        str(config.get("SOLUSVM_URL") or ""),
+        str(config.get("SOLUSVM_API_TOKEN") or ""),
+        timeout=float(config.get("SOLUSVM_TIMEOUT") or 10.0),
+        retries=int(config.get("SOLUSVM_RETRIES") if config.get("SOLUSVM_RETRIES") is not None else 4),
+        **kwargs,
+    )
 
 
 def _data(body: Any) -> Any:
