@@ -34,3 +34,25 @@ def verify_billing_cmd(url: str, token: str, userid: int, unknown_userid: int | 
     report = verify_billing(url, token=token or None, userid=userid,
                             unknown_userid=unknown_userid or DEFAULT_UNKNOWN_USERID, timeout=timeout)
     _emit(report, as_json)
+
+
+@main.command("openapi")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Directory to write solusvm2.json and bridge.json into (default: contracts/openapi).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files differ from the code.")
+def openapi_cmd(out_dir: str | None, check: bool) -> None:
+    """Generate the OpenAPI documents from the marshmallow schemas."""
+    from pathlib import Path
+
+    from contracts.openapi import OPENAPI_DIR, check_specs, write_specs
+
+    target = Path(out_dir) if out_dir else OPENAPI_DIR
+    if check:
+        stale = check_specs(target)
+        if stale:
+            click.echo(f"out of date in {target}: {', '.join(stale)} (run: solus-contracts openapi)", err=True)
+            sys.exit(1)
+        click.echo(f"up to date: {target}")
+        return
+    for path in write_specs(target):
+        click.echo(f"wrote {path}")

@@ -1,0 +1,94 @@
+"""The OpenAPI documents: generated from the schemas, committed, and never stale."""
+
+from __future__ import annotations
+
+import json
+
+import schemathesis
+from click.testing import CliRunner
+
+from contracts import openapi
+from contracts.cli import main
+
+
+def test_committed_documents_match_the_code():
+    stale = openapi.check_specs()
+    assert stale == [], f"{stale} drifted from the schemas: run `solus-contracts openapi` and commit"
+
+
+def test_cli_writes_and_checks(tmp_path):
+    runner = CliRunner()
+    missing = runner.invoke(main, ["openapi", "--out", str(tmp_path), "--check"])
+    assert missing.exit_code == 1
+    assert "solusvm2.json" in missing.output and "bridge.json" in missing.output
+
+    wrote = runner.invoke(main, ["openapi", "--out", str(tmp_path)])
+    assert wrote.exit_code == 0, wrote.output
+    assert json.loads((tmp_path / "bridge.json").read_text())["openapi"] == openapi.OPENAPI_VERSION
+    assert runner.invoke(main, ["openapi", "--out", str(tmp_path), "--check"]).exit_code == 0
+
+    doc = json.loads((tmp_path / "bridge.json").read_text())
+    doc["info"]["title"] = "edited by hand"
+    (tmp_path / "bridge.json").write_text(json.dumps(doc))
+    drift = runner.invoke(main, ["openapi", "--out", str(tmp_path), "--check"])
+    assert drift.exit_code == 1
+    assert "bridge.json" in drift.output and "solusvm2.json" not in drift.output
+
+
+def test_documents_are_valid_openapi():
+    for doc in (openapi.solusvm_spec(), openapi.bridge_spec()):
+        schema = schemathesis.openapi.from_dict(doc)
+        assert len(list(schema.get_all_operations())) > 0
+
+
+def test_accessors_return_independent_copies():
+    first = openapi.bridge_spec()
+    first["paths"].clear()
+    assert openapi.bridge_spec()["paths"], "a caller's change leaked into the cached document"
+    assert openapi.solusvm_spec() == openapi.build_solusvm_spec()
+
+
+def test_bridge_document_covers_pricing_on_both_urls_and_whmcs():
+    doc = openapi.bridge_spec()
+    pricing = doc["paths"]["/modules/addons/solusio/api/"]["post"]
+    form = pricing["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"]
+    assert form == {"$ref": "#/components/schemas/TokenPricingRequest"}
+    assert {"200", "400", "403", "404", "429"} <= set(pricing["responses"])
+    request = doc["components"]["schemas"]["TokenPricingRequest"]
+    assert set(request["required"]) == {"action", "userid"}
+    response = doc["components"]["schemas"]["TokenPricingResponse"]
+    assert set(response["required"]) == {"base_token_unit_cost", "user_token_unit_cost", "currency",
+                                         "discounts", "taxes"}
+    discount = doc["components"]["schemas"]["Discount"]
+    assert "multipler" in discount["required"]
+
+    whmcs = doc["paths"]["/includes/api.php"]["post"]
+    refs = [s["$ref"] for s in whmcs["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]]
+    assert "#/components/schemas/TokenPricingResponse" in refs
+    assert "#/components/schemas/WhmcsError" in refs
+    assert "403" in whmcs["responses"]
+
+
+def test_solusvm_document_lists_every_error_status():
+    doc = openapi.solusvm_spec()
+    assert doc["security"] == [{"bearer": []}]
+    users = doc["paths"]["/api/v1/users"]
+    assert set(users["post"]["responses"]) >= {"201", "401", "422"}
+    assert "201" in users["post"]["responses"] and "200" not in users["post"]["responses"]
+    names = [p["name"] for p in users["get"]["parameters"]]
+    assert names == ["page", "per_page", "filter[status]", "filter[search]"]
+    delete = doc["paths"]["/api/v1/users/{id}"]["delete"]["responses"]
+    assert "204" in delete and "content" not in delete["204"]
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if method == "parameters":
+                continue
+            assert "401" in op["responses"], f"{method.upper()} {path} does not list 401"
+            for code, resp in op["responses"].items():
+                if code.startswith(("4", "5")):
+                    assert resp["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_timestamps_are_rfc3339_not_null_formats():
+    user = openapi.solusvm_spec()["components"]["schemas"]["User"]
+    assert user["properties"]["created_at"] == {"type": "string", "format": "date-time"}
