@@ -1,0 +1,566 @@
+"""SolusVM 2 API resources and envelopes, as marshmallow schemas (no Flask import).
+
+One definition of the wire: the mock serialises every resource through these schemas and,
+with ``VALIDATE_RESPONSES`` on, validates every JSON body it sends against them. Output
+schemas ignore unknown keys on load (the real SolusVM sends many more fields than a billing
+system reads); input schemas are lenient where real clients differ (``billing_user_id`` as an
+int or a numeric string) and ignore unknown fields the way a Laravel request does.
+
+Evidence levels and sources are in ``shared/reference/solusvm2-api.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+#: RFC 3339 with microseconds and ``Z``, as SolusVM prints timestamps.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+USER_STATUSES = ("active", "locked", "suspended")
+TASK_STATUSES = ("pending", "queued", "running", "done", "done_with_errors", "failed", "canceled")
+SERVER_STATUSES = ("not exists", "processing", "started", "stopped", "paused", "unavailable")
+
+
+def Timestamp(**kwargs: Any) -> fields.DateTime:  # noqa: N802 - reads like a field class
+    """A UTC timestamp field in SolusVM's format."""
+    return fields.DateTime(format=TIMESTAMP_FORMAT, **kwargs)
+
+
+class _Lenient(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class LooseInteger(fields.Integer):
+    """An integer that also accepts a numeric string (BL sends ``billing_user_id`` as a string)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, str):
+            value = value.strip()
+            if not value.isdigit():
+                raise self.make_error("invalid")
+            if len(value) > 18:  # keep ids inside 64-bit range; anything bigger is garbage
+                raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def StrictInt(**kwargs: Any) -> fields.Integer:  # noqa: N802
+    """A JSON integer (no strings, no floats) within a sane 64-bit range."""
+    kwargs.setdefault("validate", validate.Range(min=0, max=2**63 - 1))
+    return fields.Integer(strict=True, **kwargs)
+
+
+# --- small resources -------------------------------------------------------------------
+
+
+class RoleSchema(_Lenient):
+    """A role (``GET roles``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    is_default = fields.Boolean(load_default=False)
+    users_count = StrictInt(load_default=0, metadata={"description": "Users that have this role"})
+
+
+class LimitSchema(_Lenient):
+    """One limit of a limit group."""
+
+    limit = StrictInt(required=True)
+    is_enabled = fields.Boolean(required=True)
+
+
+class LimitGroupSchema(_Lenient):
+    """A limit group; enforced by the mock when a server is created or started."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    vms = fields.Nested(LimitSchema, required=True, metadata={"description": "Servers a user may own"})
+    running_vms = fields.Nested(LimitSchema, required=True, metadata={"description": "Servers that may run at once"})
+    additional_ips = fields.Nested(LimitSchema, required=True, metadata={"description": "Extra IPs per server"})
+    created_at = Timestamp(allow_none=True)
+    updated_at = Timestamp(allow_none=True)
+
+
+class LocationSchema(_Lenient):
+    """A location."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    description = fields.String(load_default="")
+    is_visible = fields.Boolean(load_default=True)
+
+
+class OsImageVersionSchema(_Lenient):
+    """One version of an OS image; servers are created with ``os`` = a version id."""
+
+    id = StrictInt(required=True)
+    version = fields.String(required=True)
+
+
+class OsImageSchema(_Lenient):
+    """An OS image with its versions."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    versions = fields.List(fields.Nested(OsImageVersionSchema), required=True)
+
+
+class LanguageSchema(_Lenient):
+    """A user's language (shape from a third-party client)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+
+
+class UserSchema(_Lenient):
+    """A SolusVM user. The password is write-only and never sent."""
+
+    id = StrictInt(required=True)
+    email = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(USER_STATUSES))
+    created_at = Timestamp(required=True)
+    roles = fields.List(fields.Nested(RoleSchema), required=True)
+    billing_user_id = StrictInt(
+        required=True, allow_none=True,
+        metadata={"description": "The user's id in the billing system (WHMCS client id); null when not linked"},
+    )
+    billing_token = fields.String(allow_none=True, load_default=None, metadata={"description": "Meaning unknown"})
+    language = fields.Nested(LanguageSchema, allow_none=True, load_default=None)
+    limit_group = fields.Nested(LimitGroupSchema, allow_none=True, load_default=None)
+
+
+class UserRefSchema(_Lenient):
+    """The short user object embedded in usage items."""
+
+    id = StrictInt(required=True)
+    email = fields.String(required=True)
+    billing_user_id = StrictInt(required=True, allow_none=True)
+
+
+class TokenInfoSchema(_Lenient):
+    """The stored token's metadata (the secret is only in ``access_token``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    created_at = Timestamp(required=True)
+
+
+class AccessTokenSchema(_Lenient):
+    """Answer of ``POST users/{id}/tokens`` (VPS reads ``data.access_token``)."""
+
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True)
+    is_one_time = fields.Boolean(required=True, metadata={"description": "Burns on first use"})
+    token = fields.Nested(TokenInfoSchema, required=True)
+
+
+class PriceTaxSchema(_Lenient):
+    """One tax line inside a plan price (element shape unknown in the real API; guessed)."""
+
+    label = fields.String(required=True)
+    rate = fields.String(required=True, metadata={"description": "Percent, as a decimal string"})
+
+
+class PriceSchema(_Lenient):
+    """A plan price as shown to one user. All money values are decimal strings."""
+
+    per_hour = fields.String(required=True)
+    per_month = fields.String(required=True)
+    currency_code = fields.String(required=True)
+    taxes_inclusive = fields.Boolean(required=True)
+    taxes = fields.List(fields.Nested(PriceTaxSchema), required=True)
+    total_price = fields.String(required=True)
+    total_price_without_backups = fields.String(required=True)
+    backup_price = fields.String(required=True)
+    additional_ips_per_hour = fields.String(required=True)
+    additional_ips_per_month = fields.String(required=True)
+
+
+class PlanParamsSchema(_Lenient):
+    """Plan sizing: ``ram`` in bytes, ``disk`` in GiB."""
+
+    vcpu = StrictInt(load_default=1)
+    ram = StrictInt(load_default=1073741824)
+    disk = StrictInt(load_default=10)
+
+
+class PlanSchema(_Lenient):
+    """A plan with its token prices.
+
+    ``price`` is filled from the billing integration (GetTokenPricing) for a known user;
+    it is null when no billing integration is set, no user is known, or billing failed, in
+    which case ``price_error`` says why (mock extension).
+    """
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    virtualization_type = fields.String(load_default="kvm")
+    tokens_per_hour = StrictInt(required=True, metadata={"description": "Tokens per started hour"})
+    tokens_per_month = StrictInt(required=True, metadata={"description": "Monthly cap; 0 = hourly only"})
+    ip_tokens_per_hour = StrictInt(required=True)
+    ip_tokens_per_month = StrictInt(required=True)
+    backup_price = fields.Float(load_default=0, metadata={"description": "Unit unknown in the real API"})
+    params = fields.Nested(PlanParamsSchema, load_default=dict)
+    is_default = fields.Boolean(load_default=False)
+    is_visible = fields.Boolean(load_default=True)
+    price = fields.Nested(PriceSchema, allow_none=True, load_default=None)
+    price_error = fields.String(
+        allow_none=True, load_default=None,
+        metadata={"description": "Mock extension: why price is null although billing integration is set"},
+    )
+
+
+class ProjectRefSchema(_Lenient):
+    """A project as embedded in a server."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+
+
+class ProjectSchema(_Lenient):
+    """A project (``GET projects``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    description = fields.String(load_default="")
+    is_default = fields.Boolean(load_default=False)
+    is_owner = fields.Boolean(load_default=True)
+    members = StrictInt(load_default=1)
+    servers = StrictInt(load_default=0, metadata={"description": "Number of servers in the project"})
+    owner = fields.Nested(UserSchema, required=True, allow_none=True)
+
+
+class IpSchema(_Lenient):
+    """One IPv4 address in ``ip_addresses.ipv4``."""
+
+    id = StrictInt(required=True)
+    ip = fields.String(required=True)
+    is_primary = fields.Boolean(required=True)
+
+
+class IpAddressesSchema(_Lenient):
+    """``ip_addresses`` as read by the WHMCS/Blesta modules."""
+
+    ipv4 = fields.List(fields.Nested(IpSchema), required=True)
+    ipv6 = fields.List(fields.Dict(), required=True)
+
+
+class IpBlockIpSchema(_Lenient):
+    """One entry of ``ips`` as read by the Go SDK."""
+
+    id = StrictInt(required=True)
+    ip = fields.String(required=True)
+    ip_block = fields.Dict(required=True)
+
+
+class SpecificationsSchema(_Lenient):
+    """Server sizing copied from its plan."""
+
+    vcpu = StrictInt(required=True)
+    ram = StrictInt(required=True)
+    disk = StrictInt(required=True)
+
+
+class ServerSchema(_Lenient):
+    """A virtual server. Emits both ``ip_addresses`` (VPS/BL/RC) and ``ips`` (Go SDK)."""
+
+    id = StrictInt(required=True)
+    uuid = fields.String(required=True)
+    name = fields.String(required=True)
+    description = fields.String(load_default="")
+    virtualization_type = fields.String(load_default="kvm")
+    status = fields.String(required=True, validate=validate.OneOf(SERVER_STATUSES))
+    is_suspended = fields.Boolean(required=True)
+    is_processing = fields.Boolean(required=True)
+    plan = fields.Nested(PlanSchema, required=True)
+    user = fields.Nested(UserSchema, required=True)
+    project = fields.Nested(ProjectRefSchema, allow_none=True, load_default=None)
+    location = fields.Nested(LocationSchema, allow_none=True, load_default=None)
+    specifications = fields.Nested(SpecificationsSchema, required=True)
+    fqdns = fields.List(fields.String(), required=True)
+    boot_mode = fields.String(load_default="disk", validate=validate.OneOf(["disk", "rescue"]))
+    ip_addresses = fields.Nested(IpAddressesSchema, required=True)
+    ips = fields.List(fields.Nested(IpBlockIpSchema), required=True)
+    additional_ip_count = StrictInt(load_default=0, metadata={"description": "Extra IPv4 addresses (billed)"})
+    usage = fields.Dict(required=True, metadata={"description": "cpu and network counters"})
+    created_at = Timestamp(required=True)
+
+
+class TaskSchema(_Lenient):
+    """An asynchronous task; progresses pending → running → done on the mock's clock."""
+
+    id = StrictInt(required=True, validate=validate.Range(min=1))
+    compute_resource_id = StrictInt(allow_none=True, load_default=None)
+    queue = fields.String(load_default="")
+    action = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(TASK_STATUSES))
+    output = fields.String(load_default="")
+    progress = StrictInt(required=True)
+    duration = StrictInt(load_default=0)
+    created_at = Timestamp(allow_none=True, load_default=None)
+
+
+class BillingDriverSchema(_Lenient):
+    """One billing driver: the GetTokenPricing URL and its optional token."""
+
+    url = fields.Url(required=True, require_tld=False, schemes={"http", "https"})
+    token = fields.String(load_default="", allow_none=True)
+
+
+class BillingIntegrationSchema(_Lenient):
+    """``settings.billing_integration``: ``type`` names the driver used under ``drivers``.
+
+    ``type: "custom"`` with ``drivers.custom`` is a guess (the real API value is unknown).
+    """
+
+    type = fields.String(required=True, allow_none=True, validate=validate.OneOf(["whmcs", "custom"]))
+    drivers = fields.Dict(keys=fields.String(), values=fields.Nested(BillingDriverSchema), load_default=dict)
+
+
+class FeaturesSchema(_Lenient):
+    """``settings.features`` flags."""
+
+    allow_registration = fields.Boolean(load_default=True)
+    allow_password_recovery = fields.Boolean(load_default=True)
+    hide_plan_name = fields.Boolean(load_default=False)
+    hide_plan_section = fields.Boolean(load_default=False)
+    hide_location_section = fields.Boolean(load_default=False)
+    hide_user_data = fields.Boolean(load_default=False)
+    hide_api_documentation_link = fields.Boolean(load_default=False)
+
+
+class RegistrationSchema(_Lenient):
+    """``settings.registration``: the role of self-registered users."""
+
+    role = StrictInt(allow_none=True, load_default=None)
+
+
+class SettingsSchema(_Lenient):
+    """The settings object (``GET``/``PATCH settings``)."""
+
+    billing_integration = fields.Nested(BillingIntegrationSchema, allow_none=True, load_default=None)
+    features = fields.Nested(FeaturesSchema, load_default=dict)
+    registration = fields.Nested(RegistrationSchema, load_default=dict)
+    limit_group = StrictInt(allow_none=True, load_default=None, metadata={"description": "Default limit group id"})
+
+
+# --- usage -----------------------------------------------------------------------------
+
+
+class UsageServerRefSchema(_Lenient):
+    """The server of a usage item; deleted servers are included."""
+
+    id = StrictInt(required=True)
+    uuid = fields.String(required=True)
+    name = fields.String(required=True)
+    is_deleted = fields.Boolean(required=True)
+    deleted_at = Timestamp(allow_none=True, required=True)
+
+
+class UsagePlanRefSchema(_Lenient):
+    """The plan prices the usage was computed with."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    tokens_per_hour = StrictInt(required=True)
+    tokens_per_month = StrictInt(required=True)
+    ip_tokens_per_hour = StrictInt(required=True)
+    ip_tokens_per_month = StrictInt(required=True)
+
+
+class UsagePeriodSchema(_Lenient):
+    """The inclusive UTC date range of a usage item."""
+
+    from_ = fields.Date(required=True, data_key="from")
+    to = fields.Date(required=True)
+
+
+class UsageIpsSchema(_Lenient):
+    """Additional IPs: ``hours`` per IP, ``tokens`` for all of them (cap per IP per month)."""
+
+    count = StrictInt(required=True)
+    hours = StrictInt(required=True)
+    tokens = StrictInt(required=True)
+
+
+class UsageBackupsSchema(_Lenient):
+    """Backup charges (always 0 in the mock)."""
+
+    tokens = StrictInt(required=True)
+
+
+class UsageItemSchema(_Lenient):
+    """One item of ``GET usage`` (INFERRED shape, reference §5.3): one user × server × period."""
+
+    user = fields.Nested(UserRefSchema, required=True)
+    server = fields.Nested(UsageServerRefSchema, required=True)
+    plan = fields.Nested(UsagePlanRefSchema, required=True)
+    period = fields.Nested(UsagePeriodSchema, required=True)
+    hours = StrictInt(required=True, metadata={"description": "Started hours in the period"})
+    tokens = StrictInt(required=True, metadata={"description": "Server tokens after the monthly cap"})
+    monthly_cap_applied = fields.Boolean(required=True)
+    additional_ips = fields.Nested(UsageIpsSchema, required=True)
+    backups = fields.Nested(UsageBackupsSchema, required=True)
+    total_tokens = StrictInt(required=True)
+
+
+class MetricsSchema(_Lenient):
+    """``GET usage/{cpu,network,disks,memory}/{uuid}``: ``{items: [...]}``."""
+
+    items = fields.List(fields.Dict(), required=True)
+
+
+# --- envelopes -------------------------------------------------------------------------
+
+
+class LinksSchema(_Lenient):
+    """Absolute page links; ``prev``/``next`` are null at the ends."""
+
+    first = fields.String(required=True)
+    last = fields.String(required=True)
+    prev = fields.String(required=True, allow_none=True)
+    next = fields.String(required=True, allow_none=True)
+
+
+class MetaSchema(_Lenient):
+    """Laravel paginator meta."""
+
+    current_page = StrictInt(required=True)
+    from_ = StrictInt(required=True, allow_none=True, data_key="from")
+    last_page = StrictInt(required=True)
+    path = fields.String(required=True)
+    per_page = StrictInt(required=True)
+    to = StrictInt(required=True, allow_none=True)
+    total = StrictInt(required=True)
+
+
+class ErrorSchema(Schema):
+    """The error body: ``{message, errors}``; ``errors`` maps fields to messages."""
+
+    message = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), load_default=dict)
+
+
+_ENVELOPES: dict[tuple[type[Schema], bool], type[Schema]] = {}
+
+
+def envelope(item: type[Schema], many: bool = False) -> type[Schema]:
+    """The ``{data}`` (or ``{data, links, meta}`` with ``many``) envelope schema for ``item``."""
+    key = (item, many)
+    if key not in _ENVELOPES:
+        name = f"{item.__name__.removesuffix('Schema')}{'List' if many else ''}EnvelopeSchema"
+        attrs: dict[str, Any] = {"data": fields.List(fields.Nested(item), required=True) if many
+                                 else fields.Nested(item, required=True)}
+        if many:
+            attrs["links"] = fields.Nested(LinksSchema, required=True)
+            attrs["meta"] = fields.Nested(MetaSchema, required=True)
+        attrs["Meta"] = type("Meta", (), {"unknown": EXCLUDE})
+        attrs["__doc__"] = f"Envelope of {item.__name__}."
+        _ENVELOPES[key] = type(name, (Schema,), attrs)
+    return _ENVELOPES[key]
+
+
+# --- requests (inputs) -----------------------------------------------------------------
+
+
+class UserCreateSchema(_Lenient):
+    """``POST users``. Unknown fields are ignored, as a Laravel request does."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=255))
+    password = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    status = fields.String(load_default="active", validate=validate.OneOf(USER_STATUSES))
+    billing_user_id = LooseInteger(allow_none=True, load_default=None, validate=validate.Range(min=0, max=2**63 - 1))
+    roles = fields.List(StrictInt(), load_default=None)
+    limit_group_id = StrictInt(allow_none=True, load_default=None)
+    language_id = StrictInt(allow_none=True, load_default=None)
+    billing_token = fields.String(allow_none=True, load_default=None)
+
+
+class UserUpdateSchema(_Lenient):
+    """``PUT users/{id}``: a partial update in practice (VPS sends ``{status, billing_user_id}``)."""
+
+    password = fields.String(validate=validate.Length(min=1, max=255))
+    status = fields.String(validate=validate.OneOf(USER_STATUSES))
+    billing_user_id = LooseInteger(allow_none=True, validate=validate.Range(min=0, max=2**63 - 1))
+    roles = fields.List(StrictInt())
+    language_id = StrictInt(allow_none=True)
+    limit_group_id = StrictInt(allow_none=True)
+    billing_token = fields.String(allow_none=True)
+
+
+class UserPatchSchema(UserUpdateSchema):
+    """``PATCH users/{id}`` (VPS uses it for the e-mail); also takes the PUT fields."""
+
+    email = fields.Email(validate=validate.Length(max=255))
+
+
+class TokenCreateSchema(_Lenient):
+    """``POST users/{id}/tokens``."""
+
+    is_one_time = fields.Boolean(load_default=False)
+    name = fields.String(load_default="billing", validate=validate.Length(max=255))
+
+
+class LoginSchema(_Lenient):
+    """``POST auth/login``."""
+
+    email = fields.String(required=True)
+    password = fields.String(required=True)
+
+
+class ServerCreateSchema(_Lenient):
+    """``POST servers`` (VPS ``ServerCreateRequestBuilder``); ``user`` is admin-only."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    plan = StrictInt(required=True)
+    location = StrictInt(allow_none=True, load_default=None)
+    os = StrictInt(allow_none=True, load_default=None, metadata={"description": "OS image version id"})
+    user = StrictInt(allow_none=True, load_default=None, metadata={"description": "Owner id (admin only)"})
+    project = StrictInt(allow_none=True, load_default=None)
+    password = fields.String(allow_none=True, load_default=None)
+    description = fields.String(load_default="")
+    fqdns = fields.List(fields.String(), load_default=list)
+    additional_ip_count = StrictInt(load_default=0, validate=validate.Range(min=0, max=256))
+    boot_mode = fields.String(load_default="disk", validate=validate.OneOf(["disk", "rescue"]))
+
+
+class ServerPatchSchema(_Lenient):
+    """``PATCH servers/{id}``."""
+
+    name = fields.String(validate=validate.Length(min=1, max=255))
+    description = fields.String()
+    fqdns = fields.List(fields.String())
+    boot_mode = fields.String(validate=validate.OneOf(["disk", "rescue"]))
+
+
+class SettingsPatchSchema(_Lenient):
+    """``PATCH settings``: any subset; ``features`` keys merge into the stored ones."""
+
+    billing_integration = fields.Nested(BillingIntegrationSchema, allow_none=True)
+    features = fields.Dict(keys=fields.String(), values=fields.Boolean())
+    registration = fields.Nested(RegistrationSchema)
+    limit_group = StrictInt(allow_none=True)
+
+
+def validation_messages(err: ValidationError) -> dict[str, list[str]]:
+    """Flatten marshmallow messages into Laravel's ``{field: [messages]}`` with dotted keys."""
+    out: dict[str, list[str]] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+            out.setdefault(prefix or "_schema", []).extend(value)
+        elif isinstance(value, list):
+            for v in value:
+                walk(prefix, v)
+        else:
+            out.setdefault(prefix or "_schema", []).append(str(value))
+
+    walk("", err.messages)
+    return out

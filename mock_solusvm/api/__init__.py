@@ -1,0 +1,128 @@
+"""The ``/api/v1`` blueprint: Bearer auth, body parsing, paging and serialisation helpers."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+from marshmallow import Schema, ValidationError
+
+from contracts.solusvm import envelope, validation_messages
+
+from ..app import _validate, json_response
+from ..errors import Forbidden, Invalid, Unauthenticated
+from ..state import Backend, Principal
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+MAX_PAGE = 1_000_000
+
+
+@api_bp.before_request
+def _authenticate() -> None:
+    if request.endpoint == "api.login":
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthenticated()
+    is_admin = False
+    for candidate in current_app.config["API_TOKENS"]:
+        # compare every admin token in constant time; no early exit on a match
+        is_admin |= hmac.compare_digest(candidate.encode(), token.encode("utf-8", "surrogateescape"))
+    g.principal = Principal("admin") if is_admin else backend().authenticate_user_token(token)
+
+
+def backend() -> Backend:
+    """The current namespace's backend."""
+    return g.backend
+
+
+def principal() -> Principal:
+    """Who the current request acts as."""
+    return g.principal
+
+
+def require_admin() -> None:
+    """403 for user tokens."""
+    if not principal().is_admin:
+        raise Forbidden()
+
+
+def body() -> Any:
+    """The JSON body (``{}`` when empty); 422 for anything that is not JSON."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Invalid({"body": ["The request body is not valid JSON."]}) from None
+
+
+def load(schema: Schema, data: Any, partial: bool = False) -> dict[str, Any]:
+    """Validate a request body with a contracts schema; 422 on failure."""
+    if not isinstance(data, dict):
+        raise Invalid({"body": ["The request body must be a JSON object."]})
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as err:
+        raise Invalid(validation_messages(err)) from None
+
+
+def int_arg(name: str, default: int | None = None, lo: int = 0, hi: int = 2**63 - 1) -> int | None:
+    """An integer query parameter; 422 when it is not one or is out of range."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    text = raw.strip()
+    if not (text.isdigit() or (text.startswith("-") and text[1:].isdigit())) or len(text) > 19:
+        raise Invalid({name: [f"The {name} must be an integer."]})
+    value = int(text)
+    if not lo <= value <= hi:
+        raise Invalid({name: [f"The {name} must be between {lo} and {hi}."]})
+    return value
+
+
+def one(schema: type[Schema], obj: Any, status: int = 200) -> Response:
+    """``{data: obj}`` serialised (and, in tests, validated) through the contracts schema."""
+    env = envelope(schema)
+    out = env().dump({"data": obj})
+    _validate(env, out)
+    return json_response(out, status)
+
+
+def page(schema: type[Schema], items: list[Any]) -> Response:
+    """A paginated list: ``data`` + absolute ``links`` that keep the filters + Laravel ``meta``."""
+    per_page = int_arg("per_page", 15, 1, current_app.config["MAX_PER_PAGE"])
+    current = int_arg("page", 1, 1, MAX_PAGE)
+    assert per_page is not None and current is not None
+    total = len(items)
+    last = max(1, -(-total // per_page))
+    start = (current - 1) * per_page
+    chunk = items[start:start + per_page]
+    base = request.base_url
+
+    def link(n: int) -> str:
+        args = request.args.copy()
+        args["page"] = str(n)
+        from urllib.parse import urlencode
+
+        return f"{base}?{urlencode(list(args.items(multi=True)))}"
+
+    env = envelope(schema, many=True)
+    out = env().dump({
+        "data": chunk,
+        "links": {"first": link(1), "last": link(last), "prev": link(current - 1) if 1 < current <= last + 1 else None,
+                  "next": link(current + 1) if current < last else None},
+        "meta": {"current_page": current, "from_": start + 1 if chunk else None, "last_page": last,
+                 "path": base, "per_page": per_page, "to": start + len(chunk) if chunk else None, "total": total},
+    })
+    _validate(env, out)
+    return json_response(out)
+
+
+from . import catalog, servers, usage, users  # noqa: E402,F401  (routes register on api_bp)

@@ -1,0 +1,150 @@
+"""plans, roles, limit_groups, locations, os_images, projects, settings, tasks."""
+
+from __future__ import annotations
+
+from flask import Response, current_app, request
+
+from contracts.solusvm import (
+    LimitGroupSchema,
+    LocationSchema,
+    OsImageSchema,
+    PlanSchema,
+    ProjectSchema,
+    RoleSchema,
+    SettingsPatchSchema,
+    SettingsSchema,
+    TaskSchema,
+)
+
+from ..errors import NotFound, invalid
+from ..views import PlanPricer, project_view, role_view
+from . import api_bp, backend, body, int_arg, load, one, page, principal, require_admin
+
+
+def _get(table: dict, key: int, model: str) -> dict:  # type: ignore[type-arg]
+    if key not in table:
+        raise NotFound(f"No query results for model [{model}] {key}")
+    return table[key]
+
+
+def pricer() -> PlanPricer:
+    """Prices for the acting user, or for ``?user_id=`` when an admin asks."""
+    b, p = backend(), principal()
+    user = None
+    if not p.is_admin:
+        user = b.users.get(p.user_id)
+    else:
+        uid = int_arg("user_id")
+        if uid is not None:
+            user = b.users.get(uid)
+            if user is None:
+                raise invalid("user_id", "The selected user id is invalid.")
+    return PlanPricer(b, user, current_app.config["BILLING_TIMEOUT"])
+
+
+@api_bp.get("/plans")
+def list_plans() -> Response:
+    search = (request.args.get("filter[search]") or "").lower()
+    plans = [pl for pl in backend().plans.values() if search in pl["name"].lower()]
+    pr = pricer()
+    # price only the page that is sent
+    return page(PlanSchema, _Priced(plans, pr))
+
+
+class _Priced(list):  # type: ignore[type-arg]
+    def __init__(self, items, pr):  # type: ignore[no-untyped-def]
+        super().__init__(items)
+        self._pr = pr
+
+    def __getitem__(self, item):  # type: ignore[no-untyped-def]
+        got = super().__getitem__(item)
+        return [self._pr.view(p) for p in got] if isinstance(item, slice) else self._pr.view(got)
+
+
+@api_bp.get("/plans/<int:plan_id>")
+def get_plan(plan_id: int) -> Response:
+    plan = _get(backend().plans, plan_id, "Plan")
+    return one(PlanSchema, pricer().view(plan))
+
+
+@api_bp.get("/roles")
+def list_roles() -> Response:
+    require_admin()
+    b = backend()
+    return page(RoleSchema, [role_view(b, r, count=True) for r in b.roles.values()])
+
+
+@api_bp.get("/roles/<int:role_id>")
+def get_role(role_id: int) -> Response:
+    require_admin()
+    return one(RoleSchema, role_view(backend(), _get(backend().roles, role_id, "Role"), count=True))
+
+
+@api_bp.get("/limit_groups")
+def list_limit_groups() -> Response:
+    require_admin()
+    return page(LimitGroupSchema, list(backend().limit_groups.values()))
+
+
+@api_bp.get("/limit_groups/<int:group_id>")
+def get_limit_group(group_id: int) -> Response:
+    require_admin()
+    return one(LimitGroupSchema, _get(backend().limit_groups, group_id, "LimitGroup"))
+
+
+@api_bp.get("/locations")
+def list_locations() -> Response:
+    return page(LocationSchema, list(backend().locations.values()))
+
+
+@api_bp.get("/locations/<int:location_id>")
+def get_location(location_id: int) -> Response:
+    return one(LocationSchema, _get(backend().locations, location_id, "Location"))
+
+
+@api_bp.get("/os_images")
+def list_os_images() -> Response:
+    return page(OsImageSchema, list(backend().os_images.values()))
+
+
+@api_bp.get("/os_images/<int:image_id>")
+def get_os_image(image_id: int) -> Response:
+    return one(OsImageSchema, _get(backend().os_images, image_id, "OsImage"))
+
+
+def _visible_projects() -> list[dict]:  # type: ignore[type-arg]
+    p = principal()
+    return [pr for pr in backend().projects.values() if p.is_admin or pr["owner_id"] == p.user_id]
+
+
+@api_bp.get("/projects")
+def list_projects() -> Response:
+    search = (request.args.get("filter[search]") or "").lower()
+    b = backend()
+    return page(ProjectSchema, [project_view(b, pr) for pr in _visible_projects() if search in pr["name"].lower()])
+
+
+@api_bp.get("/projects/<int:project_id>")
+def get_project(project_id: int) -> Response:
+    for pr in _visible_projects():
+        if pr["id"] == project_id:
+            return one(ProjectSchema, project_view(backend(), pr))
+    raise NotFound(f"No query results for model [Project] {project_id}")
+
+
+@api_bp.get("/settings")
+def get_settings() -> Response:
+    require_admin()
+    return one(SettingsSchema, backend().settings)
+
+
+@api_bp.patch("/settings")
+def patch_settings() -> Response:
+    require_admin()
+    data = load(SettingsPatchSchema(), body())
+    return one(SettingsSchema, backend().patch_settings(data))
+
+
+@api_bp.get("/tasks/<int:task_id>")
+def get_task(task_id: int) -> Response:
+    return one(TaskSchema, backend().get_task(task_id))

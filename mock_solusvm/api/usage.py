@@ -1,0 +1,31 @@
+"""GET usage (billing, INFERRED shape) and the per-server metric endpoints."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from contracts.solusvm import MetricsSchema, UsageItemSchema
+
+from ..errors import NotFound
+from ..usage import metrics, parse_period, usage_items
+from . import api_bp, backend, int_arg, one, page, principal, require_admin
+
+
+@api_bp.get("/usage")
+def billing_usage() -> Response:
+    require_admin()
+    b = backend()
+    with b.lock:
+        date_from, date_to = parse_period(request.args.get("date_from"), request.args.get("date_to"), b.clock.now())
+        items = usage_items(b, date_from, date_to, user_id=int_arg("filter[user_id]"),
+                            billing_user_id=int_arg("filter[billing_user_id]"))
+    return page(UsageItemSchema, items)
+
+
+@api_bp.get("/usage/<any(cpu,network,disks,memory):kind>/<uuid>")
+def server_metrics(kind: str, uuid: str) -> Response:
+    b, p = backend(), principal()
+    for s in b.servers.values():
+        if s["uuid"] == uuid and s["deleted_at"] is None and (p.is_admin or s["user_id"] == p.user_id):
+            return one(MetricsSchema, metrics(kind, b.clock.now()))
+    raise NotFound(f"No query results for model [VirtualServer] {uuid}")

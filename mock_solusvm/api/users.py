@@ -1,0 +1,110 @@
+"""users, users/{id}/tokens, account, auth/login."""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from contracts.solusvm import AccessTokenSchema, LoginSchema, TokenCreateSchema, UserSchema, envelope
+
+from ..app import _validate, json_response
+from ..errors import Forbidden
+from ..views import user_view
+from . import api_bp, backend, body, load, one, page, principal, require_admin
+
+
+@api_bp.get("/users")
+def list_users() -> Response:
+    require_admin()
+    status = request.args.get("filter[status]") or None
+    search = request.args.get("filter[search]") or None
+    b = backend()
+    users = b.list_users(status=status, search=search)
+    # serialise only the requested page: the list holds records, views are built lazily
+    return page(UserSchema, _LazyViews(b, users))
+
+
+class _LazyViews(list):  # type: ignore[type-arg]
+    """A list of user records whose slices turn into views (paging 10k users stays cheap)."""
+
+    def __init__(self, b, users):  # type: ignore[no-untyped-def]
+        super().__init__(users)
+        self._b = b
+
+    def __getitem__(self, item):  # type: ignore[no-untyped-def]
+        got = super().__getitem__(item)
+        if isinstance(item, slice):
+            return [user_view(self._b, u) for u in got]
+        return user_view(self._b, got)
+
+
+@api_bp.get("/users/<int:user_id>")
+def get_user(user_id: int) -> Response:
+    require_admin()
+    return one(UserSchema, user_view(backend(), backend().get_user(user_id)))
+
+
+@api_bp.post("/users")
+def create_user() -> Response:
+    require_admin()
+    return one(UserSchema, user_view(backend(), backend().create_user(body())), 201)
+
+
+@api_bp.put("/users/<int:user_id>")
+def put_user(user_id: int) -> Response:
+    require_admin()
+    return one(UserSchema, user_view(backend(), backend().update_user(user_id, body(), allow_email=False)))
+
+
+@api_bp.patch("/users/<int:user_id>")
+def patch_user(user_id: int) -> Response:
+    require_admin()
+    return one(UserSchema, user_view(backend(), backend().update_user(user_id, body(), allow_email=True)))
+
+
+@api_bp.delete("/users/<int:user_id>")
+def delete_user(user_id: int) -> Response:
+    require_admin()
+    backend().delete_user(user_id)
+    return Response(status=204)
+
+
+@api_bp.post("/users/<int:user_id>/tokens")
+def create_token(user_id: int) -> Response:
+    p = principal()
+    if not p.is_admin and p.user_id != user_id:
+        raise Forbidden()
+    data = load(TokenCreateSchema(), body())
+    return one(AccessTokenSchema, backend().create_token(user_id, data["is_one_time"], data["name"]), 201)
+
+
+@api_bp.get("/account")
+def account() -> Response:
+    p = principal()
+    if p.is_admin:
+        # admin API tokens belong to no stored user; answer a stable synthetic admin
+        from datetime import UTC, datetime
+
+        admin = {"id": 0, "email": "admin@solusvm.mock", "status": "active",
+                 "created_at": datetime(2020, 1, 1, tzinfo=UTC),
+                 "roles": [r for r in backend().roles.values() if r["name"] == "ADMIN"],
+                 "billing_user_id": None}
+        return one(UserSchema, admin)
+    return one(UserSchema, user_view(backend(), backend().get_user(p.user_id)))
+
+
+@api_bp.post("/auth/login", endpoint="login")
+def login() -> Response:
+    data = load(LoginSchema(), body())
+    out = {"data": backend().login(data["email"], data["password"])}
+    _validate(envelope(_CredentialsSchema), out)
+    return json_response(out)
+
+
+from marshmallow import EXCLUDE, Schema, fields  # noqa: E402
+
+
+class _CredentialsSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    credentials = fields.Dict(required=True)

@@ -1,0 +1,181 @@
+"""The app factory and the cross-cutting request handling: namespaces, faults, journal, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import socket
+import time
+from typing import Any
+
+from flask import Flask, Response, g, request, session
+from werkzeug.exceptions import HTTPException
+
+from contracts.solusvm import ErrorSchema
+
+from .clock import format_instant
+from .errors import Invalid, MockError, ResponseContractError
+from .state import Namespaces
+
+NAMESPACE_HEADER = "X-Mock-Namespace"
+NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+#: Marks a response whose connection must be dropped (the in-process mode raises ConnectionError).
+DROP_HEADER = "X-Mock-Drop-Connection"
+MALFORMED_BODY = '{"data": [{"id": 1, "email": "trunc'
+
+DEFAULTS: dict[str, Any] = {
+    "API_TOKENS": ["mock-admin-token"],
+    "VALIDATE_RESPONSES": False,
+    "SEED": None,
+    "BILLING_TIMEOUT": 5.0,
+    "MAX_PER_PAGE": 100,
+    "JOURNAL_LIMIT": 10_000,
+}
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the mock SolusVM 2 app. Config keys: see ``DEFAULTS`` and docs/internals.md."""
+    app = Flask(__name__)
+    app.config.update(DEFAULTS)
+    app.config["SECRET_KEY"] = secrets.token_hex(16)
+    app.config.update(config or {})
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    namespaces = Namespaces()
+    app.extensions["mock_solusvm"] = namespaces
+    if app.config["SEED"] is not None:
+        namespaces.get("default").seed(app.config["SEED"])
+
+    from .api import api_bp
+    from .control import control_bp
+    from .sso import sso_bp
+
+    app.register_blueprint(api_bp)
+    app.register_blueprint(control_bp)
+    app.register_blueprint(sso_bp)
+
+    app.before_request(_pick_namespace)
+    app.before_request(_apply_faults)
+    app.after_request(_record)
+    app.register_error_handler(MockError, _mock_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(ResponseContractError, _contract_error)
+    return app
+
+
+def namespaces(app: Flask) -> Namespaces:
+    """The namespace registry of an app."""
+    return app.extensions["mock_solusvm"]
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A compact JSON response."""
+    return Response(json.dumps(body, separators=(",", ":")), status=status, headers=headers,
+                    mimetype="application/json")
+
+
+def _pick_namespace() -> Response | None:
+    name = request.headers.get(NAMESPACE_HEADER) or request.args.get("mock_namespace") or \
+        session.get("mock_namespace") or "default"
+    if not NAMESPACE_RE.match(name):
+        g.backend = None
+        raise Invalid({NAMESPACE_HEADER: ["A namespace is 1-128 letters, digits or _.:-"]})
+    from flask import current_app
+
+    g.namespace = name
+    g.backend = namespaces(current_app).get(name)  # type: ignore[arg-type]
+    g.started = time.perf_counter()
+    return None
+
+
+def _is_control(path: str) -> bool:
+    return path.startswith("/__mock")
+
+
+def _apply_faults() -> Response | None:
+    if _is_control(request.path):
+        return None
+    rule = g.backend.faults.match(request.method, request.path)
+    if rule is None:
+        return None
+    g.fault = rule.id
+    if rule.delay:
+        time.sleep(rule.delay)
+    if rule.drop:
+        sock = request.environ.get("werkzeug.socket")
+        if sock is not None:
+            # Really drop the TCP connection on the live server: the client sees a reset/EOF.
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        return Response(b"", status=599, headers={DROP_HEADER: "1"})
+    if rule.malformed:
+        return Response(MALFORMED_BODY, status=rule.status or 200, headers=rule.headers,
+                        mimetype="application/json")
+    if rule.status:
+        body = rule.body
+        if isinstance(body, str):
+            return Response(body, status=rule.status, headers=rule.headers)
+        if body is None:
+            body = {"message": f"Injected fault {rule.id}."}
+        return json_response(body, rule.status, rule.headers)
+    return None  # delay only: answer normally
+
+
+def _record(response: Response) -> Response:
+    backend = getattr(g, "backend", None)
+    if backend is None or _is_control(request.path) or request.path.startswith("/static"):
+        return response
+    from .journal import redact_headers
+
+    raw = request.get_data(cache=True, as_text=False)[:65536]
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    if isinstance(body, dict) and "password" in body:
+        body = {**body, "password": "<redacted>"}
+    backend.journal.record({
+        "at": format_instant(backend.clock.now()),
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string.decode("latin-1"),
+        "headers": redact_headers(request.headers),
+        "body": body,
+        "status": response.status_code,
+        "fault": getattr(g, "fault", None),
+    })
+    return response
+
+
+def error_response(message: str, status: int, errors: dict[str, list[str]] | None = None) -> Response:
+    """SolusVM's error envelope; ``errors`` only when there are field errors."""
+    body: dict[str, Any] = {"message": message}
+    if errors:
+        body["errors"] = errors
+    _validate(ErrorSchema, body)
+    return json_response(body, status)
+
+
+def _mock_error(err: MockError) -> Response:
+    return error_response(err.message, err.status, err.errors)
+
+
+def _http_error(err: HTTPException) -> Response:
+    messages = {404: "Not Found.", 405: "Method Not Allowed.", 400: "Bad Request."}
+    return error_response(messages.get(err.code or 500, err.name), err.code or 500)
+
+
+def _contract_error(err: ResponseContractError) -> Response:
+    # Only this self-check may produce a 500: it means the mock itself is wrong.
+    return json_response({"message": f"mock_solusvm response contract violation: {err}"}, 500)
+
+
+def _validate(schema: Any, body: Any) -> None:
+    from flask import current_app
+
+    if current_app.config.get("VALIDATE_RESPONSES"):
+        problems = schema().validate(body)
+        if problems:
+            raise ResponseContractError(f"{schema.__name__}: {problems}")

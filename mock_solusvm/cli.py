@@ -1,0 +1,50 @@
+"""``mock-solusvm serve --host --port --api-token (repeatable) --seed FILE``."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+from werkzeug.serving import make_server
+
+from .server import _QuietHandler
+
+
+@click.group()
+def main() -> None:
+    """The SolusVM 2 mock."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(0, 65535), help="0 picks a free port")
+@click.option("--api-token", "api_tokens", multiple=True, help="admin Bearer token (repeatable)")
+@click.option("--seed", "seed_file", type=click.File("r"), help="seed document for the default namespace")
+@click.option("--validate-responses", is_flag=True, help="check every response against contracts.solusvm")
+def serve(host: str, port: int, api_tokens: tuple[str, ...], seed_file: object, validate_responses: bool) -> None:
+    """Serve the mock over HTTP until interrupted."""
+    from . import create_app
+
+    config: dict[str, object] = {"VALIDATE_RESPONSES": validate_responses}
+    if api_tokens:
+        config["API_TOKENS"] = list(api_tokens)
+    if seed_file is not None:
+        try:
+            config["SEED"] = json.load(seed_file)  # type: ignore[arg-type]
+        except ValueError as err:
+            raise click.BadParameter(f"not JSON: {err}", param_hint="--seed") from None
+    try:
+        app = create_app(config)
+    except Exception as err:  # a bad seed: say so, no traceback
+        message = getattr(err, "message", str(err))
+        raise click.ClickException(f"cannot load the seed: {message} {getattr(err, 'errors', '')}") from None
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    print(f"mock-solusvm listening on http://{host}:{server.server_port}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sys.stdout.flush()

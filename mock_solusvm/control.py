@@ -1,0 +1,148 @@
+"""The control API under ``/__mock/`` (namespaced by ``X-Mock-Namespace``; no auth: it is a mock)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, request
+
+from .app import json_response, namespaces
+from .clock import parse_instant
+from .errors import Invalid, invalid
+
+control_bp = Blueprint("control", __name__, url_prefix="/__mock")
+
+ADVANCE_UNITS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds")
+
+
+def _body() -> Any:
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Invalid({"body": ["The request body is not valid JSON."]}) from None
+
+
+def _obj() -> dict[str, Any]:
+    data = _body()
+    if not isinstance(data, dict):
+        raise Invalid({"body": ["The request body must be a JSON object."]})
+    return data
+
+
+@control_bp.get("/")
+def index() -> Response:
+    """What this control API offers, and the namespaces in use."""
+    return json_response({"namespace": g.namespace, "namespaces": namespaces(current_app).names(),
+                          "endpoints": ["POST reset", "POST seed", "GET|POST state", "GET|PUT clock",
+                                        "POST clock/advance", "POST clock/freeze", "POST clock/unfreeze",
+                                        "GET|POST|DELETE faults", "GET|DELETE journal", "GET journal/count"]})
+
+
+@control_bp.post("/reset")
+def reset() -> Response:
+    g.backend.reset()
+    return json_response({"namespace": g.namespace, "reset": True})
+
+
+@control_bp.post("/seed")
+def seed() -> Response:
+    counts = g.backend.seed(_obj())
+    return json_response({"namespace": g.namespace, "counts": counts, "clock": g.backend.clock.to_json()})
+
+
+@control_bp.get("/state")
+def dump_state() -> Response:
+    return json_response(g.backend.dump())
+
+
+@control_bp.post("/state")
+def restore_state() -> Response:
+    g.backend.restore(_obj())
+    return json_response({"namespace": g.namespace, "restored": True})
+
+
+@control_bp.get("/clock")
+def get_clock() -> Response:
+    return json_response(g.backend.clock.to_json())
+
+
+@control_bp.route("/clock", methods=["PUT", "POST"])
+def set_clock() -> Response:
+    data = _obj()
+    clock = g.backend.clock
+    if "now" in data:
+        try:
+            clock.set(parse_instant(data["now"]))
+        except ValueError:
+            raise invalid("now", "now must be an ISO 8601 instant.") from None
+    if "frozen" in data:
+        if not isinstance(data["frozen"], bool):
+            raise invalid("frozen", "frozen must be a boolean.")
+        clock.freeze() if data["frozen"] else clock.unfreeze()
+    return json_response(clock.to_json())
+
+
+@control_bp.post("/clock/advance")
+def advance_clock() -> Response:
+    data = _obj()
+    unknown = set(data) - set(ADVANCE_UNITS)
+    if unknown or not data:
+        raise invalid("clock", f"Give one or more of {', '.join(ADVANCE_UNITS)}.")
+    for k, v in data.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or abs(v) > 1e7:
+            raise invalid(k, f"{k} must be a number.")
+    try:
+        delta = timedelta(**data)
+        g.backend.clock.advance(delta)
+    except OverflowError:
+        raise invalid("clock", "The clock cannot move that far.") from None
+    return json_response(g.backend.clock.to_json())
+
+
+@control_bp.post("/clock/freeze")
+def freeze_clock() -> Response:
+    g.backend.clock.freeze()
+    return json_response(g.backend.clock.to_json())
+
+
+@control_bp.post("/clock/unfreeze")
+def unfreeze_clock() -> Response:
+    g.backend.clock.unfreeze()
+    return json_response(g.backend.clock.to_json())
+
+
+@control_bp.get("/faults")
+def list_faults() -> Response:
+    return json_response({"data": g.backend.faults.list()})
+
+
+@control_bp.post("/faults")
+def add_fault() -> Response:
+    return json_response({"data": g.backend.faults.add(_obj()).to_json()}, 201)
+
+
+@control_bp.delete("/faults")
+def clear_faults() -> Response:
+    g.backend.faults.clear()
+    return Response(status=204)
+
+
+@control_bp.get("/journal")
+def journal() -> Response:
+    return json_response({"data": g.backend.journal.find(request.args.get("method"), request.args.get("path"))})
+
+
+@control_bp.get("/journal/count")
+def journal_count() -> Response:
+    return json_response({"count": len(g.backend.journal.find(request.args.get("method"), request.args.get("path")))})
+
+
+@control_bp.delete("/journal")
+def clear_journal() -> Response:
+    g.backend.journal.clear()
+    return Response(status=204)

@@ -1,0 +1,141 @@
+"""In-process mode (moto style): ``requests`` calls to a base URL go into the mock's Flask app.
+
+Built on ``responses``: one callback per HTTP method for the base URL dispatches through a
+single Flask test client. Other URLs on loopback pass through (so a live billing system on
+127.0.0.1 can be reached), everything else is refused by ``responses`` as usual.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+import responses
+
+from .app import DROP_HEADER, NAMESPACE_HEADER, namespaces
+from .client import ControlClient
+from .state import Backend
+
+F = TypeVar("F", bound=Callable[..., Any])
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+DEFAULT_PASSTHRU = ("http://127.0.0.1", "http://localhost")
+
+
+class InProcessMock:
+    """The handle: ``seed``/``reset``/``state``/``restore``/``clock``/``faults``/``journal``/``backend``."""
+
+    def __init__(self, base_url: str = "https://solusvm.test", api_token: str = "mock-admin-token",
+                 seed: dict[str, Any] | None = None, namespace: str | None = None,
+                 config: dict[str, Any] | None = None, responses_mock: responses.RequestsMock | None = None,
+                 passthru: Iterable[str] = DEFAULT_PASSTHRU) -> None:
+        from . import create_app
+
+        self.base_url = base_url.rstrip("/")
+        self.api_token = api_token
+        self.namespace = namespace or f"inproc-{uuid.uuid4().hex[:12]}"
+        self._seed = seed
+        cfg = {"API_TOKENS": [api_token], **(config or {})}
+        self.app = create_app(cfg)
+        self._client = self.app.test_client()
+        self._own_mock = responses_mock is None
+        self.responses = responses_mock or responses.RequestsMock(assert_all_requests_are_fired=False)
+        self._passthru = tuple(passthru)
+        self._control = ControlClient(self.base_url, self.namespace, session=requests.Session())
+        self.clock = self._control.clock
+        self.faults = self._control.faults
+        self.journal = self._control.journal
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> InProcessMock:
+        """Register the callbacks (and start the ``responses`` mock when it is ours)."""
+        pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
+        for method in METHODS:
+            self.responses.add_callback(method, pattern, callback=self._dispatch)
+        for prefix in self._passthru:
+            if not self.base_url.startswith(prefix):
+                self.responses.add_passthru(prefix)
+        if self._own_mock:
+            self.responses.start()
+        if self._seed is not None:
+            self.seed(self._seed)
+        return self
+
+    def stop(self) -> None:
+        """Stop routing (only stops the ``responses`` mock when it is ours)."""
+        if self._own_mock:
+            self.responses.stop()
+            self.responses.reset()
+
+    def __enter__(self) -> InProcessMock:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __call__(self, func: F) -> F:
+        """Use the handle's configuration as a decorator; the test gets no extra argument."""
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def _dispatch(self, request: requests.PreparedRequest) -> Any:
+        parts = urlsplit(request.url or "")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("content-length", "host")}
+        headers.setdefault(NAMESPACE_HEADER, self.namespace)
+        # route the Host so absolute links point at the mocked base URL
+        base = f"{parts.scheme}://{parts.netloc}"
+        body = request.body
+        if isinstance(body, str):
+            body = body.encode()
+        resp = self._client.open(parts.path or "/", method=request.method or "GET", query_string=parts.query,
+                                 headers=headers, data=body or b"", base_url=base)
+        if resp.headers.get(DROP_HEADER):
+            return requests.exceptions.ConnectionError(f"mock_solusvm dropped the connection to {request.url}")
+        out_headers = {k: v for k, v in resp.headers.items() if k.lower() not in ("content-length",)}
+        return resp.status_code, out_headers, resp.get_data()
+
+    # --- the same methods as ControlClient ---------------------------------------------
+
+    def seed(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """Reset the namespace and load a seed document."""
+        return self._control.seed(doc)
+
+    def reset(self) -> None:
+        """Back to the default fixture."""
+        self._control.reset()
+
+    def state(self) -> dict[str, Any]:
+        """A versioned JSON dump of the namespace."""
+        return self._control.state()
+
+    def restore(self, dump: dict[str, Any]) -> None:
+        """Replace the namespace with a dump."""
+        self._control.restore(dump)
+
+    @property
+    def backend(self) -> Backend:
+        """The in-memory backend of this handle's namespace, for direct assertions."""
+        return namespaces(self.app).get(self.namespace)
+
+    @property
+    def url(self) -> str:
+        """The mocked base URL."""
+        return self.base_url
+
+
+def mock_solusvm(base_url: str = "https://solusvm.test", api_token: str = "mock-admin-token",
+                 seed: dict[str, Any] | None = None, namespace: str | None = None, **kwargs: Any) -> InProcessMock:
+    """A handle usable as a context manager (``with mock_solusvm(...) as m``) or a decorator."""
+    return InProcessMock(base_url=base_url, api_token=api_token, seed=seed, namespace=namespace, **kwargs)

@@ -1,0 +1,681 @@
+"""In-memory state of the mock: ``Backend`` (one namespace) and ``Namespaces``.
+
+The backend is the mock's service layer: plain Python, no Flask. Records are plain dicts
+keyed by id in insertion order (ids only grow), so paging never sorts. Every mutating
+method runs under the backend's lock; the live server is threaded.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import secrets
+import threading
+import uuid as uuidlib
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from marshmallow import ValidationError
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from contracts.solusvm import (
+    UserCreateSchema,
+    UserPatchSchema,
+    validation_messages,
+)
+
+from .clock import Clock, format_instant, parse_instant
+from .errors import Forbidden, Invalid, NotFound, Unauthenticated, invalid
+from .faults import Faults
+from .journal import Journal
+
+STATE_FORMAT = "mock-solusvm-state"
+STATE_VERSION = 1
+#: Seconds of virtual time for a task to go pending → running → done.
+TASK_RUNNING_AFTER = 1
+TASK_DONE_AFTER = 3
+#: A cheap hash: a mock must create thousands of users fast (scrypt would take ~50 ms each).
+PASSWORD_METHOD = "pbkdf2:sha256:1000"
+
+DATETIME_KEYS = {"created_at", "updated_at", "deleted_at"}
+
+
+def default_fixture() -> dict[str, Any]:
+    """What a fresh or reset namespace contains (overridden key by key by a seed)."""
+    return {
+        "settings": {"billing_integration": None, "features": {"allow_registration": True},
+                     "registration": {"role": 2}, "limit_group": 1},
+        "roles": [{"id": 1, "name": "ADMIN"}, {"id": 2, "name": "CLIENT", "is_default": True}],
+        "limit_groups": [{"id": 1, "name": "Default", "vms": {"limit": 10, "is_enabled": True},
+                          "running_vms": {"limit": 10, "is_enabled": True},
+                          "additional_ips": {"limit": 5, "is_enabled": True}}],
+        "locations": [{"id": 1, "name": "Amsterdam"}],
+        "os_images": [{"id": 1, "name": "Debian", "versions": [{"id": 1, "version": "12"}]}],
+        "plans": [{"id": 1, "name": "1 Core, 1 GB RAM", "tokens_per_hour": 7, "tokens_per_month": 5000,
+                   "ip_tokens_per_hour": 1, "ip_tokens_per_month": 500, "backup_price": 0,
+                   "params": {"vcpu": 1, "ram": 1073741824, "disk": 10}}],
+        "users": [],
+        "servers": [],
+    }
+
+
+class Principal:
+    """Who a request acts as: an admin token, or a user token (``user_id``)."""
+
+    __slots__ = ("kind", "user_id")
+
+    def __init__(self, kind: str, user_id: int | None = None) -> None:
+        self.kind, self.user_id = kind, user_id
+
+    @property
+    def is_admin(self) -> bool:
+        """True for admin API tokens."""
+        return self.kind == "admin"
+
+
+def _load(schema: Any, data: Any, partial: bool = False) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise Invalid({"_schema": ["The request body must be a JSON object."]})
+    try:
+        return schema.load(data, partial=partial)
+    except ValidationError as err:
+        raise Invalid(validation_messages(err)) from None
+
+
+class Backend:
+    """All data of one namespace, with the operations of the SolusVM API on it."""
+
+    def __init__(self, name: str = "default") -> None:
+        self.name = name
+        self.lock = threading.RLock()
+        self.clock = Clock()
+        self.faults = Faults()
+        self.journal = Journal()
+        self._clear()
+        self._apply_fixture(default_fixture())
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def _clear(self) -> None:
+        self.settings: dict[str, Any] = {}
+        self.roles: dict[int, dict[str, Any]] = {}
+        self.limit_groups: dict[int, dict[str, Any]] = {}
+        self.locations: dict[int, dict[str, Any]] = {}
+        self.os_images: dict[int, dict[str, Any]] = {}
+        self.plans: dict[int, dict[str, Any]] = {}
+        self.users: dict[int, dict[str, Any]] = {}
+        self.servers: dict[int, dict[str, Any]] = {}
+        self.projects: dict[int, dict[str, Any]] = {}
+        self.tasks: dict[int, dict[str, Any]] = {}
+        self.tokens: dict[str, dict[str, Any]] = {}
+        self.emails: dict[str, int] = {}  # lower-cased e-mail -> user id (uniqueness)
+        self.next_ids: dict[str, int] = {}
+
+    def reset(self) -> None:
+        """Back to the default fixture; clock running at real time, no faults, empty journal."""
+        with self.lock:
+            self._clear()
+            self.clock = Clock()
+            self.faults.clear()
+            self.journal.clear()
+            self._apply_fixture(default_fixture())
+
+    def _id(self, kind: str, wanted: Any = None) -> int:
+        if wanted is not None:
+            self.next_ids[kind] = max(self.next_ids.get(kind, 1), int(wanted) + 1)
+            return int(wanted)
+        value = self.next_ids.get(kind, 1)
+        self.next_ids[kind] = value + 1
+        return value
+
+    def seed(self, doc: Any) -> dict[str, int]:
+        """Reset, then load a seed document (docs/internals.md); returns counts per collection."""
+        if not isinstance(doc, dict):
+            raise Invalid({"_schema": ["A seed document is a JSON object."]})
+        fixture = default_fixture()
+        for key in fixture:
+            if key in doc:
+                fixture[key] = doc[key]
+        for key in ("users", "servers", "roles", "plans", "limit_groups", "locations", "os_images", "projects"):
+            if key in doc and not isinstance(doc[key], list):
+                raise invalid(key, f"{key} must be a list.")
+        with self.lock:
+            self._clear()
+            self.faults.clear()
+            self.journal.clear()
+            if doc.get("clock") is not None:
+                try:
+                    self.clock = Clock(parse_instant(doc["clock"]), frozen=True)
+                except ValueError:
+                    raise invalid("clock", "clock must be an ISO 8601 instant.") from None
+            else:
+                self.clock = Clock()
+            try:
+                self._apply_fixture(fixture, projects=doc.get("projects") or [])
+            except (KeyError, TypeError, ValueError) as err:
+                self._clear()
+                self._apply_fixture(default_fixture())
+                raise Invalid({"_schema": [f"Bad seed document: {err!r}"]}) from None
+            except Invalid:
+                self._clear()
+                self._apply_fixture(default_fixture())
+                raise
+        return {k: len(getattr(self, k)) for k in ("roles", "limit_groups", "locations", "os_images",
+                                                   "plans", "users", "servers", "projects")}
+
+    def _apply_fixture(self, fx: dict[str, Any], projects: list[dict[str, Any]] | None = None) -> None:
+        now = self.clock.now()
+        self.settings = self._settings_from(fx.get("settings") or {})
+        for r in fx["roles"]:
+            rid = self._id("roles", r.get("id"))
+            self.roles[rid] = {"id": rid, "name": str(r["name"]), "is_default": bool(r.get("is_default", False))}
+        for g in fx["limit_groups"]:
+            gid = self._id("limit_groups", g.get("id"))
+            self.limit_groups[gid] = {
+                "id": gid, "name": str(g["name"]), "created_at": now, "updated_at": now,
+                **{k: {"limit": int(g.get(k, {}).get("limit", 0)), "is_enabled": bool(g.get(k, {}).get("is_enabled", False))}
+                   for k in ("vms", "running_vms", "additional_ips")},
+            }
+        for loc in fx["locations"]:
+            lid = self._id("locations", loc.get("id"))
+            self.locations[lid] = {"id": lid, "name": str(loc["name"]), "description": str(loc.get("description", "")),
+                                   "is_visible": True}
+        for img in fx["os_images"]:
+            iid = self._id("os_images", img.get("id"))
+            versions = []
+            for v in img.get("versions", []):
+                versions.append({"id": self._id("os_versions", v.get("id")), "version": str(v["version"])})
+            self.os_images[iid] = {"id": iid, "name": str(img["name"]), "versions": versions}
+        for p in fx["plans"]:
+            pid = self._id("plans", p.get("id"))
+            prices = {k: int(p.get(k, 0)) for k in ("tokens_per_hour", "tokens_per_month",
+                                                    "ip_tokens_per_hour", "ip_tokens_per_month")}
+            if any(v < 0 for v in prices.values()):
+                raise invalid("plans", "token prices must not be negative")
+            params = {"vcpu": 1, "ram": 1073741824, "disk": 10, **(p.get("params") or {})}
+            self.plans[pid] = {"id": pid, "name": str(p["name"]), **prices,
+                               "backup_price": p.get("backup_price", 0) or 0, "params": params,
+                               "is_default": bool(p.get("is_default", False)), "is_visible": True,
+                               "virtualization_type": "kvm"}
+        for pr in projects or []:
+            owner = int(pr["owner_id"]) if pr.get("owner_id") is not None else None
+            pid = self._id("projects", pr.get("id"))
+            self.projects[pid] = {"id": pid, "name": str(pr.get("name", "Default Project")),
+                                  "description": str(pr.get("description", "")), "owner_id": owner,
+                                  "is_default": bool(pr.get("is_default", False))}
+        for u in fx["users"]:
+            self._seed_user(u, now)
+        for s in fx["servers"]:
+            self._seed_server(s, now)
+
+    def _seed_user(self, u: dict[str, Any], now: datetime) -> None:
+        email = str(u["email"])
+        if email.lower() in self.emails:
+            raise invalid("users", f"duplicate e-mail {email}")
+        status = u.get("status", "active")
+        if status not in ("active", "locked", "suspended"):
+            raise invalid("users", f"bad status {status!r}")
+        uid = self._id("users", u.get("id"))
+        roles = u.get("roles")
+        if roles is None:
+            roles = self._default_roles()
+        bid = u.get("billing_user_id")
+        self.users[uid] = {
+            "id": uid, "email": email, "status": status,
+            "created_at": parse_instant(u["created_at"]) if u.get("created_at") else now,
+            "roles": [int(r) for r in roles],
+            "billing_user_id": int(bid) if bid not in (None, "") else None,
+            "billing_token": u.get("billing_token"),
+            "language_id": u.get("language_id"),
+            "limit_group_id": u.get("limit_group_id", self.settings.get("limit_group")),
+            "password_hash": generate_password_hash(u["password"], method=PASSWORD_METHOD) if u.get("password") else None,
+        }
+        self.emails[email.lower()] = uid
+
+    def _seed_server(self, s: dict[str, Any], now: datetime) -> None:
+        user_id, plan_id = int(s["user_id"]), int(s["plan_id"])
+        if user_id not in self.users:
+            raise invalid("servers", f"unknown user_id {user_id}")
+        if plan_id not in self.plans:
+            raise invalid("servers", f"unknown plan_id {plan_id}")
+        sid = self._id("servers", s.get("id"))
+        created = parse_instant(s["created_at"]) if s.get("created_at") else now
+        deleted = parse_instant(s["deleted_at"]) if s.get("deleted_at") else None
+        user = self.users[user_id]
+        suspended = bool(s.get("is_suspended", False)) or user["status"] == "suspended"
+        self.servers[sid] = {
+            "id": sid, "uuid": str(s.get("uuid") or uuidlib.uuid5(uuidlib.NAMESPACE_URL, f"{self.name}/server/{sid}")),
+            "name": str(s.get("name", f"server-{sid}")), "description": str(s.get("description", "")),
+            "user_id": user_id, "plan_id": plan_id,
+            "location_id": s.get("location_id", next(iter(self.locations), None)),
+            "project_id": s.get("project_id") or self._default_project(user_id),
+            "status": s.get("status", "stopped" if suspended else "started"),
+            "is_suspended": suspended,
+            "suspended_by_user": suspended and user["status"] == "suspended" and not s.get("is_suspended"),
+            "fqdns": list(s.get("fqdns", [])), "boot_mode": "disk",
+            "additional_ip_count": int(s.get("additional_ip_count", 0)),
+            "created_at": created, "deleted_at": deleted,
+        }
+        if self.servers[sid]["additional_ip_count"] < 0:
+            raise invalid("servers", "additional_ip_count must not be negative")
+
+    def _settings_from(self, s: dict[str, Any]) -> dict[str, Any]:
+        base = {"billing_integration": None,
+                "features": {"allow_registration": True, "allow_password_recovery": True, "hide_plan_name": False,
+                             "hide_plan_section": False, "hide_location_section": False, "hide_user_data": False,
+                             "hide_api_documentation_link": False},
+                "registration": {"role": 2}, "limit_group": 1}
+        if "billing_integration" in s:
+            base["billing_integration"] = copy.deepcopy(s["billing_integration"])
+        base["features"].update(s.get("features") or {})
+        base["registration"].update(s.get("registration") or {})
+        if "limit_group" in s:
+            base["limit_group"] = s["limit_group"]
+        return base
+
+    # --- dump / restore -----------------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        """The whole namespace as versioned JSON (datetimes as ISO strings)."""
+        with self.lock:
+            data = {k: list(getattr(self, k).values()) for k in
+                    ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers",
+                     "projects", "tasks")}
+            data["tokens"] = [{"token_sha256": t, **rec} for t, rec in self.tokens.items()]
+            doc = {"format": STATE_FORMAT, "version": STATE_VERSION, "namespace": self.name,
+                   "clock": self.clock.to_json(), "settings": self.settings, "next_ids": self.next_ids,
+                   "faults": self.faults.list(), **data}
+            return _jsonify(copy.deepcopy(doc))
+
+    def restore(self, doc: Any) -> None:
+        """Replace the namespace with a ``dump``; the journal is cleared, faults are not restored."""
+        if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+            raise invalid("format", f"Not a {STATE_FORMAT} document.")
+        if doc.get("version") != STATE_VERSION:
+            raise invalid("version", f"Unsupported state version {doc.get('version')!r}; this mock reads {STATE_VERSION}.")
+        try:
+            clock = doc["clock"]
+            new_clock = Clock(parse_instant(clock["now"]), frozen=bool(clock["frozen"]))
+            tables = {}
+            for k in ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers",
+                      "projects", "tasks"):
+                tables[k] = {int(r["id"]): _unjsonify(r) for r in doc[k]}
+            tokens = {}
+            for rec in doc["tokens"]:
+                rec = _unjsonify(rec)
+                tokens[rec.pop("token_sha256")] = rec
+            next_ids = {str(k): int(v) for k, v in doc["next_ids"].items()}
+            settings = dict(doc["settings"])
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise Invalid({"_schema": [f"Bad state document: {err!r}"]}) from None
+        with self.lock:
+            self._clear()
+            self.clock = new_clock
+            for k, v in tables.items():
+                setattr(self, k, v)
+            self.tokens, self.next_ids, self.settings = tokens, next_ids, settings
+            self.emails = {u["email"].lower(): uid for uid, u in self.users.items()}
+            self.journal.clear()
+
+    # --- auth ---------------------------------------------------------------------------
+
+    def authenticate_user_token(self, token: str) -> Principal:
+        """The principal of a user token; a one-time token burns here."""
+        with self.lock:
+            rec = self.tokens.get(token_digest(token))
+            if rec is None or rec.get("used") or rec["user_id"] not in self.users:
+                raise Unauthenticated()
+            if rec["is_one_time"]:
+                rec["used"] = True
+            return Principal("user", rec["user_id"])
+
+    def create_token(self, user_id: int, is_one_time: bool, name: str) -> dict[str, Any]:
+        """A new Bearer token acting as ``user_id``."""
+        with self.lock:
+            self.get_user(user_id)
+            secret = secrets.token_urlsafe(32)
+            tid = self._id("tokens")
+            rec = {"id": tid, "user_id": user_id, "is_one_time": is_one_time, "name": name,
+                   "created_at": self.clock.now(), "used": False}
+            self.tokens[token_digest(secret)] = rec
+            return {"access_token": secret, "token_type": "Bearer", "is_one_time": is_one_time,
+                    "token": {"id": tid, "name": name, "created_at": rec["created_at"]}}
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        """``auth/login``: a long-lived token for a user with a password."""
+        uid = self.emails.get(email.lower())
+        user = self.users.get(uid) if uid is not None else None
+        if user is None or not user["password_hash"] or not check_password_hash(user["password_hash"], password):
+            raise Unauthenticated("These credentials do not match our records.")
+        tok = self.create_token(user["id"], False, "login")
+        return {"credentials": {"access_token": tok["access_token"], "token_type": "Bearer",
+                                "expires_at": format_instant(self.clock.now() + timedelta(days=1))}}
+
+    # --- users --------------------------------------------------------------------------
+
+    def _default_roles(self) -> list[int]:
+        return [r["id"] for r in self.roles.values() if r["is_default"]]
+
+    def get_user(self, user_id: int) -> dict[str, Any]:
+        """A user or ``NotFound``."""
+        user = self.users.get(user_id)
+        if user is None:
+            raise NotFound(f"No query results for model [User] {user_id}")
+        return user
+
+    def list_users(self, status: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
+        """Users in id order, filtered (``search`` = case-insensitive substring of the e-mail)."""
+        users: Any = self.users.values()
+        if status:
+            users = [u for u in users if u["status"] == status]
+        if search:
+            needle = search.lower()
+            users = [u for u in users if needle in u["email"].lower()]
+        return users if isinstance(users, list) else list(users)
+
+    def _check_refs(self, data: dict[str, Any]) -> None:
+        errors: dict[str, list[str]] = {}
+        for rid in data.get("roles") or []:
+            if rid not in self.roles:
+                errors.setdefault("roles", []).append(f"The selected role {rid} is invalid.")
+        if data.get("limit_group_id") is not None and data["limit_group_id"] not in self.limit_groups:
+            errors["limit_group_id"] = ["The selected limit group id is invalid."]
+        if errors:
+            raise Invalid(errors)
+
+    def create_user(self, body: Any) -> dict[str, Any]:
+        """``POST users``."""
+        data = _load(UserCreateSchema(), body)
+        with self.lock:
+            if data["email"].lower() in self.emails:
+                raise invalid("email", "The email has already been taken.")
+            self._check_refs(data)
+            uid = self._id("users")
+            self.users[uid] = {
+                "id": uid, "email": data["email"], "status": data["status"], "created_at": self.clock.now(),
+                "roles": data["roles"] if data["roles"] is not None else self._default_roles(),
+                "billing_user_id": data["billing_user_id"], "billing_token": data["billing_token"],
+                "language_id": data["language_id"],
+                "limit_group_id": data["limit_group_id"] if data["limit_group_id"] is not None
+                else self.settings.get("limit_group"),
+                "password_hash": generate_password_hash(data["password"], method=PASSWORD_METHOD),
+            }
+            self.emails[data["email"].lower()] = uid
+            return self.users[uid]
+
+    def update_user(self, user_id: int, body: Any, allow_email: bool) -> dict[str, Any]:
+        """``PUT`` (partial) and ``PATCH users/{id}``; status changes cascade to servers."""
+        data = _load(UserPatchSchema(), body, partial=True)
+        if not allow_email:
+            data.pop("email", None)
+        with self.lock:
+            user = self.get_user(user_id)
+            self._check_refs(data)
+            if "email" in data:
+                other = self.emails.get(data["email"].lower())
+                if other is not None and other != user_id:
+                    raise invalid("email", "The email has already been taken.")
+            if "email" in data:
+                del self.emails[user["email"].lower()]
+                user["email"] = data["email"]
+                self.emails[data["email"].lower()] = user_id
+            if "password" in data:
+                user["password_hash"] = generate_password_hash(data["password"], method=PASSWORD_METHOD)
+            for key in ("roles", "billing_user_id", "language_id", "limit_group_id", "billing_token"):
+                if key in data:
+                    user[key] = data[key]
+            if "status" in data and data["status"] != user["status"]:
+                self._set_status(user, data["status"])
+            return user
+
+    def _set_status(self, user: dict[str, Any], status: str) -> None:
+        """D-LOCK: suspended suspends all the user's servers; leaving suspended lifts only those.
+
+        Servers come back unsuspended but stopped (reference §2.3 proposal).
+        """
+        user["status"] = status
+        for server in self._servers_of(user["id"]):
+            if status == "suspended" and not server["is_suspended"]:
+                server.update(is_suspended=True, suspended_by_user=True, status="stopped")
+            elif status != "suspended" and server.get("suspended_by_user"):
+                server.update(is_suspended=False, suspended_by_user=False)
+
+    def delete_user(self, user_id: int) -> None:
+        """``DELETE users/{id}``: refused with 422 while the user owns servers."""
+        with self.lock:
+            user = self.get_user(user_id)
+            owned = self._servers_of(user_id)
+            if owned:
+                raise Invalid({"user": [f"The user still owns {len(owned)} server(s); delete them first."]},
+                              message="The user cannot be deleted while they own servers.")
+            del self.users[user_id]
+            del self.emails[user["email"].lower()]
+            for tok in [t for t, r in self.tokens.items() if r["user_id"] == user_id]:
+                del self.tokens[tok]
+            for pid in [p for p, r in self.projects.items() if r["owner_id"] == user_id]:
+                del self.projects[pid]
+
+    def users_count(self, role_id: int) -> int:
+        """Users holding a role."""
+        return sum(1 for u in self.users.values() if role_id in u["roles"])
+
+    # --- projects -----------------------------------------------------------------------
+
+    def _default_project(self, user_id: int) -> int:
+        for p in self.projects.values():
+            if p["owner_id"] == user_id and p["is_default"]:
+                return p["id"]
+        pid = self._id("projects")
+        self.projects[pid] = {"id": pid, "name": "Default Project", "description": "", "owner_id": user_id,
+                              "is_default": True}
+        return pid
+
+    # --- servers ------------------------------------------------------------------------
+
+    def _servers_of(self, user_id: int) -> list[dict[str, Any]]:
+        return [s for s in self.servers.values() if s["user_id"] == user_id and s["deleted_at"] is None]
+
+    def get_server(self, server_id: int, principal: Principal | None = None) -> dict[str, Any]:
+        """A live (not deleted) server visible to ``principal``, or ``NotFound``."""
+        server = self.servers.get(server_id)
+        if server is None or server["deleted_at"] is not None or (
+                principal is not None and not principal.is_admin and server["user_id"] != principal.user_id):
+            raise NotFound(f"No query results for model [VirtualServer] {server_id}")
+        return server
+
+    def list_servers(self, principal: Principal, user_id: int | None = None, status: str | None = None
+                     ) -> list[dict[str, Any]]:
+        """Live servers; a user token sees only its own."""
+        if not principal.is_admin:
+            user_id = principal.user_id
+        return [s for s in self.servers.values() if s["deleted_at"] is None
+                and (user_id is None or s["user_id"] == user_id) and (not status or s["status"] == status)]
+
+    def create_server(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+        """``POST servers``: checks owner status and the owner's limit group."""
+        with self.lock:
+            if principal.is_admin:
+                if data["user"] is None:
+                    raise invalid("user", "The user field is required when an admin creates a server.")
+                owner_id = data["user"]
+            else:
+                if data["user"] not in (None, principal.user_id):
+                    raise Forbidden("A user token can only create servers for itself.")
+                owner_id = principal.user_id
+            owner = self.users.get(owner_id)
+            if owner is None:
+                raise invalid("user", "The selected user is invalid.")
+            if owner["status"] != "active":
+                raise invalid("user", f"The user is {owner['status']} and cannot create servers.")
+            if data["plan"] not in self.plans:
+                raise invalid("plan", "The selected plan is invalid.")
+            location = data["location"] if data["location"] is not None else next(iter(self.locations), None)
+            if location is not None and location not in self.locations:
+                raise invalid("location", "The selected location is invalid.")
+            if data["os"] is not None and not any(v["id"] == data["os"] for i in self.os_images.values()
+                                                  for v in i["versions"]):
+                raise invalid("os", "The selected os is invalid.")
+            if data["project"] is not None:
+                proj = self.projects.get(data["project"])
+                if proj is None or proj["owner_id"] != owner_id:
+                    raise invalid("project", "The selected project is invalid.")
+            self._check_limits(owner, new_servers=1, new_running=1, ips=data["additional_ip_count"])
+            sid = self._id("servers")
+            self.servers[sid] = {
+                "id": sid, "uuid": str(uuidlib.uuid4()), "name": data["name"], "description": data["description"],
+                "user_id": owner_id, "plan_id": data["plan"], "location_id": location,
+                "project_id": data["project"] or self._default_project(owner_id),
+                "status": "started", "is_suspended": False, "suspended_by_user": False,
+                "fqdns": data["fqdns"], "boot_mode": data["boot_mode"],
+                "additional_ip_count": data["additional_ip_count"],
+                "created_at": self.clock.now(), "deleted_at": None,
+            }
+            return self.servers[sid]
+
+    def _check_limits(self, owner: dict[str, Any], new_servers: int, new_running: int, ips: int) -> None:
+        group = self.limit_groups.get(owner.get("limit_group_id"))
+        if group is None:
+            return
+        mine = self._servers_of(owner["id"])
+        if new_servers and group["vms"]["is_enabled"] and len(mine) + new_servers > group["vms"]["limit"]:
+            raise invalid("limit", f"The user has reached the limit of {group['vms']['limit']} servers.")
+        running = sum(1 for s in mine if s["status"] == "started")
+        if (new_running and group["running_vms"]["is_enabled"]
+                and running + new_running > group["running_vms"]["limit"]):
+            raise invalid("limit", f"The user has reached the limit of {group['running_vms']['limit']} running servers.")
+        if group["additional_ips"]["is_enabled"] and ips > group["additional_ips"]["limit"]:
+            raise invalid("additional_ip_count",
+                          f"At most {group['additional_ips']['limit']} additional IPs are allowed.")
+
+    def patch_server(self, server_id: int, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH servers/{id}``."""
+        with self.lock:
+            server = self.get_server(server_id, principal)
+            server.update(data)
+            return server
+
+    def server_action(self, server_id: int, principal: Principal, action: str) -> dict[str, Any]:
+        """start/stop/restart/suspend/resume/delete: applies at once and returns a task."""
+        with self.lock:
+            server = self.get_server(server_id, principal)
+            if action in ("suspend", "resume") and not principal.is_admin:
+                raise Forbidden()
+            if action in ("start", "restart") and server["is_suspended"]:
+                raise invalid("server", "The server is suspended and cannot be started.")
+            if action in ("start", "restart"):
+                owner = self.users[server["user_id"]]
+                if action == "start" and server["status"] != "started":
+                    self._check_limits(owner, new_servers=0, new_running=1, ips=0)
+                server["status"] = "started"
+            elif action == "stop":
+                server["status"] = "stopped"
+            elif action == "suspend":
+                server.update(is_suspended=True, status="stopped")
+            elif action == "resume":
+                if self.users[server["user_id"]]["status"] == "suspended":
+                    raise invalid("server", "The owner is suspended; set the user active to resume.")
+                server.update(is_suspended=False, suspended_by_user=False)
+            elif action == "delete":
+                server["deleted_at"] = self.clock.now()
+            return self._new_task(f"vm-{action}", server_id)
+
+    # --- tasks --------------------------------------------------------------------------
+
+    def _new_task(self, action: str, server_id: int) -> dict[str, Any]:
+        tid = self._id("tasks")
+        self.tasks[tid] = {"id": tid, "action": action, "server_id": server_id,
+                           "created_at": self.clock.now(), "polls": 0}
+        return self.task_view(self.tasks[tid], poll=False)
+
+    def get_task(self, task_id: int) -> dict[str, Any]:
+        """A task; every read counts as a poll (two polls complete it even on a frozen clock)."""
+        with self.lock:
+            task = self.tasks.get(task_id)
+            if task is None:
+                raise NotFound(f"No query results for model [Task] {task_id}")
+            return self.task_view(task, poll=True)
+
+    def task_view(self, task: dict[str, Any], poll: bool) -> dict[str, Any]:
+        """Status from elapsed virtual time or the number of polls, whichever is further."""
+        if poll:
+            task["polls"] += 1
+        elapsed = (self.clock.now() - task["created_at"]).total_seconds()
+        stage = max(task["polls"] if poll else 0,
+                    2 if elapsed >= TASK_DONE_AFTER else 1 if elapsed >= TASK_RUNNING_AFTER else 0)
+        status = ("pending", "running", "done")[min(stage, 2)]
+        return {"id": task["id"], "compute_resource_id": 1, "queue": "default", "action": task["action"],
+                "status": status, "output": "", "progress": (0, 50, 100)[min(stage, 2)],
+                "duration": int(max(elapsed, 0)), "created_at": task["created_at"]}
+
+    # --- settings -----------------------------------------------------------------------
+
+    def patch_settings(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``PATCH settings``: merge ``features``/``registration``, replace the rest."""
+        with self.lock:
+            if "limit_group" in data and data["limit_group"] is not None and data["limit_group"] not in self.limit_groups:
+                raise invalid("limit_group", "The selected limit group is invalid.")
+            if "billing_integration" in data:
+                self.settings["billing_integration"] = data["billing_integration"]
+            if "features" in data:
+                self.settings["features"].update(data["features"])
+            if "registration" in data:
+                self.settings["registration"].update(data["registration"])
+            if "limit_group" in data:
+                self.settings["limit_group"] = data["limit_group"]
+            return self.settings
+
+    def billing_target(self) -> tuple[str, str] | None:
+        """``(url, token)`` of the configured billing integration, or None."""
+        bi = self.settings.get("billing_integration")
+        if not bi or not bi.get("type"):
+            return None
+        driver = (bi.get("drivers") or {}).get(bi["type"]) or {}
+        if not driver.get("url"):
+            return None
+        return driver["url"], driver.get("token") or ""
+
+
+class Namespaces:
+    """namespace name -> Backend, created on first use."""
+
+    def __init__(self, factory: Callable[[str], Backend] = Backend) -> None:
+        self._lock = threading.Lock()
+        self._backends: dict[str, Backend] = {}
+        self._factory = factory
+
+    def get(self, name: str) -> Backend:
+        """The backend of ``name`` (created empty-but-default on first use)."""
+        backend = self._backends.get(name)
+        if backend is None:
+            with self._lock:
+                backend = self._backends.setdefault(name, self._factory(name))
+        return backend
+
+    def names(self) -> list[str]:
+        """Known namespace names."""
+        return sorted(self._backends)
+
+    def drop(self, name: str) -> None:
+        """Forget a namespace entirely."""
+        with self._lock:
+            self._backends.pop(name, None)
+
+
+def token_digest(token: str) -> str:
+    """Tokens are stored and dumped only as SHA-256 digests; a lookup by digest leaks no timing about the secret."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _jsonify(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_instant(value)
+    if isinstance(value, dict):
+        return {k: _jsonify(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonify(v) for v in value]
+    return value
+
+
+def _unjsonify(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: (parse_instant(v) if k in DATETIME_KEYS and isinstance(v, str) else v) for k, v in rec.items()}

@@ -1,0 +1,113 @@
+"""``GET /api/v1/usage``: the billing usage items (INFERRED shape, reference §5.3).
+
+The shape lives only here (and in ``contracts.solusvm.UsageItemSchema``) so it can change.
+The arithmetic is ``contracts.rules``: started hours per month segment, cap per server per
+calendar month, a period spanning months sums the months. Stopped and suspended servers
+accrue like running ones (the docs bill from creation to termination).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from contracts.rules import capped_tokens, month_bounds, overlap, started_hours
+
+from .errors import Invalid
+
+
+def parse_period(date_from: str | None, date_to: str | None, now: datetime) -> tuple[date, date]:
+    """Inclusive UTC dates; defaults: the first of the current (virtual) month to today."""
+    errors: dict[str, list[str]] = {}
+    parsed: dict[str, date] = {}
+    for key, raw, default in (("date_from", date_from, now.date().replace(day=1)), ("date_to", date_to, now.date())):
+        if raw in (None, ""):
+            parsed[key] = default
+            continue
+        try:
+            if len(raw) != 10:
+                raise ValueError
+            parsed[key] = date.fromisoformat(raw)
+        except ValueError:
+            errors[key] = [f"The {key.replace('_', ' ')} must be a date in the format YYYY-MM-DD."]
+    if errors:
+        raise Invalid(errors)
+    if parsed["date_from"] > parsed["date_to"]:
+        raise Invalid({"date_to": ["The date to must be a date after or equal to date from."]})
+    return parsed["date_from"], parsed["date_to"]
+
+
+def _months(lo: datetime, hi: datetime) -> list[tuple[int, int]]:
+    out, y, m = [], lo.year, lo.month
+    while datetime(y, m, 1, tzinfo=UTC) < hi:
+        out.append((y, m))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def server_usage(server: dict[str, Any], plan: dict[str, Any], lo: datetime, hi: datetime) -> dict[str, Any]:
+    """Hours and tokens of one server over ``[lo, hi)``, cap applied per calendar month."""
+    hours = tokens = ip_hours = ip_tokens = 0
+    cap = False
+    ips = server["additional_ip_count"]
+    for y, m in _months(lo, hi):
+        m_lo, m_hi = month_bounds(y, m)
+        span = overlap(server["created_at"], server["deleted_at"], max(lo, m_lo), min(hi, m_hi))
+        h = started_hours(*span) if span else 0
+        charge = capped_tokens(h, plan["tokens_per_hour"], plan["tokens_per_month"])
+        hours += charge.hours
+        tokens += charge.tokens
+        cap = cap or charge.monthly_cap_applied
+        if ips:
+            ip_charge = capped_tokens(h, plan["ip_tokens_per_hour"], plan["ip_tokens_per_month"])
+            ip_hours += h
+            ip_tokens += ips * ip_charge.tokens
+    return {"hours": hours, "tokens": tokens, "monthly_cap_applied": cap,
+            "additional_ips": {"count": ips, "hours": ip_hours, "tokens": ip_tokens}}
+
+
+def usage_items(backend: Any, date_from: date, date_to: date, user_id: int | None = None,
+                billing_user_id: int | None = None) -> list[dict[str, Any]]:
+    """One item per (user, server) with hours in the period; deleted servers included."""
+    now = backend.clock.now()
+    lo = datetime.combine(date_from, datetime.min.time(), UTC)
+    hi = min(datetime.combine(date_to + timedelta(days=1), datetime.min.time(), UTC), now)
+    items = []
+    for server in backend.servers.values():
+        if user_id is not None and server["user_id"] != user_id:
+            continue
+        user = backend.users.get(server["user_id"])
+        if user is None or (billing_user_id is not None and user["billing_user_id"] != billing_user_id):
+            continue
+        if hi <= lo:
+            break
+        plan = backend.plans[server["plan_id"]]
+        u = server_usage(server, plan, lo, hi)
+        if u["hours"] == 0:
+            continue
+        items.append({
+            "user": {"id": user["id"], "email": user["email"], "billing_user_id": user["billing_user_id"]},
+            "server": {"id": server["id"], "uuid": server["uuid"], "name": server["name"],
+                       "is_deleted": server["deleted_at"] is not None, "deleted_at": server["deleted_at"]},
+            "plan": {k: plan[k] for k in ("id", "name", "tokens_per_hour", "tokens_per_month",
+                                          "ip_tokens_per_hour", "ip_tokens_per_month")},
+            "period": {"from_": date_from, "to": date_to},
+            **u,
+            "backups": {"tokens": 0},
+            "total_tokens": u["tokens"] + u["additional_ips"]["tokens"],
+        })
+    return items
+
+
+def metrics(kind: str, now: datetime) -> dict[str, Any]:
+    """Synthetic, deterministic per-server metrics: 12 five-minute points ending at ``now``."""
+    points = []
+    for i in range(12):
+        t = (now - timedelta(minutes=5 * (11 - i))).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        if kind == "cpu":
+            points.append({"time": t, "load_average": round(0.1 * (i % 4), 2)})
+        elif kind == "memory":
+            points.append({"time": t, "memory": 512 * 1024 * (1 + i % 3)})
+        else:
+            points.append({"time": t, "derivative": {"read_kb": 10 * i, "write_kb": 5 * i}})
+    return {"items": points}
