@@ -1,0 +1,27 @@
+"""The billing bridge: a WHMCS-compatible billing system for SolusVM 2 postpaid billing."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the bridge app. ``config`` (keys as in docs/configuration.md) is merged last."""
+    from bridge import db
+    from bridge.api import health, pricing, whmcs
+    from bridge.config import load_config
+    from bridge.jsonx import DecimalJSONProvider
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.json_provider_class = DecimalJSONProvider
+    app.json = DecimalJSONProvider(app)
+    app.config.update(load_config(app.instance_path, config))
+    db.init_app(app)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pricing.bp)
+    app.register_blueprint(whmcs.bp)
+    return app

@@ -1,0 +1,75 @@
+"""``POST /modules/addons/solusio/api/``: the URL SolusVM calls for GetTokenPricing.
+
+Errors: 400 bad or missing userid/action, 403 bad token, 404 unknown or closed client,
+500 when no price can be given (never a price of 0) - always ``{"result":"error","message"}``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+from marshmallow import ValidationError
+
+from bridge.db import get_session
+from bridge.errors import AuthFailed, BridgeError, NotFound, ValidationFailed
+from bridge.services.pricing import token_pricing
+from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
+
+bp = Blueprint("pricing", __name__)
+log = logging.getLogger(__name__)
+_request_schema = TokenPricingRequestSchema()
+_response_schema = TokenPricingResponseSchema()
+
+
+def check_token(given: str | None) -> None:
+    """Constant-time check of the shared SolusVM token when one is configured."""
+    expected = current_app.config.get("PRICING_TOKEN") or ""
+    if expected and not hmac.compare_digest((given or "").encode(), expected.encode()):
+        raise AuthFailed("Invalid token")
+
+
+def get_token_pricing(form: Any) -> dict[str, Any]:
+    """Parse the form, check the token, price the client; raises BridgeError subclasses."""
+    check_token(form.get("token"))
+    try:
+        data = _request_schema.load(dict(form.items()))
+    except ValidationError as exc:
+        if "userid" in exc.messages:
+            raise ValidationFailed("A valid userid is required") from None
+        raise ValidationFailed("action must be GetTokenPricing") from None
+    pricing = token_pricing(get_session(), data["userid"])
+    body = _response_schema.dump(pricing.as_dict())
+    body["taxes_inclusive"] = pricing.taxes_inclusive
+    return body
+
+
+def error_response(exc: BridgeError) -> Response:
+    """GetTokenPricing's own status mapping (the issue's 400/403/404)."""
+    if isinstance(exc, AuthFailed):
+        status = 403
+    elif isinstance(exc, NotFound):
+        status = 404
+    elif isinstance(exc, ValidationFailed):
+        status = 400
+    else:
+        status = 500
+    resp = current_app.json.response({"result": "error", "message": exc.message})
+    resp.status_code = status
+    return resp
+
+
+@bp.post("/modules/addons/solusio/api/")
+def addon_api() -> Response:
+    """The SolusVM billing-integration endpoint (only GetTokenPricing today)."""
+    try:
+        return current_app.json.response(get_token_pricing(request.form))
+    except BridgeError as exc:
+        return error_response(exc)
+    except Exception:
+        log.exception("GetTokenPricing failed")
+        resp = current_app.json.response({"result": "error", "message": "An unexpected error occurred"})
+        resp.status_code = 500
+        return resp

@@ -1,0 +1,91 @@
+"""Reference data and system actions: GetCurrencies, GetClientGroups, GetConfigurationValue,
+WhmcsDetails, CreateSsoToken."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bridge.api.whmcs.params import WhmcsSchema, WId, money, onoff, rate, sid
+from bridge.api.whmcs.registry import ActionContext, action
+from bridge.errors import ValidationFailed
+from bridge.models import ClientGroup, Currency
+from bridge.services import catalogue, clients, sso_tokens
+
+
+@action("GetCurrencies")
+def get_currencies(ctx: ActionContext) -> dict[str, Any]:
+    rows = list(ctx.session.scalars(select(Currency).order_by(Currency.id)))
+    return {"totalresults": str(len(rows)), "currencies": {"currency": [
+        {"id": sid(c.id), "code": c.code, "prefix": c.prefix, "suffix": c.suffix, "format": str(c.format),
+         "rate": rate(c.rate, 5)} for c in rows]}}
+
+
+@action("GetClientGroups")
+def get_client_groups(ctx: ActionContext) -> dict[str, Any]:
+    rows = list(ctx.session.scalars(select(ClientGroup).order_by(ClientGroup.id)))
+    return {"totalresults": str(len(rows)), "groups": {"group": [
+        {"id": sid(g.id), "groupname": g.name, "groupcolour": g.colour, "discountpercent": money(g.discount_percent),
+         "susptermexempt": onoff(g.susp_term_exempt), "separateinvoices": onoff(g.separate_invoices)}
+        for g in rows]}}
+
+
+# Settings readable through the API; anything else is "Invalid name for parameter setting".
+READABLE = {"SystemURL", "TaxEnabled", "TaxType", "TaxL2Compound", "TaxPerLineItem", "CompanyName", "Email",
+            "Domain", "Language", "DefaultCountry"}
+
+
+@action("GetConfigurationValue")
+def get_configuration_value(ctx: ActionContext) -> dict[str, Any]:
+    setting = ctx.params.get("setting")
+    if not isinstance(setting, str) or not setting:
+        raise ValidationFailed("Parameter setting is required")
+    if setting not in READABLE:
+        raise ValidationFailed("Invalid name for parameter setting")
+    if setting == "SystemURL":
+        value = catalogue.get_setting(ctx.session, "SystemURL") or str(ctx.config.get("SYSTEM_URL", ""))
+    elif setting == "TaxType":
+        value = catalogue.get_setting(ctx.session, setting, "Exclusive")
+    else:
+        value = catalogue.get_setting(ctx.session, setting)
+    return {"setting": setting, "value": value}
+
+
+@action("WhmcsDetails")
+def whmcs_details(ctx: ActionContext) -> dict[str, Any]:
+    version = str(ctx.config.get("WHMCS_VERSION", "8.13.1"))
+    return {"whmcs": {"version": version, "canonicalversion": f"{version}-release.1"}}
+
+
+class SsoSchema(WhmcsSchema):
+    client_id = WId(load_default=None)
+    user_id = WId(load_default=None)
+    WHMCS_ERRORS = {"client_id": "Invalid client_id", "user_id": "Invalid user_id"}
+
+
+DESTINATIONS = {"clientarea:home", "clientarea:profile", "clientarea:invoices", "clientarea:services",
+                "sso:custom_redirect"}
+
+
+@action("CreateSsoToken")
+def create_sso_token(ctx: ActionContext) -> dict[str, Any]:
+    data = SsoSchema.load_params(ctx.params)
+    client_id = data.get("client_id") or data.get("user_id")  # one user per client here
+    if client_id is None:
+        raise ValidationFailed("A valid client_id or user_id is required")
+    if data.get("client_id") and data.get("user_id") and data["client_id"] != data["user_id"]:
+        raise ValidationFailed("Invalid user_id for client")
+    client = ctx.session.get(clients.Client, client_id)
+    if client is None:
+        raise ValidationFailed("Invalid client_id" if data.get("client_id") else "Invalid user_id")
+    destination = ctx.params.get("destination") or "clientarea:home"
+    if destination not in DESTINATIONS:
+        raise ValidationFailed("Invalid destination")
+    if client.status == "Closed":
+        raise ValidationFailed(f"SSO authentication blocked for client {client.id}")
+    redirect_path = ctx.params.get("sso_redirect_path") if destination == "sso:custom_redirect" else None
+    token = sso_tokens.issue(str(ctx.config["SECRET_KEY"]), client.id, destination,
+                             redirect_path if isinstance(redirect_path, str) else None)
+    base = (catalogue.get_setting(ctx.session, "SystemURL") or str(ctx.config.get("SYSTEM_URL", ""))).rstrip("/")
+    return {"access_token": token, "redirect_url": f"{base}/oauth/singlesignon.php?access_token={token}"}

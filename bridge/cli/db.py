@@ -1,0 +1,42 @@
+"""``solus-bridge init-db [--catalogue FILE]``."""
+
+from __future__ import annotations
+
+import click
+
+
+def init_db(config: dict | None = None, catalogue_file: str | None = None) -> dict[str, int] | None:
+    """Migrate to head, then load a catalogue (the default one when the DB has no currency yet)."""
+    from bridge import db
+    from bridge.cli import make_app
+    from bridge.services import catalogue
+
+    app = make_app(config)
+    engine = app.extensions["bridge_db"]["engine"]
+    db.upgrade(engine)
+    factory = app.extensions["bridge_db"]["session_factory"]
+    path = catalogue_file or app.config.get("CATALOGUE_FILE") or None
+    with factory() as session, session.begin():
+        if path:
+            return catalogue.load_toml(session, path, actor="cli")
+        if not catalogue.has_currency(session):
+            return catalogue.load_toml(session, catalogue.DEFAULT_CATALOGUE, actor="cli")
+    return None
+
+
+def register(group: click.Group) -> None:
+    @group.command("init-db")
+    @click.option("--catalogue", "catalogue_file", type=click.Path(exists=True, dir_okay=False),
+                  help="TOML catalogue: currencies, token prices, groups, tax rules, tax settings.")
+    def init_db_cmd(catalogue_file: str | None) -> None:
+        """Create or migrate the database and load the pricing catalogue."""
+        from bridge.errors import BridgeError
+
+        try:
+            counts = init_db(catalogue_file=catalogue_file)
+        except BridgeError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo("database is at the newest revision")
+        if counts:
+            click.echo(f"catalogue loaded: {counts['currencies']} currencies, {counts['groups']} groups, "
+                       f"{counts['tax_rules']} tax rules")

@@ -1,0 +1,77 @@
+"""Configuration: defaults, then an optional TOML file, then ``BRIDGE_*`` environment, then
+the mapping passed to ``create_app`` (last wins). Every key is listed in docs/configuration.md.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # None: sqlite:///<instance>/bridge.sqlite3
+    "SECRET_KEY": None,  # None: generated once and kept in <instance>/secret_key
+    "PRICING_TOKEN": "",  # shared secret SolusVM sends as `token`; empty = no check
+    "SOLUSVM_URL": "",
+    "SOLUSVM_API_TOKEN": "",
+    "CATALOGUE_FILE": "",
+    "SYSTEM_URL": "http://127.0.0.1:5000",
+    "API_ACCESS_KEY": "",  # WHMCS $api_access_key: bypasses the IP allow-list when matched
+    "API_ALLOWED_IPS": "",  # comma-separated; applied to every credential in addition to its own list
+    "CATALOGUE_CACHE": True,  # in-process catalogue cache for GetTokenPricing
+    "WHMCS_VERSION": "8.13.1",
+    "INVOICE_DUE_DAYS": 14,
+    "CONFIG_FILE": "",  # optional TOML file with any of these keys (upper-case, no prefix)
+}
+
+ENV_PREFIX = "BRIDGE_"
+
+
+def _coerce(value: str, default: Any) -> Any:
+    """Turn an environment string into the type of the default."""
+    if isinstance(default, bool):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(value)
+    return value
+
+
+def load_config(instance_path: str | os.PathLike[str], overrides: Mapping[str, Any] | None = None,
+                environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the merged configuration dictionary."""
+    env = os.environ if environ is None else environ
+    cfg: dict[str, Any] = dict(DEFAULTS)
+    config_file = (overrides or {}).get("CONFIG_FILE") or env.get(ENV_PREFIX + "CONFIG_FILE", "")
+    if config_file:
+        with open(config_file, "rb") as fh:
+            for key, value in tomllib.load(fh).items():
+                cfg[key.upper()] = value
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX):]
+            cfg[name] = _coerce(value, DEFAULTS.get(name, ""))
+    if overrides:
+        cfg.update(overrides)
+    instance = Path(instance_path)
+    if not cfg.get("DATABASE_URL"):
+        instance.mkdir(parents=True, exist_ok=True)
+        cfg["DATABASE_URL"] = f"sqlite:///{instance / 'bridge.sqlite3'}"
+    if not cfg.get("SECRET_KEY"):
+        cfg["SECRET_KEY"] = _persistent_secret(instance / "secret_key")
+    return cfg
+
+
+def _persistent_secret(path: Path) -> str:
+    """Read the instance secret key, creating it (mode 0600) on first use."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key

@@ -1,0 +1,129 @@
+"""Engine, sessions and migrations.
+
+``make_engine`` tunes SQLite (WAL, foreign keys, busy timeout) and PostgreSQL (a small
+pool with pre-ping); ``upgrade`` runs the Alembic migrations packaged in
+``bridge/migrations`` without any ``alembic.ini``, so ``solus-bridge init-db`` works from
+any directory and from an installed wheel. Inside a Flask request ``get_session()`` gives
+the request's session, closed at teardown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine with the settings each backend needs."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database in (None, "", ":memory:"):
+            # One shared connection, or every pooled connection would see its own empty DB.
+            kwargs.setdefault("poolclass", StaticPool)
+            kwargs.setdefault("connect_args", {"check_same_thread": False})
+        else:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs.setdefault("connect_args", {"timeout": 30})
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            # WAL lets readers (GetTokenPricing) run while a writer commits.
+            if parsed.database not in (None, "", ":memory:"):
+                cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+            # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 5)
+    return create_engine(url, **kwargs)
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory; objects stay usable after commit (expire_on_commit=False)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+
+
+def alembic_config(engine: Engine) -> Any:
+    """A programmatic Alembic config pointing at the packaged migrations."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return cfg
+
+
+def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
+    """Migrate the database to ``revision`` (default: the newest)."""
+    from alembic import command
+
+    engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None when it was never migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+# --- Flask integration -----------------------------------------------------------------
+
+
+def init_app(app: Any) -> None:
+    """Attach engine and session factory to ``app.extensions['bridge_db']``."""
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["bridge_db"] = {"engine": engine, "session_factory": make_session_factory(engine)}
+    app.teardown_appcontext(_remove_session)
+
+
+def get_session() -> Session:
+    """The current request's session (created on first use, closed at teardown)."""
+    from flask import current_app, g
+
+    session = g.get("_bridge_session")
+    if session is None:
+        session = current_app.extensions["bridge_db"]["session_factory"]()
+        g._bridge_session = session
+    return session
+
+
+def get_engine() -> Engine:
+    """The app's engine (inside an app context)."""
+    from flask import current_app
+
+    return current_app.extensions["bridge_db"]["engine"]
+
+
+def _remove_session(exc: BaseException | None) -> None:
+    from flask import g
+
+    session = g.pop("_bridge_session", None)
+    if session is not None:
+        if exc is not None:
+            session.rollback()
+        session.close()

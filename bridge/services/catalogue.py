@@ -1,0 +1,312 @@
+"""The pricing catalogue: currencies, token prices, client groups, tax rules, tax settings.
+
+``load_toml``/``load_catalogue`` upsert by natural key (currency code, group name, tax rule
+level+country+state), so loading the same file twice changes nothing.
+
+Caching for GetTokenPricing: ``snapshot(session, version)`` returns an immutable in-process
+copy of the whole catalogue, keyed by engine. Every catalogue change must call
+``bump_version(session)`` in the same transaction; the pricing query reads the version in
+the same single SELECT as the client row, so a change made by any worker or machine is seen
+by every other worker on its very next request (no TTL, no staleness).
+"""
+
+from __future__ import annotations
+
+import threading
+import tomllib
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from bridge.errors import ValidationFailed
+from bridge.models import ClientGroup, Currency, Setting, TaxRule, TokenPrice
+from bridge.services import audit
+
+DEFAULT_CATALOGUE = Path(__file__).resolve().parent.parent / "default_catalogue.toml"
+VERSION_KEY = "CatalogueVersion"
+TAX_SETTINGS = ("TaxEnabled", "TaxType", "TaxL2Compound")
+TRUTHY = {"on", "1", "true", "yes"}
+
+# format code -> (thousands separator, decimals separator), WHMCS currency formats 1-4
+SEPARATORS = {1: ("", "."), 2: (",", "."), 3: (".", ","), 4: (",", "")}
+
+
+def is_on(value: str | None) -> bool:
+    """WHMCS-style boolean setting ("on"/"" and friends)."""
+    return (value or "").strip().lower() in TRUTHY
+
+
+# --- settings --------------------------------------------------------------------------
+
+
+def get_setting(session: Session, key: str, default: str = "") -> str:
+    """One setting's value, or ``default``."""
+    row = session.get(Setting, key)
+    return row.value if row is not None else default
+
+
+def set_setting(session: Session, key: str, value: str, *, actor: str) -> None:
+    """Upsert a setting (audited). Tax settings bump the catalogue version."""
+    row = session.get(Setting, key)
+    old = row.value if row else None
+    if row is None:
+        session.add(Setting(key=key, value=value))
+    else:
+        row.value = value
+    if old != value:
+        audit.record(session, actor, "setting.update", "setting", key, {"old": old, "new": value})
+        if key in TAX_SETTINGS:
+            bump_version(session)
+
+
+def bump_version(session: Session) -> None:
+    """Mark the catalogue changed; call in the same transaction as any catalogue change."""
+    row = session.get(Setting, VERSION_KEY)
+    if row is None:
+        session.add(Setting(key=VERSION_KEY, value="1"))
+    else:
+        row.value = str(int(row.value or "0") + 1)
+    session.flush()
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def _dec(value: Any, what: str) -> Decimal:
+    try:
+        result = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise ValidationFailed(f"catalogue: {what} is not a number: {value!r}") from None
+    if not result.is_finite() or result < 0:
+        raise ValidationFailed(f"catalogue: {what} must be a non-negative number")
+    return result
+
+
+def load_toml(session: Session, path: str | Path, *, actor: str = "cli") -> dict[str, int]:
+    """Load a TOML catalogue file (see bridge/default_catalogue.toml for the format)."""
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationFailed(f"catalogue {path}: {exc}") from None
+    return load_catalogue(session, doc, actor=actor)
+
+
+def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cli") -> dict[str, int]:
+    """Upsert currencies, token prices, groups, tax rules and tax settings from a mapping."""
+    counts = {"currencies": 0, "groups": 0, "tax_rules": 0}
+    for item in doc.get("currencies", []):
+        code = str(item.get("code", "")).upper()
+        if len(code) != 3 or not code.isalpha():
+            raise ValidationFailed(f"catalogue: currency code must be 3 letters, got {code!r}")
+        fmt = int(item.get("format", 1))
+        if fmt not in SEPARATORS:
+            raise ValidationFailed(f"catalogue: currency {code} format must be 1-4")
+        decimals = int(item.get("decimals", 0 if fmt == 4 else 2))
+        if not 0 <= decimals <= 8:
+            raise ValidationFailed(f"catalogue: currency {code} decimals must be 0-8")
+        cur = session.scalar(select(Currency).where(Currency.code == code))
+        if cur is None:
+            cur = Currency(code=code)
+            session.add(cur)
+        cur.prefix = str(item.get("prefix", ""))
+        cur.suffix = str(item.get("suffix", ""))
+        cur.format = fmt
+        cur.rate = _dec(item.get("rate", "1"), f"{code} rate")
+        cur.decimals = decimals
+        if item.get("default"):
+            for other in session.scalars(select(Currency).where(Currency.is_default.is_(True))):
+                other.is_default = False
+            cur.is_default = True
+        session.flush()
+        if "token_price" in item:
+            price = _dec(item["token_price"], f"{code} token_price")
+            if price == 0:
+                # A zero price would make every server free; refuse rather than guess.
+                raise ValidationFailed(f"catalogue: {code} token_price must be greater than zero")
+            tp = session.scalar(select(TokenPrice).where(TokenPrice.currency_id == cur.id))
+            if tp is None:
+                session.add(TokenPrice(currency_id=cur.id, price_per_token=price))
+            else:
+                tp.price_per_token = price
+        counts["currencies"] += 1
+    if session.scalar(select(Currency).where(Currency.is_default.is_(True))) is None:
+        first = session.scalar(select(Currency).order_by(Currency.id))
+        if first is not None:
+            first.is_default = True
+    for item in doc.get("groups", []):
+        name = str(item.get("name", "")).strip()
+        if not name:
+            raise ValidationFailed("catalogue: group name is required")
+        pct = _dec(item.get("discount_percent", "0"), f"group {name} discount_percent")
+        if pct > 100:
+            raise ValidationFailed(f"catalogue: group {name} discount_percent must be 0-100")
+        grp = session.scalar(select(ClientGroup).where(ClientGroup.name == name))
+        if grp is None:
+            grp = ClientGroup(name=name)
+            session.add(grp)
+        grp.discount_percent = pct
+        grp.colour = str(item.get("colour", ""))
+        grp.susp_term_exempt = bool(item.get("susp_term_exempt", False))
+        grp.separate_invoices = bool(item.get("separate_invoices", False))
+        counts["groups"] += 1
+    for item in doc.get("tax_rules", []):
+        level = int(item.get("level", 1))
+        if level not in (1, 2):
+            raise ValidationFailed("catalogue: tax rule level must be 1 or 2")
+        country = str(item.get("country", "")).upper()
+        state = str(item.get("state", ""))
+        rule = session.scalar(select(TaxRule).where(TaxRule.level == level, TaxRule.country == country,
+                                                    TaxRule.state == state))
+        if rule is None:
+            rule = TaxRule(level=level, country=country, state=state)
+            session.add(rule)
+        rule.name = str(item.get("name", "Tax"))
+        rule.rate = _dec(item.get("rate", "0"), "tax rate")
+        counts["tax_rules"] += 1
+    settings = doc.get("settings", {})
+    for key in TAX_SETTINGS:
+        if key in settings:
+            value = settings[key]
+            if key == "TaxType":
+                if value not in ("Exclusive", "Inclusive"):
+                    raise ValidationFailed("catalogue: TaxType must be Exclusive or Inclusive")
+                text = value
+            else:
+                text = "on" if value is True or str(value).lower() in TRUTHY else ""
+            set_setting(session, key, text, actor=actor)
+    audit.record(session, actor, "catalogue.load", "catalogue", "", counts)
+    bump_version(session)
+    return counts
+
+
+def has_currency(session: Session) -> bool:
+    """True when at least one currency exists (init-db loads the default catalogue otherwise)."""
+    return session.scalar(select(Currency.id).limit(1)) is not None
+
+
+# --- the in-process snapshot ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrencyInfo:
+    id: int
+    code: str
+    prefix: str
+    suffix: str
+    format: int
+    decimals: int
+    token_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    id: int
+    name: str
+    discount_percent: Decimal
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: int
+    level: int
+    name: str
+    country: str
+    state: str
+    rate: Decimal
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything GetTokenPricing needs besides the client row."""
+
+    version: str | None
+    currencies: dict[int, CurrencyInfo]
+    groups: dict[int, GroupInfo]
+    rules: tuple[RuleInfo, ...]
+    tax_enabled: bool
+    inclusive: bool
+    compound: bool
+    _match_cache: dict[tuple[str, str], tuple[RuleInfo, ...]] = field(default_factory=dict, compare=False)
+
+    def matching_rules(self, country: str, state: str) -> tuple[RuleInfo, ...]:
+        """Level-1 then level-2 rule for a place: the most specific match per level wins.
+
+        '' matches every country/state; a rule naming the country beats one that does not,
+        and one naming the state too beats both. Ties go to the older rule (lowest id).
+        """
+        key = (country.upper(), state.strip().lower())
+        hit = self._match_cache.get(key)
+        if hit is not None:
+            return hit
+        chosen: list[RuleInfo] = []
+        for level in (1, 2):
+            best: tuple[int, int, RuleInfo] | None = None
+            for r in self.rules:
+                if r.level != level:
+                    continue
+                if r.country and r.country != key[0]:
+                    continue
+                if r.state and r.state.strip().lower() != key[1]:
+                    continue
+                score = (2 if r.country else 0) + (1 if r.state else 0)
+                if best is None or (score, -r.id) > (best[0], best[1]):
+                    best = (score, -r.id, r)
+            if best is not None:
+                chosen.append(best[2])
+        result = tuple(chosen)
+        if len(self._match_cache) < 10_000:  # bounded: places are few in practice
+            self._match_cache[key] = result
+        return result
+
+
+def build_snapshot(session: Session) -> Snapshot:
+    """Read the whole catalogue (a handful of small queries)."""
+    prices = {tp.currency_id: tp.price_per_token for tp in session.scalars(select(TokenPrice))}
+    currencies = {
+        c.id: CurrencyInfo(c.id, c.code, c.prefix, c.suffix, c.format, c.decimals, prices.get(c.id))
+        for c in session.scalars(select(Currency))
+    }
+    groups = {g.id: GroupInfo(g.id, g.name, g.discount_percent) for g in session.scalars(select(ClientGroup))}
+    rules = tuple(RuleInfo(r.id, r.level, r.name, r.country, r.state, r.rate)
+                  for r in session.scalars(select(TaxRule).order_by(TaxRule.id)))
+    settings = {s.key: s.value for s in session.scalars(
+        select(Setting).where(Setting.key.in_((*TAX_SETTINGS, VERSION_KEY))))}
+    return Snapshot(
+        version=settings.get(VERSION_KEY),
+        currencies=currencies,
+        groups=groups,
+        rules=rules,
+        tax_enabled=is_on(settings.get("TaxEnabled")),
+        inclusive=settings.get("TaxType", "Exclusive") == "Inclusive",
+        compound=is_on(settings.get("TaxL2Compound")),
+    )
+
+
+_snapshots: weakref.WeakKeyDictionary[Engine, Snapshot] = weakref.WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def snapshot(session: Session, version: str | None) -> Snapshot:
+    """The cached snapshot for this session's engine, rebuilt when ``version`` differs."""
+    engine = session.get_bind()
+    engine = getattr(engine, "engine", engine)
+    snap = _snapshots.get(engine)
+    if snap is not None and snap.version == version:
+        return snap
+    snap = build_snapshot(session)
+    with _lock:
+        _snapshots[engine] = snap
+    return snap
+
+
+def clear_cache() -> None:
+    """Forget every cached snapshot (tests)."""
+    with _lock:
+        _snapshots.clear()

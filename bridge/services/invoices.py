@@ -1,0 +1,280 @@
+"""Invoices: create, update, pay, credit (WHMCS CreateInvoice / UpdateInvoice / AddInvoicePayment).
+
+Money follows design §3 through ``bridge.services.money``: each line is rounded half-up to
+the currency's decimals, tax per line, level 2 on (amount + level 1) when compound.
+
+Stored line amounts are the amounts as charged: net in Exclusive mode, gross (tax
+included) in Inclusive mode; ``tax_amount``/``tax2_amount`` hold the line's taxes. Invoice
+totals: Exclusive ``total = subtotal + tax + tax2`` with ``subtotal = Σ amount``; Inclusive
+``total = Σ amount`` and ``subtotal = total - tax - tax2``. Either way the identity holds to
+the cent. ``balance = total - credit - payments``.
+
+Functions add to the caller's session and flush; the caller commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date as date_t
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
+from bridge.models import Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
+from bridge.services import audit, catalogue, hooks
+from bridge.services.money import compute_line
+from contracts.rules import quantize_money
+
+STATUSES = ("Draft", "Unpaid", "Paid", "Cancelled", "Refunded", "Collections", "Payment Pending")
+ITEM_FIELDS = ("type", "relid", "server_id", "server_name", "plan_name", "hours", "tokens", "price_mode", "kind")
+
+
+@dataclass(frozen=True)
+class TaxContext:
+    rate1: Decimal
+    rate2: Decimal
+    compound: bool
+    inclusive: bool
+    enabled: bool
+
+
+def tax_context(session: Session, client: Client) -> TaxContext:
+    """Default level-1/2 rates for a client from the catalogue (0 when exempt or tax is off)."""
+    snap = catalogue.snapshot(session, catalogue.get_setting(session, catalogue.VERSION_KEY) or None)
+    r1 = r2 = Decimal(0)
+    enabled = snap.tax_enabled and not client.tax_exempt
+    if enabled:
+        for rule in snap.matching_rules(client.country or "", client.state or ""):
+            if rule.level == 1:
+                r1 = rule.rate
+            else:
+                r2 = rule.rate
+    return TaxContext(r1, r2, snap.compound, snap.inclusive, enabled)
+
+
+def get(session: Session, invoice_id: int) -> Invoice:
+    """An invoice by id or NotFound("Invoice ID Not Found")."""
+    inv = session.get(Invoice, invoice_id)
+    if inv is None:
+        raise NotFound("Invoice ID Not Found")
+    return inv
+
+
+def _set_item_money(item: InvoiceItem, ctx: TaxContext, rate1: Decimal, rate2: Decimal, decimals: int) -> None:
+    rates = [rate1, rate2] if item.taxed else []
+    line = compute_line(Decimal(item.amount), rates, ctx.compound, ctx.inclusive and bool(item.taxed), decimals)
+    item.amount = line.total if (ctx.inclusive and item.taxed) else line.amount
+    item.tax_amount = line.tax
+    item.tax2_amount = line.tax2
+
+
+def recompute_totals(session: Session, invoice: Invoice) -> None:
+    """Recompute every line's tax and the invoice totals from the items and the invoice's rates."""
+    client = invoice.client
+    ctx = tax_context(session, client)
+    decimals = invoice.currency.decimals
+    tax = tax2 = gross = Decimal(0)
+    for item in invoice.items:
+        _set_item_money(item, ctx, Decimal(invoice.taxrate), Decimal(invoice.taxrate2), decimals)
+        tax += item.tax_amount
+        tax2 += item.tax2_amount
+        gross += item.amount
+    if ctx.inclusive:
+        invoice.total = quantize_money(gross, decimals)
+        invoice.subtotal = invoice.total - tax - tax2
+    else:
+        invoice.subtotal = quantize_money(gross, decimals)
+        invoice.total = invoice.subtotal + tax + tax2
+    invoice.tax, invoice.tax2 = tax, tax2
+    invoice.updated_at = utcnow()
+
+
+def paid_amount(session: Session, invoice: Invoice) -> Decimal:
+    """Sum of payments recorded against the invoice."""
+    return Decimal(session.scalar(select(func.coalesce(func.sum(Transaction.amount_in), 0))
+                                  .where(Transaction.invoice_id == invoice.id)) or 0)
+
+
+def balance(session: Session, invoice: Invoice) -> Decimal:
+    """What is still owed: total - credit - payments (never below 0)."""
+    owed = Decimal(invoice.total) - Decimal(invoice.credit) - paid_amount(session, invoice)
+    return max(owed, Decimal(0)).quantize(Decimal(1).scaleb(-invoice.currency.decimals))
+
+
+def _make_item(line: Mapping[str, Any]) -> InvoiceItem:
+    desc = str(line.get("description", "")).strip()
+    if not desc:
+        raise ValidationFailed("Each invoice line needs a description")
+    try:
+        amount = Decimal(str(line.get("amount", "0")))
+    except ArithmeticError:
+        raise ValidationFailed("Invalid amount") from None
+    if not amount.is_finite():
+        raise ValidationFailed("Invalid amount")
+    item = InvoiceItem(description=desc, amount=amount, taxed=bool(line.get("taxed", False)))
+    for f in ITEM_FIELDS:
+        if line.get(f) is not None:
+            setattr(item, f, line[f])
+    return item
+
+
+def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str, Any]], *, date: date_t,
+                   duedate: date_t, period: str | None = None, actor: str, status: str = "Unpaid",
+                   notes: str = "", paymentmethod: str = "", taxrate: Decimal | None = None,
+                   taxrate2: Decimal | None = None, autoapplycredit: bool = False) -> Invoice:
+    """Create an invoice with its lines and totals.
+
+    ``lines``: mappings with ``description``, ``amount`` (Decimal, before tax in Exclusive
+    mode), ``taxed`` and optionally the usage facts (``server_id``, ``hours``, ``tokens``, ...).
+    A second invoice for the same (client, period) raises ``DuplicateInvoice`` and leaves
+    the session usable (the insert runs in a savepoint).
+    """
+    client = session.get(Client, client_id)
+    if client is None:
+        raise NotFound("Client ID Not Found")
+    if status not in STATUSES:
+        raise ValidationFailed(f"Invalid status {status}")
+    if period is not None and session.scalar(
+            select(Invoice.id).where(Invoice.client_id == client_id, Invoice.period == period)) is not None:
+        raise DuplicateInvoice(client_id, period)
+    ctx = tax_context(session, client)
+    items = [_make_item(line) for line in lines]
+    invoice = Invoice(client_id=client.id, date=date, duedate=duedate, status=status, period=period,
+                      currency_id=client.currency_id, notes=notes, paymentmethod=paymentmethod,
+                      taxrate=ctx.rate1 if taxrate is None else taxrate,
+                      taxrate2=ctx.rate2 if taxrate2 is None else taxrate2)
+    invoice.client = client
+    invoice.currency = session.get(Currency, client.currency_id)  # type: ignore[assignment]
+    invoice.items = items
+    recompute_totals(session, invoice)
+    try:
+        with session.begin_nested():
+            session.add(invoice)
+            session.flush()
+    except IntegrityError:
+        if period is not None:
+            raise DuplicateInvoice(client_id, period) from None
+        raise
+    if autoapplycredit and client.credit > 0 and status != "Draft":
+        apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor)
+    audit.record(session, actor, "invoice.create", "invoice", invoice.id,
+                 {"client_id": client.id, "period": period, "total": invoice.total})
+    return invoice
+
+
+def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: str) -> None:
+    """Move client credit onto an invoice."""
+    from bridge.services import clients  # local: clients does not need invoices at import
+
+    if amount <= 0:
+        return
+    clients.add_credit(session, invoice.client, amount, f"Credit Applied to Invoice #{invoice.id}",
+                       remove=True, actor=actor)
+    invoice.credit = Decimal(invoice.credit) + amount
+    _settle_if_paid(session, invoice, utcnow(), actor)
+
+
+def _settle_if_paid(session: Session, invoice: Invoice, when: datetime, actor: str) -> None:
+    if invoice.status in ("Unpaid", "Payment Pending", "Collections") and balance(session, invoice) <= 0:
+        invoice.status = "Paid"
+        invoice.datepaid = when
+        session.flush()
+        audit.record(session, actor, "invoice.paid", "invoice", invoice.id, {})
+        hooks.on_invoice_paid(session, invoice, actor)
+
+
+def add_payment(session: Session, invoice: Invoice, *, transid: str, gateway: str, when: datetime,
+                amount: Decimal | None = None, fees: Decimal = Decimal(0), actor: str) -> Transaction:
+    """Record a payment (AddInvoicePayment); marks the invoice Paid when the balance reaches 0."""
+    if invoice.status == "Cancelled":
+        raise ValidationFailed("It is not possible to add a payment to an invoice that is Cancelled")
+    if amount is None:
+        amount = balance(session, invoice)
+    if amount < 0 or fees < 0:
+        raise ValidationFailed("Amount must not be negative")
+    txn = Transaction(client_id=invoice.client_id, invoice_id=invoice.id, gateway=gateway, transid=transid,
+                      date=when, amount_in=amount, fees=fees)
+    session.add(txn)
+    session.flush()
+    audit.record(session, actor, "invoice.payment", "invoice", invoice.id,
+                 {"amount": amount, "transid": transid, "gateway": gateway})
+    _settle_if_paid(session, invoice, when, actor)
+    return txn
+
+
+def update_invoice(session: Session, invoice: Invoice, changes: Mapping[str, Any], *,
+                   edit_items: Mapping[int, Mapping[str, Any]] | None = None,
+                   new_items: Sequence[Mapping[str, Any]] = (), delete_ids: Sequence[int] = (),
+                   publish: bool = False, actor: str) -> Invoice:
+    """Apply UpdateInvoice changes, then recompute the totals from items and rates."""
+    old_status = invoice.status
+    if publish:
+        if invoice.status != "Draft":
+            raise ValidationFailed("Invoice must be in Draft status to be published")
+        invoice.status = "Unpaid"
+    status = changes.get("status")
+    if status is not None:
+        if status not in STATUSES:
+            raise ValidationFailed(f"Invalid status {status}")
+        invoice.status = status
+    for key in ("paymentmethod", "notes", "date", "duedate", "datepaid", "taxrate", "taxrate2", "credit"):
+        if changes.get(key) is not None:
+            setattr(invoice, key, changes[key])
+    by_id = {item.id: item for item in invoice.items}
+    for item_id, fields in (edit_items or {}).items():
+        item = by_id.get(item_id)
+        if item is None:
+            raise ValidationFailed(f"Invalid line item id {item_id}")
+        item.description = fields["description"]
+        item.amount = fields["amount"]
+        item.taxed = bool(fields["taxed"])
+    for item_id in delete_ids:
+        item = by_id.get(item_id)
+        if item is None:
+            raise ValidationFailed(f"Invalid line item id {item_id}")
+        invoice.items.remove(item)
+    for line in new_items:
+        invoice.items.append(_make_item(line))
+    recompute_totals(session, invoice)
+    session.flush()
+    audit.record(session, actor, "invoice.update", "invoice", invoice.id,
+                 {"changes": {k: v for k, v in changes.items() if v is not None},
+                  "edited": sorted(edit_items or {}), "added": len(new_items), "deleted": list(delete_ids)})
+    if invoice.status == "Paid" and old_status != "Paid":
+        if invoice.datepaid is None:
+            invoice.datepaid = utcnow()
+        hooks.on_invoice_paid(session, invoice, actor)
+    return invoice
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int
+    items: list[Invoice]
+
+
+ORDER = {"id": Invoice.id, "invoicenumber": Invoice.invoicenum, "date": Invoice.date, "duedate": Invoice.duedate,
+         "total": Invoice.total, "status": Invoice.status}
+
+
+def search(session: Session, *, start: int = 0, limit: int = 25, client_id: int | None = None,
+           status: str | None = None, today: date_t | None = None, orderby: str = "id",
+           descending: bool = False) -> Page:
+    """List invoices (GetInvoices). ``Overdue`` = Unpaid with a due date before today."""
+    stmt = select(Invoice)
+    if client_id is not None:
+        stmt = stmt.where(Invoice.client_id == client_id)
+    if status == "Overdue":
+        stmt = stmt.where(Invoice.status == "Unpaid", Invoice.duedate < (today or utcnow().date()))
+    elif status:
+        stmt = stmt.where(Invoice.status == status)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    col = ORDER.get(orderby, Invoice.id)
+    stmt = stmt.order_by(col.desc() if descending else col.asc(), Invoice.id).offset(start).limit(limit)
+    return Page(total, list(session.scalars(stmt)))

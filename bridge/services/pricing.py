@@ -1,0 +1,105 @@
+"""GetTokenPricing (seed 001, step 6): what one token costs a given client.
+
+``user_token_unit_cost = base × Π discount multipliers × tax factor`` (design §3, computed
+by ``contracts.rules.user_token_unit_cost``), with ``Decimal`` and never rounded.
+
+- base: the token price in the client's currency; a currency without a token price is an
+  error (``PricingUnavailable``), never a price of 0.
+- discounts: the client group's discount percent as multiplier ``1 - pct/100`` (none when
+  the client has no group or the discount is 0).
+- taxes: the most specific level-1 and level-2 rules for the client's country/state;
+  compound per ``TaxL2Compound``; no rates when ``TaxEnabled`` is off or the client is
+  tax-exempt.
+- Inclusive mode (``TaxType = Inclusive``): token prices already include tax, so the user
+  cost is ``base × discounts`` (tax factor 1); ``taxes.rates`` still lists the rates for
+  display and ``taxes_inclusive`` is true. Invoicing agrees: ``money.compute_line`` with
+  ``inclusive=True`` treats line amounts as gross and splits the tax out of them.
+
+Hot path: one indexed SELECT (the client row by primary key, with the catalogue version as a
+scalar sub-select); the rest comes from the cached catalogue snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.errors import NotFound, PricingUnavailable
+from bridge.models import Client, Setting
+from bridge.services import catalogue
+from contracts.rules import user_token_unit_cost
+
+_VERSION = (
+    select(Setting.value).where(Setting.key == catalogue.VERSION_KEY).scalar_subquery().label("catalogue_version")
+)
+_QUERY = select(
+    Client.status, Client.currency_id, Client.group_id, Client.tax_exempt, Client.country, Client.state, _VERSION
+)
+
+
+@dataclass(frozen=True)
+class TokenPricing:
+    """The GetTokenPricing answer for one client."""
+
+    base_token_unit_cost: Decimal
+    user_token_unit_cost: Decimal
+    currency: dict[str, Any]
+    discounts: list[dict[str, Any]]
+    compound: bool
+    rates: list[dict[str, Any]]
+    taxes_inclusive: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """The wire shape (``contracts.billing.TokenPricingResponseSchema`` plus ``taxes_inclusive``)."""
+        return {
+            "base_token_unit_cost": self.base_token_unit_cost,
+            "user_token_unit_cost": self.user_token_unit_cost,
+            "currency": dict(self.currency),
+            "discounts": [dict(d) for d in self.discounts],
+            "taxes": {"compound": self.compound, "rates": [dict(r) for r in self.rates]},
+            "taxes_inclusive": self.taxes_inclusive,
+        }
+
+
+def plain(value: Decimal) -> Decimal:
+    """Drop trailing zeros but keep a plain (non-exponent) form: 6.000 -> 6, 0.0009100 -> 0.00091."""
+    norm = value.normalize()
+    if norm.as_tuple().exponent > 0:  # type: ignore[operator]
+        norm = norm.quantize(Decimal(1))
+    return norm
+
+
+def token_pricing(session: Session, client_id: int) -> TokenPricing:
+    """Price one token for a client; raises NotFound for unknown or closed clients."""
+    row = session.execute(_QUERY.where(Client.id == client_id)).one_or_none()
+    if row is None or row.status == "Closed":
+        raise NotFound("Client Not Found")
+    snap = catalogue.snapshot(session, row.catalogue_version)
+    cur = snap.currencies.get(row.currency_id)
+    if cur is None or cur.token_price is None or cur.token_price <= 0:
+        raise PricingUnavailable(f"No token price is configured for the client's currency "
+                                 f"{cur.code if cur else row.currency_id}")
+    discounts: list[dict[str, Any]] = []
+    multipliers: list[Decimal] = []
+    group = snap.groups.get(row.group_id) if row.group_id else None
+    if group is not None and group.discount_percent > 0:
+        mult = plain(1 - group.discount_percent / 100)
+        multipliers.append(mult)
+        discounts.append({"name": group.name,
+                          "description": f"{plain(group.discount_percent)}% Recurring Discount",
+                          "multipler": mult, "multiplier": mult})
+    rates: list[dict[str, Any]] = []
+    if snap.tax_enabled and not row.tax_exempt:
+        rates = [{"label": r.name, "rate": plain(r.rate)}
+                 for r in snap.matching_rules(row.country or "", row.state or "")]
+    base = plain(cur.token_price)
+    factor_rates = [] if snap.inclusive else [r["rate"] for r in rates]
+    cost = user_token_unit_cost(base, multipliers, factor_rates, snap.compound)
+    thousands, decimals_sep = catalogue.SEPARATORS.get(cur.format, ("", "."))
+    currency = {"code": cur.code, "display_prefix": cur.prefix, "display_suffix": cur.suffix,
+                "thousands_separator": thousands, "decimals_separator": decimals_sep, "decimals": cur.decimals}
+    return TokenPricing(base, plain(cost), currency, discounts, snap.compound, rates, snap.inclusive)

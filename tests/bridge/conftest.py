@@ -1,0 +1,161 @@
+"""Fixtures for the bridge: a migrated database per test on SQLite and, where reachable, PostgreSQL.
+
+SQLite: the migrations run once per worker into a template file, which each test copies.
+PostgreSQL: each worker creates its own database (unique name, dropped at the end),
+migrates it once and truncates every table between tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bridge import create_app, db
+from bridge.models import Base
+from bridge.services import catalogue, credentials
+
+PG_URL = os.environ.get("BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("template") / "bridge.sqlite3"
+    engine = db.make_engine(f"sqlite:///{path}")
+    db.upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this worker, or a skip with the reason."""
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+        with admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    engine.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = db.make_engine(url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Any, sqlite_template: str) -> str:
+    """A migrated, empty database URL on each backend."""
+    catalogue.clear_cache()
+    if request.param == "sqlite":
+        path = tmp_path / "bridge.sqlite3"
+        shutil.copy(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Any, sqlite_template: str) -> str:
+    """SQLite only (for the heavier property tests)."""
+    catalogue.clear_cache()
+    path = tmp_path / "bridge.sqlite3"
+    shutil.copy(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+def build_app(url: str, tmp_path: Any, **extra: Any) -> Any:
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret", "PRICING_TOKEN": "s3cret",
+                      "SYSTEM_URL": "https://billing.test", **extra})
+    app.instance_path = str(tmp_path / "instance")
+    with session_of(app) as s, s.begin():
+        catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
+    return app
+
+
+def session_of(app: Any) -> Any:
+    return app.extensions["bridge_db"]["session_factory"]()
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Any) -> Iterator[Any]:
+    application = build_app(db_url, tmp_path)
+    yield application
+    application.extensions["bridge_db"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Any) -> Iterator[Any]:
+    with session_of(app) as s:
+        yield s
+
+
+@pytest.fixture
+def cred(app: Any) -> credentials.NewCredential:
+    with session_of(app) as s, s.begin():
+        return credentials.create(s, "tests", actor="test")
+
+
+@pytest.fixture
+def api(client: Any, cred: credentials.NewCredential) -> Callable[..., Any]:
+    """POST an action to /includes/api.php with valid credentials; returns the response."""
+
+    def call(action: str, **params: Any) -> Any:
+        data: dict[str, Any] = {"action": action, "identifier": cred.identifier, "secret": cred.secret,
+                                "responsetype": "json"}
+        data.update(params)
+        return client.post("/includes/api.php", data=data)
+
+    return call
+
+
+CLIENT = {"firstname": "Ann", "lastname": "Lee", "email": "ann@example.com", "address1": "1 Main St",
+          "city": "Springfield", "state": "IL", "postcode": "62701", "country": "US",
+          "phonenumber": "+1.5551234", "password2": "hunter2!"}
+
+
+@pytest.fixture
+def make_client(api: Callable[..., Any]) -> Callable[..., int]:
+    """Create a client through AddClient; returns its id."""
+    counter = {"n": 0}
+
+    def make(**overrides: Any) -> int:
+        counter["n"] += 1
+        data = {**CLIENT, "email": f"user{counter['n']}@example.com", **overrides}
+        resp = api("AddClient", **data)
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        body = resp.get_json()
+        assert body["result"] == "success", body
+        return int(body["clientid"])
+
+    return make
