@@ -56,3 +56,29 @@ def openapi_cmd(out_dir: str | None, check: bool) -> None:
         return
     for path in write_specs(target):
         click.echo(f"wrote {path}")
+
+
+@main.command("verify-solusvm")
+@click.argument("url")
+@click.option("--api-token", required=True, envvar="SOLUSVM_API_TOKEN", help="An admin API token (Bearer).")
+@click.option("--allow-writes", is_flag=True, help="Also create, change and delete a throwaway user.")
+@click.option("--namespace", default=None, help="X-Mock-Namespace to use against the mock.")
+@click.option("--usage-period", default=None, metavar="YYYY-MM", help="Month whose usage is checked (default: now).")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify_solusvm_cmd(url: str, api_token: str, allow_writes: bool, namespace: str | None,
+                       usage_period: str | None, timeout: float, as_json: bool) -> None:
+    """Check the SolusVM 2 API at URL (the mock or a real one); exit 0 only when every check passes."""
+    from contracts.verify_solusvm import verify_solusvm
+
+    headers = {"X-Mock-Namespace": namespace} if namespace else None
+    if usage_period:
+        from contracts.rules import parse_period
+
+        try:
+            parse_period(usage_period)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--usage-period") from None
+    report = verify_solusvm(url, api_token=api_token, allow_writes=allow_writes, timeout=timeout, headers=headers,
+                            usage_period=usage_period)
+    _emit(report, as_json)

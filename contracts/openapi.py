@@ -148,16 +148,6 @@ def build_solusvm_spec() -> dict[str, Any]:
             "post": _sv_op("Create an access token for the user (SSO)", "201", env(sv.AccessTokenSchema),
                            body=sv.TokenCreateSchema, errors=write, tag="users"),
         },
-        "/api/v1/roles": {"get": _sv_op("List roles", "200", lst(sv.RoleSchema), params=_page_params(),
-                                        errors=read, tag="reference")},
-        "/api/v1/limit_groups": {"get": _sv_op("List limit groups", "200", lst(sv.LimitGroupSchema),
-                                               params=_page_params(), errors=read, tag="reference")},
-        "/api/v1/locations": {"get": _sv_op("List locations", "200", lst(sv.LocationSchema),
-                                            params=_page_params(), errors=read, tag="reference")},
-        "/api/v1/os_images": {"get": _sv_op("List OS images", "200", lst(sv.OsImageSchema),
-                                            params=_page_params(), errors=read, tag="reference")},
-        "/api/v1/projects": {"get": _sv_op("List projects", "200", lst(sv.ProjectSchema),
-                                           params=_page_params("search"), errors=read, tag="reference")},
         "/api/v1/plans": {"get": _sv_op("List plans (with prices when billing is set)", "200",
                                         lst(sv.PlanSchema), params=_page_params("search"), errors=read,
                                         tag="plans")},
@@ -190,6 +180,21 @@ def build_solusvm_spec() -> dict[str, Any]:
             "patch": _sv_op("Change settings", "200", env(sv.SettingsSchema), body=sv.SettingsPatchSchema,
                             errors=("401", "422", "429", "503"), tag="settings"),
         },
+    }
+    for name, schema, filters in (("roles", sv.RoleSchema, ()), ("limit_groups", sv.LimitGroupSchema, ()),
+                                  ("locations", sv.LocationSchema, ()), ("os_images", sv.OsImageSchema, ()),
+                                  ("projects", sv.ProjectSchema, ("search",))):
+        label = name.replace("_", " ")
+        paths[f"/api/v1/{name}"] = {"get": _sv_op(f"List {label}", "200", lst(schema),
+                                                  params=_page_params(*filters), errors=read, tag="reference")}
+        paths[f"/api/v1/{name}/{{id}}"] = {"parameters": [_id_param()],
+                                           "get": _sv_op(f"Get one of the {label}", "200", env(schema),
+                                                         errors=item, tag="reference")}
+    paths["/api/v1/usage/{kind}/{uuid}"] = {
+        "parameters": [{"in": "path", "name": "kind", "required": True,
+                        "schema": {"type": "string", "enum": ["cpu", "network", "disks", "memory"]}},
+                       _id_param("uuid", "string")],
+        "get": _sv_op("Per-server metrics by server uuid", "200", env(sv.MetricsSchema), errors=item, tag="usage"),
     }
     for action in ("start", "stop", "restart", "suspend", "resume"):
         paths[f"/api/v1/servers/{{id}}/{action}"] = {
