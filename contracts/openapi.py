@@ -273,12 +273,11 @@ def build_bridge_spec() -> dict[str, Any]:
             "200": {"description": "The user's token pricing",
                     "content": {JSON: {"schema": ref("TokenPricingResponse")}}},
             "400": {"description": "Missing or malformed userid or action", "content": err},
-            "403": {"description": "Wrong or missing token", "content": err},
-            "404": {"description": "Unknown user (Client Not Found)", "content": err},
-            "405": {"description": "Only POST is accepted", "content": err},
-            "429": {"description": "Too many requests", "content": err},
-            "503": {"description": "No price can be given right now (e.g. no token price for the currency)",
+            "403": {"description": "Wrong or missing token (Invalid token)", "content": err},
+            "404": {"description": "Unknown or closed client (Client Not Found), never a price of 0",
                     "content": err},
+            "500": {"description": "The client exists but no price can be given (e.g. no token price for its "
+                                   "currency)", "content": err},
         },
     }
     spec.path(path="/modules/addons/solusio/api/", operations={"post": pricing})
@@ -293,10 +292,11 @@ def build_bridge_spec() -> dict[str, Any]:
                     "content": {JSON: {"schema": {"anyOf": [
                         ref("TokenPricingResponse"), ref("WhmcsSuccess"), ref("WhmcsError")]}},
                                 **xml}},
-            "400": {"description": "Malformed request", "content": {**err, **xml}},
-            "403": {"description": "Authentication Failed / Invalid IP", "content": {**err, **xml}},
-            "404": {"description": "Unknown user for GetTokenPricing", "content": {**err, **xml}},
-            "429": {"description": "Too many requests", "content": {**err, **xml}},
+            "400": {"description": "GetTokenPricing: missing or malformed userid", "content": {**err, **xml}},
+            "403": {"description": "Authentication Failed / Invalid IP <ip> (GetTokenPricing: Invalid token)",
+                    "content": {**err, **xml}},
+            "404": {"description": "GetTokenPricing: unknown client", "content": {**err, **xml}},
+            "500": {"description": "GetTokenPricing: no price can be given", "content": {**err, **xml}},
         },
     }})
     return spec.to_dict()
