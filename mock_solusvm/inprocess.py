@@ -41,7 +41,8 @@ class InProcessMock:
         self._seed = seed
         cfg = {"API_TOKENS": [api_token], **(config or {})}
         self.app = create_app(cfg)
-        self._client = self.app.test_client()
+        # no cookie jar here: cookies travel in the requests session, like a real browser/client
+        self._client = self.app.test_client(use_cookies=False)
         self._own_mock = responses_mock is None
         self.responses = responses_mock or responses.RequestsMock(assert_all_requests_are_fired=False)
         self._passthru = tuple(passthru)
