@@ -537,6 +537,12 @@ class ServerPatchSchema(_Lenient):
     boot_mode = fields.String(validate=validate.OneOf(["disk", "rescue"]))
 
 
+class ServerActionSchema(_Lenient):
+    """Body of ``POST servers/{id}/start|stop|restart|suspend|resume`` (usually empty)."""
+
+    force = fields.Boolean(load_default=False, metadata={"description": "Sent by Blesta on stop"})
+
+
 class SettingsPatchSchema(_Lenient):
     """``PATCH settings``: any subset; ``features`` keys merge into the stored ones."""
 

@@ -132,7 +132,7 @@ def _record(response: Response) -> Response:
     raw = request.get_data(cache=True, as_text=False)[:65536]
     try:
         body: Any = json.loads(raw) if raw else None
-    except ValueError:
+    except (ValueError, RecursionError):
         body = raw.decode("utf-8", "replace")
     if isinstance(body, dict) and "password" in body:
         body = {**body, "password": "<redacted>"}

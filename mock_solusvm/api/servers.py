@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from contracts.solusvm import SERVER_STATUSES, ServerCreateSchema, ServerPatchSchema, ServerSchema, TaskSchema
+from contracts.solusvm import (
+    SERVER_STATUSES,
+    ServerActionSchema,
+    ServerCreateSchema,
+    ServerPatchSchema,
+    ServerSchema,
+    TaskSchema,
+)
 
 from ..errors import invalid
 from ..views import server_view
@@ -48,5 +55,5 @@ def delete_server(server_id: int) -> Response:
 
 @api_bp.post("/servers/<int:server_id>/<any(start,stop,restart,suspend,resume):action>")
 def server_action(server_id: int, action: str) -> Response:
-    body()  # a malformed body still gets its 422
+    load(ServerActionSchema(), body())  # a malformed body still gets its 422
     return one(TaskSchema, backend().server_action(server_id, principal(), action))

@@ -1,0 +1,76 @@
+"""No 500 from malformed input: bad JSON, wrong types, unknown fields, huge ids, odd paths."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mock_solusvm import create_app
+
+ADMIN = {"Authorization": "Bearer mock-admin-token"}
+WRITE_PATHS = [("POST", "/api/v1/users"), ("PUT", "/api/v1/users/1"), ("PATCH", "/api/v1/users/1"),
+               ("POST", "/api/v1/users/1/tokens"), ("POST", "/api/v1/servers"), ("PATCH", "/api/v1/servers/1"),
+               ("POST", "/api/v1/servers/1/start"), ("PATCH", "/api/v1/settings"), ("POST", "/api/v1/auth/login"),
+               ("POST", "/__mock/seed"), ("POST", "/__mock/state"), ("PUT", "/__mock/clock"),
+               ("POST", "/__mock/clock/advance"), ("POST", "/__mock/faults")]
+
+
+@pytest.fixture(scope="module")
+def client():
+    app = create_app({"VALIDATE_RESPONSES": True})
+    c = app.test_client()
+    c.post("/api/v1/users", json={"email": "a@example.com", "password": "p"}, headers=ADMIN)
+    c.post("/api/v1/servers", json={"name": "s", "plan": 1, "user": 1}, headers=ADMIN)
+    return c
+
+
+@pytest.mark.parametrize("method, path", WRITE_PATHS)
+@pytest.mark.parametrize("raw", [b"{", b"null", b"[]", b'"text"', b"12", b"\xff\xfe", b"[" * 5000 + b"]" * 5000])
+def test_garbage_bodies_get_4xx_json(client, method, path, raw):
+    r = client.open(path, method=method, data=raw, headers={**ADMIN, "Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500, (r.status_code, r.get_data()[:200])
+    assert isinstance(r.get_json()["message"], str)
+
+
+@pytest.mark.parametrize("method, path", WRITE_PATHS)
+def test_wrong_types_and_unknown_fields_never_500(client, method, path):
+    raw = b'{"email": {"$gt": ""}, "password": [1], "roles": {"a": 1}, "x": 1e999, "name": null}'
+    r = client.open(path, method=method, data=raw, headers={**ADMIN, "Content-Type": "application/json"})
+    # unknown fields are ignored (Laravel style), wrong types are 422; never a 500
+    assert r.status_code < 500 and r.is_json, (r.status_code, r.get_data()[:200])
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/users/99999999999999999999999999", "/api/v1/users/-1", "/api/v1/users/abc", "/api/v1/nope",
+    "/api/v1/servers/1/explode", "/api/v1/tasks/0", "/api/v1/users?page=99999999999",
+    "/api/v1/users?per_page=-5", "/api/v1/servers?filter[user_id]=-3", "/api/v1/servers?filter[status]=weird",
+    "/api/v1/usage?date_from=2026-02-30", "/api/v1/plans?user_id=abc", "/api/v1/users?filter[search]=%00%ff",
+    "/__mock/journal?method=%00", "/api/v1/usage/cpu/%2e%2e",
+])
+def test_odd_urls_get_4xx_json_or_200(client, path):
+    r = client.get(path, headers=ADMIN)
+    assert r.status_code < 500 and r.is_json, (path, r.status_code)
+
+
+def test_wrong_method_is_405_json(client):
+    r = client.delete("/api/v1/plans", headers=ADMIN)
+    assert r.status_code == 405 and r.get_json()["message"]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
+fields_ = st.sampled_from(["email", "password", "status", "billing_user_id", "roles", "limit_group_id",
+                           "language_id", "name", "plan", "location", "os", "user", "project",
+                           "additional_ip_count", "fqdns", "is_one_time", "billing_integration", "features"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(WRITE_PATHS[:8]), body=st.dictionaries(fields_, json_values, max_size=6))
+def test_fuzzed_bodies_never_500(client, route, body):
+    method, path = route
+    r = client.open(path, method=method, json=body, headers=ADMIN)
+    assert r.status_code < 500, (route, body, r.get_data()[:300])
