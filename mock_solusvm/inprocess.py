@@ -56,8 +56,8 @@ class InProcessMock:
     def start(self) -> InProcessMock:
         """Register the callbacks (and start the ``responses`` mock when it is ours)."""
         pattern = re.compile(re.escape(self.base_url) + r"(/.*)?(\?.*)?$")
-        for method in METHODS:
-            self.responses.add_callback(method, pattern, callback=self._dispatch)
+        self._registered = [self.responses.add_callback(method, pattern, callback=self._dispatch)
+                            for method in METHODS]
         for prefix in self._passthru:
             if not self.base_url.startswith(prefix):
                 self.responses.add_passthru(prefix)
@@ -72,6 +72,10 @@ class InProcessMock:
         if self._own_mock:
             self.responses.stop()
             self.responses.reset()
+        else:
+            # leave a shared mock as we found it (its assert_all_requests_are_fired must not see us)
+            for registered in getattr(self, "_registered", []):
+                self.responses.remove(registered)
 
     def __enter__(self) -> InProcessMock:
         return self.start()
