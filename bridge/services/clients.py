@@ -24,6 +24,15 @@ from bridge.services import audit, hooks
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 STATUSES = ("Active", "Inactive", "Closed")
+# werkzeug's default (scrypt). Tests lower the cost through this name; production keeps it.
+PASSWORD_METHOD = "scrypt"
+
+
+def hash_password(password: str) -> str:
+    """A salted werkzeug hash of a client password."""
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
 PROFILE_FIELDS = ("firstname", "lastname", "companyname", "email", "address1", "address2", "city", "state",
                   "postcode", "country", "phonenumber", "tax_id", "language", "notes")
 
@@ -82,7 +91,7 @@ def create(session: Session, data: Mapping[str, Any], *, actor: str) -> Client:
         tax_exempt=bool(data.get("taxexempt", False)),
         status=data.get("status", "Active"),
         email_verified=bool(data.get("email_verified", False)),
-        password_hash=generate_password_hash(data["password2"]) if data.get("password2") else "",
+        password_hash=hash_password(data["password2"]) if data.get("password2") else "",
     )
     for f in PROFILE_FIELDS:
         if f != "email":
@@ -130,7 +139,7 @@ def update(session: Session, client: Client, data: Mapping[str, Any], *, actor: 
     if data.get("email_verified") is not None:
         put("email_verified", bool(data["email_verified"]))
     if data.get("password2"):
-        client.password_hash = generate_password_hash(data["password2"])
+        client.password_hash = hash_password(data["password2"])
         changes["password"] = ("***", "***")
     if changes:
         client.updated_at = utcnow()

@@ -24,6 +24,14 @@ from bridge.services import catalogue, credentials
 PG_URL = os.environ.get("BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt costs ~0.13 s per client; tests use a cheap pbkdf2 so the suite stays fast."""
+    from bridge.services import clients
+
+    monkeypatch.setattr(clients, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("template") / "bridge.sqlite3"
