@@ -85,6 +85,13 @@ class LimitGroupSchema(_Lenient):
     updated_at = Timestamp(allow_none=True)
 
 
+class LimitGroupRefSchema(_Lenient):
+    """The short limit group embedded in a user (not in the Go SDK's User; a mock convenience)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+
+
 class LocationSchema(_Lenient):
     """A location."""
 
@@ -130,7 +137,7 @@ class UserSchema(_Lenient):
     )
     billing_token = fields.String(allow_none=True, load_default=None, metadata={"description": "Meaning unknown"})
     language = fields.Nested(LanguageSchema, allow_none=True, load_default=None)
-    limit_group = fields.Nested(LimitGroupSchema, allow_none=True, load_default=None)
+    limit_group = fields.Nested(LimitGroupRefSchema, allow_none=True, load_default=None)
 
 
 class UserRefSchema(_Lenient):

@@ -26,8 +26,12 @@ def user_view(backend: Backend, user: dict[str, Any]) -> dict[str, Any]:
         "roles": [backend.roles[r] for r in user["roles"] if r in backend.roles],
         "billing_user_id": user["billing_user_id"], "billing_token": user.get("billing_token"),
         "language": {"id": lang, "name": LANGUAGES.get(lang, f"Language {lang}")} if lang is not None else None,
-        "limit_group": backend.limit_groups.get(user.get("limit_group_id")),
+        "limit_group": _group_ref(backend.limit_groups.get(user.get("limit_group_id"))),
     }
+
+
+def _group_ref(group: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {"id": group["id"], "name": group["name"]} if group else None
 
 
 def plan_view(plan: dict[str, Any], price: dict[str, Any] | None = None, price_error: str | None = None

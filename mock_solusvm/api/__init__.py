@@ -87,10 +87,22 @@ def int_arg(name: str, default: int | None = None, lo: int = 0, hi: int = 2**63 
     return value
 
 
+_INSTANCES: dict[tuple[type[Schema], bool], Schema] = {}
+
+
+def _dumper(schema: type[Schema], many: bool) -> Schema:
+    """One reused envelope instance per schema: building nested schemas per request dominated the cost."""
+    key = (schema, many)
+    inst = _INSTANCES.get(key)
+    if inst is None:
+        inst = _INSTANCES[key] = envelope(schema, many=many)()
+    return inst
+
+
 def one(schema: type[Schema], obj: Any, status: int = 200) -> Response:
     """``{data: obj}`` serialised (and, in tests, validated) through the contracts schema."""
     env = envelope(schema)
-    out = env().dump({"data": obj})
+    out = _dumper(schema, False).dump({"data": obj})
     _validate(env, out)
     return json_response(out, status)
 
@@ -114,7 +126,7 @@ def page(schema: type[Schema], items: list[Any]) -> Response:
         return f"{base}?{urlencode(list(args.items(multi=True)))}"
 
     env = envelope(schema, many=True)
-    out = env().dump({
+    out = _dumper(schema, True).dump({
         "data": chunk,
         "links": {"first": link(1), "last": link(last), "prev": link(current - 1) if 1 < current <= last + 1 else None,
                   "next": link(current + 1) if current < last else None},
