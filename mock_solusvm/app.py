@@ -7,6 +7,8 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, g, request, session
@@ -56,7 +58,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     app.before_request(_pick_namespace)
     app.before_request(_apply_faults)
+    app.before_request(_lock_namespace)
     app.after_request(_record)
+    app.teardown_request(_unlock_namespace)
     app.register_error_handler(MockError, _mock_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ResponseContractError, _contract_error)
@@ -121,6 +125,33 @@ def _apply_faults() -> Response | None:
             body = {"message": f"Injected fault {rule.id}."}
         return json_response(body, rule.status, rule.headers)
     return None  # delay only: answer normally
+
+
+def _lock_namespace() -> None:
+    # One request at a time per namespace on the threaded server: views iterate the
+    # backend's dicts, which a concurrent create would otherwise change under them.
+    if not _is_control(request.path):
+        g.backend.lock.acquire()
+        g.holding_lock = True
+
+
+def _unlock_namespace(exc: BaseException | None) -> None:
+    if getattr(g, "holding_lock", False):
+        g.holding_lock = False
+        g.backend.lock.release()
+
+
+@contextmanager
+def outside_namespace_lock() -> Iterator[None]:
+    """Release the namespace lock around slow outbound calls (GetTokenPricing to the billing side)."""
+    held = getattr(g, "holding_lock", False)
+    if held:
+        g.backend.lock.release()
+    try:
+        yield
+    finally:
+        if held:
+            g.backend.lock.acquire()
 
 
 def _record(response: Response) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session
 
+from .app import outside_namespace_lock
 from .errors import Unauthenticated
 from .views import PlanPricer, server_view
 
@@ -30,7 +31,7 @@ def user_area() -> Response | str:
     user = b.users.get(session.get("user_id")) if session.get("mock_namespace", g.namespace) == g.namespace else None
     if user is None:
         return Response(render_template("login.html"), status=401, mimetype="text/html")
-    pricer = PlanPricer(b, user, current_app.config["BILLING_TIMEOUT"])
+    pricer = PlanPricer(b, user, current_app.config["BILLING_TIMEOUT"], outside_namespace_lock)
     servers = [server_view(b, s, pricer) for s in b.servers.values()
                if s["user_id"] == user["id"] and s["deleted_at"] is None]
     return render_template("user_area.html", user=user, servers=servers, namespace=g.namespace)

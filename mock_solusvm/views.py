@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from .pricing import BillingUnavailable, UserPricing, fetch_pricing, plan_price
@@ -43,8 +45,10 @@ def plan_view(plan: dict[str, Any], price: dict[str, Any] | None = None, price_e
 class PlanPricer:
     """Prices plans for one user, asking the billing system at most once per instance."""
 
-    def __init__(self, backend: Backend, user: dict[str, Any] | None, timeout: float) -> None:
+    def __init__(self, backend: Backend, user: dict[str, Any] | None, timeout: float,
+                 around_fetch: Callable[[], AbstractContextManager[None]] = nullcontext) -> None:
         self.backend, self.user, self.timeout = backend, user, timeout
+        self.around_fetch = around_fetch
         self._pricing: UserPricing | None = None
         self._error: str | None = None
         self._done = False
@@ -57,7 +61,8 @@ class PlanPricer:
         if target is None or self.user is None:
             return  # no integration or nobody to price for: price stays null, no error
         try:
-            self._pricing = fetch_pricing(target[0], target[1], self.user["billing_user_id"], self.timeout)
+            with self.around_fetch():
+                self._pricing = fetch_pricing(target[0], target[1], self.user["billing_user_id"], self.timeout)
         except BillingUnavailable as err:
             self._error = f"Billing integration failed: {err}"
 

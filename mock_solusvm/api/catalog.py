@@ -16,6 +16,7 @@ from contracts.solusvm import (
     TaskSchema,
 )
 
+from ..app import outside_namespace_lock
 from ..errors import NotFound, invalid
 from ..views import PlanPricer, project_view, role_view
 from . import api_bp, backend, body, int_arg, load, one, page, principal, require_admin
@@ -39,7 +40,7 @@ def pricer() -> PlanPricer:
             user = b.users.get(uid)
             if user is None:
                 raise invalid("user_id", "The selected user id is invalid.")
-    return PlanPricer(b, user, current_app.config["BILLING_TIMEOUT"])
+    return PlanPricer(b, user, current_app.config["BILLING_TIMEOUT"], outside_namespace_lock)
 
 
 @api_bp.get("/plans")

@@ -185,3 +185,24 @@ def test_control_index_lists_namespaces(live_server):
     live_server.control("listed").reset()
     body = requests.get(f"{live_server.url}/__mock/", headers={"X-Mock-Namespace": "listed"}).json()
     assert "listed" in body["namespaces"] and body["namespace"] == "listed"
+
+
+def test_concurrent_writes_and_reads_in_one_namespace(live_server):
+    ctl = live_server.control("busy")
+    ctl.reset()
+
+    def worker(k):
+        s = requests.Session()
+        s.headers.update({"Authorization": f"Bearer {ADMIN}", "X-Mock-Namespace": "busy"})
+        codes = []
+        for j in range(8):
+            codes.append(s.post(f"{live_server.url}/api/v1/users",
+                                json={"email": f"w{k}-{j}@busy.test", "password": "p"}).status_code)
+            codes.append(s.get(f"{live_server.url}/api/v1/users", params={"per_page": 100}).status_code)
+        return codes
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        codes = [c for cs in pool.map(worker, range(4)) for c in cs]
+    assert set(codes) == {200, 201}
+    assert requests.get(f"{live_server.url}/api/v1/users", headers={
+        "Authorization": f"Bearer {ADMIN}", "X-Mock-Namespace": "busy"}).json()["meta"]["total"] == 32
