@@ -118,6 +118,7 @@ def build_solusvm_spec() -> dict[str, Any]:
     spec.components.schema("Error", schema=sv.ErrorSchema)
     env, lst = sv.envelope, (lambda s: sv.envelope(s, many=True))
     read = ("401", "429", "503")
+    listed = ("401", "422", "429", "503")  # lists refuse a bad page or per_page with 422
     item = ("401", "404", "429", "503")
     write = ("401", "404", "422", "429", "503")
     create = ("401", "422", "429", "503")
@@ -129,7 +130,7 @@ def build_solusvm_spec() -> dict[str, Any]:
                                               errors=("401", "422", "429", "503"), tag="account")},
         "/api/v1/users": {
             "get": _sv_op("List users", "200", lst(sv.UserSchema), params=_page_params("status", "search"),
-                          errors=read, tag="users"),
+                          errors=listed, tag="users"),
             "post": _sv_op("Create a user", "201", env(sv.UserSchema), body=sv.UserCreateSchema, errors=create,
                            tag="users"),
         },
@@ -149,7 +150,7 @@ def build_solusvm_spec() -> dict[str, Any]:
                            body=sv.TokenCreateSchema, errors=write, tag="users"),
         },
         "/api/v1/plans": {"get": _sv_op("List plans (with prices when billing is set)", "200",
-                                        lst(sv.PlanSchema), params=_page_params("search"), errors=read,
+                                        lst(sv.PlanSchema), params=_page_params("search"), errors=listed,
                                         tag="plans")},
         "/api/v1/plans/{id}": {"parameters": [_id_param()],
                                "get": _sv_op("Get a plan", "200", env(sv.PlanSchema), errors=item, tag="plans")},
@@ -186,7 +187,7 @@ def build_solusvm_spec() -> dict[str, Any]:
                                   ("projects", sv.ProjectSchema, ("search",))):
         label = name.replace("_", " ")
         paths[f"/api/v1/{name}"] = {"get": _sv_op(f"List {label}", "200", lst(schema),
-                                                  params=_page_params(*filters), errors=read, tag="reference")}
+                                                  params=_page_params(*filters), errors=listed, tag="reference")}
         paths[f"/api/v1/{name}/{{id}}"] = {"parameters": [_id_param()],
                                            "get": _sv_op(f"Get one of the {label}", "200", env(schema),
                                                          errors=item, tag="reference")}
@@ -281,7 +282,7 @@ def build_bridge_spec() -> dict[str, Any]:
         },
     }
     spec.path(path="/modules/addons/solusio/api/", operations={"post": pricing})
-    xml = {"application/xml": {"schema": {"type": "string"}}}
+    xml = {"text/xml": {"schema": {"type": "string"}}}  # responsetype=xml, as WHMCS sends it
     spec.path(path="/includes/api.php", operations={"post": {
         "summary": "WHMCS External API (also answers GetTokenPricing with token/userid)",
         "tags": ["whmcs"],
