@@ -24,4 +24,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(pricing.bp)
     app.register_blueprint(whmcs.bp)
+    if app.config.get("BENCH_ROUTES"):
+        app.register_blueprint(health.bench_bp)
     return app

@@ -24,6 +24,7 @@ DEFAULTS: dict[str, Any] = {
     "CATALOGUE_CACHE": True,  # in-process catalogue cache for GetTokenPricing
     "WHMCS_VERSION": "8.13.1",
     "INVOICE_DUE_DAYS": 14,
+    "BENCH_ROUTES": False,  # adds /bench/ping, a trivial JSON route for bench/pricing_throughput.py
     "CONFIG_FILE": "",  # optional TOML file with any of these keys (upper-case, no prefix)
 }
 

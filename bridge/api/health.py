@@ -23,3 +23,12 @@ def healthz():  # type: ignore[no-untyped-def]
         log.exception("health check: database unreachable")
         return jsonify(status="error", database="unreachable"), 503
     return jsonify(status="ok", database="ok")
+
+
+bench_bp = Blueprint("bench", __name__)
+
+
+@bench_bp.get("/bench/ping")
+def ping():  # type: ignore[no-untyped-def]
+    """A trivial JSON route, registered only with BENCH_ROUTES=true (bench/pricing_throughput.py)."""
+    return jsonify(status="ok")

@@ -13,9 +13,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
-from bridge.db import get_session
+from bridge.db import get_engine
 from bridge.errors import AuthFailed, BridgeError, NotFound, ValidationFailed
-from bridge.services.pricing import token_pricing
+from bridge.services.pricing import token_pricing_fast
 from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
 
 bp = Blueprint("pricing", __name__)
@@ -40,7 +40,7 @@ def get_token_pricing(form: Any) -> dict[str, Any]:
         if "userid" in exc.messages:
             raise ValidationFailed("A valid userid is required") from None
         raise ValidationFailed("action must be GetTokenPricing") from None
-    pricing = token_pricing(get_session(), data["userid"])
+    pricing = token_pricing_fast(get_engine(), data["userid"])
     body = _response_schema.dump(pricing.as_dict())
     body["taxes_inclusive"] = pricing.taxes_inclusive
     return body

@@ -306,6 +306,17 @@ def snapshot(session: Session, version: str | None) -> Snapshot:
     return snap
 
 
+def cached_snapshot(engine: Engine, version: str | None) -> Snapshot:
+    """Like ``snapshot`` but from an engine: opens a session only when the cache is stale."""
+    snap = _snapshots.get(engine)
+    if snap is not None and snap.version == version:
+        return snap
+    from sqlalchemy.orm import Session as _Session
+
+    with _Session(engine) as session:
+        return snapshot(session, version)
+
+
 def clear_cache() -> None:
     """Forget every cached snapshot (tests)."""
     with _lock:

@@ -178,7 +178,31 @@ def test_currency_without_price_is_an_error_not_zero(app: Any, client: Any, make
     assert "user_token_unit_cost" not in body
 
 
-def test_one_query_per_request_on_a_warm_server(app: Any, client: Any, make_client: Any) -> None:
+class _CountingCursor:
+    def __init__(self, cursor: Any, log: list[str]) -> None:
+        self._cursor, self._log = cursor, log
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._log.append(sql)
+        return self._cursor.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+class _CountingConnection:
+    def __init__(self, conn: Any, log: list[str]) -> None:
+        self._conn, self._log = conn, log
+
+    def cursor(self, *args: Any) -> _CountingCursor:
+        return _CountingCursor(self._conn.cursor(*args), self._log)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+
+def test_one_query_per_request_on_a_warm_server(app: Any, client: Any, make_client: Any,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     cid = make_client()
     other = make_client(currency="2")
     assert price(client, cid).status_code == 200  # warm the catalogue cache
@@ -189,6 +213,9 @@ def test_one_query_per_request_on_a_warm_server(app: Any, client: Any, make_clie
         if not statement.lstrip().upper().startswith(("BEGIN", "ROLLBACK", "COMMIT")):
             statements.append(statement)
 
+    # Count both what goes through SQLAlchemy and what runs on raw pooled DBAPI connections.
+    real_raw = engine.raw_connection
+    monkeypatch.setattr(engine, "raw_connection", lambda: _CountingConnection(real_raw(), statements))
     event.listen(engine, "before_cursor_execute", count)
     try:
         for uid in (cid, other, cid):
@@ -196,7 +223,19 @@ def test_one_query_per_request_on_a_warm_server(app: Any, client: Any, make_clie
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 3, statements
-    assert all("FROM clients" in s for s in statements)
+    assert all("FROM clients" in s and "WHERE clients.id" in s for s in statements)
+
+
+def test_service_token_pricing_in_a_session(app: Any, make_client: Any) -> None:
+    """The session variant (for other services) gives the same answer as the endpoint."""
+    from bridge.services.pricing import token_pricing, token_pricing_fast
+
+    cid = make_client(currency="2")
+    with session_of(app) as s:
+        slow = token_pricing(s, cid)
+    fast = token_pricing_fast(app.extensions["bridge_db"]["engine"], cid)
+    assert slow == fast
+    assert fast.base_token_unit_cost == Decimal("0.00091")
 
 
 def test_catalogue_change_is_seen_on_the_next_request(app: Any, client: Any, make_client: Any) -> None:
