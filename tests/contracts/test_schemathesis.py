@@ -21,9 +21,9 @@ from schemathesis.specs.openapi.checks import (
 
 from contracts.openapi import bridge_spec, solusvm_spec
 from contracts.pytest_plugin import EXAMPLE_SEED
+from tests.contracts.conftest import PRICING_TOKEN, make_bridge_app
 
 TOKEN = "schemathesis-token"
-PRICING_TOKEN = "schemathesis-pricing-token"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
@@ -40,24 +40,7 @@ def mock_app() -> Any:
 
 @pytest.fixture(scope="module")
 def bridge_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from bridge import create_app, db
-    from bridge.services import catalogue, clients
-
-    tmp_path = tmp_path_factory.mktemp("bridge")
-    url = f"sqlite:///{tmp_path / 'bridge.sqlite3'}"
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    engine.dispose()
-    catalogue.clear_cache()
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "schemathesis", "PRICING_TOKEN": PRICING_TOKEN,
-                      "SYSTEM_URL": "https://billing.test"})
-    app.instance_path = str(tmp_path / "instance")
-    factory = app.extensions["bridge_db"]["session_factory"]
-    with factory() as s, s.begin():
-        catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
-        clients.create(s, {"firstname": "Ann", "lastname": "Lee", "email": "ann@example.com",
-                           "address1": "1 Main St", "city": "Springfield", "state": "IL", "postcode": "62701",
-                           "country": "US", "phonenumber": "+1.5551234", "password2": "hunter2!"}, actor="test")
+    app, _ = make_bridge_app(tmp_path_factory.mktemp("bridge"))
     yield app
     app.extensions["bridge_db"]["engine"].dispose()
 
