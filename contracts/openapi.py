@@ -236,6 +236,20 @@ class _WhmcsSuccessSchema(Schema):
     result = fields.String(required=True, validate=validate.Equal("success"))
 
 
+def _whmcs_action_schemas() -> dict[str, type[Schema]]:
+    """Action name → its success schema (``GetClientsResponseSchema`` → ``GetClients``)."""
+    try:
+        from contracts import whmcs  # noqa: PLC0415
+    except ImportError:
+        return {}
+    found = {}
+    for name in sorted(dir(whmcs)):
+        obj = getattr(whmcs, name)
+        if name.endswith("ResponseSchema") and isinstance(obj, type) and issubclass(obj, Schema):
+            found[name.removesuffix("ResponseSchema")] = obj
+    return found
+
+
 def _whmcs_envelopes() -> tuple[Any, Any]:
     """Success and error envelopes: from ``contracts.whmcs`` once it exists, else local ones."""
     try:
@@ -283,9 +297,16 @@ def build_bridge_spec() -> dict[str, Any]:
     }
     spec.path(path="/modules/addons/solusio/api/", operations={"post": pricing})
     xml = {"text/xml": {"schema": {"type": "string"}}}  # responsetype=xml, as WHMCS sends it
+    actions = {}
+    for action, schema in _whmcs_action_schemas().items():
+        spec.components.schema(f"Whmcs{action}Response", schema=schema)
+        actions[action] = ref(f"Whmcs{action}Response")
+    actions["GetTokenPricing"] = ref("TokenPricingResponse")
     spec.path(path="/includes/api.php", operations={"post": {
         "summary": "WHMCS External API (also answers GetTokenPricing with token/userid)",
         "tags": ["whmcs"],
+        # One URL serves every action, so the per-action success shapes are listed here.
+        "x-whmcs-action-responses": actions,
         "requestBody": {"required": True, "content": {FORM: {"schema": ref("WhmcsRequest")}}},
         "responses": {
             "200": {"description": "result=success with the action's fields, or result=error with the WHMCS text "

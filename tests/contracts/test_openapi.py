@@ -68,6 +68,10 @@ def test_bridge_document_covers_pricing_on_both_urls_and_whmcs():
     assert "#/components/schemas/TokenPricingResponse" in refs
     assert "#/components/schemas/WhmcsError" in refs
     assert "403" in whmcs["responses"]
+    actions = whmcs["x-whmcs-action-responses"]
+    assert actions["GetTokenPricing"] == {"$ref": "#/components/schemas/TokenPricingResponse"}
+    for ref in actions.values():
+        assert ref["$ref"].rsplit("/", 1)[1] in doc["components"]["schemas"]
 
 
 def test_solusvm_document_lists_every_error_status():
