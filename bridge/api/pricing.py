@@ -33,6 +33,10 @@ def check_token(given: str | None) -> None:
 
 def get_token_pricing(form: Any) -> dict[str, Any]:
     """Parse the form, check the token, price the client; raises BridgeError subclasses."""
+    return _wire_body(_priced(form))
+
+
+def _priced(form: Any) -> Any:
     check_token(form.get("token"))
     try:
         data = _request_schema.load(dict(form.items()))
@@ -40,10 +44,23 @@ def get_token_pricing(form: Any) -> dict[str, Any]:
         if "userid" in exc.messages:
             raise ValidationFailed("A valid userid is required") from None
         raise ValidationFailed("action must be GetTokenPricing") from None
-    pricing = token_pricing_fast(get_engine(), data["userid"])
+    return token_pricing_fast(get_engine(), data["userid"])
+
+
+def _wire_body(pricing: Any) -> dict[str, Any]:
     body = _response_schema.dump(pricing.as_dict())
     body["taxes_inclusive"] = pricing.taxes_inclusive
     return body
+
+
+def pricing_response(form: Any) -> Response:
+    """The JSON response; the serialised bytes are cached on the (shared) pricing result."""
+    pricing = _priced(form)
+    raw = pricing.wire_cache.get("json")
+    if raw is None:
+        raw = current_app.json.dumps(_wire_body(pricing)).encode()
+        pricing.wire_cache["json"] = raw
+    return Response(raw, mimetype="application/json")
 
 
 def error_response(exc: BridgeError) -> Response:
@@ -65,7 +82,7 @@ def error_response(exc: BridgeError) -> Response:
 def addon_api() -> Response:
     """The SolusVM billing-integration endpoint (only GetTokenPricing today)."""
     try:
-        return current_app.json.response(get_token_pricing(request.form))
+        return pricing_response(request.form)
     except BridgeError as exc:
         return error_response(exc)
     except Exception:

@@ -234,6 +234,7 @@ class Snapshot:
     inclusive: bool
     compound: bool
     _match_cache: dict[tuple[str, str], tuple[RuleInfo, ...]] = field(default_factory=dict, compare=False)
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False)  # pricing results, see services.pricing
 
     def matching_rules(self, country: str, state: str) -> tuple[RuleInfo, ...]:
         """Level-1 then level-2 rule for a place: the most specific match per level wins.

@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -59,6 +59,9 @@ class TokenPricing:
     compound: bool
     rates: list[dict[str, Any]]
     taxes_inclusive: bool
+    # Serialisers may keep their rendered bytes here: an answer is shared by every client
+    # with the same currency, group, exemption and place until the catalogue changes.
+    wire_cache: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The wire shape (``contracts.billing.TokenPricingResponseSchema`` plus ``taxes_inclusive``)."""
@@ -123,9 +126,19 @@ def token_pricing_fast(engine: Engine, client_id: int) -> TokenPricing:
 
 
 def _price(row: Row, snap: catalogue.Snapshot) -> TokenPricing:
-    status, currency_id, group_id, tax_exempt, country, state, _version = row
-    if status == "Closed":
+    if row[0] == "Closed":
         raise NotFound("Client Not Found")
+    key = (row[1], row[2], bool(row[3]), row[4] or "", row[5] or "")
+    hit = snap.memo.get(key)
+    if hit is None:
+        hit = _compute(key, snap)
+        if len(snap.memo) < 50_000:  # bounded; distinct keys are few (currencies × groups × places)
+            snap.memo[key] = hit
+    return hit
+
+
+def _compute(key: tuple[Any, ...], snap: catalogue.Snapshot) -> TokenPricing:
+    currency_id, group_id, tax_exempt, country, state = key
     cur = snap.currencies.get(currency_id)
     if cur is None or cur.token_price is None or cur.token_price <= 0:
         raise PricingUnavailable(f"No token price is configured for the client's currency "

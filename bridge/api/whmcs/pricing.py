@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response
 
 from bridge.api import pricing
 from bridge.api.whmcs.registry import ActionContext, action
@@ -18,7 +18,7 @@ from bridge.errors import BridgeError
 def get_token_pricing(ctx: ActionContext) -> Any:
     """Seed 001 step 6, with the issue's 400/403/404 statuses."""
     try:
-        return current_app.json.response(pricing.get_token_pricing(ctx.params))
+        return pricing.pricing_response(ctx.params)
     except BridgeError as exc:
         resp: Response = pricing.error_response(exc)
         return resp
