@@ -68,3 +68,18 @@ def test_missing_mock_skips_with_the_reason_instead_of_breaking_pytest(pytester)
     result = pytester.runpytest("-p", "no:cacheprovider", "-rs")
     result.assert_outcomes(passed=1, skipped=2)
     result.stdout.fnmatch_lines(["*mock_solusvm.server is not available*"])
+
+
+def test_example_passes_against_an_already_running_mock(pytester):
+    from mock_solusvm.app import namespaces
+    from mock_solusvm.server import MockServer
+
+    pytester.makepyfile(test_integrator=example_source())
+    with MockServer(port=0, api_tokens=["external-token"]) as server:
+        result = pytester.runpytest("-p", "no:cacheprovider", "--solusvm-url", server.url,
+                                    "--solusvm-api-token", "external-token", "-k", "not in_process")
+        journal = server.control("default").journal.requests()
+        used = [n for n in namespaces(server.app).names() if "test_integrator.py" in n]
+    result.assert_outcomes(passed=3, deselected=1)
+    assert len(used) == 3, "each test must have had its own namespace on the external server"
+    assert journal == [], "the tests must have used their own namespaces, not the default one"
