@@ -110,7 +110,9 @@ class Backend:
         self.tasks: dict[int, dict[str, Any]] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
         self.emails: dict[str, int] = {}  # lower-cased e-mail -> user id (uniqueness)
+        self.view_cache: dict[int, dict[str, Any]] = {}  # user id -> serialised user (dropped on change)
         self.next_ids: dict[str, int] = {}
+        self._user_list: list[dict[str, Any]] | None = None  # id-ordered users; None after a create/delete
 
     def reset(self) -> None:
         """Back to the default fixture; clock running at real time, no faults, empty journal."""
@@ -232,6 +234,7 @@ class Backend:
             "password_hash": generate_password_hash(u["password"], method=PASSWORD_METHOD) if u.get("password") else None,
         }
         self.emails[email.lower()] = uid
+        self._user_list = None
 
     def _seed_server(self, s: dict[str, Any], now: datetime) -> None:
         user_id, plan_id = int(s["user_id"]), int(s["plan_id"])
@@ -366,6 +369,10 @@ class Backend:
 
     def list_users(self, status: str | None = None, search: str | None = None) -> list[dict[str, Any]]:
         """Users in id order, filtered (``search`` = case-insensitive substring of the e-mail)."""
+        if not status and not search:
+            if self._user_list is None:
+                self._user_list = list(self.users.values())
+            return self._user_list
         users: Any = self.users.values()
         if status:
             users = [u for u in users if u["status"] == status]
@@ -402,6 +409,7 @@ class Backend:
                 "password_hash": generate_password_hash(data["password"], method=PASSWORD_METHOD),
             }
             self.emails[data["email"].lower()] = uid
+            self._user_list = None
             return self.users[uid]
 
     def update_user(self, user_id: int, body: Any, allow_email: bool) -> dict[str, Any]:
@@ -412,6 +420,7 @@ class Backend:
         with self.lock:
             user = self.get_user(user_id)
             self._check_refs(data)
+            self.view_cache.pop(user_id, None)
             if "email" in data:
                 other = self.emails.get(data["email"].lower())
                 if other is not None and other != user_id:
@@ -450,6 +459,8 @@ class Backend:
                 raise Invalid({"user": [f"The user still owns {len(owned)} server(s); delete them first."]},
                               message="The user cannot be deleted while they own servers.")
             del self.users[user_id]
+            self._user_list = None
+            self.view_cache.pop(user_id, None)
             del self.emails[user["email"].lower()]
             for tok in [t for t, r in self.tokens.items() if r["user_id"] == user_id]:
                 del self.tokens[tok]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
 from marshmallow import Schema, ValidationError
@@ -107,34 +109,46 @@ def one(schema: type[Schema], obj: Any, status: int = 200) -> Response:
     return json_response(out, status)
 
 
-def page(schema: type[Schema], items: list[Any]) -> Response:
-    """A paginated list: ``data`` + absolute ``links`` that keep the filters + Laravel ``meta``."""
+def page(schema: type[Schema], items: Sequence[Any], dumped: bool = False) -> Response:
+    """A paginated list: ``data`` + absolute ``links`` that keep the filters + Laravel ``meta``.
+
+    ``items`` is sliced before anything is serialised; with ``dumped`` the slice already holds
+    schema output (the users list caches it per user).
+    """
     per_page = int_arg("per_page", 15, 1, current_app.config["MAX_PER_PAGE"])
     current = int_arg("page", 1, 1, MAX_PAGE)
     assert per_page is not None and current is not None
     total = len(items)
     last = max(1, -(-total // per_page))
     start = (current - 1) * per_page
-    chunk = items[start:start + per_page]
+    chunk = list(items[start:start + per_page])
     base = request.base_url
 
     def link(n: int) -> str:
         args = request.args.copy()
         args["page"] = str(n)
-        from urllib.parse import urlencode
-
         return f"{base}?{urlencode(list(args.items(multi=True)))}"
 
-    env = envelope(schema, many=True)
-    out = _dumper(schema, True).dump({
-        "data": chunk,
+    out = {
+        "data": chunk if dumped else _item_dumper(schema).dump(chunk, many=True),
+        # links and meta are plain ints and strings: identical to their schema dump, without the cost
         "links": {"first": link(1), "last": link(last), "prev": link(current - 1) if 1 < current <= last + 1 else None,
                   "next": link(current + 1) if current < last else None},
-        "meta": {"current_page": current, "from_": start + 1 if chunk else None, "last_page": last,
+        "meta": {"current_page": current, "from": start + 1 if chunk else None, "last_page": last,
                  "path": base, "per_page": per_page, "to": start + len(chunk) if chunk else None, "total": total},
-    })
-    _validate(env, out)
+    }
+    _validate(envelope(schema, many=True), out)
     return json_response(out)
+
+
+_ITEM_INSTANCES: dict[type[Schema], Schema] = {}
+
+
+def _item_dumper(schema: type[Schema]) -> Schema:
+    inst = _ITEM_INSTANCES.get(schema)
+    if inst is None:
+        inst = _ITEM_INSTANCES[schema] = schema()
+    return inst
 
 
 from . import catalog, servers, usage, users  # noqa: E402,F401  (routes register on api_bp)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, request
 
 from contracts.solusvm import AccessTokenSchema, LoginSchema, TokenCreateSchema, UserSchema, envelope
 
 from ..app import _validate, json_response
 from ..errors import Forbidden
+from ..state import Backend
 from ..views import user_view
 from . import api_bp, backend, body, load, one, page, principal, require_admin
 
@@ -19,22 +22,31 @@ def list_users() -> Response:
     search = request.args.get("filter[search]") or None
     b = backend()
     users = b.list_users(status=status, search=search)
-    # serialise only the requested page: the list holds records, views are built lazily
-    return page(UserSchema, _LazyViews(b, users))
+    return page(UserSchema, _DumpedUsers(b, users), dumped=True)
 
 
-class _LazyViews(list):  # type: ignore[type-arg]
-    """A list of user records whose slices turn into views (paging 10k users stays cheap)."""
+_USER_SCHEMA = UserSchema()
 
-    def __init__(self, b, users):  # type: ignore[no-untyped-def]
-        super().__init__(users)
-        self._b = b
 
-    def __getitem__(self, item):  # type: ignore[no-untyped-def]
-        got = super().__getitem__(item)
-        if isinstance(item, slice):
-            return [user_view(self._b, u) for u in got]
-        return user_view(self._b, got)
+def dumped_user(b: Backend, user: dict[str, Any]) -> dict[str, Any]:
+    """The user's schema dump, cached in the backend until the user changes (paging 10k users is hot)."""
+    out = b.view_cache.get(user["id"])
+    if out is None:
+        out = b.view_cache[user["id"]] = _USER_SCHEMA.dump(user_view(b, user))
+    return out
+
+
+class _DumpedUsers:
+    """A sequence over user records whose slices are serialised lazily (only the page is dumped)."""
+
+    def __init__(self, b: Backend, users: list[dict[str, Any]]) -> None:
+        self._b, self._users = b, users
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def __getitem__(self, item: slice) -> list[dict[str, Any]]:
+        return [dumped_user(self._b, u) for u in self._users[item]]
 
 
 @api_bp.get("/users/<int:user_id>")

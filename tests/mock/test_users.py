@@ -171,3 +171,16 @@ def test_login_with_password(mock):
     assert cred["token_type"] == "Bearer"
     assert mock.as_token(cred["access_token"]).get(mock.url("/account")).json()["data"]["email"] == "dan@example.com"
     assert s.post(mock.url("/auth/login"), json={"email": "dan@example.com", "password": "bad"}).status_code == 401
+
+
+def test_list_reflects_every_change_after_being_read(mock):
+    assert [u["email"] for u in mock.get("/users").json()["data"]] == ["ann@example.com", "bob@example.com"]
+    mock.patch("/users/2", json={"email": "robert@example.com"})
+    mock.put("/users/1", json={"status": "locked", "roles": [1]})
+    mock.delete("/users/2")
+    new_user(mock, email="eve@example.com")
+    data = mock.get("/users").json()["data"]
+    assert [(u["email"], u["status"], [r["id"] for r in u["roles"]]) for u in data] == [
+        ("ann@example.com", "locked", [1]), ("eve@example.com", "active", [2])]
+    mock.ctl.seed({"users": [{"id": 5, "email": "fresh@example.com"}]})
+    assert [u["id"] for u in mock.get("/users").json()["data"]] == [5]
