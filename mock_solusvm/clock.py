@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
+MIN_YEAR, MAX_YEAR = 1970, 9000
+
 
 def parse_instant(value: str) -> datetime:
     """Parse an ISO 8601 instant; naive values are taken as UTC. Raises ``ValueError``."""
@@ -20,7 +22,11 @@ def parse_instant(value: str) -> datetime:
     dt = datetime.fromisoformat(text)
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    dt = dt.astimezone(UTC)
+    # far-away instants would overflow date arithmetic later (a running clock, month loops)
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        raise ValueError(f"instants must fall in the years {MIN_YEAR}-{MAX_YEAR}")
+    return dt
 
 
 def format_instant(dt: datetime) -> str:
@@ -52,8 +58,11 @@ class Clock:
         self._anchor, self._real = when.astimezone(UTC), time.monotonic()
 
     def advance(self, delta: timedelta) -> None:
-        """Move forward (or back, with a negative delta)."""
-        self.set(self.now() + delta)
+        """Move forward (or back, with a negative delta); ``ValueError`` outside the supported years."""
+        target = self.now() + delta
+        if not MIN_YEAR <= target.year <= MAX_YEAR:
+            raise ValueError(f"the clock must stay in the years {MIN_YEAR}-{MAX_YEAR}")
+        self.set(target)
 
     def freeze(self) -> None:
         """Stop the clock at its current instant."""

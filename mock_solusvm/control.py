@@ -99,7 +99,7 @@ def advance_clock() -> Response:
     try:
         delta = timedelta(**data)
         g.backend.clock.advance(delta)
-    except OverflowError:
+    except (OverflowError, ValueError):
         raise invalid("clock", "The clock cannot move that far.") from None
     return json_response(g.backend.clock.to_json())
 

@@ -15,6 +15,8 @@ from contracts.rules import capped_tokens, month_bounds, overlap, started_hours
 
 from .errors import Invalid
 
+MAX_PERIOD_DAYS = 3660  # ten years: keeps the per-month loop bounded
+
 
 def parse_period(date_from: str | None, date_to: str | None, now: datetime) -> tuple[date, date]:
     """Inclusive UTC dates; defaults: the first of the current (virtual) month to today."""
@@ -34,6 +36,10 @@ def parse_period(date_from: str | None, date_to: str | None, now: datetime) -> t
         raise Invalid(errors)
     if parsed["date_from"] > parsed["date_to"]:
         raise Invalid({"date_to": ["The date to must be a date after or equal to date from."]})
+    if parsed["date_from"].year < 1970 or parsed["date_to"].year > 9000:
+        raise Invalid({"date_from": ["Dates must fall in the years 1970-9000."]})
+    if (parsed["date_to"] - parsed["date_from"]).days > MAX_PERIOD_DAYS:
+        raise Invalid({"date_to": [f"A usage period is at most {MAX_PERIOD_DAYS} days."]})
     return parsed["date_from"], parsed["date_to"]
 
 

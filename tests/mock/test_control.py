@@ -66,6 +66,11 @@ def test_clock_set_advance_freeze(mock):
         c.advance(days=10**9)
     with pytest.raises(ControlError):
         c.set("not a date")
+    with pytest.raises(ControlError):
+        c.set("9999-12-31T23:59:59Z")  # would overflow once the clock runs
+    with pytest.raises(ControlError):
+        c.advance(days=3_000_000)
+    assert c.now().isoformat() == frozen_at.isoformat()
 
 
 def test_fault_status_body_times(mock):

@@ -98,6 +98,7 @@ def test_filters_and_paging(mock):
 @pytest.mark.parametrize("params", [
     {"date_from": "2026-13-01"}, {"date_from": "yesterday"}, {"date_to": "2026-10-1"},
     {"date_from": "2026-10-10", "date_to": "2026-10-01"}, {"filter[user_id]": "x"},
+    {"date_from": "0001-01-01", "date_to": "9999-12-31"}, {"date_from": "2000-01-01", "date_to": "2026-01-01"},
 ])
 def test_bad_usage_queries_are_422(mock, params):
     r = mock.get("/usage", params=params)
