@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, current_app, request
 
 from contracts.solusvm import (
@@ -22,7 +24,7 @@ from ..views import PlanPricer, project_view, role_view
 from . import api_bp, backend, body, int_arg, load, one, page, principal, require_admin
 
 
-def _get(table: dict, key: int, model: str) -> dict:  # type: ignore[type-arg]
+def _get(table: dict[int, dict[str, Any]], key: int, model: str) -> dict[str, Any]:
     if key not in table:
         raise NotFound(f"No query results for model [{model}] {key}")
     return table[key]
@@ -52,14 +54,17 @@ def list_plans() -> Response:
     return page(PlanSchema, _Priced(plans, pr))
 
 
-class _Priced(list):  # type: ignore[type-arg]
-    def __init__(self, items, pr):  # type: ignore[no-untyped-def]
-        super().__init__(items)
-        self._pr = pr
+class _Priced:
+    """Plans whose page slice is priced lazily (one GetTokenPricing call per request at most)."""
 
-    def __getitem__(self, item):  # type: ignore[no-untyped-def]
-        got = super().__getitem__(item)
-        return [self._pr.view(p) for p in got] if isinstance(item, slice) else self._pr.view(got)
+    def __init__(self, items: list[dict[str, Any]], pr: PlanPricer) -> None:
+        self._items, self._pr = items, pr
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, item: slice) -> list[dict[str, Any]]:
+        return [self._pr.view(p) for p in self._items[item]]
 
 
 @api_bp.get("/plans/<int:plan_id>")
@@ -113,7 +118,7 @@ def get_os_image(image_id: int) -> Response:
     return one(OsImageSchema, _get(backend().os_images, image_id, "OsImage"))
 
 
-def _visible_projects() -> list[dict]:  # type: ignore[type-arg]
+def _visible_projects() -> list[dict[str, Any]]:
     p = principal()
     return [pr for pr in backend().projects.values() if p.is_admin or pr["owner_id"] == p.user_id]
 

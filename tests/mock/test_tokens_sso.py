@@ -68,3 +68,10 @@ def test_sso_rejects_missing_and_bad_tokens(mock):
     b = _browser(mock)
     assert b.get(f"{mock.base}/auth/by_token", allow_redirects=False).status_code == 401
     assert b.get(f"{mock.base}/auth/by_token", params={"token": "x" * 5000}, allow_redirects=False).status_code == 401
+
+
+def test_browser_without_namespace_header_uses_the_query_and_session(mock):
+    tok = mock.user_token(2, one_time=True)
+    b = requests.Session()  # a browser cannot send X-Mock-Namespace
+    r = b.get(f"{mock.base}/auth/by_token", params={"token": tok, "mock_namespace": mock.namespace})
+    assert r.status_code == 200 and "bob@example.com" in r.text  # followed the redirect; session kept the namespace
