@@ -11,7 +11,10 @@ from .client import ControlClient
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """No access log lines (they would show query strings, e.g. SSO tokens)."""
+    """HTTP/1.1 keep-alive, and no access log lines (they would show query strings, e.g. SSO tokens)."""
+
+    # keep-alive: a new thread and TCP connection per request would dominate the cost
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
