@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 pytest_plugins = ["pytester"]
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md"
@@ -25,6 +27,7 @@ def test_example_passes(pytester):
     result.assert_outcomes(passed=4)
 
 
+@pytest.mark.slow  # two fresh worker interpreters: several seconds of CPU
 def test_example_passes_under_xdist(pytester):
     pytester.makepyfile(test_integrator=example_source())
     # Unrelated heavy plugins off: they only slow the two worker start-ups down.

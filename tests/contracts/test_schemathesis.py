@@ -2,7 +2,7 @@
 
 Every generated request must get an answer that is not a 5xx, whose status is documented,
 whose content type is documented, and whose body matches the documented schema.
-The example budget is small so the whole module stays a few seconds.
+The fuzzing budget is small (5 examples per operation) so the module stays around 15 s.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -25,7 +26,7 @@ from tests.contracts.conftest import PRICING_TOKEN, make_bridge_app
 
 TOKEN = "schemathesis-token"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
-SETTINGS = settings(max_examples=10, deadline=None, derandomize=True, database=None,
+SETTINGS = settings(max_examples=5, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
 
 
@@ -46,8 +47,10 @@ def bridge_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 # The documents are plain dicts built from the schemas; the apps come from fixtures, per module.
-mock_api = schemathesis.openapi.from_dict(solusvm_spec())
-bridge_api = schemathesis.openapi.from_dict(bridge_spec())
+# A fixed seed; the coverage phase stays on: its boundary values found the undocumented 422s.
+CONFIG = SchemathesisConfig.from_dict({"seed": 20261001})
+mock_api = schemathesis.openapi.from_dict(solusvm_spec(), config=CONFIG)
+bridge_api = schemathesis.openapi.from_dict(bridge_spec(), config=CONFIG)
 
 
 @mock_api.parametrize()
