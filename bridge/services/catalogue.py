@@ -51,8 +51,9 @@ def get_setting(session: Session, key: str, default: str = "") -> str:
     return row.value if row is not None else default
 
 
-def set_setting(session: Session, key: str, value: str, *, actor: str) -> None:
-    """Upsert a setting (audited). Tax settings bump the catalogue version."""
+def set_setting(session: Session, key: str, value: str, *, actor: str, bump: bool = True) -> None:
+    """Upsert a setting (audited). Tax settings bump the catalogue version (unless ``bump=False``
+    because the caller bumps once at the end)."""
     row = session.get(Setting, key)
     old = row.value if row else None
     if row is None:
@@ -61,7 +62,7 @@ def set_setting(session: Session, key: str, value: str, *, actor: str) -> None:
         row.value = value
     if old != value:
         audit.record(session, actor, "setting.update", "setting", key, {"old": old, "new": value})
-        if key in TAX_SETTINGS:
+        if key in TAX_SETTINGS and bump:
             bump_version(session)
 
 
@@ -180,7 +181,7 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
                 text = value
             else:
                 text = "on" if value is True or str(value).lower() in TRUTHY else ""
-            set_setting(session, key, text, actor=actor)
+            set_setting(session, key, text, actor=actor, bump=False)
     audit.record(session, actor, "catalogue.load", "catalogue", "", counts)
     bump_version(session)
     return counts
