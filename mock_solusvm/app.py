@@ -79,8 +79,10 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def _pick_namespace() -> Response | None:
-    name = request.headers.get(NAMESPACE_HEADER) or request.args.get("mock_namespace") or \
-        session.get("mock_namespace") or "default"
+    name = request.headers.get(NAMESPACE_HEADER) or request.args.get("mock_namespace")
+    if not name:
+        # only browsers (the user area) carry a session cookie; API clients skip the session cost
+        name = (session.get("mock_namespace") if request.cookies else None) or "default"
     if not NAMESPACE_RE.match(name):
         g.backend = None
         raise Invalid({NAMESPACE_HEADER: ["A namespace is 1-128 letters, digits or _.:-"]})
