@@ -18,7 +18,7 @@ from contracts.solusvm import ErrorSchema
 
 from .clock import format_instant
 from .errors import Invalid, MockError, ResponseContractError
-from .state import Namespaces
+from .state import Backend, Namespaces
 
 NAMESPACE_HEADER = "X-Mock-Namespace"
 NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
@@ -43,7 +43,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = secrets.token_hex(16)
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    namespaces = Namespaces()
+    limit = int(app.config["JOURNAL_LIMIT"])
+    namespaces = Namespaces(lambda name: Backend(name, journal_limit=limit))
     app.extensions["mock_solusvm"] = namespaces
     if app.config["SEED"] is not None:
         namespaces.get("default").seed(app.config["SEED"])

@@ -86,12 +86,12 @@ def _load(schema: Any, data: Any, partial: bool = False) -> dict[str, Any]:
 class Backend:
     """All data of one namespace, with the operations of the SolusVM API on it."""
 
-    def __init__(self, name: str = "default") -> None:
+    def __init__(self, name: str = "default", journal_limit: int = 10_000) -> None:
         self.name = name
         self.lock = threading.RLock()
         self.clock = Clock()
         self.faults = Faults()
-        self.journal = Journal()
+        self.journal = Journal(limit=journal_limit)
         self._clear()
         self._apply_fixture(default_fixture())
 

@@ -211,3 +211,12 @@ def test_concurrent_writes_and_reads_in_one_namespace(live_server):
     assert set(codes) == {200, 201}
     assert requests.get(f"{live_server.url}/api/v1/users", headers={
         "Authorization": f"Bearer {ADMIN}", "X-Mock-Namespace": "busy"}).json()["meta"]["total"] == 32
+
+
+def test_journal_keeps_only_the_newest_entries_up_to_its_limit():
+    from mock_solusvm.inprocess import mock_solusvm
+
+    with mock_solusvm(base_url="https://small.test", api_token="t", config={"JOURNAL_LIMIT": 3}) as m:
+        for n in range(5):
+            requests.get(f"https://small.test/api/v1/plans?page={n + 1}", headers={"Authorization": "Bearer t"})
+        assert [e["query"] for e in m.journal.requests()] == ["page=3", "page=4", "page=5"]
