@@ -20,6 +20,7 @@ from marshmallow import ValidationError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from contracts.solusvm import (
+    SettingsPatchSchema,
     UserCreateSchema,
     UserPatchSchema,
     validation_messages,
@@ -39,6 +40,20 @@ TASK_DONE_AFTER = 3
 PASSWORD_METHOD = "pbkdf2:sha256:1000"
 
 DATETIME_KEYS = {"created_at", "updated_at", "deleted_at"}
+#: Keys a restored record must have (a dump from this version always has them).
+RESTORE_REQUIRED: dict[str, set[str]] = {
+    "roles": {"id", "name", "is_default"},
+    "limit_groups": {"id", "name", "vms", "running_vms", "additional_ips"},
+    "locations": {"id", "name"},
+    "os_images": {"id", "name", "versions"},
+    "plans": {"id", "name", "tokens_per_hour", "tokens_per_month", "ip_tokens_per_hour", "ip_tokens_per_month",
+              "params"},
+    "users": {"id", "email", "status", "created_at", "roles", "billing_user_id", "limit_group_id"},
+    "servers": {"id", "uuid", "name", "user_id", "plan_id", "location_id", "project_id", "status", "is_suspended",
+                "additional_ip_count", "created_at", "deleted_at", "fqdns", "boot_mode"},
+    "projects": {"id", "name", "owner_id", "is_default"},
+    "tasks": {"id", "action", "created_at", "polls"},
+}
 
 
 def default_fixture() -> dict[str, Any]:
@@ -142,6 +157,10 @@ class Backend:
         for key in ("users", "servers", "roles", "plans", "limit_groups", "locations", "os_images", "projects"):
             if key in doc and not isinstance(doc[key], list):
                 raise invalid(key, f"{key} must be a list.")
+        if doc.get("settings") is not None:
+            # the same rules as PATCH settings, so a seed cannot store what the API would refuse
+            settings = _load(SettingsPatchSchema(), doc["settings"])
+            fixture["settings"] = settings
         with self.lock:
             self._clear()
             self.faults.clear()
@@ -155,7 +174,7 @@ class Backend:
                 self.clock = Clock()
             try:
                 self._apply_fixture(fixture, projects=doc.get("projects") or [])
-            except (KeyError, TypeError, ValueError) as err:
+            except (KeyError, TypeError, ValueError, AttributeError) as err:
                 self._clear()
                 self._apply_fixture(default_fixture())
                 raise Invalid({"_schema": [f"Bad seed document: {err!r}"]}) from None
@@ -308,6 +327,16 @@ class Backend:
             for rec in doc["tokens"]:
                 rec = _unjsonify(rec)
                 tokens[rec.pop("token_sha256")] = rec
+            for table, keys in RESTORE_REQUIRED.items():
+                for rec in tables[table].values():
+                    missing = keys - rec.keys()
+                    if missing:
+                        raise ValueError(f"{table} record {rec.get('id')} lacks {sorted(missing)}")
+            for server in tables["servers"].values():
+                if server["user_id"] not in tables["users"] or server["plan_id"] not in tables["plans"]:
+                    raise ValueError(f"server {server['id']} points at a missing user or plan")
+                if not isinstance(server["created_at"], datetime):
+                    raise ValueError(f"server {server['id']} has no valid created_at")
             next_ids = {str(k): int(v) for k, v in doc["next_ids"].items()}
             settings = dict(doc["settings"])
         except (KeyError, TypeError, ValueError, AttributeError) as err:

@@ -25,7 +25,9 @@ def test_reset_goes_back_to_the_default_fixture(mock):
 def test_seed_sets_clock_frozen_and_rejects_bad_documents(mock):
     assert mock.ctl.clock.now().isoformat() == "2026-10-01T00:00:00+00:00"
     for bad in ({"users": [{"email": "a@b.c"}, {"email": "A@b.c"}]}, {"users": "nope"},
-                {"servers": [{"user_id": 5, "plan_id": 1}]}, {"clock": "tomorrow"}, {"plans": [{"id": 1}]}):
+                {"servers": [{"user_id": 5, "plan_id": 1}]}, {"clock": "tomorrow"}, {"plans": [{"id": 1}]},
+                {"settings": "x"}, {"settings": {"billing_integration": {"type": "custom", "drivers": {"custom": {"url": 5}}}}},
+                {"plans": [{"name": "p", "params": "x"}]}, {"users": [{"email": "a@b.c", "roles": "ab"}]}):
         with pytest.raises(ControlError) as err:
             mock.ctl.seed(bad)
         assert err.value.status == 422 and err.value.body["message"]
@@ -48,6 +50,14 @@ def test_state_dump_and_restore_round_trip(mock):
         mock.ctl.restore({**dump, "version": 99})
     with pytest.raises(ControlError):
         mock.ctl.restore({"format": "mock-solusvm-state", "version": 1})
+    broken = {**dump, "users": [{"id": 1}]}
+    with pytest.raises(ControlError) as err:
+        mock.ctl.restore(broken)
+    assert err.value.status == 422
+    orphan = {**dump, "users": [u for u in dump["users"] if u["id"] != 1]}
+    with pytest.raises(ControlError):
+        mock.ctl.restore(orphan)  # server 1 would point at a missing user
+    assert mock.get("/users").json()["meta"]["total"] == 2  # refused restores change nothing
 
 
 def test_clock_set_advance_freeze(mock):
