@@ -161,6 +161,23 @@ class SolusVMHandle:
         """Assert no ``method path`` request reached the mock."""
         self.assert_called(method, path, times=0)
 
+    def assert_order(self, *calls: tuple[str, str]) -> None:
+        """Assert the ``(method, path)`` calls reached the mock in this order (others may come between)."""
+        from mock_solusvm.journal import matches
+
+        entries = self.requests()
+        position = 0
+        for method, path in calls:
+            wanted = api_path(path)
+            while position < len(entries) and not matches(entries[position]["method"], entries[position]["path"],
+                                                          method, wanted):
+                position += 1
+            if position == len(entries):
+                order = " then ".join(f"{m.upper()} {api_path(p)}" for m, p in calls)
+                raise AssertionError(f"expected {order}; {method.upper()} {wanted} is missing at that point. "
+                                     f"Journal:\n{describe(entries)}")
+            position += 1
+
     def close(self) -> None:
         for sess in self._sessions:
             sess.close()
@@ -252,7 +269,7 @@ def solusvm_inprocess(request: pytest.FixtureRequest) -> Iterator[SolusVMHandle]
     inprocess = _need("mock_solusvm.inprocess")
     with inprocess.mock_solusvm(base_url=INPROCESS_URL, api_token=DEFAULT_API_TOKEN,
                                 config={"VALIDATE_RESPONSES": True}) as mock:
-        handle = SolusVMHandle(mock, INPROCESS_URL, DEFAULT_API_TOKEN, None)
+        handle = SolusVMHandle(mock, INPROCESS_URL, DEFAULT_API_TOKEN, mock.namespace)
         _seed_from_marker(request, handle)
         try:
             yield handle

@@ -74,6 +74,20 @@ def test_journal_assertions(solusvm):
         solusvm.assert_called("POST", "/api/v1/users", json_contains={"billing_user_id": "42"})
 
 
+def test_assert_order(solusvm, solusvm_seed):
+    solusvm.seed(solusvm_seed)
+    sess = solusvm.session()
+    sess.get(solusvm.api_url + "/users", timeout=10)
+    sess.put(solusvm.api_url + "/users/1", json={"status": "locked"}, timeout=10)
+    sess.get(solusvm.api_url + "/plans", timeout=10)
+    sess.put(solusvm.api_url + "/users/1", json={"status": "active"}, timeout=10)
+
+    solusvm.assert_order(("GET", "users"), ("PUT", "users/1"), ("PUT", "/api/v1/users/*"))
+    solusvm.assert_order(("PUT", "users/1"), ("GET", "plans"))
+    with pytest.raises(AssertionError, match=r"GET /api/v1/users is missing at that point"):
+        solusvm.assert_order(("GET", "plans"), ("GET", "users"))
+
+
 def test_faults_and_clock_through_the_handle(solusvm, solusvm_seed):
     solusvm.seed(solusvm_seed)
     solusvm.faults.add(method="GET", path="/api/v1/plans", status=503, times=1)

@@ -222,6 +222,14 @@ def test_cli_exit_codes_and_json(base_url):
     assert [c["name"] for c in failing] == ["unknown_user"]
 
 
+def test_cli_unknown_userid_option(base_url):
+    # user 7 is known, so naming it as the "unknown" one must fail the refusal check
+    result = CliRunner().invoke(main, ["verify-billing", f"{base_url}/good", "--token", TOKEN, "--userid", "7",
+                                       "--unknown-userid", "7"])
+    assert result.exit_code == 1
+    assert "FAIL  unknown_user" in result.output and "unknown user 7" in result.output
+
+
 def test_cli_requires_userid():
     result = CliRunner().invoke(main, ["verify-billing", "http://127.0.0.1:9/x"])
     assert result.exit_code == 2
