@@ -180,6 +180,8 @@ def add_credit(session: Session, client: Client, amount: Decimal, description: s
     """Add or remove credit (AddCredit); returns the new balance."""
     if amount <= 0:
         raise ValidationFailed("No Amount Provided")
+    if remove and amount > (client.credit or Decimal(0)):
+        raise ValidationFailed("Insufficient Credit Balance")
     delta = -amount if remove else amount
     client.credit = (client.credit or Decimal(0)) + delta
     session.add(CreditLog(client_id=client.id, description=description, amount=delta))

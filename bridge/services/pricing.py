@@ -88,8 +88,13 @@ _BY_ID = _QUERY.where(Client.id == bindparam("client_id"))
 Row = Sequence[Any]
 
 
+MAX_ID = 2**31 - 1
+
+
 def token_pricing(session: Session, client_id: int) -> TokenPricing:
     """Price one token for a client; raises NotFound for unknown or closed clients."""
+    if not 1 <= client_id <= MAX_ID:  # no such client; a huge id would overflow the driver
+        raise NotFound("Client Not Found")
     row = session.execute(_BY_ID, {"client_id": client_id}).one_or_none()
     if row is None:
         raise NotFound("Client Not Found")
@@ -103,6 +108,8 @@ _compile_lock = threading.Lock()
 
 def token_pricing_fast(engine: Engine, client_id: int) -> TokenPricing:
     """``token_pricing`` for the hot path: one SELECT on a pooled connection, no ORM session."""
+    if not 1 <= client_id <= MAX_ID:
+        raise NotFound("Client Not Found")
     compiled = _compiled.get(engine)
     if compiled is None:
         with _compile_lock:

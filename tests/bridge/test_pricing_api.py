@@ -161,6 +161,7 @@ def test_no_token_configured_means_open(db_url: str, tmp_path: Any) -> None:
 
 def test_unknown_and_closed_clients_are_404(client: Any, api: Any, make_client: Any) -> None:
     assert price(client, 424242).status_code == 404
+    assert price(client, "9" * 30).status_code == 404  # beyond any INTEGER column: not a 500
     cid = make_client()
     assert api("CloseClient", clientid=cid).get_json()["result"] == "success"
     resp = price(client, cid)

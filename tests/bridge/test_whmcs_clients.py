@@ -83,6 +83,7 @@ def test_get_clients_details_errors(api: Any) -> None:
     assert err(api("GetClientsDetails")) == "Either clientid Or email Is Required"
     assert err(api("GetClientsDetails", clientid="999")) == "Client Not Found"
     assert err(api("GetClientsDetails", clientid="abc")) == "Client Not Found"
+    assert err(api("GetClientsDetails", clientid="9" * 30)) == "Client Not Found"
     assert err(api("GetClientsDetails", email="nobody@example.com")) == "Client Not Found"
 
 
@@ -156,7 +157,10 @@ def test_add_credit(api: Any, make_client: Any) -> None:
         {"result": "success", "newbalance": "10.50"}
     assert api("AddCredit", clientid=cid, description="Fix", amount="0.50", type="remove").get_json()["newbalance"] == "10.00"
     assert err(api("AddCredit", clientid=cid, description="x", amount="-5")) == "No Amount Provided"
+    assert err(api("AddCredit", clientid=cid, description="x", amount="10.01", type="remove")) == \
+        "Insufficient Credit Balance"
     assert err(api("AddCredit", clientid=cid, description="x", amount="abc")) == "No Amount Provided"
+    assert err(api("AddCredit", clientid=cid, description="x", amount="1e400")) == "No Amount Provided"
     assert err(api("AddCredit", clientid=cid, description="x")) == "No Amount Provided"
     assert err(api("AddCredit", clientid=cid, description="x", amount="1", type="steal")) == "Type can only be add or remove"
     assert err(api("AddCredit", clientid="999", description="x", amount="1")) == "Client ID Not Found"

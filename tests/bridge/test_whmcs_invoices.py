@@ -101,6 +101,7 @@ def test_create_invoice_errors(app: Any, api: Any, make_client: Any) -> None:
     assert err(api("CreateInvoice", userid=cid, duedate="01/02/2026")) == "Invalid duedate format (YYYY-MM-DD required)"
     assert err(api("CreateInvoice", userid=cid, itemdescription1="x", itemamount1="abc")) == "Invalid amount for item 1"
     assert err(api("CreateInvoice", userid=cid, itemdescription1="x", itemamount1="NaN")) == "Invalid amount for item 1"
+    assert err(api("CreateInvoice", userid=cid, itemdescription1="x", itemamount1="1e20")) == "Invalid amount for item 1"
     assert err(api("CreateInvoice", userid=cid, itemamount1="3")) == "Missing Variables: itemdescription1 is required"
     assert err(api("CreateInvoice", userid=cid, status="Bogus")) == "Invalid status"
     assert err(api("CreateInvoice", userid=cid, taxrate="-1")) == "Invalid taxrate"

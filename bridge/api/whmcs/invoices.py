@@ -10,6 +10,7 @@ from typing import Any
 from marshmallow import fields, validate
 
 from bridge.api.whmcs.params import (
+    MAX_MONEY,
     WBool,
     WDate,
     WhmcsSchema,
@@ -37,7 +38,7 @@ def _decimal(value: Any, message: str) -> Decimal:
         result = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValidationFailed(message) from None
-    if not result.is_finite():
+    if not result.is_finite() or abs(result) > MAX_MONEY:
         raise ValidationFailed(message)
     return result
 

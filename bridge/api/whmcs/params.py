@@ -59,16 +59,26 @@ def WBool(**kw: Any) -> fields.Boolean:  # noqa: N802 - reads like a field class
     return fields.Boolean(truthy=TRUTHY, falsy=FALSY, **kw)
 
 
+MAX_INT = 2**31 - 1  # INTEGER columns on SQLite and PostgreSQL; larger values would overflow
+
+
 def WInt(**kw: Any) -> fields.Integer:  # noqa: N802
-    return fields.Integer(strict=False, **kw)
+    extra = kw.pop("validate", None)
+    checks = [validate.Range(min=-MAX_INT, max=MAX_INT)] + ([extra] if extra else [])
+    return fields.Integer(strict=False, validate=checks, **kw)
 
 
 def WId(**kw: Any) -> fields.Integer:  # noqa: N802
-    return fields.Integer(strict=False, validate=validate.Range(min=1), **kw)
+    return fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_INT), **kw)
+
+
+MAX_MONEY = Decimal("99999999999999")  # 14 integer digits, WHMCS's DECIMAL(16,2)
 
 
 def WMoney(**kw: Any) -> fields.Decimal:  # noqa: N802
-    return fields.Decimal(allow_nan=False, **kw)
+    extra = kw.pop("validate", None)
+    checks = [validate.Range(min=-MAX_MONEY, max=MAX_MONEY)] + ([extra] if extra else [])
+    return fields.Decimal(allow_nan=False, validate=checks, **kw)
 
 
 def WDate(**kw: Any) -> fields.Date:  # noqa: N802
