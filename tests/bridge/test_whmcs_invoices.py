@@ -271,8 +271,12 @@ def test_unique_constraint_backs_up_the_check(app: Any, make_client: Any, monkey
         with pytest.raises(DuplicateInvoice):
             invoices.create_invoice(s, cid, [{"description": "x", "amount": "1"}], date=date(2026, 11, 1),
                                     duedate=date(2026, 11, 1), period="2026-10", actor="system")
+        # only the savepoint was rolled back: the transaction goes on and commits
+        invoices.create_invoice(s, cid, [{"description": "y", "amount": "2"}], date=date(2026, 12, 1),
+                                duedate=date(2026, 12, 1), period="2026-11", actor="system")
     with session_of(app) as s:
-        assert s.query(Invoice).count() == 1 and s.query(InvoiceItem).count() == 0
+        assert sorted(i.period for i in s.query(Invoice)) == ["2026-10", "2026-11"]
+        assert [i.description for i in s.query(InvoiceItem)] == ["y"]
 
 
 def test_hook_failure_rolls_back_the_whole_write(app: Any, api: Any, monkeypatch: Any) -> None:
