@@ -39,6 +39,8 @@ TASK_DONE_AFTER = 3
 #: A cheap hash: a mock must create thousands of users fast (scrypt would take ~50 ms each).
 PASSWORD_METHOD = "pbkdf2:sha256:1000"
 
+MAX_ID = 2**53  # ids stay exact in JavaScript clients too
+MAX_TOKENS = 10**12
 DATETIME_KEYS = {"created_at", "updated_at", "deleted_at"}
 #: Keys a restored record must have (a dump from this version always has them).
 RESTORE_REQUIRED: dict[str, set[str]] = {
@@ -140,8 +142,10 @@ class Backend:
 
     def _id(self, kind: str, wanted: Any = None) -> int:
         if wanted is not None:
-            self.next_ids[kind] = max(self.next_ids.get(kind, 1), int(wanted) + 1)
-            return int(wanted)
+            if isinstance(wanted, bool) or not isinstance(wanted, int) or not 1 <= wanted <= MAX_ID:
+                raise ValueError(f"{kind} id must be an integer from 1 to {MAX_ID}, got {wanted!r}")
+            self.next_ids[kind] = max(self.next_ids.get(kind, 1), wanted + 1)
+            return wanted
         value = self.next_ids.get(kind, 1)
         self.next_ids[kind] = value + 1
         return value
@@ -212,8 +216,8 @@ class Backend:
             pid = self._id("plans", p.get("id"))
             prices = {k: int(p.get(k, 0)) for k in ("tokens_per_hour", "tokens_per_month",
                                                     "ip_tokens_per_hour", "ip_tokens_per_month")}
-            if any(v < 0 for v in prices.values()):
-                raise invalid("plans", "token prices must not be negative")
+            if any(not 0 <= v <= MAX_TOKENS for v in prices.values()):
+                raise invalid("plans", f"token prices must be integers from 0 to {MAX_TOKENS}")
             params = {"vcpu": 1, "ram": 1073741824, "disk": 10, **(p.get("params") or {})}
             self.plans[pid] = {"id": pid, "name": str(p["name"]), **prices,
                                "backup_price": p.get("backup_price", 0) or 0, "params": params,

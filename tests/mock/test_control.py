@@ -27,7 +27,9 @@ def test_seed_sets_clock_frozen_and_rejects_bad_documents(mock):
     for bad in ({"users": [{"email": "a@b.c"}, {"email": "A@b.c"}]}, {"users": "nope"},
                 {"servers": [{"user_id": 5, "plan_id": 1}]}, {"clock": "tomorrow"}, {"plans": [{"id": 1}]},
                 {"settings": "x"}, {"settings": {"billing_integration": {"type": "custom", "drivers": {"custom": {"url": 5}}}}},
-                {"plans": [{"name": "p", "params": "x"}]}, {"users": [{"email": "a@b.c", "roles": "ab"}]}):
+                {"plans": [{"name": "p", "params": "x"}]}, {"users": [{"email": "a@b.c", "roles": "ab"}]},
+                {"users": [{"id": -5, "email": "n@b.c"}]}, {"users": [{"id": "7", "email": "n@b.c"}]},
+                {"plans": [{"name": "p", "tokens_per_hour": 1e300}]}, {"servers": [{"id": 0, "user_id": 1, "plan_id": 1}]}):
         with pytest.raises(ControlError) as err:
             mock.ctl.seed(bad)
         assert err.value.status == 422 and err.value.body["message"]

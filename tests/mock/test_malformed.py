@@ -74,3 +74,22 @@ def test_fuzzed_bodies_never_500(client, route, body):
     method, path = route
     r = client.open(path, method=method, json=body, headers=ADMIN)
     assert r.status_code < 500, (route, body, r.get_data()[:300])
+
+
+seed_keys = st.sampled_from(["clock", "settings", "roles", "limit_groups", "locations", "os_images", "plans",
+                             "users", "servers", "projects"])
+record_keys = st.sampled_from(["id", "name", "email", "status", "roles", "user_id", "plan_id", "created_at",
+                               "deleted_at", "tokens_per_hour", "tokens_per_month", "versions", "params",
+                               "billing_user_id", "additional_ip_count", "owner_id", "vms", "password"])
+records = st.lists(st.dictionaries(record_keys, json_values, max_size=6), max_size=3)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=st.dictionaries(seed_keys, records | json_values, max_size=5))
+def test_fuzzed_seeds_never_500_and_leave_a_usable_namespace(client, doc):
+    r = client.post("/__mock/seed", json=doc)
+    assert r.status_code in (200, 422), (doc, r.get_data()[:300])
+    for path in ("/api/v1/users", "/api/v1/servers", "/api/v1/plans", "/api/v1/usage", "/api/v1/settings",
+                 "/api/v1/roles", "/api/v1/limit_groups", "/api/v1/projects"):
+        got = client.get(path, headers=ADMIN)
+        assert got.status_code < 500, (doc, path, got.get_data()[:300])
