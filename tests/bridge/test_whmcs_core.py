@@ -139,3 +139,14 @@ def test_healthz(client: Any) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200
     assert resp.get_json() == {"status": "ok", "database": "ok"}
+
+
+def test_nul_characters_are_refused(app: Any, api: Any) -> None:
+    from bridge.models import Client
+    from tests.bridge.conftest import CLIENT
+
+    resp = api("AddClient", **{**CLIENT, "firstname": "a\x00b"})
+    assert resp.status_code == 200
+    assert resp.get_json() == {"result": "error", "message": "Invalid characters in parameter firstname"}
+    with session_of(app) as s:
+        assert s.query(Client).count() == 0

@@ -29,13 +29,21 @@ VALUES = st.one_of(
 )
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory, sqlite_template: str) -> Any:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def fuzz_app(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, sqlite_template: str) -> Any:
     import shutil
 
-    path = tmp_path_factory.mktemp("fuzz") / "bridge.sqlite3"
-    shutil.copy(sqlite_template, path)
-    app = build_app(f"sqlite:///{path}", path.parent)
+    from tests.bridge.conftest import _empty_postgres
+
+    folder = tmp_path_factory.mktemp("fuzz")
+    if request.param == "sqlite":
+        path = folder / "bridge.sqlite3"
+        shutil.copy(sqlite_template, path)
+        url = f"sqlite:///{path}"
+    else:
+        url = request.getfixturevalue("pg_database")
+        _empty_postgres(request.getfixturevalue("pg_reset_engine"))
+    app = build_app(url, folder)
     with session_of(app) as s, s.begin():
         cred = credentials.create(s, "fuzz", actor="test")
     client = app.test_client()

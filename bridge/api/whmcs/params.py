@@ -29,6 +29,9 @@ def php_form(items: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for key, value in items:
+        if "\x00" in key or "\x00" in value:
+            # No field may hold NUL (PostgreSQL text cannot store it); refuse it up front.
+            raise ValidationFailed(f"Invalid characters in parameter {key.replace(chr(0), '')}")
         m = _BRACKET.match(key)
         if not m:
             out[key] = value
