@@ -78,8 +78,16 @@ def _group_id(session: Session, group_id: int | None) -> int | None:
     return group_id
 
 
+def _no_nul(data: Mapping[str, Any]) -> None:
+    # PostgreSQL text cannot hold NUL; every caller (API, sign-up form, CLI) gets the same refusal.
+    for key, value in data.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationFailed(f"Invalid characters in parameter {key}")
+
+
 def create(session: Session, data: Mapping[str, Any], *, actor: str) -> Client:
     """Create a client from validated fields (AddClient)."""
+    _no_nul(data)
     email = data["email"].strip()
     if get_by_email(session, email) is not None:
         raise Conflict("A user already exists with that email address")
@@ -110,6 +118,7 @@ def create(session: Session, data: Mapping[str, Any], *, actor: str) -> Client:
 
 def update(session: Session, client: Client, data: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
     """Apply validated changes (UpdateClient); returns field -> (old, new)."""
+    _no_nul(data)
     changes: dict[str, Any] = {}
 
     def put(attr: str, value: Any) -> None:

@@ -150,3 +150,11 @@ def test_nul_characters_are_refused(app: Any, api: Any) -> None:
     assert resp.get_json() == {"result": "error", "message": "Invalid characters in parameter firstname"}
     with session_of(app) as s:
         assert s.query(Client).count() == 0
+
+
+def test_service_refuses_nul_too(app: Any) -> None:
+    from bridge.errors import ValidationFailed
+    from bridge.services import clients
+
+    with session_of(app) as s, pytest.raises(ValidationFailed):
+        clients.create(s, {"firstname": "a", "lastname": "b\x00", "email": "x@y.zz"}, actor="test")
