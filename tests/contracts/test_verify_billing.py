@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import socket
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -199,11 +200,14 @@ def test_wrong_userid_given_to_the_verifier_fails_form_post(base_url):
 
 
 def test_unreachable_endpoint_fails_cleanly():
-    with serve_wsgi(Flask("gone")) as url:
-        pass  # the server is stopped: its port now refuses connections
-    report = verify_billing(url + "/x", token=TOKEN, userid=7, timeout=2)
+    # A bound socket that never listens: connections are refused, and no other test can take the port.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/x"
+        report = verify_billing(url, token=TOKEN, userid=7, timeout=2)
     assert not report.ok
     assert report.get("form_post").detail.startswith("request failed:")
+    assert report.get("unknown_user").detail.startswith("request failed:")
 
 
 def test_cli_exit_codes_and_json(base_url):
