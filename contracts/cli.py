@@ -25,14 +25,17 @@ def main() -> None:
 @click.option("--userid", type=int, required=True, help="A user id the billing system knows.")
 @click.option("--unknown-userid", type=int, default=None, help="A user id it must refuse (default 987654321).")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
+@click.option("--slow-ms", type=float, default=1000.0, show_default=True,
+              help="Warn when the pricing answer takes longer than this.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify_billing_cmd(url: str, token: str, userid: int, unknown_userid: int | None, timeout: float,
-                       as_json: bool) -> None:
+                       slow_ms: float, as_json: bool) -> None:
     """Check a GetTokenPricing endpoint at URL; exit 0 only when every required check passes."""
     from contracts.verify_billing import DEFAULT_UNKNOWN_USERID, verify_billing
 
     report = verify_billing(url, token=token or None, userid=userid,
-                            unknown_userid=unknown_userid or DEFAULT_UNKNOWN_USERID, timeout=timeout)
+                            unknown_userid=unknown_userid or DEFAULT_UNKNOWN_USERID, timeout=timeout,
+                            slow_ms=slow_ms)
     _emit(report, as_json)
 
 

@@ -124,7 +124,8 @@ def base_url() -> Iterator[str]:
 
 
 def run(base_url: str, name: str, token: str | None = TOKEN, userid: int = 7):
-    return verify_billing(f"{base_url}/{name}", token=token, userid=userid, timeout=5)
+    # slow_ms is generous: these tests judge the contract, never the machine's speed.
+    return verify_billing(f"{base_url}/{name}", token=token, userid=userid, timeout=5, slow_ms=60_000)
 
 
 def test_correct_endpoint_passes_every_check(base_url):
@@ -170,6 +171,13 @@ def test_crashing_endpoint_also_fails_the_refusal_checks(base_url):
     assert report.get("wrong_token").status == "fail"
     assert "server error is not a refusal" in report.get("unknown_user").detail
     assert report.get("fields").status == "skip"
+
+
+def test_slow_answer_is_only_a_warning(base_url):
+    report = verify_billing(f"{base_url}/good", token=TOKEN, userid=7, timeout=5, slow_ms=0)
+    assert report.ok
+    assert report.get("response_time").status == "warn"
+    assert "over 0 ms" in report.get("response_time").detail
 
 
 def test_inconsistent_user_cost_is_only_a_warning(base_url):

@@ -23,7 +23,8 @@ def bridge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]
 @pytest.mark.parametrize("path", ["/modules/addons/solusio/api/", "/includes/api.php"])
 def test_bridge_passes_the_billing_contract(bridge: Any, path: str) -> None:
     url, client_id = bridge
-    report = verify_billing(url + path, token=PRICING_TOKEN, userid=client_id, timeout=10)
+    # slow_ms is generous: the contract is judged here, not the machine's speed.
+    report = verify_billing(url + path, token=PRICING_TOKEN, userid=client_id, timeout=10, slow_ms=60_000)
     assert report.ok, report.to_text()
     statuses = {c.name: c.status for c in report.checks}
     # every check ran and passed: nothing skipped, not even a warning
