@@ -4,7 +4,9 @@ Creates a temporary SQLite database with 10,000 clients (mixed currencies, group
 rules), serves the bridge with gunicorn (2 sync workers) on a free loopback port, and
 drives it with ``wrk`` (POSTs with a random userid among the 10,000) then the trivial
 ``/bench/ping`` route. Reports requests/s, p50/p99 latency and the ratio, and writes JSON
-to bench/results/. Usage: ``.venv/bin/python bench/pricing_throughput.py [--duration 10]``.
+to bench/results/. The two routes alternate for ``--rounds`` rounds and the medians are
+reported, so load from other processes affects both alike.
+Usage: ``.venv/bin/python bench/pricing_throughput.py [--duration 5] [--rounds 3]``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,9 +111,15 @@ def run_wrk(url: str, duration: int, script: Path | None) -> dict[str, float]:
     return {"requests_per_second": rps, "p50_ms": p50, "p99_ms": p99}
 
 
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured route (default 10)")
+    parser.add_argument("--duration", type=int, default=5, help="seconds per route per round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="alternating rounds; medians are reported, so a noisy neighbour hits both routes")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -128,15 +137,20 @@ def main() -> None:
                                    data={"token": TOKEN, "action": "GetTokenPricing", "userid": "2"}, timeout=5)
             sample.raise_for_status()
             run_wrk(base + "/modules/addons/solusio/api/", 2, script)  # warm both workers' caches
-            pricing = run_wrk(base + "/modules/addons/solusio/api/", args.duration, script)
-            ping = run_wrk(base + "/bench/ping", args.duration, None)
+            rounds_p, rounds_t = [], []
+            for _ in range(args.rounds):
+                rounds_p.append(run_wrk(base + "/modules/addons/solusio/api/", args.duration, script))
+                rounds_t.append(run_wrk(base + "/bench/ping", args.duration, None))
+            pricing, ping = median_of(rounds_p), median_of(rounds_t)
         finally:
             proc.terminate()
             proc.wait(timeout=30)
     result = {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "server": "gunicorn, 2 sync workers, SQLite (WAL)",
-        "load": f"wrk -t2 -c16 -d{args.duration}s --latency, random userid among {N_CLIENTS}",
+        "load": (f"wrk -t2 -c16 -d{args.duration}s --latency, random userid among {N_CLIENTS}; "
+                 f"{args.rounds} alternating rounds per route, medians"),
+        "rounds": {"get_token_pricing": rounds_p, "trivial_json_route": rounds_t},
         "clients": N_CLIENTS,
         "get_token_pricing": pricing,
         "trivial_json_route": ping,
@@ -147,7 +161,7 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"pricing_throughput-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k != "sample_response"}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("sample_response", "rounds")}, indent=2))
     print(f"written to {out}")
 
 
