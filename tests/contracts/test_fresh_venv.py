@@ -50,3 +50,7 @@ def test_example_in_a_fresh_virtualenv(tmp_path):
     where = subprocess.run([str(python), "-c", "import contracts.pytest_plugin as p; print(p.__file__)"],
                            cwd=work, capture_output=True, text=True, env=env, check=True).stdout
     assert where.startswith(str(env_dir)), where
+    # the OpenAPI documents ship with the package and match its schemas
+    shipped = subprocess.run([str(python), "-c", "from contracts.openapi import check_specs; print(check_specs())"],
+                             cwd=work, capture_output=True, text=True, env=env, check=True).stdout
+    assert shipped.strip() == "[]"
