@@ -159,10 +159,12 @@ class SolusVMHandle:
 
     def assert_not_called(self, method: str, path: str) -> None:
         """Assert no ``method path`` request reached the mock."""
+        __tracebackhide__ = True
         self.assert_called(method, path, times=0)
 
     def assert_order(self, *calls: tuple[str, str]) -> None:
         """Assert the ``(method, path)`` calls reached the mock in this order (others may come between)."""
+        __tracebackhide__ = True
         from mock_solusvm.journal import matches
 
         entries = self.requests()
@@ -179,6 +181,7 @@ class SolusVMHandle:
             position += 1
 
     def close(self) -> None:
+        """Close the sessions made by :meth:`session`."""
         for sess in self._sessions:
             sess.close()
 
@@ -187,6 +190,7 @@ class SolusVMHandle:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--solusvm-url`` and ``--solusvm-api-token``."""
     group = parser.getgroup("solusvm", "SolusVM 2 mock (contracts.pytest_plugin)")
     group.addoption("--solusvm-url", default=None,
                     help="Use the mock already running at this URL instead of starting one.")
@@ -195,6 +199,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Register the ``solusvm_seed`` marker."""
     config.addinivalue_line("markers", "solusvm_seed(doc): seed the solusvm/solusvm_inprocess namespace "
                                        "with this seed document before the test")
 
