@@ -139,6 +139,7 @@ class SolusVMHandle:
         ``json_contains`` keeps only requests whose JSON body contains those keys and values;
         ``status`` only those answered with it. Returns the matching journal entries.
         """
+        __tracebackhide__ = True  # pytest shows the test's line, not this helper
         wanted = api_path(path)
         candidates = self.requests(method, wanted)
         hits = [e for e in candidates
