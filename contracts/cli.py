@@ -57,7 +57,11 @@ def openapi_cmd(out_dir: str | None, check: bool) -> None:
             sys.exit(1)
         click.echo(f"up to date: {target}")
         return
-    for path in write_specs(target):
+    try:
+        written = write_specs(target)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write into {target}: {exc.strerror or exc}") from None
+    for path in written:
         click.echo(f"wrote {path}")
 
 

@@ -36,6 +36,15 @@ def test_cli_writes_and_checks(tmp_path):
     assert "bridge.json" in drift.output and "solusvm2.json" not in drift.output
 
 
+def test_cli_reports_an_unwritable_directory(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = CliRunner().invoke(main, ["openapi", "--out", str(blocker / "sub")])
+    assert result.exit_code == 1
+    assert "cannot write into" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
 def test_documents_are_valid_openapi():
     for doc in (openapi.solusvm_spec(), openapi.bridge_spec()):
         schema = schemathesis.openapi.from_dict(doc)
