@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-SUBCOMMAND_MODULES = ["db", "credentials", "serve", "users", "invoices", "cron", "demo", "check_config"]
+SUBCOMMAND_MODULES = ["db", "credentials", "serve", "users", "invoices", "cron", "demo", "check_config", "admin"]
 
 
 def make_app(config: dict[str, Any] | None = None) -> Any:
