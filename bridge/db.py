@@ -58,8 +58,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory; objects stay usable after commit (expire_on_commit=False)."""
-    return sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    """A session factory; objects stay usable after commit (expire_on_commit=False).
+
+    Its sessions bump the catalogue version whenever the catalogue changes (see
+    ``bridge.services.catalogue.auto_bump``), so GetTokenPricing's cache stays correct.
+    """
+    from bridge.services.catalogue import auto_bump
+
+    factory = sessionmaker(bind=engine, expire_on_commit=False, future=True)
+    event.listen(factory, "before_flush", auto_bump)
+    return factory
 
 
 def alembic_config(engine: Engine) -> Any:

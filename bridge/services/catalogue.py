@@ -76,6 +76,33 @@ def bump_version(session: Session) -> None:
     session.flush()
 
 
+def _is_catalogue_object(obj: object) -> bool:
+    if isinstance(obj, Currency | TokenPrice | ClientGroup | TaxRule):
+        return True
+    return isinstance(obj, Setting) and obj.key in TAX_SETTINGS
+
+
+def auto_bump(session: Session, _flush_context: object, _instances: object) -> None:
+    """``before_flush`` listener: any ORM change to the catalogue bumps the version in the same flush.
+
+    Installed on every session factory by ``bridge.db.make_session_factory``, so code that edits
+    currencies, prices, groups, tax rules or tax settings through the ORM cannot forget to
+    invalidate the GetTokenPricing cache. (Bulk ``UPDATE`` statements bypass it: call
+    ``bump_version`` after those.)
+    """
+    changed = any(_is_catalogue_object(o) for o in (*session.new, *session.deleted))
+    if not changed:
+        changed = any(_is_catalogue_object(o) and session.is_modified(o) for o in session.dirty)
+    if not changed:
+        return
+    with session.no_autoflush:
+        row = session.get(Setting, VERSION_KEY)
+        if row is None:
+            session.add(Setting(key=VERSION_KEY, value="1"))
+        else:
+            row.value = str(int(row.value or "0") + 1)
+
+
 # --- loading ---------------------------------------------------------------------------
 
 

@@ -251,3 +251,25 @@ def test_catalogue_change_is_seen_on_the_next_request(app: Any, client: Any, mak
                                  actor="test")
     other_engine.dispose()
     assert price(client, cid).get_json()["base_token_unit_cost"] == 0.002
+
+
+def test_any_orm_change_to_the_catalogue_invalidates_the_cache(app: Any, client: Any, make_client: Any) -> None:
+    """Code that edits a group directly (no explicit bump) is still seen on the next request."""
+    from bridge.models import Client, ClientGroup, TokenPrice
+
+    load(app, {"groups": [{"name": "G", "discount_percent": "10"}]})
+    cid = make_client(groupid="1")
+    assert price(client, cid).get_json()["discounts"][0]["multipler"] == 0.9
+    with session_of(app) as s, s.begin():
+        s.get(ClientGroup, 1).discount_percent = Decimal("20")
+    assert price(client, cid).get_json()["discounts"][0]["multipler"] == 0.8
+    with session_of(app) as s, s.begin():
+        s.query(TokenPrice).filter_by(currency_id=1).one().price_per_token = Decimal("0.003")
+    assert price(client, cid).get_json()["base_token_unit_cost"] == 0.003
+    # a client change is not a catalogue change: the version stays put
+    with session_of(app) as s:
+        before = catalogue.get_setting(s, catalogue.VERSION_KEY)
+    with session_of(app) as s, s.begin():
+        s.get(Client, cid).firstname = "Changed"
+    with session_of(app) as s:
+        assert catalogue.get_setting(s, catalogue.VERSION_KEY) == before
