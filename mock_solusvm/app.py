@@ -56,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api_bp)
     app.register_blueprint(control_bp)
     app.register_blueprint(sso_bp)
+    app.add_url_rule("/openapi.json", "openapi", _openapi)
 
     app.before_request(_pick_namespace)
     app.before_request(_apply_faults)
@@ -66,6 +67,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ResponseContractError, _contract_error)
     return app
+
+
+def _openapi() -> Response:
+    """The OpenAPI document of the mock's API, generated from the contracts' schemas."""
+    from contracts.openapi import solusvm_spec
+
+    return json_response(solusvm_spec())
 
 
 def namespaces(app: Flask) -> Namespaces:
