@@ -20,6 +20,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.json = DecimalJSONProvider(app)
     app.config.update(load_config(app.instance_path, config))
     db.init_app(app)
+    from bridge import observability
+
+    observability.init_app(app)
 
     app.register_blueprint(health.bp)
     app.register_blueprint(pricing.bp)

@@ -1,10 +1,22 @@
-"""``/healthz``: JSON liveness and database reachability."""
+"""``/healthz``: JSON liveness, database and SolusVM reachability.
+
+The database is checked on every call (one ``SELECT 1``). SolusVM is checked at most once
+per ``HEALTH_SOLUSVM_TTL`` seconds per worker (``GET account``, no retries, a short
+timeout); between checks the last result is reported with its age, so a load balancer
+polling ``/healthz`` never queues behind a slow SolusVM and GetTokenPricing never pays for it.
+Only the database decides the status code: GetTokenPricing and the WHMCS API keep working
+while SolusVM is down (changes wait in the outbox), so an unreachable SolusVM is reported
+as ``"status": "degraded"`` with 200.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -14,15 +26,72 @@ bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
+class SolusVMProbe:
+    """A cached reachability check of the configured SolusVM API."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.ttl = float(config.get("HEALTH_SOLUSVM_TTL") or 30)
+        self.timeout = float(config.get("HEALTH_SOLUSVM_TIMEOUT") or 2)
+        self._lock = threading.Lock()
+        self._result: dict[str, Any] | None = None
+        self._checked = 0.0
+
+    def _check(self) -> dict[str, Any]:
+        from bridge.services.solusvm_client import SolusVMClient, SolusVMError
+
+        try:
+            client = SolusVMClient(str(self.config.get("SOLUSVM_URL")), str(self.config.get("SOLUSVM_API_TOKEN") or ""),
+                                   timeout=self.timeout, retries=0)
+            client.account()
+        except SolusVMError as exc:
+            # The message names method, path and status only; never the token.
+            return {"state": "unreachable", "error": str(exc)}
+        except ValueError as exc:
+            return {"state": "unreachable", "error": str(exc)}
+        return {"state": "ok"}
+
+    def status(self) -> dict[str, Any]:
+        """``{"state": ok|unreachable|not configured, "checked_seconds_ago": n, ...}``."""
+        if not self.config.get("SOLUSVM_URL"):
+            return {"state": "not configured"}
+        now = time.monotonic()
+        if self._result is None or now - self._checked >= self.ttl:
+            # One thread refreshes; the others report the previous result instead of waiting.
+            if self._lock.acquire(blocking=self._result is None):
+                try:
+                    if self._result is None or time.monotonic() - self._checked >= self.ttl:
+                        self._result = self._check()
+                        self._checked = time.monotonic()
+                finally:
+                    self._lock.release()
+        assert self._result is not None
+        return {**self._result, "checked_seconds_ago": round(time.monotonic() - self._checked, 1)}
+
+
+def _probe() -> SolusVMProbe:
+    ext = current_app.extensions
+    probe = ext.get("bridge_solusvm_probe")
+    if probe is None:
+        probe = ext["bridge_solusvm_probe"] = SolusVMProbe(current_app.config)
+    return probe
+
+
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
-    """200 ``{"status": "ok", "database": "ok"}`` or 503 when the database is unreachable."""
+    """200 ``{"status": "ok"|"degraded", "database": "ok", "solusvm": {...}}``; 503 when the database is down.
+
+    ``solusvm`` is left out when no SolusVM URL is configured.
+    """
+    solusvm = _probe().status()
+    extra = {} if solusvm["state"] == "not configured" else {"solusvm": solusvm}
     try:
         get_session().execute(text("SELECT 1"))
     except SQLAlchemyError:
         log.exception("health check: database unreachable")
-        return jsonify(status="error", database="unreachable"), 503
-    return jsonify(status="ok", database="ok")
+        return jsonify(status="error", database="unreachable", **extra), 503
+    status = "degraded" if solusvm["state"] == "unreachable" else "ok"
+    return jsonify(status=status, database="ok", **extra)
 
 
 bench_bp = Blueprint("bench", __name__)
