@@ -48,7 +48,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # IMMEDIATE takes the write lock up front: concurrent writers queue (busy timeout)
+            # instead of failing with "database is locked" when a read snapshot went stale.
+            # GetTokenPricing reads outside these transactions, so it never waits here.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

@@ -46,6 +46,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def import_model_modules() -> None:
+    """Import every ``bridge.<...>.models`` module so ``Base.metadata`` holds all tables.
+
+    Other parts (e.g. ``bridge.web.models``) declare their tables on this ``Base``; Alembic's
+    autogenerate and the migration-vs-models test need them all loaded.
+    """
+    import importlib
+    import pkgutil
+
+    import bridge
+
+    for info in pkgutil.walk_packages(bridge.__path__, "bridge."):
+        if info.name.rsplit(".", 1)[-1] == "models" and info.name != __name__:
+            importlib.import_module(info.name)
+
+
 Money = Numeric(16, 2, asdecimal=True)
 
 

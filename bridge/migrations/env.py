@@ -3,8 +3,9 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from bridge.models import Base
+from bridge.models import Base, import_model_modules
 
+import_model_modules()
 config = context.config
 target_metadata = Base.metadata
 

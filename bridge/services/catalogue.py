@@ -95,6 +95,9 @@ def auto_bump(session: Session, _flush_context: object, _instances: object) -> N
         changed = any(_is_catalogue_object(o) and session.is_modified(o) for o in session.dirty)
     if not changed:
         return
+    pending = [o for o in session.new if isinstance(o, Setting) and o.key == VERSION_KEY]
+    if pending:
+        return  # a version row is being inserted in this very flush
     with session.no_autoflush:
         row = session.get(Setting, VERSION_KEY)
         if row is None:

@@ -80,8 +80,7 @@ def test_user_token_unit_cost_matches_the_rule(cat: dict[str, Any]) -> None:
                 s.add(TaxRule(level=2, name="L2", country="", state="", rate=cat["l2"]))
             s.add_all([Setting(key="TaxEnabled", value="on" if cat["enabled"] else ""),
                        Setting(key="TaxType", value="Inclusive" if cat["inclusive"] else "Exclusive"),
-                       Setting(key="TaxL2Compound", value="on" if cat["compound"] else ""),
-                       Setting(key=catalogue.VERSION_KEY, value="1")])
+                       Setting(key="TaxL2Compound", value="on" if cat["compound"] else "")])
             c = Client(firstname="a", lastname="b", email="a@b.c", email_normalized="a@b.c",
                        currency_id=currencies[cat["currency_index"]].id, group_id=group_id,
                        tax_exempt=cat["exempt"], country=cat["client_country"])

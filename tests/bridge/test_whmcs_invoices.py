@@ -293,3 +293,36 @@ def test_hook_failure_rolls_back_the_whole_write(app: Any, api: Any, monkeypatch
     with session_of(app) as s:
         assert s.query(Client).count() == 0
         assert s.query(AuditLog).filter_by(entity="client").count() == 0
+
+
+def test_overlapping_runs_never_create_two_invoices(app: Any, make_client: Any) -> None:
+    """Two transactions race for the same (client, period): one invoice, the other gets DuplicateInvoice."""
+    import threading
+
+    from bridge.errors import DuplicateInvoice
+    from bridge.services import invoices
+
+    cid = make_client()
+    factory = app.extensions["bridge_db"]["session_factory"]
+    line = [{"description": "x", "amount": "1"}]
+    outcome: dict[str, str] = {}
+
+    def second_run() -> None:
+        with factory() as b, b.begin():
+            try:
+                invoices.create_invoice(b, cid, line, date=date(2026, 11, 1), duedate=date(2026, 11, 1),
+                                        period="2026-10", actor="system")
+                outcome["second"] = "created"
+            except DuplicateInvoice:
+                outcome["second"] = "duplicate"
+
+    with factory() as a, a.begin():
+        invoices.create_invoice(a, cid, line, date=date(2026, 11, 1), duedate=date(2026, 11, 1),
+                                period="2026-10", actor="system")
+        worker = threading.Thread(target=second_run)
+        worker.start()
+        worker.join(0.3)  # give it the chance to block on our uncommitted row (not an assertion)
+    worker.join(30)
+    assert outcome == {"second": "duplicate"}
+    with session_of(app) as s:
+        assert s.query(Invoice).filter_by(client_id=cid, period="2026-10").count() == 1
