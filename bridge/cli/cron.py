@@ -1,0 +1,54 @@
+"""``solus-bridge cron [--date YYYY-MM-DD]``: the daily automation.
+
+Exit codes: 0 every step succeeded; 1 a step failed or invoicing is incomplete (the next
+run retries); 2 bad arguments or configuration; 75 (EX_TEMPFAIL) another cron run holds
+the lock, nothing was done.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date
+
+import click
+
+EXIT_FAILED = 1
+EXIT_LOCKED = 75
+
+
+def register(group: click.Group) -> None:
+    @group.command("cron")
+    @click.option("--date", "when", metavar="YYYY-MM-DD",
+                  help="Run as if today were this date (UTC), e.g. to invoice a month by hand.")
+    @click.option("--no-mail", is_flag=True, help="Do not e-mail invoices.")
+    def cron_cmd(when: str | None, no_mail: bool) -> None:
+        """Retry pending SolusVM changes, apply the overdue rules and, on the 1st, invoice last month."""
+        from bridge.cli import make_app
+        from bridge.cli.invoices import ProgressReporter, services
+        from bridge.services import cron, locks
+
+        if when is None:
+            today = cron.today_utc()
+        else:
+            try:
+                if len(when) != 10:
+                    raise ValueError
+                today = date.fromisoformat(when)
+            except ValueError:
+                raise click.BadParameter(f"must be YYYY-MM-DD, got {when!r}", param_hint="--date") from None
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        app = make_app()
+        factory, solus, mailer = services(app)
+        progress = ProgressReporter("invoicing")
+        try:
+            summary = cron.run_daily(app.config, today=today, session_factory=factory, solus=solus,
+                                     mailer=None if no_mail else mailer, out=click.echo, progress=progress)
+        except locks.LockHeld as exc:
+            click.echo(f"cron: {exc}", err=True)
+            sys.exit(EXIT_LOCKED)
+        finally:
+            progress.close()
+        click.echo(summary.render())
+        if not summary.ok:
+            sys.exit(EXIT_FAILED)

@@ -1,0 +1,93 @@
+"""``solus-bridge invoices generate --period YYYY-MM``: only the invoicing step of the cron.
+
+Exit codes: 0 all clients invoiced (or already invoiced) and mailed; 1 something failed
+(listed in the summary; rerun to complete it); 2 bad arguments or configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("bridge.invoicing")
+
+
+class ProgressReporter:
+    """``click.progressbar`` on a terminal, a plain log line every ~5 % otherwise."""
+
+    def __init__(self, label: str, *, tty: bool | None = None, echo: Callable[[str], None] = click.echo) -> None:
+        self.label = label
+        self.tty = sys.stderr.isatty() if tty is None else tty
+        self.echo = echo
+        self._bar: Any = None
+        self._done = 0
+        self._next_report = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty:
+            if self._bar is None:
+                self._bar = click.progressbar(length=total, label=self.label, file=sys.stderr)
+                self._bar.__enter__()
+            self._bar.update(done - self._done)
+        elif done >= self._next_report or done == total:
+            self.echo(f"{self.label}: {done}/{total} clients")
+            self._next_report = done + max(1, total // 20)
+        self._done = done
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def services(app: Any) -> tuple[Any, Any, Any]:
+    """The session factory, SolusVM client and mailer of an app (``click.UsageError`` if SolusVM is unset)."""
+    from bridge.services.mailer import Mailer
+    from bridge.services.solusvm_client import client_from_config
+
+    factory = app.extensions["bridge_db"]["session_factory"]
+    try:
+        solus = client_from_config(app.config)
+    except ValueError as exc:
+        raise click.UsageError(f"{exc} (set BRIDGE_SOLUSVM_URL and BRIDGE_SOLUSVM_API_TOKEN)") from None
+    mail_config = {"INSTANCE_PATH": app.instance_path, **app.config}
+    return factory, solus, Mailer.from_config(mail_config)
+
+
+def register(group: click.Group) -> None:
+    @group.group("invoices")
+    def invoices_group() -> None:
+        """Postpaid invoices from SolusVM usage."""
+
+    @invoices_group.command("generate")
+    @click.option("--period", required=True, metavar="YYYY-MM", help="The billing month to invoice.")
+    @click.option("--no-mail", is_flag=True, help="Do not e-mail the invoices.")
+    def generate_cmd(period: str, no_mail: bool) -> None:
+        """Invoice every client for its SolusVM usage in PERIOD (safe to rerun)."""
+        from bridge.cli import make_app
+        from bridge.services import invoicing
+        from contracts.rules import parse_period
+
+        try:
+            year, month = parse_period(period)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from None
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        app = make_app()
+        factory, solus, mailer = services(app)
+        progress = ProgressReporter(f"invoicing {period}")
+        try:
+            summary = invoicing.generate_period(factory, solus, year, month, config=app.config,
+                                                mailer=None if no_mail else mailer, progress=progress)
+        finally:
+            progress.close()
+        click.echo(summary.render())
+        if not summary.ok:
+            sys.exit(EXIT_FAILED)

@@ -1,0 +1,548 @@
+"""Postpaid invoicing (seeds 001 steps 2 and 10, 003): one itemized invoice per client and month.
+
+``generate_period`` runs in three phases:
+
+1. **Fetch**: every page of ``GET /api/v1/usage`` for the month is streamed into a spool (a
+   temporary SQLite file, not memory), keyed by the client id (``billing_user_id``). The
+   mock lists usage by server, not by user, so grouping needs this external sort; memory
+   stays flat however many clients there are. If a page still fails after the client's
+   retries, the run falls back to one request per SolusVM user (``filter[user_id]``) and
+   invoices every client whose usage it could read completely; the rest are reported.
+2. **Invoice**: per client, in its own transaction: skip if the (client, period) invoice
+   exists, otherwise build the lines (design §3 money) and ``invoices.create_invoice``;
+   the unique (client_id, period) key is the final guard against a concurrent run.
+3. **Mail**: after the commit, the client gets the summary by e-mail. A mail failure never
+   undoes the invoice; it is reported, and the next run for the period re-sends every
+   invoice of the period that has no ``invoice.mailed`` audit entry (at-least-once).
+
+Usage items that disagree with the cap rule are reported and, by default
+(``INVOICE_ON_MISMATCH = "hold"``), the client is not invoiced until an operator looks;
+``"solusvm"`` bills the tokens SolusVM reported (still reported).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import String, cast, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge import metrics
+from bridge.errors import BridgeError, DuplicateInvoice, NotFound
+from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
+from bridge.services import invoices, pricing
+from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
+from contracts.rules import capped_tokens, month_bounds, quantize_money, user_token_unit_cost
+
+log = logging.getLogger(__name__)
+
+ACTOR = "invoicing"
+MAX_LISTED = 500  # failures/problems kept in a summary; the counts stay exact
+Progress = Callable[[int, int], None]  # (clients done, clients total)
+
+
+class InvoicingError(Exception):
+    """Base of invoicing's own errors."""
+
+
+class UsageUnavailable(InvoicingError):
+    """The usage of the period could not be read at all (nothing was invoiced)."""
+
+
+@dataclass
+class RunSummary:
+    """What a run did. ``ok`` is false when anything needs an operator (exit code 1 in the CLI)."""
+
+    period: str
+    run_id: int | None = None
+    fetch_mode: str = "bulk"
+    items: int = 0
+    clients: int = 0
+    invoices: int = 0
+    already_invoiced: int = 0
+    empty_invoices: int = 0
+    lines: int = 0
+    totals: dict[str, Decimal] = field(default_factory=dict)
+    mails_sent: int = 0
+    failures: list[str] = field(default_factory=list)
+    failure_count: int = 0
+    problems: list[str] = field(default_factory=list)
+    unbilled: list[str] = field(default_factory=list)
+    mail_failures: list[str] = field(default_factory=list)
+    invoice_ids: list[int] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.failure_count or self.mail_failures or self.problems)
+
+    def fail(self, message: str) -> None:
+        self.failure_count += 1
+        log.warning("invoicing %s: %s", self.period, message)
+        if len(self.failures) < MAX_LISTED:
+            self.failures.append(message)
+
+    def add_total(self, code: str, amount: Decimal) -> None:
+        self.totals[code] = self.totals.get(code, Decimal(0)) + amount
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form (stored in ``invoice_runs.summary``)."""
+        return {
+            "period": self.period, "fetch_mode": self.fetch_mode, "items": self.items, "clients": self.clients,
+            "invoices": self.invoices, "already_invoiced": self.already_invoiced,
+            "empty_invoices": self.empty_invoices, "lines": self.lines,
+            "totals": {k: str(v) for k, v in sorted(self.totals.items())}, "mails_sent": self.mails_sent,
+            "failure_count": self.failure_count, "failures": self.failures, "problems": self.problems[:MAX_LISTED],
+            "unbilled": self.unbilled[:MAX_LISTED], "mail_failures": self.mail_failures[:MAX_LISTED],
+            "ok": self.ok,
+        }
+
+    def render(self) -> str:
+        """The human summary printed at the end of a run."""
+        totals = ", ".join(f"{v} {k}" for k, v in sorted(self.totals.items())) or "none"
+        out = [f"invoicing {self.period}: {self.clients} clients, {self.invoices} invoices created "
+               f"({self.already_invoiced} already existed, {self.empty_invoices} empty), {self.lines} lines, "
+               f"totals {totals}; {self.mails_sent} mails sent; usage fetched {self.fetch_mode}, {self.items} items",
+               f"failures: {self.failure_count}, usage problems: {len(self.problems)}, "
+               f"unbilled items: {len(self.unbilled)}, mail failures: {len(self.mail_failures)}"]
+        out += [f"  FAILED: {m}" for m in self.failures]
+        out += [f"  USAGE DISAGREES: {m}" for m in self.problems[:MAX_LISTED]]
+        out += [f"  UNBILLED: {m}" for m in self.unbilled[:MAX_LISTED]]
+        out += [f"  MAIL FAILED: {m}" for m in self.mail_failures[:MAX_LISTED]]
+        return "\n".join(out)
+
+
+# --- the spool: usage grouped by client without holding it in memory -------------------
+
+
+class _Spool:
+    """A temporary SQLite file of usage items, read back grouped by client id."""
+
+    def __init__(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix="solus-bridge-usage-", suffix=".sqlite3")
+        os.close(fd)
+        self.db = sqlite3.connect(self.path)
+        self.db.execute("PRAGMA journal_mode=OFF")
+        self.db.execute("PRAGMA synchronous=OFF")
+        self.db.execute("CREATE TABLE items (k INTEGER NOT NULL, seq INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+
+    def add(self, item: UsageItem) -> None:
+        key = item.billing_user_id if item.billing_user_id is not None else -1
+        self.db.execute("INSERT INTO items (k, data) VALUES (?, ?)", (key, json.dumps(item.as_dict())))
+
+    def clear(self) -> None:
+        self.db.execute("DELETE FROM items")
+
+    def client_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(DISTINCT k) FROM items WHERE k >= 0").fetchone()[0])
+
+    def groups(self) -> Iterator[tuple[int | None, list[UsageItem]]]:
+        """``(client id or None, items)`` in client-id order; one client's items at a time."""
+        self.db.execute("CREATE INDEX IF NOT EXISTS items_k ON items (k, seq)")
+        current: int | None = None
+        batch: list[UsageItem] = []
+        for key, data in self.db.execute("SELECT k, data FROM items ORDER BY k, seq"):
+            if batch and key != current:
+                yield (None if current == -1 else current), batch
+                batch = []
+            current = key
+            batch.append(UsageItem.from_dict(json.loads(data)))
+        if batch:
+            yield (None if current == -1 else current), batch
+
+    def close(self) -> None:
+        self.db.close()
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+
+def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary) -> set[int | None]:
+    """Fill the spool; return the client ids whose usage could not be read completely.
+
+    ``None`` in the result means "SolusVM users without a billing id" failed (harmless).
+    Raises :class:`UsageUnavailable` when not even the user list can be read.
+    """
+    from bridge.services.solusvm_client import SolusVMError
+
+    try:
+        for item in iter_usage_items(solus, year, month):
+            spool.add(item)
+            summary.items += 1
+        return set()
+    except (SolusVMError, UsageFormatError) as exc:
+        summary.fail(f"usage listing failed ({exc}); falling back to one usage request per SolusVM user")
+    spool.clear()
+    summary.items = 0
+    summary.fetch_mode = "per-user"
+    failed: set[int | None] = set()
+    try:
+        users = list(solus.iter_users())  # a bounded list of (id, billing id) pairs is all we keep
+    except SolusVMError as exc:
+        raise UsageUnavailable(f"could not read usage nor the SolusVM user list: {exc}") from exc
+    for user in users:
+        billing = user.get("billing_user_id")
+        billing = int(billing) if isinstance(billing, int | str) and str(billing).isdigit() else None
+        try:
+            # One user's items are few (one per server): collect, then spool, so a
+            # failure halfway through a user leaves nothing of that user behind.
+            items = list(iter_usage_items(solus, year, month, user_id=int(user["id"])))
+        except (SolusVMError, UsageFormatError) as exc:
+            failed.add(billing)
+            if billing is not None:
+                summary.fail(f"client {billing}: usage of SolusVM user {user['id']} unavailable ({exc}); "
+                             "not invoiced, the next run will retry")
+            continue
+        for item in items:
+            spool.add(item)
+            summary.items += 1
+    return failed
+
+
+# --- money -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Price:
+    net_unit: Decimal  # base × discounts: what a line amount is made of (before tax in Exclusive mode)
+    decimals: int
+    code: str
+    taxed: bool
+
+
+def _price(session: Session, client: Client) -> _Price:
+    tp = pricing.token_pricing(session, client.id)
+    multipliers = [Decimal(d["multiplier"]) for d in tp.discounts]
+    net_unit = user_token_unit_cost(tp.base_token_unit_cost, multipliers, [], False)
+    ctx = invoices.tax_context(session, client)
+    return _Price(net_unit, int(tp.currency["decimals"]), str(tp.currency["code"]), ctx.enabled)
+
+
+def _amount(tokens: int, price: _Price) -> Decimal:
+    """Design §3: tokens × base × discounts, rounded half-up to the currency's decimals."""
+    return quantize_money(Decimal(tokens) * price.net_unit, price.decimals)
+
+
+def item_lines(item: UsageItem, period: str, price: _Price) -> list[dict[str, Any]]:
+    """Invoice lines of one usage item: the server, then extra IPs and backups when present.
+
+    Tokens are SolusVM's figures (the caller holds back items that disagree with the rule).
+    """
+    deleted = " (deleted)" if item.server_deleted else ""
+    tokens = item.tokens
+    mode = item.price_mode
+    if mode == "monthly":
+        how = f"{item.hours} h, monthly price {tokens} tokens"
+    else:
+        how = f"{item.hours} h × {item.tokens_per_hour} tokens/h = {tokens} tokens"
+    common = {"type": "SolusVM", "relid": item.server_id, "server_id": item.server_id,
+              "server_name": item.server_name[:255], "plan_name": item.plan_name[:255], "taxed": price.taxed}
+    lines = [{**common, "description": f"{item.server_name}{deleted}, {item.plan_name}, {period}: {how}",
+              "amount": _amount(tokens, price), "hours": item.hours, "tokens": tokens, "price_mode": mode,
+              "kind": "server"}]
+    if item.ip_tokens or item.ip_count:
+        ip_mode = capped_tokens(item.ip_hours, item.ip_tokens_per_hour, item.ip_tokens_per_month)
+        lines.append({**common, "description": f"{item.server_name}{deleted}: {item.ip_count} additional IP"
+                      f"{'s' if item.ip_count != 1 else ''}, {period}: {item.ip_hours} h, {item.ip_tokens} tokens",
+                      "amount": _amount(item.ip_tokens, price), "hours": item.ip_hours, "tokens": item.ip_tokens,
+                      "price_mode": "monthly" if ip_mode.monthly_cap_applied else "hourly", "kind": "ip"})
+    if item.backup_tokens:
+        lines.append({**common, "description": f"{item.server_name}{deleted}: backups, {period}: "
+                      f"{item.backup_tokens} tokens", "amount": _amount(item.backup_tokens, price),
+                      "hours": 0, "tokens": item.backup_tokens, "price_mode": "", "kind": "backup"})
+    return lines
+
+
+# --- one client ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Created:
+    invoice_id: int
+    email: str
+    name: str
+    text: str
+    code: str
+    total: Decimal
+    lines: int
+
+
+def invoice_dates(year: int, month: int, due_days: int) -> tuple[date, date]:
+    """The invoice date (the 1st of the following month) and its due date."""
+    start = month_bounds(year, month)[1].date()
+    return start, start + timedelta(days=due_days)
+
+
+def mail_text(invoice: Invoice, client: Client, system_url: str) -> str:
+    """The plain-text invoice summary sent to the client."""
+    cur = invoice.currency
+    money = lambda d: f"{cur.prefix}{d}{cur.suffix}"  # noqa: E731 - local shorthand
+    out = [f"Dear {client.firstname or client.email},", "",
+           f"your invoice #{invoice.id} for SolusVM usage in {invoice.period} is ready.",
+           f"Invoice date: {invoice.date.isoformat()}    Due date: {invoice.duedate.isoformat()}", ""]
+    for item in invoice.items:
+        out.append(f"  {item.description}: {money(item.amount)}")
+    out += ["", f"Subtotal: {money(invoice.subtotal)}"]
+    if invoice.tax:
+        out.append(f"Tax ({invoice.taxrate}%): {money(invoice.tax)}")
+    if invoice.tax2:
+        out.append(f"Tax 2 ({invoice.taxrate2}%): {money(invoice.tax2)}")
+    out += [f"Total: {money(invoice.total)}", "",
+            f"View and pay it at {system_url.rstrip('/')}/clientarea/invoices", ""]
+    return "\n".join(out)
+
+
+def _invoice_client(session: Session, client: Client, items: list[UsageItem], period: str, *,
+                    config: Mapping[str, Any]) -> _Created | None:
+    """Create the client's invoice in the caller's transaction; ``None`` if it already exists."""
+    if session.scalar(select(Invoice.id).where(Invoice.client_id == client.id, Invoice.period == period)):
+        return None
+    year, month = (int(p) for p in period.split("-"))
+    inv_date, due = invoice_dates(year, month, int(config.get("INVOICE_DUE_DAYS", 14)))
+    lines: list[dict[str, Any]] = []
+    if items:
+        price = _price(session, client)
+        for item in items:
+            lines += item_lines(item, period, price)
+    else:
+        lines = [{"description": f"No SolusVM usage in {period}", "amount": Decimal(0), "taxed": False,
+                  "type": "SolusVM"}]
+    invoice = invoices.create_invoice(session, client.id, lines, date=inv_date, duedate=due, period=period,
+                                      actor=ACTOR, notes=f"SolusVM usage {period}")
+    text = mail_text(invoice, client, str(config.get("SYSTEM_URL") or ""))
+    return _Created(invoice.id, client.email, client.firstname, text, invoice.currency.code,
+                    Decimal(invoice.total), len(lines))
+
+
+def _send_mail(session_factory: sessionmaker[Session], mailer: Any, created: _Created, period: str,
+               summary: RunSummary) -> None:
+    from bridge.services import audit
+    from bridge.services.mailer import MailError
+
+    try:
+        mailer.send(created.email, f"Invoice #{created.invoice_id}: SolusVM usage {period}", created.text)
+    except MailError as exc:
+        summary.mail_failures.append(f"invoice {created.invoice_id} to {created.email}: {exc} "
+                                     "(the invoice stands; the next run re-sends it)")
+        return
+    summary.mails_sent += 1
+    try:
+        with session_factory() as session, session.begin():
+            audit.record(session, ACTOR, "invoice.mailed", "invoice", created.invoice_id, {"to": created.email})
+    except SQLAlchemyError as exc:  # the mail went out; at worst it is sent once more next run
+        log.warning("could not record that invoice %s was mailed: %s", created.invoice_id, exc)
+
+
+def _resend_unmailed(session_factory: sessionmaker[Session], mailer: Any, period: str, config: Mapping[str, Any],
+                     summary: RunSummary) -> None:
+    """Re-send invoices of the period whose mail failed in an earlier run."""
+    mailed = select(AuditLog.entity_id).where(AuditLog.action == "invoice.mailed", AuditLog.entity == "invoice")
+    with session_factory() as session:
+        ids = list(session.scalars(select(Invoice.id).where(Invoice.period == period,
+                                                            cast(Invoice.id, String).not_in(mailed))
+                                   .order_by(Invoice.id)))
+    for invoice_id in ids:
+        with session_factory() as session:
+            inv = session.get(Invoice, invoice_id)
+            if inv is None:
+                continue
+            created = _Created(inv.id, inv.client.email, inv.client.firstname,
+                               mail_text(inv, inv.client, str(config.get("SYSTEM_URL") or "")),
+                               inv.currency.code, Decimal(inv.total), len(inv.items))
+        _send_mail(session_factory, mailer, created, period, summary)
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def _start_run(session_factory: sessionmaker[Session], period: str) -> int:
+    with session_factory() as session, session.begin():
+        run = InvoiceRun(period=period, status="running", summary={})
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _finish_run(session_factory: sessionmaker[Session], run_id: int, status: str, summary: RunSummary) -> None:
+    with session_factory() as session, session.begin():
+        run = session.get(InvoiceRun, run_id)
+        if run is not None:
+            run.status = status
+            run.finished_at = utcnow()
+            run.summary = summary.as_dict()
+
+
+def generate_period(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, *,
+                    config: Mapping[str, Any], mailer: Any = None, progress: Progress | None = None) -> RunSummary:
+    """Invoice every client for its SolusVM usage in ``year-month`` (idempotent, crash-safe).
+
+    Each invoice is written in its own transaction; rerunning, running concurrently or
+    rerunning after a crash never duplicates an invoice. ``mailer`` (a ``Mailer``) sends
+    the summaries; ``None`` sends nothing. ``progress(done, total)`` is called per client.
+    Config keys: ``INVOICE_DUE_DAYS`` (14), ``INVOICE_EMPTY`` (False: clients without usage
+    get no invoice), ``INVOICE_ON_MISMATCH`` ("hold" or "solusvm"), ``SYSTEM_URL``.
+    """
+    period = f"{year:04d}-{month:02d}"
+    summary = RunSummary(period)
+    summary.run_id = _start_run(session_factory, period)
+    if mailer is not None:
+        _resend_unmailed(session_factory, mailer, period, config, summary)
+    spool = _Spool()
+    try:
+        try:
+            failed = _fetch(solus, year, month, spool, summary)
+        except UsageUnavailable as exc:
+            summary.fail(str(exc))
+            _finish_run(session_factory, summary.run_id, "failed", summary)
+            return summary
+        total = spool.client_count()
+        done = 0
+        hold = str(config.get("INVOICE_ON_MISMATCH") or "hold").lower() != "solusvm"
+        for key, items in spool.groups():
+            if key is None:
+                for it in items:
+                    summary.unbilled.append(f"server {it.server_id} ({it.server_name}) of SolusVM user "
+                                            f"{it.solus_user_id} <{it.email}>: the user has no billing_user_id")
+                continue
+            done += 1
+            _invoice_one(session_factory, key, items, period, failed, hold, config, mailer, summary)
+            if progress is not None:
+                progress(done, total)
+        if _truthy(config.get("INVOICE_EMPTY")) and not failed and summary.fetch_mode == "bulk":
+            _invoice_empty(session_factory, period, config, mailer, summary)
+    finally:
+        spool.close()
+    _finish_run(session_factory, summary.run_id, "done" if summary.ok else "partial", summary)
+    return summary
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _invoice_one(session_factory: sessionmaker[Session], key: int, items: list[UsageItem], period: str,
+                 failed: set[int | None], hold: bool, config: Mapping[str, Any], mailer: Any,
+                 summary: RunSummary) -> None:
+    summary.clients += 1
+    if key in failed:
+        return  # already reported by the fetch
+    problems = [p for it in items for p in it.problems]
+    if problems:
+        summary.problems.extend(f"client {key}: {p}" for p in problems)
+        if hold:
+            summary.fail(f"client {key}: not invoiced, SolusVM usage disagrees with the cap rule "
+                         "(INVOICE_ON_MISMATCH=solusvm bills SolusVM's figures)")
+            return
+    try:
+        with session_factory() as session, session.begin():
+            client = session.get(Client, key)
+            if client is None:
+                raise NotFound(f"no client {key} (billing_user_id of SolusVM user {items[0].solus_user_id})")
+            created = _invoice_client(session, client, items, period, config=config)
+    except DuplicateInvoice:
+        created = None  # a concurrent run won the race: its invoice stands
+    except BridgeError as exc:
+        summary.fail(f"client {key}: {exc.message}")
+        return
+    except SQLAlchemyError as exc:
+        summary.fail(f"client {key}: database error {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+        return
+    if created is None:
+        summary.already_invoiced += 1
+        return
+    _count(summary, created)
+    if mailer is not None:
+        _send_mail(session_factory, mailer, created, period, summary)
+
+
+def _count(summary: RunSummary, created: _Created) -> None:
+    metrics.INVOICES_GENERATED.inc()
+    summary.invoices += 1
+    summary.lines += created.lines
+    summary.add_total(created.code, created.total)
+    if len(summary.invoice_ids) < 10_000:
+        summary.invoice_ids.append(created.invoice_id)
+
+
+def _invoice_empty(session_factory: sessionmaker[Session], period: str, config: Mapping[str, Any], mailer: Any,
+                   summary: RunSummary) -> None:
+    """``INVOICE_EMPTY``: a zero invoice for every active, enrolled client without one."""
+    year, month = (int(p) for p in period.split("-"))
+    end = month_bounds(year, month)[1]
+    has = select(Invoice.client_id).where(Invoice.period == period)
+    with session_factory() as session:
+        ids = list(session.scalars(select(Client.id).where(
+            Client.status == "Active", Client.enrolled_at.is_not(None), Client.enrolled_at < end,
+            Client.id.not_in(has)).order_by(Client.id)))
+    for client_id in ids:
+        try:
+            with session_factory() as session, session.begin():
+                client = session.get(Client, client_id)
+                created = _invoice_client(session, client, [], period, config=config) if client else None
+        except DuplicateInvoice:
+            continue
+        except (BridgeError, SQLAlchemyError) as exc:
+            summary.fail(f"client {client_id}: empty invoice failed: {exc}")
+            continue
+        if created is not None:
+            summary.empty_invoices += 1
+            _count(summary, created)
+            if mailer is not None:
+                _send_mail(session_factory, mailer, created, period, summary)
+
+
+# --- the client area: this month so far --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProjectionLine:
+    server_name: str
+    plan_name: str
+    hours: int
+    tokens: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Projection:
+    """This month's usage so far with its cost in the client's currency (taxes included)."""
+
+    lines: list[ProjectionLine]
+    total: Decimal
+    currency: dict[str, Any]
+
+
+def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: datetime) -> Projection:
+    """The running month's usage of a client priced at its ``user_token_unit_cost``.
+
+    A client not linked to a SolusVM user yet has an empty projection. SolusVM errors
+    (``SolusVMError``) propagate so the page can say the figures are unavailable.
+    """
+    if isinstance(client, int):
+        found = session.get(Client, client)
+        if found is None:
+            raise NotFound("Client Not Found")
+        client = found
+    tp = pricing.token_pricing(session, client.id)
+    decimals = int(tp.currency["decimals"])
+    currency = {"code": tp.currency["code"], "prefix": tp.currency["display_prefix"],
+                "suffix": tp.currency["display_suffix"], "decimals": decimals}
+    lines: list[ProjectionLine] = []
+    if client.solusvm_user_id:
+        now = now.astimezone(UTC)
+        for item in iter_usage_items(solus, now.year, now.month, user_id=client.solusvm_user_id,
+                                     until=now.date()):
+            amount = quantize_money(item.total_tokens * tp.user_token_unit_cost, decimals)
+            lines.append(ProjectionLine(item.server_name, item.plan_name, item.hours, item.total_tokens, amount))
+    total = sum((line.amount for line in lines), Decimal(0))
+    return Projection(lines, quantize_money(total, decimals), currency)
