@@ -103,6 +103,8 @@ class SolusVMClient:
         }
         #: Counters for metrics: calls, retries and failures by kind.
         self.stats: dict[str, int] = {"calls": 0, "retries": 0, "errors": 0}
+        #: Provisioning options (limit group, roles, outbox retry policy); see ``client_from_config``.
+        self.options: dict[str, Any] = {}
 
     def __repr__(self) -> str:  # never show the token
         return f"SolusVMClient({self.base_url!r})"
@@ -203,7 +205,8 @@ class SolusVMClient:
             params["filter[search]"] = search
         if status is not None:
             params["filter[status]"] = status
-        return self.iter_pages("users", params, per_page=per_page)
+        for user in self.iter_pages("users", params, per_page=per_page):
+            yield _user(user, "GET users")
 
     def find_user_by_email(self, email_address: str) -> dict[str, Any] | None:
         """The user whose e-mail is exactly ``email_address`` (case-insensitive), or None.
@@ -218,19 +221,20 @@ class SolusVMClient:
 
     def get_user(self, user_id: int) -> dict[str, Any]:
         """``GET users/{id}``."""
-        return self.get(f"users/{int(user_id)}")
+        return _user(self.get(f"users/{int(user_id)}"), f"GET users/{int(user_id)}")
 
     def create_user(self, **fields: Any) -> dict[str, Any]:
         """``POST users`` (email, password, status, billing_user_id, roles, limit_group_id...)."""
-        return _data(self.request("POST", "users", json=fields))
+        return _user(_data(self.request("POST", "users", json=fields)), "POST users")
 
     def update_user(self, user_id: int, **fields: Any) -> dict[str, Any]:
         """``PUT users/{id}`` with a partial body (status, password, roles, billing_user_id...)."""
-        return _data(self.request("PUT", f"users/{int(user_id)}", json=fields))
+        return _user(_data(self.request("PUT", f"users/{int(user_id)}", json=fields)), f"PUT users/{int(user_id)}")
 
     def patch_user(self, user_id: int, **fields: Any) -> dict[str, Any]:
         """``PATCH users/{id}`` (SolusVM uses it for the e-mail)."""
-        return _data(self.request("PATCH", f"users/{int(user_id)}", json=fields))
+        return _user(_data(self.request("PATCH", f"users/{int(user_id)}", json=fields)),
+                     f"PATCH users/{int(user_id)}")
 
     def delete_user(self, user_id: int) -> None:
         """``DELETE users/{id}`` (204)."""
@@ -291,13 +295,58 @@ class SolusVMClient:
 def client_from_config(config: Any, **kwargs: Any) -> SolusVMClient:
     """A client for an app config mapping (``SOLUSVM_URL``, ``SOLUSVM_API_TOKEN``, ``SOLUSVM_TIMEOUT``,
     ``SOLUSVM_RETRIES``)."""
-    return SolusVMClient(
+    client = SolusVMClient(
         str(config.get("SOLUSVM_URL") or ""),
         str(config.get("SOLUSVM_API_TOKEN") or ""),
         timeout=float(config.get("SOLUSVM_TIMEOUT") or 10.0),
         retries=int(config.get("SOLUSVM_RETRIES") if config.get("SOLUSVM_RETRIES") is not None else 4),
         **kwargs,
     )
+    client.options = provisioning_options(config)
+    return client
+
+
+def provisioning_options(config: Any) -> dict[str, Any]:
+    """The user-provisioning settings of a config mapping (``SOLUSVM_LIMIT_GROUP_ID``,
+    ``SOLUSVM_ROLE_IDS``, ``OUTBOX_MAX_ATTEMPTS``, ``OUTBOX_RETRY_SECONDS``); blanks mean
+    SolusVM's or the outbox's defaults."""
+
+    def as_int(key: str) -> int | None:
+        value = config.get(key)
+        if value in (None, ""):
+            return None
+        return int(value)
+
+    roles_raw = config.get("SOLUSVM_ROLE_IDS")
+    if isinstance(roles_raw, str):
+        roles = [int(r) for r in roles_raw.replace(" ", "").split(",") if r]
+    elif isinstance(roles_raw, list | tuple):
+        roles = [int(r) for r in roles_raw]
+    elif isinstance(roles_raw, int):
+        roles = [roles_raw]
+    else:
+        roles = []
+    return {"limit_group_id": as_int("SOLUSVM_LIMIT_GROUP_ID"), "roles": roles,
+            "outbox_max_attempts": as_int("OUTBOX_MAX_ATTEMPTS"),
+            "outbox_retry_seconds": as_int("OUTBOX_RETRY_SECONDS")}
+
+
+def _user(value: Any, what: str) -> dict[str, Any]:
+    """Check a user object against ``contracts.solusvm.UserSchema`` (the fields the bridge relies
+    on); a malformed answer is treated like an unavailable SolusVM (retried later)."""
+    from marshmallow import ValidationError
+
+    from contracts.solusvm import UserSchema
+
+    if not isinstance(value, dict):
+        raise SolusVMUnavailable(f"{what}: SolusVM answered without a user object")
+    try:
+        UserSchema(only=("id", "email", "status", "billing_user_id")).load(
+            {k: value.get(k) for k in ("id", "email", "status", "billing_user_id")})
+    except ValidationError as exc:
+        raise SolusVMUnavailable(f"{what}: SolusVM's user object does not match the contract: "
+                                 f"{sorted(exc.messages)}") from None
+    return value
 
 
 def _data(body: Any) -> Any:

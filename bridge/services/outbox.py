@@ -1,0 +1,331 @@
+"""Apply the queued SolusVM changes (the ``outbox`` table) in order, with retries.
+
+Rules (docs/users.md):
+
+- Per client, a change is applied only when every earlier change of that client is done;
+  a change that keeps failing blocks the later changes of the same client only.
+- Each change is read in one short transaction, sent to SolusVM outside any transaction
+  (so a slow SolusVM never holds a database lock), and its outcome written in a second
+  one. Every applier is idempotent, so a change applied twice (two workers, a lost answer)
+  ends in the same SolusVM state:
+  ``create`` looks the e-mail up first and links an existing user instead of creating a
+  second one; ``status`` PUTs the wanted status; ``email`` PATCHes; ``delete`` treats 404
+  as done.
+- SolusVM unreachable (transport error, 429, 5xx): the change stays ``pending`` with
+  ``attempts``, ``last_error`` and a doubling ``next_attempt_at``; after
+  ``max_attempts`` it becomes ``failed``. A refusal (4xx) fails it at once, with
+  SolusVM's message. ``retry_failed`` puts failed changes back in the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge import metrics
+from bridge.models import Client, Outbox, utcnow
+from bridge.services.solusvm_client import (
+    SolusVMClient,
+    SolusVMError,
+    SolusVMNotFound,
+    SolusVMRequestError,
+    SolusVMUnavailable,
+    SolusVMValidationError,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 10
+DEFAULT_RETRY_SECONDS = 60
+MAX_RETRY_SECONDS = 3600
+
+
+class Retry(SolusVMError):
+    """SolusVM is reachable but the change cannot land yet (e.g. servers still being deleted)."""
+
+
+@dataclass
+class ApplyReport:
+    """What one ``apply_pending`` run did."""
+
+    applied: int = 0
+    failed: int = 0
+    pending: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.pending == 0
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes (stored as UTC); compare everything as aware UTC.
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def options(solus: SolusVMClient) -> dict[str, Any]:
+    """Provisioning options carried by the client (see ``solusvm_client.client_from_config``)."""
+    return dict(getattr(solus, "options", {}) or {})
+
+
+def pending_changes(session: Session, client_id: int | None = None, *, include_failed: bool = True
+                    ) -> list[Outbox]:
+    """Changes not applied yet (pending, and failed unless ``include_failed`` is False), oldest first."""
+    statuses = ("pending", "failed") if include_failed else ("pending",)
+    stmt = select(Outbox).where(Outbox.status.in_(statuses)).order_by(Outbox.id)
+    if client_id is not None:
+        stmt = stmt.where(Outbox.client_id == client_id)
+    return list(session.scalars(stmt))
+
+
+def retry_failed(session: Session, client_id: int | None = None) -> int:
+    """Put failed changes back in the queue (attempts reset); returns how many."""
+    stmt = update(Outbox).where(Outbox.status == "failed")
+    if client_id is not None:
+        stmt = stmt.where(Outbox.client_id == client_id)
+    result = session.execute(stmt.values(status="pending", attempts=0, next_attempt_at=None))
+    session.flush()
+    return int(result.rowcount or 0)
+
+
+def apply_pending(session_factory: sessionmaker[Session], solus: SolusVMClient, *, client_id: int | None = None,
+                  now: datetime | None = None, solusvm_user_id: int | None = None) -> ApplyReport:
+    """Apply every due change, in order per client; each outcome committed on its own.
+
+    ``client_id`` / ``solusvm_user_id`` restrict the run to one client's or one user's changes.
+    """
+    now = _aware(now) or datetime.now(UTC)
+    opts = options(solus)
+    max_attempts = int(opts.get("outbox_max_attempts") or DEFAULT_MAX_ATTEMPTS)
+    retry_seconds = int(opts.get("outbox_retry_seconds") or DEFAULT_RETRY_SECONDS)
+    report = ApplyReport()
+    with session_factory() as session:
+        stmt = select(Outbox.id, Outbox.client_id, Outbox.solusvm_user_id, Outbox.status,
+                      Outbox.next_attempt_at).where(Outbox.status.in_(("pending", "failed"))).order_by(Outbox.id)
+        if client_id is not None:
+            stmt = stmt.where(Outbox.client_id == client_id)
+        if solusvm_user_id is not None:
+            stmt = stmt.where(Outbox.solusvm_user_id == solusvm_user_id)
+        rows = session.execute(stmt).all()
+    blocked: set[tuple[str, int]] = set()
+    for row_id, cid, uid, status, next_at in rows:
+        # A deleted client's queued deletion is ordered by its SolusVM user instead.
+        key = ("client", cid) if cid is not None else ("user", uid or -row_id)
+        if key in blocked:
+            if status == "pending":
+                report.pending += 1
+            continue
+        if status == "failed":
+            blocked.add(key)
+            continue
+        due = _aware(next_at)
+        if due is not None and due > now:
+            blocked.add(key)
+            report.pending += 1
+            continue
+        outcome = _apply_one(session_factory, solus, row_id, now=now, max_attempts=max_attempts,
+                             retry_seconds=retry_seconds)
+        if outcome is None:
+            report.applied += 1
+            continue
+        blocked.add(key)
+        state, message = outcome
+        report.errors.append(f"change {row_id} (client {cid}): {message}")
+        if state == "failed":
+            report.failed += 1
+        else:
+            report.pending += 1
+    return report
+
+
+def apply_for_client(session_factory: sessionmaker[Session], solus: SolusVMClient, client_id: int) -> ApplyReport:
+    """Try a client's pending changes now (right after sign-up); never raises when SolusVM is down."""
+    try:
+        return apply_pending(session_factory, solus, client_id=client_id)
+    except SolusVMError as exc:  # pragma: no cover - appliers catch these; belt and braces
+        return ApplyReport(pending=1, errors=[str(exc)])
+
+
+def _apply_one(session_factory: sessionmaker[Session], solus: SolusVMClient, row_id: int, *, now: datetime,
+               max_attempts: int, retry_seconds: int) -> tuple[str, str] | None:
+    """Apply one change; None when done, else (new status, error message)."""
+    with session_factory() as session:
+        row = session.get(Outbox, row_id)
+        if row is None or row.status != "pending":
+            return None  # another worker finished it meanwhile
+        kind, payload = row.kind, dict(row.payload or {})
+        client = session.get(Client, row.client_id) if row.client_id is not None else None
+        user_id = (client.solusvm_user_id if client is not None else None) or row.solusvm_user_id
+        client_email = client.email if client is not None else None
+        attempts = row.attempts
+    error: SolusVMError | None = None
+    linked: int | None = None
+    try:
+        linked = APPLIERS[kind](solus, payload, user_id, client_email)
+    except SolusVMError as exc:
+        error = exc
+    except (KeyError, ValueError, TypeError) as exc:  # a malformed row: fail it rather than loop forever
+        error = SolusVMRequestError(f"malformed {kind!r} change: {exc}")
+    with session_factory() as session, session.begin():
+        row = session.get(Outbox, row_id)
+        if row is None:
+            return None
+        if error is None:
+            row.status = "done"
+            row.applied_at = utcnow()
+            row.last_error = ""
+            row.attempts = attempts + 1
+            if linked is not None:
+                row.solusvm_user_id = linked
+                if row.client_id is not None:
+                    client = session.get(Client, row.client_id)
+                    if client is not None:
+                        client.solusvm_user_id = linked
+            metrics.OUTBOX_APPLIED.labels("done").inc()
+            log.info("outbox: applied %s change %d for client %s", kind, row_id, row.client_id)
+            return None
+        row.attempts = attempts + 1
+        row.last_error = str(error)[:2000]
+        retryable = isinstance(error, SolusVMUnavailable | Retry)
+        if retryable and row.attempts < max_attempts:
+            delay = min(MAX_RETRY_SECONDS, retry_seconds * 2 ** (row.attempts - 1))
+            row.next_attempt_at = now + timedelta(seconds=delay)
+            state = "pending"
+        else:
+            row.status = "failed"
+            state = "failed"
+        metrics.OUTBOX_APPLIED.labels(state).inc()
+        log.warning("outbox: %s change %d for client %s %s: %s", kind, row_id, row.client_id,
+                    "will be retried" if state == "pending" else "failed", row.last_error)
+        return state, row.last_error
+
+
+# --- appliers: (solus, payload, solusvm user id or None, client's e-mail) -> linked user id or None -----
+
+
+def strong_password(length: int = 24) -> str:
+    """A random password with lower, upper, digit and symbol (SolusVM's rules); never stored."""
+    alphabet = string.ascii_letters + string.digits + "!#%*+-=?@^_"
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(length))
+        if (any(c.islower() for c in pw) and any(c.isupper() for c in pw) and any(c.isdigit() for c in pw)
+                and any(not c.isalnum() for c in pw)):
+            return pw
+
+
+def _link(solus: SolusVMClient, user: dict[str, Any], billing_user_id: int, status: str | None) -> int:
+    other = user.get("billing_user_id")
+    if other not in (None, "", billing_user_id) and str(other) != str(billing_user_id):
+        raise SolusVMRequestError(
+            f"SolusVM user {user.get('id')} ({user.get('email')}) is already linked to billing client {other}")
+    fields: dict[str, Any] = {}
+    if other in (None, "") or str(other) != str(billing_user_id):
+        fields["billing_user_id"] = billing_user_id
+    if status and user.get("status") != status:
+        fields["status"] = status
+    if fields:
+        solus.update_user(int(user["id"]), **fields)
+    return int(user["id"])
+
+
+def apply_create(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, client_email: str | None
+                 ) -> int | None:
+    """Create the SolusVM user, or link the one that already has this exact e-mail."""
+    billing_user_id = int(payload["billing_user_id"])
+    status = payload.get("status") or "active"
+    emails = [e for e in (client_email, payload.get("email")) if e]
+    for email in dict.fromkeys(emails):  # current e-mail first: an e-mail change may be queued behind us
+        found = solus.find_user_by_email(email)
+        if found is not None:
+            return _link(solus, found, billing_user_id, status)
+    opts = options(solus)
+    fields: dict[str, Any] = {"email": emails[0] if emails else payload["email"], "password": strong_password(),
+                              "status": status, "billing_user_id": billing_user_id}
+    if opts.get("limit_group_id"):
+        fields["limit_group_id"] = int(opts["limit_group_id"])
+    if opts.get("roles"):
+        fields["roles"] = [int(r) for r in opts["roles"]]
+    try:
+        user = solus.create_user(**fields)
+    except SolusVMValidationError as exc:
+        # A retried POST whose first answer was lost: the user exists now. Link it.
+        if "email" in exc.errors:
+            found = solus.find_user_by_email(fields["email"])
+            if found is not None:
+                return _link(solus, found, billing_user_id, status)
+        raise
+    return int(user["id"])
+
+
+def _need_user(user_id: int | None) -> int:
+    if user_id is None:
+        # The create change before this one is not done: order says wait (it cannot be reached
+        # normally, since an undone create blocks this change).
+        raise Retry("the SolusVM user is not created yet")
+    return int(user_id)
+
+
+def apply_status(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
+    """PUT the wanted status (idempotent)."""
+    solus.update_user(_need_user(user_id), status=payload["status"])
+    return None
+
+
+def apply_email(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
+    """PATCH the e-mail (idempotent)."""
+    solus.patch_user(_need_user(user_id), email=payload["email"])
+    return None
+
+
+def apply_delete(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
+    """Delete the user (and first its servers when asked); a user already gone is done."""
+    if user_id is None:
+        return None  # never created: nothing to delete
+    try:
+        servers = list(solus.iter_servers(user_id=int(user_id)))
+        if servers:
+            if not payload.get("delete_servers"):
+                raise SolusVMRequestError(f"the SolusVM user still owns {len(servers)} servers")
+            for server in servers:
+                try:
+                    solus.delete_server(int(server["id"]))
+                except SolusVMNotFound:
+                    pass
+        try:
+            solus.delete_user(int(user_id))
+        except SolusVMValidationError as exc:
+            if "user" in exc.errors and payload.get("delete_servers"):
+                raise Retry(f"servers of SolusVM user {user_id} are still being deleted") from exc
+            raise
+    except SolusVMNotFound:
+        return None
+    return None
+
+
+APPLIERS: dict[str, Callable[[SolusVMClient, dict[str, Any], int | None, str | None], int | None]] = {
+    "create": apply_create,
+    "status": apply_status,
+    "email": apply_email,
+    "delete": apply_delete,
+}
+
+
+def summary(session: Session, client_id: int | None = None) -> dict[str, int]:
+    """Counts of changes by status (for the CLI and admin pages)."""
+    counts: dict[str, int] = {"pending": 0, "failed": 0, "done": 0, "cancelled": 0}
+    stmt = select(Outbox.status)
+    if client_id is not None:
+        stmt = stmt.where(or_(Outbox.client_id == client_id))
+    for (status,) in session.execute(stmt):
+        counts[status] = counts.get(status, 0) + 1
+    return counts

@@ -1,0 +1,120 @@
+"""Overdue invoices lock, then suspend, the SolusVM user; paying them makes it active again.
+
+A client's *overdue stage* on ``today``: the oldest unpaid invoice (status Unpaid or
+Collections) whose due date is ``d`` days in the past decides it:
+
+- ``d >= OVERDUE_SUSPEND_DAYS`` (default 14): ``suspended``;
+- ``d >= OVERDUE_LOCK_DAYS`` (default 7): ``locked``;
+- otherwise nothing.
+
+Clients in a group with ``susp_term_exempt`` are never locked or suspended by this rule.
+The stage becomes the client's overdue hold (see ``bridge.services.provisioning``), and a
+changed desired status is queued for SolusVM. Everything is driven by the ``today``
+argument, never by the wall clock, so tests and ``solus-bridge cron --date`` control it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.models import Client, Invoice
+from bridge.services import audit, provisioning
+
+UNPAID = ("Unpaid", "Collections")
+DEFAULT_LOCK_DAYS = 7
+DEFAULT_SUSPEND_DAYS = 14
+
+
+@dataclass
+class OverdueReport:
+    """What one ``apply_rules`` run changed (client ids per outcome)."""
+
+    locked: list[int] = field(default_factory=list)
+    suspended: list[int] = field(default_factory=list)
+    reactivated: list[int] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def thresholds(config: Mapping[str, Any] | None) -> tuple[int, int]:
+    """(lock days, suspend days) from config; suspend is never earlier than lock."""
+    cfg = config or {}
+    lock = int(cfg.get("OVERDUE_LOCK_DAYS") if cfg.get("OVERDUE_LOCK_DAYS") not in (None, "") else DEFAULT_LOCK_DAYS)
+    susp = int(cfg.get("OVERDUE_SUSPEND_DAYS") if cfg.get("OVERDUE_SUSPEND_DAYS") not in (None, "")
+               else DEFAULT_SUSPEND_DAYS)
+    if lock < 0 or susp < 0:
+        raise ValueError("OVERDUE_LOCK_DAYS and OVERDUE_SUSPEND_DAYS must not be negative")
+    return lock, max(lock, susp)
+
+
+def stage(session: Session, client: Client, *, today: date, lock_days: int, suspend_days: int
+          ) -> tuple[str | None, str]:
+    """The overdue stage of ``client`` on ``today`` and the reason (oldest overdue invoice)."""
+    if client.group is not None and client.group.susp_term_exempt:
+        return None, ""
+    oldest = session.scalar(
+        select(Invoice).where(Invoice.client_id == client.id, Invoice.status.in_(UNPAID), Invoice.duedate < today)
+        .order_by(Invoice.duedate, Invoice.id).limit(1))
+    if oldest is None:
+        return None, ""
+    days = (today - oldest.duedate).days
+    reason = f"invoice #{oldest.invoicenum or oldest.id} is {days} days overdue"
+    if days >= suspend_days:
+        return "suspended", reason
+    if days >= lock_days:
+        return "locked", reason
+    return None, ""
+
+
+def refresh_client(session: Session, client: Client, *, today: date, config: Mapping[str, Any] | None,
+                   actor: str, only_release: bool = False) -> tuple[str | None, str | None]:
+    """Recompute one client's overdue hold; returns (old hold, new hold).
+
+    ``only_release`` (a payment) may lower the hold but never raise it.
+    """
+    lock_days, suspend_days = thresholds(config)
+    new, reason = stage(session, client, today=today, lock_days=lock_days, suspend_days=suspend_days)
+    h = provisioning.holds(session, client.id)
+    old = h.get("overdue")
+    if only_release and provisioning.SEVERITY.get(new or "active", 0) > provisioning.SEVERITY.get(old or "active", 0):
+        return old, old
+    if new == old and (new is None or h.get("overdue_reason") == reason):
+        return old, new
+    if new is None:
+        h.pop("overdue", None)
+        h.pop("overdue_reason", None)
+        h.pop("overdue_waived", None)  # paid up: a future overdue invoice counts again
+    else:
+        h["overdue"] = new
+        h["overdue_reason"] = reason
+    provisioning.save_holds(session, client.id, h)
+    if new != old:
+        audit.record(session, actor, "solusvm.overdue", "client", client.id,
+                     {"from": old, "to": new, "reason": reason, "today": today})
+    provisioning.sync_status(session, client, actor=actor)
+    return old, new
+
+
+def apply_rules(session: Session, *, today: date, config: Mapping[str, Any] | None, actor: str = "cron"
+                ) -> OverdueReport:
+    """Apply the overdue rules to every enrolled client (flushes; the caller commits)."""
+    report = OverdueReport()
+    thresholds(config)  # fail early on a bad configuration
+    for client in session.scalars(select(Client).where(Client.enrolled_at.is_not(None)).order_by(Client.id)):
+        before = provisioning.desired_status(client, session)
+        refresh_client(session, client, today=today, config=config, actor=actor)
+        after = provisioning.desired_status(client, session)
+        if before == after:
+            report.unchanged += 1
+        elif after == "suspended":
+            report.suspended.append(client.id)
+        elif after == "locked":
+            report.locked.append(client.id)
+        else:
+            report.reactivated.append(client.id)
+    return report

@@ -1,0 +1,163 @@
+"""Reconciliation: compare every SolusVM user with billing, report and optionally repair.
+
+``reconcile`` walks every page of SolusVM users and reports:
+
+- ``unlinked``: users with no ``billing_user_id``;
+- ``orphaned``: users linked to a client that does not exist;
+- ``wrong_status``: users whose status differs from billing's desired status;
+- ``wrong_email``: linked users whose e-mail differs from the client's;
+- ``missing``: enrolled clients whose SolusVM user does not exist (any more).
+
+With ``fix`` it repairs what billing owns: a user whose e-mail is exactly an enrolled
+client's is linked (``billing_user_id``, and the client's ``solusvm_user_id``); status and
+e-mail are set to billing's; a missing user is re-queued for creation; and with
+``lock_unknown`` users created outside billing (unlinked or orphaned, no matching client)
+are locked. Clients with changes still queued in the outbox are reported as ``pending``
+and left to the outbox, so the two never fight. It warns when SolusVM's
+``features.allow_registration`` is on: billing can only be the master with it off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.models import Client, Outbox
+from bridge.services import audit, clients, provisioning
+from bridge.services.solusvm_client import SolusVMClient, SolusVMError
+
+
+@dataclass
+class Finding:
+    """One inconsistency: what kind, which user/client, and what was done about it."""
+
+    kind: str
+    user_id: int | None
+    client_id: int | None
+    detail: str
+    fixed: bool = False
+
+    def __str__(self) -> str:
+        who = f"SolusVM user {self.user_id}" if self.user_id is not None else f"client {self.client_id}"
+        return f"{self.kind}: {who}: {self.detail}{' (fixed)' if self.fixed else ''}"
+
+
+@dataclass
+class SyncReport:
+    """The outcome of one reconciliation."""
+
+    users_seen: int = 0
+    findings: list[Finding] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+
+    def of(self, kind: str) -> list[Finding]:
+        return [f for f in self.findings if f.kind == kind]
+
+    @property
+    def unfixed(self) -> list[Finding]:
+        return [f for f in self.findings if not f.fixed]
+
+    @property
+    def consistent(self) -> bool:
+        return not self.findings and not self.errors
+
+
+def _try(report: SyncReport, finding: Finding, action: Any) -> None:
+    try:
+        action()
+        finding.fixed = True
+    except SolusVMError as exc:
+        report.errors.append(f"could not fix {finding}: {exc}")
+
+
+def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock_unknown: bool = False,
+              actor: str = "sync") -> SyncReport:
+    """Compare SolusVM's users with billing; with ``fix`` repair what billing owns (flushes only)."""
+    report = SyncReport()
+    try:
+        settings = solus.get_settings()
+        if ((settings or {}).get("features") or {}).get("allow_registration"):
+            report.warnings.append(
+                "SolusVM allows self-registration (settings.features.allow_registration is on): users can be "
+                "created outside billing, so billing cannot be the master; turn registration off")
+    except SolusVMError as exc:
+        report.warnings.append(f"could not read SolusVM settings: {exc}")
+
+    pending_clients = set(session.scalars(
+        select(Outbox.client_id).where(Outbox.status.in_(("pending", "failed")), Outbox.client_id.is_not(None))))
+    report.pending = sorted(c for c in pending_clients if c is not None)
+    seen_users: set[int] = set()
+    for user in solus.iter_users(per_page=100):
+        report.users_seen += 1
+        uid = int(user["id"])
+        seen_users.add(uid)
+        email = str(user.get("email") or "")
+        billing_id = user.get("billing_user_id")
+        client = session.get(Client, int(billing_id)) if billing_id not in (None, "") else None
+        if client is None:
+            kind = "unlinked" if billing_id in (None, "") else "orphaned"
+            detail = f"{email} has no billing_user_id" if kind == "unlinked" else \
+                f"{email} is linked to client {billing_id}, which does not exist"
+            match = clients.get_by_email(session, email)
+            match_ok = (match is not None and match.email.strip().lower() == email.strip().lower()
+                        and match.enrolled_at is not None and match.solusvm_user_id in (None, uid))
+            finding = Finding(kind, uid, match.id if match_ok and match else None, detail)
+            report.findings.append(finding)
+            if fix and match_ok and match is not None:
+                finding.detail += f"; linked to client {match.id} (same e-mail)"
+                _try(report, finding, lambda m=match, u=uid: _link(session, solus, m, u, actor))
+            elif fix and lock_unknown and user.get("status") == "active":
+                finding.detail += "; locked (created outside billing)"
+                _try(report, finding, lambda u=uid: solus.update_user(u, status="locked"))
+            continue
+        if client.id in pending_clients:
+            continue  # the outbox still has work for this client: let it finish first
+        if client.solusvm_user_id != uid:
+            finding = Finding("unlinked_client", uid, client.id,
+                              f"client {client.id} does not point at SolusVM user {uid} "
+                              f"(has {client.solusvm_user_id})")
+            report.findings.append(finding)
+            if fix and client.solusvm_user_id is None:
+                _try(report, finding, lambda c=client, u=uid: _link(session, solus, c, u, actor))
+        want = provisioning.desired_status(client, session)
+        if user.get("status") != want:
+            finding = Finding("wrong_status", uid, client.id, f"status is {user.get('status')}, billing says {want}")
+            report.findings.append(finding)
+            if fix:
+                _try(report, finding, lambda u=uid, s=want: solus.update_user(u, status=s))
+        if email.strip().lower() != client.email.strip().lower():
+            finding = Finding("wrong_email", uid, client.id, f"e-mail is {email}, billing says {client.email}")
+            report.findings.append(finding)
+            if fix:
+                _try(report, finding, lambda u=uid, e=client.email: solus.patch_user(u, email=e))
+
+    for client in session.scalars(select(Client).where(Client.enrolled_at.is_not(None),
+                                                       Client.solusvm_user_id.is_not(None)).order_by(Client.id)):
+        if client.solusvm_user_id in seen_users or client.id in pending_clients:
+            continue
+        finding = Finding("missing", client.solusvm_user_id, client.id,
+                          f"client {client.id}'s SolusVM user {client.solusvm_user_id} does not exist")
+        report.findings.append(finding)
+        if fix:
+            client.solusvm_user_id = None
+            provisioning.queue_change(session, client.id, "create",
+                                      {"email": client.email, "billing_user_id": client.id}, actor=actor)
+            finding.fixed = True
+    if fix:
+        session.flush()
+        audit.record(session, actor, "solusvm.sync", "solusvm", "",
+                     {"findings": [str(f) for f in report.findings], "errors": report.errors})
+    return report
+
+
+def _link(session: Session, solus: SolusVMClient, client: Client, user_id: int, actor: str) -> None:
+    status = provisioning.desired_status(client, session)
+    solus.update_user(user_id, billing_user_id=client.id, status=status)
+    client.solusvm_user_id = user_id
+    session.flush()
+    audit.record(session, actor, "solusvm.link", "client", client.id, {"solusvm_user_id": user_id})
