@@ -92,6 +92,8 @@ def api() -> Response:
             raise CommandNotFound()
         remote = request.remote_addr or ""
         actor = _authenticate(params, remote) if spec.auth else "solusvm"
+        # Services that queue SolusVM changes read the config from the session (bridge.services.hooks).
+        session.info["bridge_config"] = current_app.config
         ctx = ActionContext(params=params, session=session, actor=actor, config=current_app.config,
                             remote_addr=remote, today=datetime.now(UTC).date())
         result = spec.handler(ctx)

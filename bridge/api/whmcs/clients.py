@@ -166,14 +166,15 @@ class ClientIdSchema(WhmcsSchema):
     clientid = WId(required=True)
     deleteusers = WBool(load_default=True)
     deletetransactions = WBool(load_default=True)
-    WHMCS_ERRORS = {"clientid": "Client ID Not Found"}
+    deleteservers = WBool(load_default=False)  # bridge extension: also delete the SolusVM user's servers
+    WHMCS_ERRORS = {"clientid": "Client ID Not Found", "deleteservers": "Invalid value for deleteservers"}
 
 
 @action("DeleteClient")
 def delete_client(ctx: ActionContext) -> dict[str, Any]:
     data = ClientIdSchema.load_params(ctx.params)
     client = clients.get(ctx.session, data["clientid"])
-    clients.delete(ctx.session, client, delete_servers=True, actor=ctx.actor)
+    clients.delete(ctx.session, client, delete_servers=data["deleteservers"], actor=ctx.actor)
     return {"clientid": sid(data["clientid"])}
 
 
