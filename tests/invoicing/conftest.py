@@ -113,6 +113,6 @@ def world(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[World]:
 
 
 @pytest.fixture
-def any_world(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[World]:
+def any_world(db_url: str, tmp_path: Any) -> Iterator[World]:  # noqa: F811 - the imported fixture
     """On SQLite and on PostgreSQL (when reachable): ``db_url`` is parametrised over both."""
-    yield from make_world(request.getfixturevalue("db_url"), tmp_path)
+    yield from make_world(db_url, tmp_path)
