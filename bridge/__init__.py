@@ -29,4 +29,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(whmcs.bp)
     if app.config.get("BENCH_ROUTES"):
         app.register_blueprint(health.bench_bp)
+    from bridge import web  # sign-up, client area and admin pages (CSRF on those blueprints only)
+
+    web.init_app(app)
     return app

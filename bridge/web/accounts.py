@@ -1,0 +1,178 @@
+"""Sign-up, e-mail verification, terms and log-in for clients and admins.
+
+Plain Python (no Flask): functions take a ``Session``, flush and never commit; the route
+commits once. Mail is sent by the caller after the commit, from the ``Mail`` values the
+functions return, so a failed commit never leaves a sent link to a record that is not there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from bridge.models import Client, utcnow
+from bridge.services import audit, clients
+from bridge.web.errors import LinkExpired, LinkInvalid, LinkUsed, TermsNotAccepted, WeakPassword
+from bridge.web.models import Admin
+
+VERIFY_SALT = "bridge.web.signup.verify"
+MIN_PASSWORD = 10
+PASSWORD_POLICY = (f"At least {MIN_PASSWORD} characters, with at least one letter and one digit or symbol, "
+                   "and not containing your e-mail name.")
+# A valid hash to compare against when nobody has the e-mail, so a failed log-in takes as
+# long for an unknown address as for a wrong password (no enumeration through timing).
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(8), method="pbkdf2:sha256:1000")
+COMMON = {"password123", "qwerty12345", "1234567890a", "letmein1234", "welcome1234", "password1234"}
+
+
+def check_password_policy(password: str, email: str = "") -> None:
+    """Raise WeakPassword with the rule that failed."""
+    if len(password) < MIN_PASSWORD:
+        raise WeakPassword(f"The password is too short. {PASSWORD_POLICY}")
+    if len(password) > 200:
+        raise WeakPassword("The password is too long (200 characters at most).")
+    if not any(c.isalpha() for c in password) or all(c.isalpha() for c in password):
+        raise WeakPassword(f"Use letters and at least one digit or symbol. {PASSWORD_POLICY}")
+    local = email.split("@", 1)[0].lower()
+    if (len(local) >= 4 and local in password.lower()) or password.lower() in COMMON:
+        raise WeakPassword(f"The password is too easy to guess. {PASSWORD_POLICY}")
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message to send once the transaction committed."""
+
+    to: str
+    subject: str
+    text: str
+
+
+def _serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=VERIFY_SALT)
+
+
+def verification_token(secret_key: str, client: Client) -> str:
+    """A signed, timestamped token naming the client and its current e-mail."""
+    return _serializer(secret_key).dumps({"c": client.id, "e": client.email_normalized})
+
+
+def verification_mail(client: Client, link: str, max_age: int) -> Mail:
+    hours = max(1, max_age // 3600)
+    return Mail(client.email, "Confirm your e-mail address",
+                f"Hello {client.firstname},\n\nplease confirm your e-mail address to finish signing up:\n\n"
+                f"{link}\n\nThe link works once and expires in {hours} hour(s).\n"
+                "If you did not sign up, ignore this message.\n")
+
+
+def signup(session: Session, *, firstname: str, lastname: str, companyname: str, email: str, password: str,
+           secret_key: str, link_for: Callable[[str], str], login_url: str, max_age: int,
+           actor: str = "signup") -> tuple[Client | None, Mail]:
+    """Create an unverified client, or prepare the right mail when the address is taken.
+
+    Returns ``(client or None, mail)``. The page shown afterwards is the same in every case
+    (no enumeration); the owner of a taken address gets a mail that says so instead.
+    ``link_for(token) -> url`` builds the verification link.
+    """
+    check_password_policy(password, email)
+    existing = clients.get_by_email(session, email)
+    if existing is not None:
+        if not existing.email_verified and existing.status != "Closed":
+            # An abandoned sign-up: send a fresh link; the first password stays.
+            return None, verification_mail(existing, link_for(verification_token(secret_key, existing)), max_age)
+        return None, Mail(existing.email, "Someone tried to sign up with your e-mail address",
+                          "Hello,\n\nsomeone (maybe you) tried to create a new account with this e-mail address, "
+                          "but an account with it already exists.\n\n"
+                          f"To use it, log in here: {login_url}\n\nIf it was not you, you can ignore this message.\n")
+    client = clients.create(session, {"firstname": firstname, "lastname": lastname, "companyname": companyname,
+                                      "email": email, "password2": password, "email_verified": False},
+                            actor=actor)
+    return client, verification_mail(client, link_for(verification_token(secret_key, client)), max_age)
+
+
+def verify_email(session: Session, secret_key: str, token: str, max_age: int) -> Client:
+    """Check a verification token and mark the e-mail verified. Single use."""
+    ser = _serializer(secret_key)
+    try:
+        data = ser.loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise LinkExpired("The link in your e-mail has expired. Request a new one below.") from None
+    except BadSignature:
+        raise LinkInvalid("The link is damaged or was not issued by us. Copy the whole link from the e-mail, "
+                          "or request a new one.") from None
+    client = session.get(Client, data.get("c")) if isinstance(data, dict) else None
+    if client is None or client.email_normalized != data.get("e") or client.status == "Closed":
+        raise LinkInvalid("The link does not match an account waiting for confirmation. Request a new one.")
+    if client.email_verified:
+        raise LinkUsed("Your e-mail address is already confirmed. Log in to continue.")
+    client.email_verified = True
+    session.flush()
+    audit.record(session, "signup", "client.email_verified", "client", client.id, {})
+    return client
+
+
+def resend(session: Session, email: str, *, secret_key: str, link_for: Callable[[str], str],
+           max_age: int) -> Mail | None:
+    """The verification mail for an unverified client with this e-mail, or None (caller says the same)."""
+    client = clients.get_by_email(session, email)
+    if client is None or client.email_verified or client.status == "Closed":
+        return None
+    return verification_mail(client, link_for(verification_token(secret_key, client)), max_age)
+
+
+def accept_terms(session: Session, client: Client, *, tos: bool, postpay: bool, postpay_required: bool) -> None:
+    """Record the accepted terms and enroll the client (queues the SolusVM user)."""
+    from bridge.services import provisioning
+
+    if not tos or (postpay_required and not postpay):
+        raise TermsNotAccepted("You need to accept the Terms of Service"
+                               + (" and the Post-Pay Terms & Conditions" if postpay_required else "")
+                               + " to continue.")
+    now = utcnow()
+    client.terms_accepted_at = client.terms_accepted_at or now
+    if postpay_required:
+        client.postpay_terms_accepted_at = client.postpay_terms_accepted_at or now
+    session.flush()
+    audit.record(session, f"client:{client.id}", "client.terms_accepted", "client", client.id,
+                 {"postpay": postpay_required})
+    if client.enrolled_at is None:
+        provisioning.enroll_client(session, client.id, actor=f"client:{client.id}")
+
+
+def authenticate(session: Session, email: str, password: str) -> Client | None:
+    """The client for these credentials, or None (unknown e-mail and wrong password look alike)."""
+    client = clients.get_by_email(session, email) if email else None
+    if client is None or not client.password_hash or client.status == "Closed":
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    return client if check_password_hash(client.password_hash, password) else None
+
+
+def create_admin(session: Session, name: str, password: str) -> Admin:
+    """Create an admin (or reset an existing admin's password)."""
+    check_password_policy(password, name)
+    admin = session.scalar(select(Admin).where(Admin.name == name))
+    if admin is None:
+        admin = Admin(name=name, password_hash="")
+        session.add(admin)
+    admin.password_hash = clients.hash_password(password)
+    session.flush()
+    audit.record(session, "cli", "admin.create", "admin", admin.id, {"name": name})
+    return admin
+
+
+def authenticate_admin(session: Session, name: str, password: str) -> Admin | None:
+    admin = session.scalar(select(Admin).where(Admin.name == name)) if name else None
+    if admin is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(admin.password_hash, password):
+        return None
+    admin.last_login_at = utcnow()
+    session.flush()
+    return admin

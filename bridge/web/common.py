@@ -1,0 +1,130 @@
+"""Helpers shared by the web blueprints: sessions, the current client/admin, rate limits, mail."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge import db
+from bridge.models import Client
+from bridge.services.mailer import Mailer
+from bridge.services.solusvm_client import SolusVMClient, client_from_config
+from bridge.web import ratelimit
+from bridge.web.accounts import Mail
+from bridge.web.models import Admin
+
+csrf = CSRFProtect()
+
+
+def error_page(title: str, message: str, status: int, **extra: Any) -> tuple[str, int]:
+    """An HTML page explaining what went wrong."""
+    return render_template("message.html", title=title, message=message, **extra), status
+
+
+def _protect() -> None:
+    # CSRF for our HTML forms only: the WHMCS API and GetTokenPricing are token-authenticated.
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        csrf.protect()
+
+
+def _not_found(_exc: Exception) -> Any:
+    return error_page("Not found", "There is nothing here, or it is not yours to see.", 404)
+
+
+def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
+    """A blueprint with CSRF protection on every form and HTML 404 pages."""
+    bp = Blueprint(name, import_name, **kwargs)
+    bp.before_request(_protect)
+    bp.register_error_handler(404, _not_found)
+    return bp
+
+
+def dbs() -> Session:
+    """The request's database session."""
+    return db.get_session()
+
+
+def session_factory() -> sessionmaker[Session]:
+    return current_app.extensions["bridge_db"]["session_factory"]
+
+
+def solus() -> SolusVMClient:
+    """A SolusVM client from the app config (few retries: a visitor is waiting)."""
+    cfg = current_app.config
+    return client_from_config({**cfg, "SOLUSVM_RETRIES": int(cfg.get("WEB_SOLUSVM_RETRIES", 1))})
+
+
+def mailer() -> Mailer:
+    return Mailer.from_config({"INSTANCE_PATH": current_app.instance_path, **current_app.config})
+
+
+def send(mail: Mail) -> None:
+    """Send a prepared message (raises MailError)."""
+    mailer().send(mail.to, mail.subject, mail.text)
+
+
+def rate_limit(name: str, *keys: str) -> None:
+    """Count a hit for each key of limit ``name`` (config ``RATE_LIMIT_<NAME>``); raises RateLimited."""
+    limit = ratelimit.parse_limit(current_app.config[f"RATE_LIMIT_{name.upper()}"])
+    for key in (f"ip:{request.remote_addr or '-'}", *keys):
+        ratelimit.hit(db.get_engine(), f"{name}:{key}", limit)
+
+
+def log_in_client(client: Client) -> None:
+    session.clear()
+    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
+    session["client_id"] = client.id
+
+
+def current_client() -> Client | None:
+    cid = session.get("client_id")
+    if not isinstance(cid, int):
+        return None
+    client = dbs().get(Client, cid)
+    if client is None or client.status == "Closed":
+        session.pop("client_id", None)
+        return None
+    return client
+
+
+def current_admin() -> Admin | None:
+    aid = session.get("admin_id")
+    return dbs().get(Admin, aid) if isinstance(aid, int) else None
+
+
+def client_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Redirect to /login unless a client is logged in; passes ``client`` to the view."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        client = current_client()
+        if client is None:
+            return redirect(url_for("web_auth.login", next=request.path))
+        return view(client, *args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Redirect to /admin/login unless an admin is logged in."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        admin = current_admin()
+        if admin is None:
+            return redirect(url_for("web_admin.login"))
+        return view(admin, *args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """Only local paths, so ?next= cannot send a visitor to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default

@@ -1,0 +1,137 @@
+"""Landing page and sign-up: form, verification link, terms, provisioning (seeds 003/004)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import current_app, redirect, render_template, session, url_for
+
+from bridge.errors import BridgeError
+from bridge.services.mailer import MailError
+from bridge.web import accounts
+from bridge.web.common import (
+    client_required,
+    current_client,
+    dbs,
+    log_in_client,
+    rate_limit,
+    send,
+    web_blueprint,
+)
+from bridge.web.errors import WeakPassword, WebError
+from bridge.web.forms import ResendForm, SignupForm, TermsForm
+from bridge.web.provision import provision_now
+
+log = logging.getLogger(__name__)
+bp = web_blueprint("web_signup", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/web-static")
+
+
+def _link_for(token: str) -> str:
+    return url_for("web_signup.verify", token=token, _external=True)
+
+
+def _mail_args() -> dict[str, Any]:
+    cfg = current_app.config
+    return {"secret_key": cfg["SECRET_KEY"], "link_for": _link_for, "max_age": int(cfg["SIGNUP_LINK_MAX_AGE"])}
+
+
+def _terms() -> dict[str, Any]:
+    cfg = current_app.config
+    return {"terms_url": cfg["TERMS_URL"] or url_for("web_signup.terms_text"),
+            "postpay_url": cfg["POSTPAY_TERMS_URL"], "postpay_required": bool(cfg["POSTPAY_TERMS_URL"])}
+
+
+@bp.get("/")
+def home() -> Any:
+    return redirect(url_for("web_clientarea.dashboard") if current_client() else url_for("web_signup.signup"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Any:
+    """Landing page with the sign-up form."""
+    form = SignupForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip()
+        rate_limit("signup", f"email:{email.lower()}")
+        try:
+            client, mail = accounts.signup(
+                dbs(), firstname=form.firstname.data.strip(), lastname=form.lastname.data.strip(),
+                companyname=(form.companyname.data or "").strip(), email=email, password=form.password.data,
+                login_url=url_for("web_auth.login", _external=True), **_mail_args())
+        except WeakPassword as exc:
+            form.password.errors = [exc.message]
+            return render_template("signup/landing.html", form=form, **_terms()), 400
+        except BridgeError as exc:  # e.g. invalid characters, no currency configured
+            form.form_errors.append(exc.message)
+            return render_template("signup/landing.html", form=form, **_terms()), 400
+        dbs().commit()
+        _send_or_log(mail)
+        # The same page whether or not the address was new: no account enumeration.
+        return render_template("signup/check_mail.html", email=email)
+    status = 400 if form.is_submitted() else 200
+    return render_template("signup/landing.html", form=form, **_terms()), status
+
+
+def _send_or_log(mail: accounts.Mail) -> None:
+    try:
+        send(mail)
+    except MailError as exc:
+        # The account is kept; the visitor can ask for the link again from the resend page.
+        log.warning("sign-up mail to a client could not be sent: %s", exc)
+
+
+@bp.route("/signup/resend", methods=["GET", "POST"])
+def resend() -> Any:
+    form = ResendForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip()
+        rate_limit("resend", f"email:{email.lower()}")
+        mail = accounts.resend(dbs(), email, **_mail_args())
+        if mail is not None:
+            _send_or_log(mail)
+        return render_template("signup/check_mail.html", email=email, resent=True)
+    return render_template("signup/resend.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.get("/signup/verify/<token>")
+def verify(token: str) -> Any:
+    """Follow the e-mailed link: confirm the address, log in, ask for the terms."""
+    try:
+        client = accounts.verify_email(dbs(), current_app.config["SECRET_KEY"], token,
+                                       int(current_app.config["SIGNUP_LINK_MAX_AGE"]))
+    except WebError as exc:
+        dbs().rollback()
+        return render_template("signup/link_problem.html", error=exc, form=ResendForm()), 400
+    dbs().commit()
+    log_in_client(client)
+    return redirect(url_for("web_signup.terms"))
+
+
+@bp.route("/signup/terms", methods=["GET", "POST"])
+@client_required
+def terms(client: Any) -> Any:
+    """Accept the Terms of Service (and Post-Pay T&C when configured); enroll and provision."""
+    if client.enrolled_at is not None:
+        return redirect(url_for("web_clientarea.dashboard"))
+    form = TermsForm()
+    info = _terms()
+    if form.validate_on_submit():
+        try:
+            accounts.accept_terms(dbs(), client, tos=form.tos.data, postpay=form.postpay.data,
+                                  postpay_required=info["postpay_required"])
+        except WebError as exc:
+            dbs().rollback()
+            return render_template("signup/terms.html", form=form, error=exc.message, **info), 400
+        dbs().commit()
+        result = provision_now(client.id)
+        session["just_enrolled"] = True
+        return render_template("signup/done.html", result=result)
+    return render_template("signup/terms.html", form=form, **info), 400 if form.is_submitted() else 200
+
+
+@bp.get("/terms")
+def terms_text() -> Any:
+    """Placeholder Terms of Service used when TERMS_URL is not configured."""
+    return render_template("signup/terms_text.html")

@@ -1,0 +1,200 @@
+"""Sign-up journey and its error paths through the Flask test client (in-process SolusVM mock)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import time_machine
+from sqlalchemy import select
+
+from bridge.models import Client, Outbox
+from tests.web.conftest import (
+    PASSWORD,
+    Browser,
+    enroll,
+    link_in,
+    mail_text,
+    outbox_mails,
+    session_of,
+    sign_up,
+)
+
+
+def client_row(app: Any, email_addr: str) -> Client | None:
+    with session_of(app) as s:
+        return s.scalar(select(Client).where(Client.email_normalized == email_addr.lower()))
+
+
+def test_landing_page_has_the_form_and_terms_link(browser: Browser) -> None:
+    resp = browser.get("/signup")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    for name in ("firstname", "lastname", "companyname", "email", "password", "csrf_token"):
+        assert f'name="{name}"' in html
+    assert 'name="viewport"' in html
+    assert "Terms of Service" in html
+
+
+def test_sign_up_creates_unverified_client_and_mails_a_link(browser: Browser, app: Any) -> None:
+    resp = sign_up(browser)
+    assert resp.status_code == 200
+    assert "Check your e-mail" in resp.get_data(as_text=True)
+    client = client_row(app, "ann@example.com")
+    assert client is not None and not client.email_verified and client.enrolled_at is None
+    assert client.companyname == "Lee Ltd" and client.password_hash.startswith("pbkdf2")
+    [msg] = outbox_mails(app)
+    assert msg["To"] == "ann@example.com"
+    assert "/signup/verify/" in mail_text(msg)
+
+
+def test_full_flow_provisions_the_solusvm_user(browser: Browser, app: Any, mock: Any) -> None:
+    resp = enroll(browser)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200, html
+    assert "Log in to SolusVM" in html
+    client = client_row(app, "ann@example.com")
+    assert client is not None and client.email_verified and client.terms_accepted_at and client.enrolled_at
+    assert client.solusvm_user_id
+    users = [u for u in mock.backend.users.values() if u["email"] == "ann@example.com"]
+    assert len(users) == 1 and users[0]["billing_user_id"] == client.id
+    # the dashboard now shows the enrolled panel
+    dash = browser.get("/clientarea").get_data(as_text=True)
+    assert 'id="panel-enrolled"' in dash and "Log in to SolusVM" in dash
+
+
+def test_sso_button_redirects_to_a_one_time_solusvm_login(browser: Browser, mock: Any) -> None:
+    enroll(browser)
+    resp = browser.submit("/clientarea", {}, action="/clientarea/solusvm")
+    assert resp.status_code == 303
+    assert resp.location.startswith("https://solusvm.test/auth/by_token?token=")
+
+
+def test_weak_password_is_refused_with_the_rule(browser: Browser, app: Any) -> None:
+    for weak, why in (("short1", "too short"), ("onlyletterslong", "digit or symbol"),
+                      ("password1234", "too easy"), ("annlee-9-annlee", "too easy")):
+        resp = sign_up(browser, "annlee@example.com", weak)
+        html = resp.get_data(as_text=True)
+        assert resp.status_code == 400
+        assert why in html
+    assert client_row(app, "annlee@example.com") is None
+    assert outbox_mails(app) == []
+
+
+def test_missing_fields_and_bad_email_say_what_is_wrong(browser: Browser, app: Any) -> None:
+    resp = browser.submit("/signup", {"firstname": "", "lastname": "Lee", "email": "not-an-email",
+                                      "password": PASSWORD})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "Please fill this in." in html and "valid e-mail address" in html
+    assert client_row(app, "not-an-email") is None
+
+
+def test_taken_email_shows_the_same_page_and_mails_the_owner(browser: Browser, app: Any) -> None:
+    enroll(browser)
+    other = Browser(app)
+    first = sign_up(other, "ANN@example.com", "another pass 9")
+    assert first.status_code == 200
+    assert "Check your e-mail" in first.get_data(as_text=True)
+    # Same neutral page as for a new address (no enumeration) ...
+    new = sign_up(other, "bob@example.com")
+    strip = lambda r, e: r.get_data(as_text=True).replace(e, "")  # noqa: E731
+    assert strip(first, "ANN@example.com") == strip(new, "bob@example.com") or \
+        "Check your e-mail" in new.get_data(as_text=True)
+    # ... but the owner learns it by mail, and the account is unchanged.
+    owner_mails = [m for m in outbox_mails(app) if m["To"].lower() == "ann@example.com"]
+    assert "already exists" in mail_text(owner_mails[-1])
+    with session_of(app) as s:
+        assert len(list(s.scalars(select(Client).where(Client.email_normalized == "ann@example.com")))) == 1
+
+
+def test_unverified_taken_email_gets_a_fresh_link(browser: Browser, app: Any) -> None:
+    sign_up(browser)
+    sign_up(Browser(app))
+    mails = outbox_mails(app)
+    assert len(mails) == 2
+    assert all("/signup/verify/" in mail_text(m) for m in mails)
+
+
+def test_reused_link_says_already_used(browser: Browser, app: Any) -> None:
+    sign_up(browser)
+    link = link_in(outbox_mails(app)[-1])
+    assert browser.get(link).status_code == 302
+    again = Browser(app).get(link)
+    assert again.status_code == 400
+    assert "already used" in again.get_data(as_text=True)
+
+
+def test_expired_link_says_expired_and_offers_a_new_one(browser: Browser, app: Any) -> None:
+    with time_machine.travel("2026-11-01 10:00:00Z", tick=False):
+        sign_up(browser)
+    link = link_in(outbox_mails(app)[-1])
+    with time_machine.travel("2026-11-02 10:00:01Z", tick=False):  # max age is 24 h
+        resp = browser.get(link)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "expired" in html and 'action="/signup/resend"' in html
+    assert not client_row(app, "ann@example.com").email_verified  # type: ignore[union-attr]
+
+
+def test_tampered_link_is_invalid(browser: Browser, app: Any) -> None:
+    sign_up(browser)
+    link = link_in(outbox_mails(app)[-1])
+    resp = browser.get(link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB"))
+    assert resp.status_code == 400
+    assert "not valid" in resp.get_data(as_text=True)
+
+
+def test_resend_sends_a_new_link_only_to_unverified_accounts(browser: Browser, app: Any) -> None:
+    sign_up(browser)
+    resp = browser.submit("/signup/resend", {"email": "ann@example.com"})
+    assert resp.status_code == 200 and "Check your e-mail" in resp.get_data(as_text=True)
+    assert len(outbox_mails(app)) == 2
+    unknown = browser.submit("/signup/resend", {"email": "nobody@example.com"})
+    assert unknown.status_code == 200 and "Check your e-mail" in unknown.get_data(as_text=True)
+    assert len(outbox_mails(app)) == 2
+
+
+def test_terms_must_be_accepted(browser: Browser, app: Any) -> None:
+    sign_up(browser)
+    browser.get(link_in(outbox_mails(app)[-1]))
+    resp = browser.submit("/signup/terms", {})
+    assert resp.status_code == 400
+    assert "accept the Terms of Service" in resp.get_data(as_text=True)
+    assert client_row(app, "ann@example.com").enrolled_at is None  # type: ignore[union-attr]
+
+
+def test_postpay_terms_asked_when_configured(sqlite_url: str, tmp_path: Any, mock: Any) -> None:
+    from tests.web.conftest import build_app, web_config
+
+    app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, POSTPAY_TERMS_URL="https://example.com/postpay"))
+    b = Browser(app)
+    sign_up(b)
+    b.get(link_in(outbox_mails(app)[-1]))
+    page = b.get("/signup/terms").get_data(as_text=True)
+    assert "https://example.com/postpay" in page and 'name="postpay"' in page
+    assert b.submit("/signup/terms", {"tos": "y"}).status_code == 400
+    resp = b.submit("/signup/terms", {"tos": "y", "postpay": "y"})
+    assert resp.status_code == 200
+    client = client_row(app, "ann@example.com")
+    assert client is not None and client.postpay_terms_accepted_at is not None
+    app.extensions["bridge_db"]["engine"].dispose()
+
+
+def test_solusvm_unreachable_keeps_the_account_and_retries(browser: Browser, app: Any, mock: Any) -> None:
+    mock.faults.add(method="POST", path="/api/v1/users", status=503, times=5)
+    resp = enroll(browser)
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert "could not reach SolusVM" in html and "Try again" in html
+    client = client_row(app, "ann@example.com")
+    assert client is not None and client.enrolled_at is not None and client.solusvm_user_id is None
+    with session_of(app) as s:
+        assert s.scalar(select(Outbox).where(Outbox.client_id == client.id, Outbox.status == "pending"))
+    dash = browser.get("/clientarea").get_data(as_text=True)
+    assert 'id="panel-provisioning"' in dash
+    # SolusVM is back: "Try again" provisions the user.
+    mock.faults.clear()
+    retry = browser.submit("/clientarea", {}, action="/clientarea/provision")
+    assert retry.status_code == 200, retry.get_data(as_text=True)
+    assert "Log in to SolusVM" in retry.get_data(as_text=True)
+    assert client_row(app, "ann@example.com").solusvm_user_id  # type: ignore[union-attr]
