@@ -48,10 +48,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            # IMMEDIATE takes the write lock up front: concurrent writers queue (busy timeout)
-            # instead of failing with "database is locked" when a read snapshot went stale.
-            # GetTokenPricing reads outside these transactions, so it never waits here.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Deferred BEGIN: readers never block (WAL). BEGIN IMMEDIATE was tried and rejected:
+            # code that reads in one session and writes in another in the same thread would
+            # wait on itself. The price: two overlapping read-then-write transactions can end
+            # with "database is locked" for the later one (retry it); PostgreSQL has no such case.
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
