@@ -50,18 +50,18 @@ def apply_after_commit(session: Session, client_id: int | None) -> None:
 
     def run(sess: Session) -> None:
         ids = sorted(sess.info.pop(_AFTER_COMMIT, set()))
-        solus = solus_for(sess, retries=0)
-        if solus is None or not ids:
-            return
-        from bridge.db import make_session_factory
-        from bridge.services import outbox
+        try:
+            solus = solus_for(sess, retries=0)
+            if solus is None or not ids:
+                return
+            from bridge.db import make_session_factory
+            from bridge.services import outbox
 
-        factory = make_session_factory(sess.get_bind())
-        for cid in ids:
-            try:
+            factory = make_session_factory(sess.get_bind())
+            for cid in ids:
                 outbox.apply_pending(factory, solus, client_id=cid)
-            except Exception:  # noqa: BLE001 - the commit has happened; the cron retries
-                log.exception("applying SolusVM changes of client %s after commit failed", cid)
+        except Exception:  # noqa: BLE001 - the commit has happened; never fail it, the cron retries
+            log.exception("applying SolusVM changes of clients %s after commit failed", ids)
 
     def discard(sess: Session) -> None:
         sess.info.pop(_AFTER_COMMIT, None)
@@ -136,15 +136,15 @@ def _apply_deletion_after_commit(session: Session, user_id: int) -> None:
         return
 
     def run(sess: Session) -> None:
-        solus = solus_for(sess, retries=1)
-        if solus is None:
-            return
-        from bridge.db import make_session_factory
-        from bridge.services import outbox
-
         try:
+            solus = solus_for(sess, retries=1)
+            if solus is None:
+                return
+            from bridge.db import make_session_factory
+            from bridge.services import outbox
+
             outbox.apply_pending(make_session_factory(sess.get_bind()), solus, solusvm_user_id=user_id)
-        except Exception:  # noqa: BLE001 - the cron retries
+        except Exception:  # noqa: BLE001 - the commit has happened; never fail it, the cron retries
             log.exception("deleting SolusVM user %s after commit failed", user_id)
 
     event.listen(session, "after_commit", run, once=True)

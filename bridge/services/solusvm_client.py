@@ -295,13 +295,12 @@ class SolusVMClient:
 def client_from_config(config: Any, **kwargs: Any) -> SolusVMClient:
     """A client for an app config mapping (``SOLUSVM_URL``, ``SOLUSVM_API_TOKEN``, ``SOLUSVM_TIMEOUT``,
     ``SOLUSVM_RETRIES``)."""
-    client = SolusVMClient(
-        str(config.get("SOLUSVM_URL") or ""),
-        str(config.get("SOLUSVM_API_TOKEN") or ""),
-        timeout=float(config.get("SOLUSVM_TIMEOUT") or 10.0),
-        retries=int(config.get("SOLUSVM_RETRIES") if config.get("SOLUSVM_RETRIES") is not None else 4),
-        **kwargs,
-    )
+    kwargs.setdefault("timeout", float(config.get("SOLUSVM_TIMEOUT") or 10.0))
+    # An explicit ``retries=`` wins (e.g. a quick attempt inside a web request).
+    kwargs.setdefault("retries", int(config.get("SOLUSVM_RETRIES") if config.get("SOLUSVM_RETRIES") is not None
+                                     else 4))
+    client = SolusVMClient(str(config.get("SOLUSVM_URL") or ""), str(config.get("SOLUSVM_API_TOKEN") or ""),
+                           **kwargs)
     client.options = provisioning_options(config)
     return client
 

@@ -51,7 +51,7 @@ def solus(mock: Any) -> SolusVMClient:
 
 
 @pytest.fixture
-def app(sqlite_url: str, tmp_path: Any, mock: Any) -> Iterator[Any]:
+def app(sqlite_url: str, tmp_path: Any, mock: Any) -> Iterator[Any]:  # noqa: F811
     application = build_app(sqlite_url, tmp_path, SOLUSVM_URL=BASE, SOLUSVM_API_TOKEN=ADMIN, SOLUSVM_RETRIES=0,
                             OUTBOX_MAX_ATTEMPTS=3)
     yield application

@@ -1,4 +1,4 @@
-"""The SolusVM API client: retries, error mapping, paging, exact e-mail lookup."""
+"""The SolusVM API client: retries, error mapping, paging, exact e-mail lookup, contract checks."""
 
 import json
 
@@ -14,6 +14,11 @@ from bridge.services.solusvm_client import (
 )
 
 BASE = "https://solus.test"
+
+
+def U(uid, email, **kw):  # noqa: N802 - a user object as SolusVM sends it
+    return {"id": uid, "email": email, "status": "active", "billing_user_id": None, **kw}
+
 API = BASE + "/api/v1"
 
 
@@ -34,7 +39,7 @@ def page(items, current, last):
 def test_retries_5xx_then_succeeds(client):
     responses.get(f"{API}/users/1", status=503, json={"message": "busy"})
     responses.get(f"{API}/users/1", status=502, body="<html>bad gateway</html>")
-    responses.get(f"{API}/users/1", json={"data": {"id": 1, "email": "a@x.test"}})
+    responses.get(f"{API}/users/1", json={"data": U(1, "a@x.test")})
     assert client.get_user(1)["email"] == "a@x.test"
     assert len(responses.calls) == 3
     assert client.stats["retries"] == 2
@@ -63,8 +68,8 @@ def test_gives_up_after_retries_with_clear_error(client):
 @responses.activate
 def test_non_json_success_is_retried(client):
     responses.get(f"{API}/users/1", body='{"data": {"id": 1', content_type="application/json")
-    responses.get(f"{API}/users/1", json={"data": {"id": 1}})
-    assert client.get_user(1) == {"id": 1}
+    responses.get(f"{API}/users/1", json={"data": U(1, "a@x.test")})
+    assert client.get_user(1) == U(1, "a@x.test")
 
 
 @responses.activate
@@ -88,8 +93,8 @@ def test_404(client):
 
 @responses.activate
 def test_iter_pages_walks_every_page(client):
-    responses.get(f"{API}/users", json=page([{"id": 1, "email": "a"}, {"id": 2, "email": "b"}], 1, 2))
-    responses.get(f"{API}/users", json=page([{"id": 3, "email": "c"}], 2, 2))
+    responses.get(f"{API}/users", json=page([U(1, "a"), U(2, "b")], 1, 2))
+    responses.get(f"{API}/users", json=page([U(3, "c")], 2, 2))
     assert [u["id"] for u in client.iter_users()] == [1, 2, 3]
     assert "page=2" in responses.calls[1].request.url
 
@@ -97,10 +102,10 @@ def test_iter_pages_walks_every_page(client):
 @responses.activate
 def test_find_user_by_email_is_exact(client):
     # filter[search] is a substring match: "bob@example.com" also matches "jimbob@example.com".
-    responses.get(f"{API}/users", json=page([{"id": 7, "email": "jimbob@example.com"},
-                                             {"id": 8, "email": "Bob@Example.com"}], 1, 1))
+    responses.get(f"{API}/users", json=page([U(7, "jimbob@example.com"),
+                                             U(8, "Bob@Example.com")], 1, 1))
     assert client.find_user_by_email("bob@example.com")["id"] == 8
-    responses.replace(responses.GET, f"{API}/users", json=page([{"id": 7, "email": "jimbob@example.com"}], 1, 1))
+    responses.replace(responses.GET, f"{API}/users", json=page([U(7, "jimbob@example.com")], 1, 1))
     assert client.find_user_by_email("bob@example.com") is None
 
 
@@ -114,3 +119,24 @@ def test_create_token_reads_data_access_token_and_top_level(client):
     responses.replace(responses.POST, f"{API}/users/5/tokens", status=201, json={"data": {}})
     with pytest.raises(SolusVMUnavailable):
         client.create_token(5)
+
+
+@responses.activate
+def test_user_answers_are_checked_against_the_contract(client):
+    responses.get(f"{API}/users/1", json={"data": U(1, "a@x.test", status="deleted")})
+    with pytest.raises(SolusVMUnavailable) as exc:
+        client.get_user(1)
+    assert "does not match the contract" in str(exc.value) and "status" in str(exc.value)
+    responses.put(f"{API}/users/2", json={"data": {"id": "two", "email": "b@x.test", "status": "active",
+                                                    "billing_user_id": None}})
+    with pytest.raises(SolusVMUnavailable):
+        client.update_user(2, status="active")
+
+
+def test_provisioning_options_from_config():
+    from bridge.services.solusvm_client import client_from_config
+
+    c = client_from_config({"SOLUSVM_URL": BASE, "SOLUSVM_API_TOKEN": "t", "SOLUSVM_LIMIT_GROUP_ID": "3",
+                            "SOLUSVM_ROLE_IDS": "2, 5", "OUTBOX_MAX_ATTEMPTS": 4})
+    assert c.options == {"limit_group_id": 3, "roles": [2, 5], "outbox_max_attempts": 4,
+                         "outbox_retry_seconds": None}

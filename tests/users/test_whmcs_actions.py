@@ -1,0 +1,144 @@
+"""The lifecycle through /includes/api.php: custom SolusVM actions and the core client actions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bridge.models import Client, Outbox
+from bridge.services import outbox
+from tests.users.conftest import ADMIN, BASE, fast_client, session_of
+
+USERS = "/api/v1/users"
+
+
+def user_of(app: Any, mock: Any, cid: int) -> dict[str, Any]:
+    with session_of(app) as s:
+        uid = s.get(Client, cid).solusvm_user_id
+    assert uid is not None, "the client has no SolusVM user"
+    return mock.backend.users[uid]
+
+
+def enrolled(api: Any, make_client: Any, **kw: Any) -> int:
+    cid = make_client(**kw)
+    body = api("SolusVMEnrollClient", clientid=cid)
+    assert body["result"] == "success", body
+    return cid
+
+
+def test_enroll_creates_user_at_once(app, api, mock, make_client):
+    cid = make_client()
+    body = api("SolusVMEnrollClient", clientid=cid)
+    assert body["result"] == "success" and body["enrolled"] is True
+    user = user_of(app, mock, cid)
+    assert user["billing_user_id"] == cid and user["status"] == "active"
+    posts = mock.journal.requests(method="POST", path=USERS)
+    assert len(posts) == 1 and posts[0]["body"]["billing_user_id"] == cid
+    state = api("SolusVMSyncStatus", clientid=cid)
+    assert state["solusvm_user_id"] == str(user["id"]) and state["pendingchanges"] == "0"
+
+
+def test_lock_unlock_suspend_unsuspend(app, api, mock, make_client):
+    cid = enrolled(api, make_client)
+    for action, want in [("SolusVMLockClient", "locked"), ("SolusVMUnlockClient", "active"),
+                         ("SolusVMSuspendClient", "suspended"), ("SolusVMUnsuspendClient", "active")]:
+        body = api(action, clientid=cid, reason="testing")
+        assert body["result"] == "success" and body["solusvm_status"] == want, body
+        assert user_of(app, mock, cid)["status"] == want
+
+
+def test_bad_inputs_are_whmcs_errors(app, api, mock, make_client):
+    cid = make_client()
+    assert api("SolusVMLockClient") == {"result": "error", "message": "Client ID Not Found"}
+    assert api("SolusVMLockClient", clientid="abc") == {"result": "error", "message": "Client ID Not Found"}
+    assert api("SolusVMLockClient", clientid=99999) == {"result": "error", "message": "Client ID Not Found"}
+    assert api("SolusVMLockClient", clientid=cid) == {"result": "error",
+                                                     "message": "The client is not enrolled for SolusVM"}
+    assert api("SolusVMLockClient", clientid=cid, reason="x" * 501)["result"] == "error"
+    assert api("SolusVMSyncStatus", retryfailed="maybe") == {"result": "error",
+                                                            "message": "Invalid value for retryfailed"}
+    assert api("SolusVMGetLoginURL", clientid=cid) == {"result": "error",
+                                                      "message": "Your account is not enrolled for SolusVM yet"}
+    with session_of(app) as s:
+        assert s.scalars(select(Outbox)).all() == []  # nothing half-written
+
+
+def test_email_change_and_close_propagate(app, api, mock, make_client):
+    cid = enrolled(api, make_client)
+    assert api("UpdateClient", clientid=cid, email="renamed@example.com")["result"] == "success"
+    assert user_of(app, mock, cid)["email"] == "renamed@example.com"
+    assert mock.journal.requests(method="PATCH")[-1]["body"] == {"email": "renamed@example.com"}
+    assert api("CloseClient", clientid=cid)["result"] == "success"
+    assert user_of(app, mock, cid)["status"] == "suspended"
+    # an admin unsuspend cannot undo Closed: billing's account status wins
+    assert api("SolusVMUnsuspendClient", clientid=cid)["solusvm_status"] == "suspended"
+
+
+def test_delete_client_refuses_while_servers_exist(app, api, mock, make_client):
+    cid = enrolled(api, make_client)
+    uid = user_of(app, mock, cid)["id"]
+    resp = _create_server(mock, uid)
+    assert resp.status_code == 201, resp.text
+    body = api("DeleteClient", clientid=cid)
+    assert body["result"] == "error"
+    assert body["message"] == ("Client Delete Failed: the SolusVM user still owns 1 server; "
+                               "pass deleteservers=1 to delete them first")
+    with session_of(app) as s:
+        assert s.get(Client, cid) is not None
+    assert uid in mock.backend.users
+
+    assert api("DeleteClient", clientid=cid, deleteservers=1)["result"] == "success"
+    with session_of(app) as s:
+        assert s.get(Client, cid) is None
+    assert uid not in mock.backend.users
+    assert mock.journal.count(method="DELETE", path=f"{USERS}/{uid}") == 1
+
+
+def test_delete_client_when_solusvm_down_deletes_nothing(app, api, mock, make_client):
+    cid = enrolled(api, make_client)
+    uid = user_of(app, mock, cid)["id"]
+    mock.faults.add(method="GET", path="/api/v1/servers", status=503)
+    body = api("DeleteClient", clientid=cid)
+    assert body["result"] == "error" and "SolusVM is unreachable" in body["message"]
+    with session_of(app) as s:
+        assert s.get(Client, cid) is not None
+    assert uid in mock.backend.users
+    mock.faults.clear()
+    assert api("DeleteClient", clientid=cid)["result"] == "success"
+    assert uid not in mock.backend.users
+
+
+def test_delete_unprovisioned_client_cancels_its_queue(app, api, mock, make_client):
+    cid = make_client()
+    mock.faults.add(method="POST", path=USERS, status=503)
+    assert api("SolusVMEnrollClient", clientid=cid)["pendingchanges"] == "1"
+    assert api("DeleteClient", clientid=cid)["result"] == "success"
+    with session_of(app) as s:
+        assert [r.status for r in s.scalars(select(Outbox))] == ["cancelled"]
+
+
+def test_solusvm_down_change_waits_then_lands_once(app, api, factory, mock, make_client):
+    cid = enrolled(api, make_client)
+    uid = user_of(app, mock, cid)["id"]
+    mock.faults.add(method="PUT", path=f"{USERS}/{uid}", status=502)
+    body = api("SolusVMLockClient", clientid=cid)
+    assert body["result"] == "success" and body["pendingchanges"] == "1"
+    assert user_of(app, mock, cid)["status"] == "active"
+    state = api("SolusVMSyncStatus", clientid=cid)
+    change = state["changes"]["change"][0]
+    assert change["kind"] == "status" and change["status"] == "pending" and "502" in change["last_error"]
+    mock.faults.clear()
+    report = outbox.apply_pending(factory, fast_client(), now=datetime.now(UTC) + timedelta(hours=2))
+    assert report.applied == 1
+    assert user_of(app, mock, cid)["status"] == "locked"
+    ok = [r for r in mock.journal.requests(method="PUT", path=f"{USERS}/{uid}") if r["status"] == 200]
+    assert [r["body"] for r in ok] == [{"status": "locked"}]
+
+
+def _create_server(mock: Any, user_id: int) -> Any:
+    import requests
+
+    return requests.post(f"{BASE}/api/v1/servers", headers={"Authorization": f"Bearer {ADMIN}"},
+                         json={"name": "web-1", "plan": 1, "location": 1, "os": 1, "user": user_id})
