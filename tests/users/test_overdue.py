@@ -1,0 +1,109 @@
+"""Overdue invoices lock then suspend the SolusVM user; paying makes it active; admin holds win."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bridge.models import Client, ClientGroup
+from bridge.services import invoices, outbox, overdue, provisioning
+from tests.users.conftest import session_of
+
+DUE = date(2026, 10, 15)
+
+
+@pytest.fixture
+def enrolled(app: Any, api: Any, make_client: Any, mock: Any) -> int:
+    cid = make_client()
+    assert api("SolusVMEnrollClient", clientid=cid)["enrolled"] is True
+    with session_of(app) as s, s.begin():
+        invoices.create_invoice(s, cid, [{"description": "October usage", "amount": Decimal("12.50"),
+                                          "taxed": False}], date=date(2026, 10, 1), duedate=DUE,
+                                period="2026-09", actor="test")
+    return cid
+
+
+def run_cron(app: Any, factory: Any, solus: Any, today: date, **config: Any) -> overdue.OverdueReport:
+    """The overdue and outbox steps of the daily cron for ``today``."""
+    with session_of(app) as s, s.begin():
+        report = overdue.apply_rules(s, today=today, config=config or app.config)
+    outbox.apply_pending(factory, solus)
+    return report
+
+
+def solus_status(app: Any, mock: Any, cid: int) -> str:
+    with session_of(app) as s:
+        return mock.backend.users[s.get(Client, cid).solusvm_user_id]["status"]
+
+
+def test_lock_then_suspend_then_payment_reactivates(app, api, factory, solus, mock, enrolled):
+    cid = enrolled
+    r = run_cron(app, factory, solus, DUE + timedelta(days=6))
+    assert r.locked == [] and solus_status(app, mock, cid) == "active"
+    r = run_cron(app, factory, solus, DUE + timedelta(days=7))
+    assert r.locked == [cid] and solus_status(app, mock, cid) == "locked"
+    r = run_cron(app, factory, solus, DUE + timedelta(days=8))
+    assert r.locked == [] and r.unchanged == 1  # nothing new: no second change queued
+    r = run_cron(app, factory, solus, DUE + timedelta(days=14))
+    assert r.suspended == [cid] and solus_status(app, mock, cid) == "suspended"
+    puts = [x["body"] for x in mock.journal.requests(method="PUT") if x["status"] == 200]
+    assert puts == [{"status": "locked"}, {"status": "suspended"}]
+
+    with session_of(app) as s:
+        inv_id = s.scalars(invoices.select(invoices.Invoice.id)).one()
+    body = api("AddInvoicePayment", invoiceid=inv_id, transid="T1", gateway="banktransfer")
+    assert body["result"] == "success", body
+    assert solus_status(app, mock, cid) == "active"  # applied right after the payment committed
+
+
+def test_thresholds_come_from_config(app, factory, solus, mock, enrolled):
+    cfg = {"OVERDUE_LOCK_DAYS": 2, "OVERDUE_SUSPEND_DAYS": 3}
+    assert run_cron(app, factory, solus, DUE + timedelta(days=2), **cfg).locked == [enrolled]
+    assert run_cron(app, factory, solus, DUE + timedelta(days=3), **cfg).suspended == [enrolled]
+    with pytest.raises(ValueError):
+        overdue.thresholds({"OVERDUE_LOCK_DAYS": -1})
+    assert overdue.thresholds({"OVERDUE_LOCK_DAYS": 9, "OVERDUE_SUSPEND_DAYS": 4}) == (9, 9)
+
+
+def test_admin_lock_outlasts_payment(app, api, factory, solus, mock, enrolled):
+    cid = enrolled
+    run_cron(app, factory, solus, DUE + timedelta(days=7))
+    assert api("SolusVMLockClient", clientid=cid, reason="abuse report")["solusvm_status"] == "locked"
+    with session_of(app) as s:
+        inv_id = s.scalars(invoices.select(invoices.Invoice.id)).one()
+    assert api("AddInvoicePayment", invoiceid=inv_id, transid="T1", gateway="banktransfer")["result"] == "success"
+    assert solus_status(app, mock, cid) == "locked"
+    state = api("SolusVMSyncStatus", clientid=cid)
+    assert state["reason"] == "abuse report"
+
+
+def test_admin_release_waives_current_stage_until_it_worsens(app, api, factory, solus, mock, enrolled):
+    cid = enrolled
+    run_cron(app, factory, solus, DUE + timedelta(days=7))
+    assert solus_status(app, mock, cid) == "locked"
+    assert api("SolusVMUnlockClient", clientid=cid)["solusvm_status"] == "active"
+    run_cron(app, factory, solus, DUE + timedelta(days=8))
+    assert solus_status(app, mock, cid) == "active"  # the cron does not undo the admin the next day
+    run_cron(app, factory, solus, DUE + timedelta(days=14))
+    assert solus_status(app, mock, cid) == "suspended"  # but a worse stage applies
+
+
+def test_exempt_group_is_never_locked(app, factory, solus, mock, enrolled):
+    with session_of(app) as s, s.begin():
+        group = ClientGroup(name="VIP", susp_term_exempt=True)
+        s.add(group)
+        s.flush()
+        s.get(Client, enrolled).group_id = group.id
+    r = run_cron(app, factory, solus, DUE + timedelta(days=30))
+    assert r.suspended == [] and solus_status(app, mock, enrolled) == "active"
+
+
+def test_desired_status_reasons(app, enrolled):
+    with session_of(app) as s, s.begin():
+        overdue.apply_rules(s, today=DUE + timedelta(days=20), config={})
+        client = s.get(Client, enrolled)
+        status, reason = provisioning.status_and_reason(s, client)
+        assert status == "suspended" and "days overdue" in reason
