@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, IntegerField, PasswordField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from bridge.services.clients import valid_email
 
@@ -57,5 +57,6 @@ class ActionForm(FlaskForm):
 
 
 class PreviewForm(FlaskForm):
-    client_id = IntegerField("Client ID", validators=[DataRequired(message="Enter a client ID."),
-                                                     NumberRange(min=1, max=2**31 - 1)])
+    client_id = IntegerField("Client ID", validators=[
+        InputRequired(message="Enter a client ID as a whole number."),
+        NumberRange(min=1, max=2**31 - 1, message="Client IDs are whole numbers from 1.")])

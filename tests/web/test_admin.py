@@ -1,0 +1,168 @@
+"""Admin pages: own log-in, client status buttons against the mock, invoices, pricing preview."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from bridge.cli import main as cli
+from bridge.models import Client, Invoice
+from bridge.services import invoices as invoice_service
+from bridge.web import accounts
+from bridge.web.models import Admin
+from tests.web.conftest import Browser, enroll, session_of
+
+ADMIN_PW = "admin pass 123"
+
+
+def make_admin(app: Any, name: str = "root") -> None:
+    with session_of(app) as s, s.begin():
+        accounts.create_admin(s, name, ADMIN_PW)
+
+
+def admin_login(browser: Browser, name: str = "root", password: str = ADMIN_PW) -> Any:
+    return browser.submit("/admin/login", {"name": name, "password": password})
+
+
+def enrolled_client(app: Any) -> tuple[Browser, Client]:
+    user = Browser(app)
+    enroll(user, "ann@example.com")
+    with session_of(app) as s:
+        client = s.scalar(select(Client).where(Client.email_normalized == "ann@example.com"))
+    assert client is not None and client.solusvm_user_id
+    return user, client
+
+
+def test_admin_create_cli_stores_a_hash(sqlite_url: str, tmp_path: Any, monkeypatch: Any, app: Any) -> None:
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("BRIDGE_SECRET_KEY", "x")
+    result = CliRunner().invoke(cli, ["admin", "create", "--name", "ops", "--password", ADMIN_PW])
+    assert result.exit_code == 0, result.output
+    weak = CliRunner().invoke(cli, ["admin", "create", "--name", "ops2", "--password", "short"])
+    assert weak.exit_code != 0 and "too short" in weak.output
+    with session_of(app) as s:
+        admin = s.scalar(select(Admin).where(Admin.name == "ops"))
+        assert admin is not None and ADMIN_PW not in admin.password_hash
+        assert s.scalar(select(Admin).where(Admin.name == "ops2")) is None
+
+
+def test_admin_pages_need_the_admin_login(browser: Browser, app: Any) -> None:
+    for url in ("/admin", "/admin/clients", "/admin/invoices", "/admin/pricing", "/admin/clients/1"):
+        resp = browser.get(url)
+        assert resp.status_code == 302 and resp.location.endswith("/admin/login"), url
+    # A logged-in client is not an admin.
+    make_admin(app)
+    enroll(browser)
+    assert browser.get("/admin/clients").status_code == 302
+    bad = admin_login(browser, "root", "wrong password 1")
+    assert bad.status_code == 401 and "not correct" in bad.get_data(as_text=True)
+    assert admin_login(browser).status_code == 302
+    assert browser.get("/admin/clients").status_code == 200
+
+
+def test_clients_page_shows_enrollment_and_status(browser: Browser, app: Any) -> None:
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    admin_login(browser)
+    html = browser.get("/admin/clients").get_data(as_text=True)
+    row = html.split(f'id="client-{client.id}"')[1].split("</tr>")[0]
+    assert "ann@example.com" in row and str(client.solusvm_user_id) in row and "active" in row
+
+
+def test_lock_reaches_solusvm_and_unlock_reverts(browser: Browser, app: Any, mock: Any) -> None:
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    admin_login(browser)
+    page = f"/admin/clients/{client.id}"
+    resp = browser.submit(page, {"reason": "unpaid"}, action=f"{page}/lock")
+    assert resp.status_code == 302
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "locked"
+    html = browser.get(page).get_data(as_text=True)
+    assert 'id="desired-status">locked' in html and "done, SolusVM updated" in html
+    browser.submit(page, {}, action=f"{page}/unlock")
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "active"
+    browser.submit(page, {}, action=f"{page}/suspend")
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "suspended"
+    browser.submit(page, {}, action=f"{page}/unsuspend")
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "active"
+
+
+def test_lock_while_solusvm_is_down_is_queued(browser: Browser, app: Any, mock: Any) -> None:
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    admin_login(browser)
+    mock.faults.add(method="PATCH", path=f"/api/v1/users/{client.solusvm_user_id}", status=503, times=50)
+    mock.faults.add(method="PUT", path=f"/api/v1/users/{client.solusvm_user_id}", status=503, times=50)
+    page = f"/admin/clients/{client.id}"
+    browser.submit(page, {}, action=f"{page}/lock")
+    html = browser.get(page).get_data(as_text=True)
+    assert "change is queued" in html and 'id="pending"' in html
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "active"
+    listing = browser.get("/admin/clients").get_data(as_text=True)
+    row = listing.split(f'id="client-{client.id}"')[1].split("</tr>")[0]
+    assert '<td class="num">1</td>' in row
+
+
+def test_unknown_action_or_client_is_404(browser: Browser, app: Any) -> None:
+    make_admin(app)
+    admin_login(browser)
+    page = browser.get("/admin/clients").get_data(as_text=True)
+    from tests.web.conftest import csrf_of
+
+    token = csrf_of(page)
+    assert browser.http.post("/admin/clients/1/explode", data={"csrf_token": token}).status_code == 404
+    assert browser.http.post("/admin/clients/999/lock", data={"csrf_token": token}).status_code == 404
+
+
+def test_mark_invoice_paid(browser: Browser, app: Any) -> None:
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    with session_of(app) as s, s.begin():
+        inv = invoice_service.create_invoice(s, client.id, [{"description": "web-1", "amount": Decimal("5.00")}],
+                                             date=date(2026, 11, 1), duedate=date(2026, 11, 15),
+                                             period="2026-10", actor="test")
+        inv_id = inv.id
+    admin_login(browser)
+    assert "Mark as paid" in browser.get("/admin/invoices").get_data(as_text=True)
+    resp = browser.submit("/admin/invoices", {}, action=f"/admin/invoices/{inv_id}/paid")
+    assert resp.status_code == 302
+    with session_of(app) as s:
+        paid = s.get(Invoice, inv_id)
+        assert paid is not None and paid.status == "Paid" and paid.datepaid is not None
+    assert "marked as paid" in browser.get("/admin/invoices").get_data(as_text=True)
+
+
+def test_pricing_catalogue_and_preview(browser: Browser, app: Any, mock: Any) -> None:
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    admin_login(browser)
+    html = browser.get("/admin/pricing").get_data(as_text=True)
+    assert "USD" in html and "EUR" in html and "0.00091" in html
+    resp = browser.get(f"/admin/pricing?client_id={client.id}")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert 'id="user-cost">0.001<' in html
+    # every plan of the mock with its per-hour price in the client's currency
+    plans = list(mock.backend.plans.values())
+    assert plans and all(p["name"] in html for p in plans)
+    assert 'id="plan-prices"' in html
+
+
+def test_pricing_preview_bad_input(browser: Browser, app: Any) -> None:
+    make_admin(app)
+    admin_login(browser)
+    for value, text in (("abc", "Not a valid integer value."), ("0", "Client IDs are whole numbers from 1."), ("424242", "Client Not Found")):
+        resp = browser.get(f"/admin/pricing?client_id={value}")
+        assert resp.status_code == 400, value
+        assert text in resp.get_data(as_text=True), value
+
+
+def test_admin_login_does_not_reveal_admin_names(browser: Browser, app: Any) -> None:
+    make_admin(app)
+    a = admin_login(browser, "root", "bad password 1").get_data(as_text=True)
+    b = admin_login(Browser(app), "nobody", "bad password 1").get_data(as_text=True)
+    assert "Name or password is not correct." in a and "Name or password is not correct." in b
