@@ -299,7 +299,13 @@ class Snapshot:
 
 
 def build_snapshot(session: Session) -> Snapshot:
-    """Read the whole catalogue (a handful of small queries)."""
+    """Read the whole catalogue (a handful of small queries).
+
+    The version is read first: if a change commits while the rest is read, the snapshot is
+    labelled with the older version and the next request rebuilds it (never the reverse,
+    which would keep stale content under the new label).
+    """
+    version = session.scalar(select(Setting.value).where(Setting.key == VERSION_KEY))
     prices = {tp.currency_id: tp.price_per_token for tp in session.scalars(select(TokenPrice))}
     currencies = {
         c.id: CurrencyInfo(c.id, c.code, c.prefix, c.suffix, c.format, c.decimals, prices.get(c.id))
@@ -308,10 +314,9 @@ def build_snapshot(session: Session) -> Snapshot:
     groups = {g.id: GroupInfo(g.id, g.name, g.discount_percent) for g in session.scalars(select(ClientGroup))}
     rules = tuple(RuleInfo(r.id, r.level, r.name, r.country, r.state, r.rate)
                   for r in session.scalars(select(TaxRule).order_by(TaxRule.id)))
-    settings = {s.key: s.value for s in session.scalars(
-        select(Setting).where(Setting.key.in_((*TAX_SETTINGS, VERSION_KEY))))}
+    settings = {s.key: s.value for s in session.scalars(select(Setting).where(Setting.key.in_(TAX_SETTINGS)))}
     return Snapshot(
-        version=settings.get(VERSION_KEY),
+        version=version,
         currencies=currencies,
         groups=groups,
         rules=rules,
