@@ -2,17 +2,18 @@
 
 ``reconcile`` walks every page of SolusVM users and reports:
 
-- ``unlinked``: users with no ``billing_user_id``;
+- ``unlinked``: users with no ``billing_user_id`` whose e-mail is an enrolled client's;
 - ``orphaned``: users linked to a client that does not exist;
+- ``unknown`` (a list of its own): users no billing client owns, created outside billing;
+- ``unknown_active``: such users still active, when ``lock_unknown`` asks to lock them;
 - ``wrong_status``: users whose status differs from billing's desired status;
 - ``wrong_email``: linked users whose e-mail differs from the client's;
 - ``missing``: enrolled clients whose SolusVM user does not exist (any more).
 
 With ``fix`` it repairs what billing owns: a user whose e-mail is exactly an enrolled
 client's is linked (``billing_user_id``, and the client's ``solusvm_user_id``); status and
-e-mail are set to billing's; a missing user is re-queued for creation; and with
-``lock_unknown`` users created outside billing (unlinked or orphaned, no matching client)
-are locked. Clients with changes still queued in the outbox are reported as ``pending``
+e-mail are set to billing's; a dangling ``billing_user_id`` is cleared; a missing user is
+re-queued for creation; and with ``lock_unknown`` users created outside billing are locked. Clients with changes still queued in the outbox are reported as ``pending``
 and left to the outbox, so the two never fight. It warns when SolusVM's
 ``features.allow_registration`` is on: billing can only be the master with it off.
 """
@@ -54,6 +55,8 @@ class SyncReport:
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     pending: list[int] = field(default_factory=list)
+    #: SolusVM users no billing client owns (reported every run; see ``lock_unknown``).
+    unknown: list[str] = field(default_factory=list)
 
     def of(self, kind: str) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
@@ -76,7 +79,7 @@ def _try(report: SyncReport, finding: Finding, action: Any) -> None:
 
 
 def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock_unknown: bool = False,
-              actor: str = "sync") -> SyncReport:
+              actor: str = "sync", per_page: int = 100) -> SyncReport:
     """Compare SolusVM's users with billing; with ``fix`` repair what billing owns (flushes only)."""
     report = SyncReport()
     try:
@@ -92,7 +95,7 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
         select(Outbox.client_id).where(Outbox.status.in_(("pending", "failed")), Outbox.client_id.is_not(None))))
     report.pending = sorted(c for c in pending_clients if c is not None)
     seen_users: set[int] = set()
-    for user in solus.iter_users(per_page=100):
+    for user in solus.iter_users(per_page=per_page):
         report.users_seen += 1
         uid = int(user["id"])
         seen_users.add(uid)
@@ -100,20 +103,32 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
         billing_id = user.get("billing_user_id")
         client = session.get(Client, int(billing_id)) if billing_id not in (None, "") else None
         if client is None:
-            kind = "unlinked" if billing_id in (None, "") else "orphaned"
-            detail = f"{email} has no billing_user_id" if kind == "unlinked" else \
-                f"{email} is linked to client {billing_id}, which does not exist"
             match = clients.get_by_email(session, email)
-            match_ok = (match is not None and match.email.strip().lower() == email.strip().lower()
-                        and match.enrolled_at is not None and match.solusvm_user_id in (None, uid))
-            finding = Finding(kind, uid, match.id if match_ok and match else None, detail)
-            report.findings.append(finding)
-            if fix and match_ok and match is not None:
-                finding.detail += f"; linked to client {match.id} (same e-mail)"
-                _try(report, finding, lambda m=match, u=uid: _link(session, solus, m, u, actor))
-            elif fix and lock_unknown and user.get("status") == "active":
-                finding.detail += "; locked (created outside billing)"
-                _try(report, finding, lambda u=uid: solus.update_user(u, status="locked"))
+            if (match is not None and match.enrolled_at is not None and match.solusvm_user_id in (None, uid)
+                    and match.email.strip().lower() == email.strip().lower()):
+                finding = Finding("unlinked" if billing_id in (None, "") else "orphaned", uid, match.id,
+                                  f"{email} belongs to client {match.id} (same e-mail) but is linked to "
+                                  f"{billing_id if billing_id not in (None, '') else 'nobody'}")
+                report.findings.append(finding)
+                if fix:
+                    _try(report, finding, lambda m=match, u=uid: _link(session, solus, m, u, actor))
+                continue
+            report.unknown.append(f"SolusVM user {uid} ({email}, {user.get('status')}) has no billing client"
+                                  + (f" (linked to missing client {billing_id})" if billing_id not in (None, "")
+                                     else ""))
+            lock = lock_unknown and user.get("status") == "active"
+            if billing_id not in (None, ""):
+                finding = Finding("orphaned", uid, None,
+                                  f"{email} is linked to client {billing_id}, which does not exist")
+                report.findings.append(finding)
+                fields: dict[str, Any] = {"billing_user_id": None, **({"status": "locked"} if lock else {})}
+                if fix:
+                    _try(report, finding, lambda u=uid, f=fields: solus.update_user(u, **f))
+            elif lock:
+                finding = Finding("unknown_active", uid, None, f"{email} was created outside billing and is active")
+                report.findings.append(finding)
+                if fix:
+                    _try(report, finding, lambda u=uid: solus.update_user(u, status="locked"))
             continue
         if client.id in pending_clients:
             continue  # the outbox still has work for this client: let it finish first
