@@ -11,7 +11,7 @@ from flask import Flask
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the bridge app. ``config`` (keys as in docs/configuration.md) is merged last."""
     from bridge import db
-    from bridge.api import health, pricing, whmcs
+    from bridge.api import health, openapi, pricing, whmcs
     from bridge.config import load_config
     from bridge.jsonx import DecimalJSONProvider
 
@@ -27,6 +27,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(pricing.bp)
     app.register_blueprint(whmcs.bp)
+    app.register_blueprint(openapi.bp)
     if app.config.get("BENCH_ROUTES"):
         app.register_blueprint(health.bench_bp)
     from bridge import web  # sign-up, client area and admin pages (CSRF on those blueprints only)
