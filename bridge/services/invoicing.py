@@ -25,16 +25,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import String, cast, select
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import metrics
@@ -119,6 +121,35 @@ class RunSummary:
         out += [f"  UNBILLED: {m}" for m in self.unbilled[:MAX_LISTED]]
         out += [f"  MAIL FAILED: {m}" for m in self.mail_failures[:MAX_LISTED]]
         return "\n".join(out)
+
+
+# --- transactions ----------------------------------------------------------------------
+
+LOCK_RETRIES = 12
+T = TypeVar("T")
+
+
+def _locked(exc: OperationalError) -> bool:
+    """SQLite's "database is locked": a deferred transaction lost the race for the write lock."""
+    return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)
+
+
+def in_transaction(session_factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
+    """Run ``work(session)`` in one transaction and commit.
+
+    On SQLite a deferred transaction that read first and then writes fails at once with
+    "database is locked" when another process wrote meanwhile (the busy timeout does not
+    apply to that upgrade); the whole transaction is then retried with a jittered backoff.
+    """
+    for attempt in range(LOCK_RETRIES):
+        try:
+            with session_factory() as session, session.begin():
+                return work(session)
+        except OperationalError as exc:
+            if not _locked(exc) or attempt == LOCK_RETRIES - 1:
+                raise
+            time.sleep(min(1.0, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
 
 
 # --- the spool: usage grouped by client without holding it in memory -------------------
@@ -337,8 +368,8 @@ def _send_mail(session_factory: sessionmaker[Session], mailer: Any, created: _Cr
         return
     summary.mails_sent += 1
     try:
-        with session_factory() as session, session.begin():
-            audit.record(session, ACTOR, "invoice.mailed", "invoice", created.invoice_id, {"to": created.email})
+        in_transaction(session_factory, lambda session: audit.record(
+            session, ACTOR, "invoice.mailed", "invoice", created.invoice_id, {"to": created.email}))
     except SQLAlchemyError as exc:  # the mail went out; at worst it is sent once more next run
         log.warning("could not record that invoice %s was mailed: %s", created.invoice_id, exc)
 
@@ -366,20 +397,24 @@ def _resend_unmailed(session_factory: sessionmaker[Session], mailer: Any, period
 
 
 def _start_run(session_factory: sessionmaker[Session], period: str) -> int:
-    with session_factory() as session, session.begin():
+    def work(session: Session) -> int:
         run = InvoiceRun(period=period, status="running", summary={})
         session.add(run)
         session.flush()
         return run.id
 
+    return in_transaction(session_factory, work)
+
 
 def _finish_run(session_factory: sessionmaker[Session], run_id: int, status: str, summary: RunSummary) -> None:
-    with session_factory() as session, session.begin():
+    def work(session: Session) -> None:
         run = session.get(InvoiceRun, run_id)
         if run is not None:
             run.status = status
             run.finished_at = utcnow()
             run.summary = summary.as_dict()
+
+    in_transaction(session_factory, work)
 
 
 def generate_period(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, *,
@@ -390,7 +425,8 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
     rerunning after a crash never duplicates an invoice. ``mailer`` (a ``Mailer``) sends
     the summaries; ``None`` sends nothing. ``progress(done, total)`` is called per client.
     Config keys: ``INVOICE_DUE_DAYS`` (14), ``INVOICE_EMPTY`` (False: clients without usage
-    get no invoice), ``INVOICE_ON_MISMATCH`` ("hold" or "solusvm"), ``SYSTEM_URL``.
+    get no invoice), ``INVOICE_ON_MISMATCH`` ("hold" or "solusvm"), ``INVOICE_PAUSE`` (seconds
+    between clients, 0), ``SYSTEM_URL``.
     """
     period = f"{year:04d}-{month:02d}"
     summary = RunSummary(period)
@@ -408,6 +444,7 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
         total = spool.client_count()
         done = 0
         hold = str(config.get("INVOICE_ON_MISMATCH") or "hold").lower() != "solusvm"
+        pause = float(config.get("INVOICE_PAUSE") or 0)
         for key, items in spool.groups():
             if key is None:
                 for it in items:
@@ -418,6 +455,8 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
             _invoice_one(session_factory, key, items, period, failed, hold, config, mailer, summary)
             if progress is not None:
                 progress(done, total)
+            if pause:
+                time.sleep(pause)  # spreads the load on the database and the mail server
         if _truthy(config.get("INVOICE_EMPTY")) and not failed and summary.fetch_mode == "bulk":
             _invoice_empty(session_factory, period, config, mailer, summary)
     finally:
@@ -443,18 +482,21 @@ def _invoice_one(session_factory: sessionmaker[Session], key: int, items: list[U
             summary.fail(f"client {key}: not invoiced, SolusVM usage disagrees with the cap rule "
                          "(INVOICE_ON_MISMATCH=solusvm bills SolusVM's figures)")
             return
+    def work(session: Session) -> _Created | None:
+        client = session.get(Client, key)
+        if client is None:
+            raise NotFound(f"no client {key} (billing_user_id of SolusVM user {items[0].solus_user_id})")
+        return _invoice_client(session, client, items, period, config=config)
+
     try:
-        with session_factory() as session, session.begin():
-            client = session.get(Client, key)
-            if client is None:
-                raise NotFound(f"no client {key} (billing_user_id of SolusVM user {items[0].solus_user_id})")
-            created = _invoice_client(session, client, items, period, config=config)
+        created = in_transaction(session_factory, work)
     except DuplicateInvoice:
         created = None  # a concurrent run won the race: its invoice stands
     except BridgeError as exc:
         summary.fail(f"client {key}: {exc.message}")
         return
     except SQLAlchemyError as exc:
+        log.debug("database error", exc_info=True)  # the traceback only when debugging
         summary.fail(f"client {key}: database error {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
         return
     if created is None:
@@ -485,10 +527,12 @@ def _invoice_empty(session_factory: sessionmaker[Session], period: str, config: 
             Client.status == "Active", Client.enrolled_at.is_not(None), Client.enrolled_at < end,
             Client.id.not_in(has)).order_by(Client.id)))
     for client_id in ids:
+        def work(session: Session, client_id: int = client_id) -> _Created | None:
+            client = session.get(Client, client_id)
+            return _invoice_client(session, client, [], period, config=config) if client else None
+
         try:
-            with session_factory() as session, session.begin():
-                client = session.get(Client, client_id)
-                created = _invoice_client(session, client, [], period, config=config) if client else None
+            created = in_transaction(session_factory, work)
         except DuplicateInvoice:
             continue
         except (BridgeError, SQLAlchemyError) as exc:
