@@ -5,11 +5,21 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bridge.models import Client, Outbox
 from bridge.services import outbox, provisioning
-from tests.users.conftest import session_of
+from tests.bridge.conftest import db_url, pg_database, pg_reset_engine  # noqa: F401 - fixtures
+from tests.users.conftest import ADMIN, BASE, build_app, session_of
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Any, mock: Any) -> Any:  # noqa: F811 - these run on SQLite and PostgreSQL
+    application = build_app(db_url, tmp_path, SOLUSVM_URL=BASE, SOLUSVM_API_TOKEN=ADMIN, SOLUSVM_RETRIES=0,
+                            OUTBOX_MAX_ATTEMPTS=3)
+    yield application
+    application.extensions["bridge_db"]["engine"].dispose()
 
 USERS = "/api/v1/users"
 
