@@ -54,7 +54,9 @@ def register(group: click.Group) -> None:
 
         app = make_app()
         factory, solus = _services(app)
-        lock_unknown = lock_unknown or bool(app.config.get("SYNC_LOCK_UNKNOWN"))
+        configured = app.config.get("SYNC_LOCK_UNKNOWN")
+        # environment values arrive as strings ("false" must stay false)
+        lock_unknown = lock_unknown or configured is True or str(configured).strip().lower() in {"1", "true", "yes", "on"}
         if retry_failed:
             with factory() as session, session.begin():
                 click.echo(f"re-queued {outbox.retry_failed(session)} failed change(s)")
