@@ -44,6 +44,9 @@ def _settings(app: Flask) -> None:
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(seconds=int(lifetime))
     elif lifetime == timedelta(days=31):  # Flask's default is far too long for a billing account
         app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=8)
+    if app.config.get("SESSION_COOKIE_NAME", "session") == "session":
+        # Cookies ignore ports: SolusVM (or the demo mock) on the same host would overwrite a "session".
+        app.config["SESSION_COOKIE_NAME"] = "bridge_session"
     app.config["SESSION_COOKIE_HTTPONLY"] = True
     if not app.config.get("SESSION_COOKIE_SAMESITE"):
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
@@ -59,7 +62,7 @@ def init_app(app: Flask) -> None:
     from bridge.services.pricing import plain
     from bridge.web import admin, auth, clientarea, signup
     from bridge.web import models as _models  # noqa: F401 - tables join the shared metadata
-    from bridge.web.formatting import format_money
+    from bridge.web.formatting import format_money, format_when
 
     _settings(app)
     csrf.init_app(app)
@@ -68,6 +71,7 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(bp)
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["plain"] = plain
+    app.jinja_env.filters["when"] = format_when
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -40,3 +41,11 @@ def format_money(amount: Decimal | int | str | None, currency: Any) -> str:
     suffix = str(attr("suffix", ""))
     sign, number = ("-", number[1:]) if number.startswith("-") else ("", number)
     return f"{sign}{prefix}{number}{suffix}".strip()
+
+
+def format_when(value: datetime | None) -> str:
+    """A timestamp as ``2026-11-22 04:51 UTC`` (SQLite hands back naive UTC values)."""
+    if value is None:
+        return ""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -14,6 +14,7 @@ from bridge.models import Client, Invoice
 from bridge.services import invoices as invoice_service
 from bridge.web import accounts
 from bridge.web.models import Admin
+from contracts.rules import quantize_money
 from tests.web.conftest import Browser, enroll, session_of
 
 ADMIN_PW = "admin pass 123"
@@ -149,7 +150,10 @@ def test_pricing_catalogue_and_preview(browser: Browser, app: Any, mock: Any) ->
     # every plan of the mock with its per-hour price in the client's currency
     plans = list(mock.backend.plans.values())
     assert plans and all(p["name"] in html for p in plans)
-    assert 'id="plan-prices"' in html
+    table = html.split('id="plan-prices"')[1].split("</table>")[0]
+    for plan in plans:
+        per_hour = quantize_money(plan["tokens_per_hour"] * Decimal("0.001"), 2)
+        assert f'<td class="num">${per_hour} USD</td>' in table
 
 
 def test_pricing_preview_bad_input(browser: Browser, app: Any) -> None:
