@@ -134,15 +134,26 @@ class JsonFormatter(logging.Formatter):
 _HANDLER_MARK = "_bridge_handler"
 
 
-def configure_logging(config: Any, stream: Any = None) -> logging.Handler:
+def configure_logging(config: Any, stream: Any = None, *, force: bool = False) -> logging.Handler | None:
     """Install (or replace) the bridge's one handler on the ``bridge`` logger.
 
     ``LOG_FORMAT`` = ``json`` (default) or ``text``; ``LOG_LEVEL`` (default ``INFO``).
-    Records still propagate, so an embedding application's own handlers see them too.
+    Records still propagate. When the root logger already has handlers (a CLI that called
+    ``logging.basicConfig``, an embedding application, pytest), those are left to print and
+    only get the redaction filter, so no line is printed twice; ``force`` installs ours anyway.
     """
     logger = logging.getLogger("bridge")
+    logger.setLevel(str(config.get("LOG_LEVEL") or "INFO").upper())
+    redact = RedactFilter(str(config.get(k) or "") for k in SECRET_KEYS)
     for old in [h for h in logger.handlers if getattr(h, _HANDLER_MARK, False)]:
         logger.removeHandler(old)
+    root = logging.getLogger()
+    if root.handlers and not force:
+        for h in root.handlers:
+            for f in [f for f in h.filters if isinstance(f, RedactFilter)]:
+                h.removeFilter(f)
+            h.addFilter(redact)
+        return None
     handler = logging.StreamHandler(stream)
     setattr(handler, _HANDLER_MARK, True)
     if str(config.get("LOG_FORMAT") or "json").lower() == "text":
@@ -150,9 +161,8 @@ def configure_logging(config: Any, stream: Any = None) -> logging.Handler:
     else:
         handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
-    handler.addFilter(RedactFilter(str(config.get(k) or "") for k in SECRET_KEYS))
+    handler.addFilter(redact)
     logger.addHandler(handler)
-    logger.setLevel(str(config.get("LOG_LEVEL") or "INFO").upper())
     return handler
 
 

@@ -125,7 +125,7 @@ def test_solusvm_calls_retries_and_errors_are_counted(app: Any, client: Any) -> 
 def log_stream(app: Any) -> Iterator[io.StringIO]:
     """The bridge's JSON log lines of this test (the handler is per process, so re-point it)."""
     stream = io.StringIO()
-    handler = observability.configure_logging(app.config, stream=stream)
+    handler = observability.configure_logging(app.config, stream=stream, force=True)
     logger = logging.getLogger("bridge")
     old = logger.level
     logger.setLevel(logging.DEBUG)
@@ -202,7 +202,7 @@ def test_redact_filter_masks_parameters_and_values() -> None:
 
 def test_text_log_format(app: Any) -> None:
     stream = io.StringIO()
-    handler = observability.configure_logging({**app.config, "LOG_FORMAT": "text"}, stream=stream)
+    handler = observability.configure_logging({**app.config, "LOG_FORMAT": "text"}, stream=stream, force=True)
     try:
         with app.test_request_context("/"):
             from flask import g
@@ -210,8 +210,22 @@ def test_text_log_format(app: Any) -> None:
             g.request_id = "rid-1"
             logging.getLogger("bridge.x").warning("hello")
     finally:
-        logging.getLogger("bridge").removeHandler(handler)
+        logging.getLogger("bridge").removeHandler(handler)  # type: ignore[arg-type]
     assert "WARNING bridge.x [rid-1] hello" in stream.getvalue()
+
+
+def test_existing_root_handlers_are_used_not_doubled() -> None:
+    """A CLI that configured logging (cron) keeps its one handler, which gets the redaction filter."""
+    root = logging.getLogger()
+    stream = io.StringIO()
+    mine = logging.StreamHandler(stream)
+    root.addHandler(mine)
+    try:
+        assert observability.configure_logging({"PRICING_TOKEN": "tok-123456789"}) is None
+        logging.getLogger("bridge.y").warning("using tok-123456789")
+    finally:
+        root.removeHandler(mine)
+    assert stream.getvalue() == "using [redacted]\n"
 
 
 # --- /healthz --------------------------------------------------------------------------

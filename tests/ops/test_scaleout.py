@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from decimal import Decimal
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
