@@ -12,7 +12,11 @@ from sqlalchemy import select
 from bridge.models import Client, Currency
 from bridge.services import clients as client_service
 from bridge.services import invoices as invoice_service
+from bridge.web.formatting import format_money
+from contracts.rules import quantize_money
 from tests.web.conftest import PASSWORD, Browser, csrf_of, enroll, session_of
+
+USD = {"prefix": "$", "suffix": " USD", "format": 2, "decimals": 2}
 
 
 def make_client(app: Any, email_addr: str, *, verified: bool = True, currency: str = "USD") -> int:
@@ -181,3 +185,28 @@ def test_sso_refused_with_a_message_when_not_enrolled(browser: Browser, app: Any
     resp = browser.submit("/clientarea", {}, action="/clientarea/solusvm")
     assert resp.status_code == 409
     assert "not enrolled" in resp.get_data(as_text=True)
+
+
+def test_dashboard_lists_this_months_servers_with_projected_cost(browser: Browser, app: Any, mock: Any) -> None:
+    from bridge.services.solusvm_client import client_from_config
+
+    enroll(browser)
+    solus = client_from_config(app.config)
+    user = solus.find_user_by_email("ann@example.com")
+    assert user is not None
+    plan = next(solus.iter_plans())
+    solus.request("POST", "servers", json={"name": "web-7", "plan": plan["id"], "user": user["id"]})
+    html = browser.get("/clientarea").get_data(as_text=True)
+    usage = html.split('id="usage"')[1].split("</section>")[0]
+    assert "web-7" in usage and plan["name"] in usage
+    # one started hour at 0.001 USD per token
+    expected = format_money(quantize_money(plan["tokens_per_hour"] * Decimal("0.001"), 2), USD)
+    assert f'id="usage-total">{expected}' in usage
+
+
+def test_dashboard_says_when_usage_is_unavailable(browser: Browser, app: Any, mock: Any) -> None:
+    enroll(browser)
+    mock.faults.add(method="GET", path="/api/v1/usage", status=503, times=10)
+    resp = browser.get("/clientarea")
+    assert resp.status_code == 200
+    assert "Usage could not be loaded from SolusVM right now" in resp.get_data(as_text=True)
