@@ -40,17 +40,26 @@ def solus_status(app: Any, mock: Any, cid: int) -> str:
 
 
 def test_lock_then_suspend_then_payment_reactivates(app, api, factory, solus, mock, enrolled):
+    """Driven by the mock's clock: each "day" the cron runs with today = the mock's date."""
     cid = enrolled
-    r = run_cron(app, factory, solus, DUE + timedelta(days=6))
+    mock.clock.set(f"{DUE.isoformat()}T03:00:00Z")
+    mock.clock.freeze()
+
+    def day(n: int) -> overdue.OverdueReport:
+        mock.clock.set(f"{(DUE + timedelta(days=n)).isoformat()}T03:00:00Z")
+        return run_cron(app, factory, solus, mock.clock.now().date())
+
+    r = day(6)
     assert r.locked == [] and solus_status(app, mock, cid) == "active"
-    r = run_cron(app, factory, solus, DUE + timedelta(days=7))
+    r = day(7)
     assert r.locked == [cid] and solus_status(app, mock, cid) == "locked"
-    r = run_cron(app, factory, solus, DUE + timedelta(days=8))
+    r = day(8)
     assert r.locked == [] and r.unchanged == 1  # nothing new: no second change queued
-    r = run_cron(app, factory, solus, DUE + timedelta(days=14))
+    r = day(14)
     assert r.suspended == [cid] and solus_status(app, mock, cid) == "suspended"
-    puts = [x["body"] for x in mock.journal.requests(method="PUT") if x["status"] == 200]
-    assert puts == [{"status": "locked"}, {"status": "suspended"}]
+    puts = [(x["at"][:10], x["body"]) for x in mock.journal.requests(method="PUT") if x["status"] == 200]
+    assert puts == [(str(DUE + timedelta(days=7)), {"status": "locked"}),
+                    (str(DUE + timedelta(days=14)), {"status": "suspended"})]
 
     with session_of(app) as s:
         inv_id = s.scalars(invoices.select(invoices.Invoice.id)).one()
