@@ -17,6 +17,15 @@ DEFAULTS: dict[str, Any] = {
     "PRICING_TOKEN": "",  # shared secret SolusVM sends as `token`; empty = no check
     "SOLUSVM_URL": "",
     "SOLUSVM_API_TOKEN": "",
+    # SolusVM users (docs/users.md); blank limit group / roles = SolusVM's defaults
+    "SOLUSVM_LIMIT_GROUP_ID": "",
+    "SOLUSVM_ROLE_IDS": "",
+    "SOLUSVM_LOGIN_URL_TEMPLATE": "{solusvm_url}/auth/by_token?token={token}",
+    "OUTBOX_MAX_ATTEMPTS": 10,
+    "OUTBOX_RETRY_SECONDS": 60,
+    "OVERDUE_LOCK_DAYS": 7,
+    "OVERDUE_SUSPEND_DAYS": 14,
+    "SYNC_LOCK_UNKNOWN": False,
     "CATALOGUE_FILE": "",
     "SYSTEM_URL": "http://127.0.0.1:5000",
     "API_ACCESS_KEY": "",  # WHMCS $api_access_key: bypasses the IP allow-list when matched
