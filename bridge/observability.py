@@ -51,6 +51,15 @@ _BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=\-]+")
 access_log = logging.getLogger("bridge.access")
 
 
+def flag(value: Any, default: bool = True) -> bool:
+    """A boolean setting that may arrive as a string from the environment."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
 # --- request ids -----------------------------------------------------------------------
 
 
@@ -239,7 +248,7 @@ def _after(response: Response) -> Response:
         endpoint == WHMCS_ENDPOINT and request.form.get("action") == "GetTokenPricing"
     ):
         metrics.TOKEN_PRICING_SECONDS.observe(elapsed)
-    if access_log.isEnabledFor(logging.INFO) and current_app.config.get("ACCESS_LOG", True):
+    if access_log.isEnabledFor(logging.INFO) and flag(current_app.config.get("ACCESS_LOG")):
         access_log.info("%s %s %s", request.method, rule, response.status_code,
                         extra={"method": request.method, "route": rule, "status": response.status_code,
                                "duration_ms": round(elapsed * 1000, 3)})
@@ -254,7 +263,7 @@ def metrics_view() -> Response:
 
 def init_app(app: Flask) -> None:
     """Wire request ids, access logging and ``/metrics`` into ``app``."""
-    if app.config.get("LOG_CONFIGURE", True):
+    if flag(app.config.get("LOG_CONFIGURE")):
         configure_logging(app.config)
     app.before_request(_before)
     app.after_request(_after)

@@ -266,3 +266,12 @@ def test_healthz_with_bad_solusvm_token(sqlite_url: str, tmp_path: Any) -> None:
         body = app.test_client().get("/healthz").get_json()
     assert body["status"] == "degraded"
     assert "401" in body["solusvm"]["error"] and "Unauthenticated" in body["solusvm"]["error"]
+
+
+def test_access_log_can_be_turned_off_from_the_environment(app: Any, client: Any, log_stream: io.StringIO) -> None:
+    app.config["ACCESS_LOG"] = "false"  # as BRIDGE_ACCESS_LOG=false arrives
+    client.get("/healthz")
+    assert not [rec for rec in lines(log_stream) if rec["logger"] == "bridge.access"]
+    app.config["ACCESS_LOG"] = "1"
+    client.get("/healthz")
+    assert [rec["route"] for rec in lines(log_stream) if rec["logger"] == "bridge.access"] == ["/healthz"]
