@@ -103,15 +103,23 @@ def refresh_client(session: Session, client: Client, *, today: date, config: Map
 def apply_rules(session: Session, *, today: date, config: Mapping[str, Any] | None, actor: str = "cron"
                 ) -> OverdueReport:
     """Apply the overdue rules to every enrolled client (flushes; the caller commits)."""
+    from bridge.services import hooks
+
     report = OverdueReport()
     thresholds(config)  # fail early on a bad configuration
+    if config is not None and hooks.CONFIG_KEY not in session.info:
+        # lets the queued status changes go out right after the caller commits (the cron's
+        # outbox step may already have run this morning)
+        session.info[hooks.CONFIG_KEY] = config
     for client in session.scalars(select(Client).where(Client.enrolled_at.is_not(None)).order_by(Client.id)):
         before = provisioning.desired_status(client, session)
         refresh_client(session, client, today=today, config=config, actor=actor)
         after = provisioning.desired_status(client, session)
         if before == after:
             report.unchanged += 1
-        elif after == "suspended":
+            continue
+        hooks.apply_after_commit(session, client.id)
+        if after == "suspended":
             report.suspended.append(client.id)
         elif after == "locked":
             report.locked.append(client.id)

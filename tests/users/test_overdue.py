@@ -116,3 +116,11 @@ def test_desired_status_reasons(app, enrolled):
         client = s.get(Client, enrolled)
         status, reason = provisioning.status_and_reason(s, client)
         assert status == "suspended" and "days overdue" in reason
+
+
+def test_daily_cron_locks_the_same_day(app, factory, solus, mock, enrolled):
+    """The cron's overdue step queues the lock; it reaches SolusVM in the same run, not a day later."""
+    from bridge.services import cron
+
+    summary = cron.run_daily(app.config, today=DUE + timedelta(days=7), session_factory=factory, solus=solus)
+    assert solus_status(app, mock, enrolled) == "locked", summary
