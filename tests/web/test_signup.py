@@ -8,15 +8,18 @@ import time_machine
 from sqlalchemy import select
 
 from bridge.models import Client, Outbox
+from tests.bridge.conftest import db_url  # noqa: F401 - both backends
 from tests.web.conftest import (
     PASSWORD,
     Browser,
+    build_app,
     enroll,
     link_in,
     mail_text,
     outbox_mails,
     session_of,
     sign_up,
+    web_config,
 )
 
 
@@ -198,3 +201,16 @@ def test_solusvm_unreachable_keeps_the_account_and_retries(browser: Browser, app
     assert retry.status_code == 200, retry.get_data(as_text=True)
     assert "Log in to SolusVM" in retry.get_data(as_text=True)
     assert client_row(app, "ann@example.com").solusvm_user_id  # type: ignore[union-attr]
+
+
+def test_journey_on_each_backend(db_url: str, tmp_path: Any, mock: Any) -> None:  # noqa: F811
+    """Sign-up to SSO on SQLite and PostgreSQL (rate-limit upserts, timestamps, outbox)."""
+    app = build_app(db_url, tmp_path, **web_config(tmp_path))
+    try:
+        b = Browser(app)
+        assert "Log in to SolusVM" in enroll(b).get_data(as_text=True)
+        assert client_row(app, "ann@example.com").solusvm_user_id  # type: ignore[union-attr]
+        resp = b.submit("/clientarea", {}, action="/clientarea/solusvm")
+        assert resp.status_code == 303 and "/auth/by_token?token=" in resp.location
+    finally:
+        app.extensions["bridge_db"]["engine"].dispose()
