@@ -106,6 +106,15 @@ def price(base: str, userid: int) -> Decimal:
     return Decimal(str(resp.json()["user_token_unit_cost"]))
 
 
+def pricing_count(base: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = requests.get(base + "/metrics", timeout=10).text
+    return sum(sample.value for family in text_string_to_metric_families(body) for sample in family.samples
+               if sample.name == "bridge_http_requests_total" and sample.labels.get("route") == PRICING
+               and sample.labels.get("status") == "200")
+
+
 def csrf(session: requests.Session, url: str) -> str:
     page = session.get(url, timeout=10)
     assert page.status_code == 200, page.text[:500]
@@ -141,7 +150,9 @@ def test_two_bridge_processes_on_one_postgresql(fresh_pg: str, tmp_path: Path) -
                "BRIDGE_PRICING_TOKEN": TOKEN, "BRIDGE_SOLUSVM_URL": mock.url, "BRIDGE_SOLUSVM_API_TOKEN": API_TOKEN,
                "BRIDGE_MAIL_OUTBOX_DIR": str(outbox), "BRIDGE_MAIL_SERVER": "", "BRIDGE_RATE_LIMIT_LOGIN": "3/300",
                "BRIDGE_SYSTEM_URL": "http://127.0.0.1:9", "BRIDGE_LOG_LEVEL": "WARNING"}
-        a = Serve(env, workers=2, log=tmp_path / "a.log")
+        prom = tmp_path / "prometheus"
+        prom.mkdir()
+        a = Serve({**env, "PROMETHEUS_MULTIPROC_DIR": str(prom)}, workers=2, log=tmp_path / "a.log")
         b = Serve(env, workers=1, log=tmp_path / "b.log")
         try:
             A, B = a.wait_ready(), b.wait_ready()
@@ -159,6 +170,11 @@ def test_two_bridge_processes_on_one_postgresql(fresh_pg: str, tmp_path: Path) -
             assert done.returncode == 0, done.stderr
             assert {price(A, cid) for _ in range(4)} == {Decimal("0.0021624")}
             assert price(B, cid) == Decimal("0.0021624")
+            # A's /metrics sums both workers (multi-process mode): exactly the 8 pricing calls A served,
+            # whichever worker answers the scrape.
+            assert list(prom.glob("counter_*.db")), "the workers did not write multi-process metrics"
+            for _ in range(3):
+                assert pricing_count(A) == 8
             # A client change through A's WHMCS API is priced by B at once.
             resp = requests.post(A + "/includes/api.php", data={
                 "action": "UpdateClient", "identifier": cred.identifier, "secret": cred.secret,
