@@ -275,3 +275,25 @@ def test_access_log_can_be_turned_off_from_the_environment(app: Any, client: Any
     app.config["ACCESS_LOG"] = "1"
     client.get("/healthz")
     assert [rec["route"] for rec in lines(log_stream) if rec["logger"] == "bridge.access"] == ["/healthz"]
+
+
+def test_invoices_generated_counter_and_unpaid_gauge_move(app: Any, client: Any) -> None:
+    from bridge.services import invoicing
+
+    cid = new_client_id(app)
+    seed = {"clock": "2026-11-01T00:00:00Z",
+            "plans": [{"id": 1, "name": "1 Core, 1 GB RAM", "tokens_per_hour": 7, "tokens_per_month": 5000}],
+            "users": [{"id": 5, "email": "ann@example.com", "billing_user_id": cid}],
+            "servers": [{"id": 1, "name": "web-1", "user_id": 5, "plan_id": 1, "created_at": "2026-10-01T00:00:00Z"}]}
+    before = scrape(client)
+    with mock_solusvm(base_url="https://solusvm.test", api_token="admin-token", seed=seed):
+        solus = SolusVMClient("https://solusvm.test", "admin-token", sleep=lambda _s: None)
+        summary = invoicing.generate_period(app.extensions["bridge_db"]["session_factory"], solus, 2026, 10,
+                                            config=app.config)
+        assert summary.ok
+        # A second run for the same month creates nothing and counts nothing.
+        invoicing.generate_period(app.extensions["bridge_db"]["session_factory"], solus, 2026, 10, config=app.config)
+    after = scrape(client)
+    assert value(after, "bridge_invoices_generated_total") - value(before, "bridge_invoices_generated_total") == 1
+    assert value(before, "bridge_invoices_unpaid") == 0
+    assert value(after, "bridge_invoices_unpaid") == 1
