@@ -67,19 +67,22 @@ def signup() -> Any:
             form.form_errors.append(exc.message)
             return render_template("signup/landing.html", form=form, **_terms()), 400
         dbs().commit()
-        _send_or_log(mail)
+        sent = _send_or_log(mail)
         # The same page whether or not the address was new: no account enumeration.
-        return render_template("signup/check_mail.html", email=email)
+        return render_template("signup/check_mail.html", email=email, mail_failed=not sent), 200 if sent else 503
     status = 400 if form.is_submitted() else 200
     return render_template("signup/landing.html", form=form, **_terms()), status
 
 
-def _send_or_log(mail: accounts.Mail) -> None:
+def _send_or_log(mail: accounts.Mail) -> bool:
+    """Send; on failure log it and return False (every path sends a mail, so saying so reveals nothing)."""
     try:
         send(mail)
     except MailError as exc:
         # The account is kept; the visitor can ask for the link again from the resend page.
         log.warning("sign-up mail to a client could not be sent: %s", exc)
+        return False
+    return True
 
 
 @bp.route("/signup/resend", methods=["GET", "POST"])
@@ -89,9 +92,9 @@ def resend() -> Any:
         email = form.email.data.strip()
         rate_limit("resend", f"email:{email.lower()}")
         mail = accounts.resend(dbs(), email, **_mail_args())
-        if mail is not None:
-            _send_or_log(mail)
-        return render_template("signup/check_mail.html", email=email, resent=True)
+        # Nothing to send (unknown or verified address) looks like a successful send.
+        sent = _send_or_log(mail) if mail is not None else True
+        return render_template("signup/check_mail.html", email=email, mail_failed=not sent), 200 if sent else 503
     return render_template("signup/resend.html", form=form), 400 if form.is_submitted() else 200
 
 

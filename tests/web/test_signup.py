@@ -214,3 +214,31 @@ def test_journey_on_each_backend(db_url: str, tmp_path: Any, mock: Any) -> None:
         assert resp.status_code == 303 and "/auth/by_token?token=" in resp.location
     finally:
         app.extensions["bridge_db"]["engine"].dispose()
+
+
+def test_mail_server_down_keeps_the_account_and_says_so(sqlite_url: str, tmp_path: Any, mock: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=port,
+                                                         MAIL_TIMEOUT=2))
+    try:
+        resp = sign_up(Browser(app))
+        assert resp.status_code == 503
+        assert "could not send the e-mail" in resp.get_data(as_text=True)
+        assert client_row(app, "ann@example.com") is not None
+    finally:
+        app.extensions["bridge_db"]["engine"].dispose()
+
+
+def test_verification_mail_over_smtp(sqlite_url: str, tmp_path: Any, mock: Any, smtp_server: Any) -> None:
+    app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, **smtp_server.config))
+    try:
+        assert sign_up(Browser(app)).status_code == 200
+        [msg] = smtp_server.wait_for(1)
+        assert msg["To"] == "ann@example.com" and "/signup/verify/" in smtp_server.body(msg)
+        assert outbox_mails(app) == []
+    finally:
+        app.extensions["bridge_db"]["engine"].dispose()
