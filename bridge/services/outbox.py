@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ATTEMPTS = 10
 DEFAULT_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 3600
+#: How long a run owns a change it is applying (longer than any SolusVM call with its retries).
+LEASE = timedelta(minutes=10)
 
 
 class Retry(SolusVMError):
@@ -159,10 +161,18 @@ def apply_for_client(session_factory: sessionmaker[Session], solus: SolusVMClien
 def _apply_one(session_factory: sessionmaker[Session], solus: SolusVMClient, row_id: int, *, now: datetime,
                max_attempts: int, retry_seconds: int) -> tuple[str, str] | None:
     """Apply one change; None when done, else (new status, error message)."""
-    with session_factory() as session:
+    with session_factory() as session, session.begin():
+        # Claim the change with a lease: a concurrent run (cron, a web "try again") sees it as
+        # not due and skips it; a run that dies mid-call leaves it to be retried after the lease.
+        claimed = session.execute(
+            update(Outbox).where(Outbox.id == row_id, Outbox.status == "pending",
+                                 or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now))
+            .values(next_attempt_at=now + LEASE)).rowcount
+        if not claimed:
+            return "pending", "being applied by another run"
         row = session.get(Outbox, row_id)
-        if row is None or row.status != "pending":
-            return None  # another worker finished it meanwhile
+        if row is None:
+            return None
         kind, payload = row.kind, dict(row.payload or {})
         client = session.get(Client, row.client_id) if row.client_id is not None else None
         user_id = (client.solusvm_user_id if client is not None else None) or row.solusvm_user_id
@@ -182,6 +192,7 @@ def _apply_one(session_factory: sessionmaker[Session], solus: SolusVMClient, row
             return None
         if error is None:
             row.status = "done"
+            row.next_attempt_at = None
             row.applied_at = utcnow()
             row.last_error = ""
             row.attempts = attempts + 1
@@ -203,6 +214,7 @@ def _apply_one(session_factory: sessionmaker[Session], solus: SolusVMClient, row
             state = "pending"
         else:
             row.status = "failed"
+            row.next_attempt_at = None
             state = "failed"
         metrics.OUTBOX_APPLIED.labels(state).inc()
         log.warning("outbox: %s change %d for client %s %s: %s", kind, row_id, row.client_id,

@@ -168,3 +168,4 @@ def test_dropped_connection_and_5xx_mid_run(app, server, ns):
         assert [r["body"] for r in ok] == [{"status": want}]
     creates = ns.journal.requests(method="POST", path="/api/v1/users")
     assert all(r["body"]["billing_user_id"] in (a, b) for r in creates)
+

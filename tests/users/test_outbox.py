@@ -220,3 +220,24 @@ def test_delete_applier(app, factory, solus, mock, make_client):
     outbox.apply_delete(solus, {"delete_servers": True}, 3, None)
     assert 3 not in mock.backend.users
     outbox.apply_delete(solus, {"delete_servers": True}, 3, None)  # already gone: done, no error
+
+
+def test_a_change_being_applied_is_not_applied_by_a_second_run(app, factory, solus, mock, make_client,
+                                                               monkeypatch):
+    """A second run starting while the first is mid-call (cron and a web "try again") skips the change."""
+    cid = make_client()
+    enroll(app, cid)
+    inner: list[Any] = []
+    real = outbox.APPLIERS["create"]
+
+    def create_while_another_run_starts(*args: Any) -> Any:
+        if not inner:
+            inner.append(outbox.apply_pending(factory, solus))  # the second run, mid-way through the first
+        return real(*args)
+
+    monkeypatch.setitem(outbox.APPLIERS, "create", create_while_another_run_starts)
+    report = outbox.apply_pending(factory, solus)
+    assert report.applied == 1
+    assert (inner[0].applied, inner[0].pending) == (0, 1)
+    assert len(created(mock)) == 1 and mock.journal.count(method="POST", path=USERS) == 1
+    assert rows(app, cid)[0].status == "done" and rows(app, cid)[0].next_attempt_at is None
