@@ -142,3 +142,18 @@ def _create_server(mock: Any, user_id: int) -> Any:
 
     return requests.post(f"{BASE}/api/v1/servers", headers={"Authorization": f"Bearer {ADMIN}"},
                          json={"name": "web-1", "plan": 1, "location": 1, "os": 1, "user": user_id})
+
+
+def test_deletion_that_fails_after_commit_is_finished_by_the_cron(app, api, factory, mock, make_client):
+    cid = enrolled(api, make_client)
+    uid = user_of(app, mock, cid)["id"]
+    mock.faults.add(method="DELETE", path=f"{USERS}/{uid}", status=503, times=2)
+    assert api("DeleteClient", clientid=cid)["result"] == "success"
+    assert uid in mock.backend.users
+    with session_of(app) as s:
+        (row,) = s.scalars(select(Outbox).where(Outbox.kind == "delete")).all()
+        assert row.client_id is None and row.solusvm_user_id == uid and row.status == "pending"
+    state = api("SolusVMSyncStatus")
+    assert state["totalresults"] == "1" and state["changes"]["change"][0]["kind"] == "delete"
+    report = outbox.apply_pending(factory, fast_client(), now=datetime.now(UTC) + timedelta(hours=1))
+    assert report.applied == 1 and uid not in mock.backend.users
