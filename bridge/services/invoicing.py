@@ -198,7 +198,8 @@ class _Spool:
             pass
 
 
-def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary) -> set[int | None]:
+def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary,
+           per_page: int = 100) -> set[int | None]:
     """Fill the spool; return the client ids whose usage could not be read completely.
 
     ``None`` in the result means "SolusVM users without a billing id" failed (harmless).
@@ -207,7 +208,7 @@ def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary
     from bridge.services.solusvm_client import SolusVMError
 
     try:
-        for item in iter_usage_items(solus, year, month):
+        for item in iter_usage_items(solus, year, month, per_page=per_page):
             spool.add(item)
             summary.items += 1
         return set()
@@ -227,7 +228,7 @@ def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary
         try:
             # One user's items are few (one per server): collect, then spool, so a
             # failure halfway through a user leaves nothing of that user behind.
-            items = list(iter_usage_items(solus, year, month, user_id=int(user["id"])))
+            items = list(iter_usage_items(solus, year, month, user_id=int(user["id"]), per_page=per_page))
         except (SolusVMError, UsageFormatError) as exc:
             failed.add(billing)
             if billing is not None:
@@ -255,8 +256,9 @@ def _price(session: Session, client: Client) -> _Price:
     tp = pricing.token_pricing(session, client.id)
     multipliers = [Decimal(d["multiplier"]) for d in tp.discounts]
     net_unit = user_token_unit_cost(tp.base_token_unit_cost, multipliers, [], False)
-    ctx = invoices.tax_context(session, client)
-    return _Price(net_unit, int(tp.currency["decimals"]), str(tp.currency["code"]), ctx.enabled)
+    # GetTokenPricing lists rates exactly when tax is on and the client is not exempt
+    # (the same rule as invoices.tax_context), so lines are taxed iff there are rates.
+    return _Price(net_unit, int(tp.currency["decimals"]), str(tp.currency["code"]), bool(tp.rates))
 
 
 def _amount(tokens: int, price: _Price) -> Decimal:
@@ -426,7 +428,7 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
     the summaries; ``None`` sends nothing. ``progress(done, total)`` is called per client.
     Config keys: ``INVOICE_DUE_DAYS`` (14), ``INVOICE_EMPTY`` (False: clients without usage
     get no invoice), ``INVOICE_ON_MISMATCH`` ("hold" or "solusvm"), ``INVOICE_PAUSE`` (seconds
-    between clients, 0), ``SYSTEM_URL``.
+    between clients, 0), ``USAGE_PER_PAGE`` (100), ``SYSTEM_URL``.
     """
     period = f"{year:04d}-{month:02d}"
     summary = RunSummary(period)
@@ -436,7 +438,7 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
     spool = _Spool()
     try:
         try:
-            failed = _fetch(solus, year, month, spool, summary)
+            failed = _fetch(solus, year, month, spool, summary, int(config.get("USAGE_PER_PAGE") or 100))
         except UsageUnavailable as exc:
             summary.fail(str(exc))
             _finish_run(session_factory, summary.run_id, "failed", summary)
