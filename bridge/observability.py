@@ -110,7 +110,7 @@ class RedactFilter(logging.Filter):
         except Exception:  # noqa: BLE001 - a broken format string must not lose the record
             message = str(record.msg)
         clean = self.redact(message)
-        if clean != message or record.args:
+        if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and not record.exc_text:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
