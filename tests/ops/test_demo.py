@@ -156,6 +156,15 @@ def test_demo_landing_page_in_a_browser(demo_process: dict[str, Any]) -> None:
             page.click("form button:has-text('Log in')")
             page.wait_for_url(re.compile(r".*/clientarea.*"))
             assert "demo@example.com" in page.content() or "Dana" in page.content()
+            # "Log in to SolusVM": a one-time token opens the mock's user area, whose plan prices
+            # SolusVM (the mock) got from the bridge's GetTokenPricing for this client.
+            page.click("form button:has-text('Log in to SolusVM')")
+            mock = field(banner, "Mock SolusVM").rstrip("/")
+            page.wait_for_url(re.compile(re.escape(mock) + r"/.*"))
+            prices = page.locator("td.price").all_inner_texts()
+            assert "5.41 USD" in prices  # web-1: 5000 tokens/month x 0.0010812
+            assert "21.62 USD" in prices  # db-1: 20000 tokens/month x 0.0010812
+            assert page.locator("td.price-error").count() == 0
         finally:
             browser.close()
     demo_process["proc"].send_signal(signal.SIGTERM)
