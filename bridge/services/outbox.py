@@ -287,15 +287,28 @@ def _need_user(user_id: int | None) -> int:
     return int(user_id)
 
 
+def _gone(user_id: int, exc: SolusVMNotFound) -> SolusVMRequestError:
+    return SolusVMRequestError(f"SolusVM user {user_id} no longer exists ({exc.message}); "
+                               "`solus-bridge users sync --fix` re-creates it", status=404)
+
+
 def apply_status(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
     """PUT the wanted status (idempotent)."""
-    solus.update_user(_need_user(user_id), status=payload["status"])
+    uid = _need_user(user_id)
+    try:
+        solus.update_user(uid, status=payload["status"])
+    except SolusVMNotFound as exc:
+        raise _gone(uid, exc) from None
     return None
 
 
 def apply_email(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
     """PATCH the e-mail (idempotent)."""
-    solus.patch_user(_need_user(user_id), email=payload["email"])
+    uid = _need_user(user_id)
+    try:
+        solus.patch_user(uid, email=payload["email"])
+    except SolusVMNotFound as exc:
+        raise _gone(uid, exc) from None
     return None
 
 

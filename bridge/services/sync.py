@@ -93,6 +93,9 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
 
     pending_clients = set(session.scalars(
         select(Outbox.client_id).where(Outbox.status.in_(("pending", "failed")), Outbox.client_id.is_not(None))))
+    # Clients whose only queued work has failed: a missing user explains those failures (404s).
+    still_trying = set(session.scalars(
+        select(Outbox.client_id).where(Outbox.status == "pending", Outbox.client_id.is_not(None))))
     report.pending = sorted(c for c in pending_clients if c is not None)
     seen_users: set[int] = set()
     for user in solus.iter_users(per_page=per_page):
@@ -153,15 +156,23 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
 
     for client in session.scalars(select(Client).where(Client.enrolled_at.is_not(None),
                                                        Client.solusvm_user_id.is_not(None)).order_by(Client.id)):
-        if client.solusvm_user_id in seen_users or client.id in pending_clients:
+        if client.solusvm_user_id in seen_users or client.id in still_trying:
             continue
         finding = Finding("missing", client.solusvm_user_id, client.id,
                           f"client {client.id}'s SolusVM user {client.solusvm_user_id} does not exist")
         report.findings.append(finding)
         if fix:
+            # The failed changes were aimed at the vanished user; the re-created one gets billing's
+            # current state instead (create, then the desired status).
+            for row in session.scalars(select(Outbox).where(Outbox.client_id == client.id,
+                                                            Outbox.status == "failed")):
+                row.status = "cancelled"
+                row.last_error = (row.last_error + "; " if row.last_error else "") + \
+                    "cancelled: the SolusVM user is re-created by sync --fix"
             client.solusvm_user_id = None
             provisioning.queue_change(session, client.id, "create",
                                       {"email": client.email, "billing_user_id": client.id}, actor=actor)
+            provisioning.sync_status(session, client, actor=actor, force=True)
             finding.fixed = True
     if fix:
         session.flush()

@@ -64,9 +64,9 @@ def test_inconsistent_mock_becomes_consistent(app, factory, solus, mock):
     assert users[5]["status"] == "locked" and users[6]["status"] == "suspended"
     with session_of(app) as s:
         assert s.get(Client, ann).solusvm_user_id == 1
-        assert [r.kind for r in s.scalars(select(Outbox).where(Outbox.client_id == dan))] == ["create"]
-    # the re-queued creation lands through the outbox
-    assert outbox.apply_pending(factory, solus).applied == 1
+        assert [r.kind for r in s.scalars(select(Outbox).where(Outbox.client_id == dan))] == ["create", "status"]
+    # the re-queued creation (and billing's status) land through the outbox
+    assert outbox.apply_pending(factory, solus).applied == 2
 
     with session_of(app) as s:
         again = sync.reconcile(s, solus, fix=False, lock_unknown=True, per_page=2)
@@ -96,3 +96,34 @@ def test_solusvm_down_during_fix_is_reported_not_raised(app, solus, mock):
         report = sync.reconcile(s, solus, fix=True)
     assert [f.kind for f in report.findings] == ["wrong_status"] and not report.findings[0].fixed
     assert report.errors and "503" in report.errors[0]
+
+
+def test_user_deleted_in_solusvm_is_recreated_with_billings_state(app, factory, solus, mock):
+    import requests
+
+    from tests.users.conftest import ADMIN, BASE
+
+    with session_of(app) as s, s.begin():
+        cid = make(s, "hal@example.com", enrolled=False)
+        provisioning.enroll_client(s, cid, actor="test")
+    outbox.apply_pending(factory, solus)
+    with session_of(app) as s:
+        old_uid = s.get(Client, cid).solusvm_user_id
+    assert requests.delete(f"{BASE}/api/v1/users/{old_uid}", headers={"Authorization": f"Bearer {ADMIN}"},
+                           timeout=5).status_code == 204
+    with session_of(app) as s, s.begin():
+        provisioning.set_status(s, cid, "locked", actor="test")
+    report = outbox.apply_pending(factory, solus)
+    assert report.failed == 1 and "no longer exists" in report.errors[0] and "sync --fix" in report.errors[0]
+
+    with session_of(app) as s, s.begin():
+        fixed = sync.reconcile(s, solus, fix=True)
+    assert [f.kind for f in fixed.findings] == ["missing"] and fixed.findings[0].fixed
+    assert outbox.apply_pending(factory, solus).failed == 0
+    with session_of(app) as s:
+        new_uid = s.get(Client, cid).solusvm_user_id
+        assert outbox.pending_changes(s, cid) == []
+    assert new_uid not in (None, old_uid)
+    assert mock.backend.users[new_uid]["status"] == "locked"
+    with session_of(app) as s:
+        assert sync.reconcile(s, solus).consistent
