@@ -183,3 +183,22 @@ def test_demo_refuses_a_taken_port(tmp_path: Path) -> None:
     assert "cannot start the demo" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_keep_and_data_dir_leave_the_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with Demo(keep=True) as kept:
+        kept_dir = Path(kept.info["data_dir"])
+        assert kept_dir.parent == tmp_path
+    assert (kept_dir / "bridge.sqlite3").is_file()
+    given = tmp_path / "given"
+    with Demo(data_dir=str(given)) as running:
+        assert running.info["data_dir"] == str(given)
+        assert "removed on exit" not in running.banner()
+    assert (given / "bridge.sqlite3").is_file()
+    with Demo() as temporary:
+        temp_dir = Path(temporary.info["data_dir"])
+        assert "removed on exit" in temporary.banner()
+    assert not temp_dir.exists()
