@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bridge.errors import BridgeError
 from bridge.models import Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
@@ -22,6 +22,15 @@ from bridge.web.provision import provision_now
 from contracts.rules import quantize_money
 
 bp = web_blueprint("web_admin", __name__, url_prefix="/admin")
+
+PER_PAGE = 50
+
+
+def _page() -> int:
+    """The ``?page=`` number (1 when missing or not a sane number)."""
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 1 <= int(raw) <= 100_000 else 1
+
 
 # button -> desired SolusVM user status
 ACTIONS = {"lock": "locked", "unlock": "active", "suspend": "suspended", "unsuspend": "active"}
@@ -70,9 +79,16 @@ def _desired(client: Client) -> str:
 @bp.get("/clients")
 @admin_required
 def clients(_admin: Any) -> Any:
-    rows = list(dbs().scalars(select(Client).order_by(Client.id)))
-    return render_template("admin/clients.html", clients=rows, pending=_pending_by_client(), desired=_desired,
-                           form=ActionForm())
+    q = request.args.get("q", "").strip()[:254]
+    page = _page()
+    query = select(Client).order_by(Client.id)
+    if q:
+        like = f"%{q.lower()}%"
+        query = query.where(Client.email_normalized.like(like) | func.lower(Client.lastname).like(like)
+                            | func.lower(Client.companyname).like(like))
+    rows = list(dbs().scalars(query.offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)))
+    return render_template("admin/clients.html", clients=rows[:PER_PAGE], pending=_pending_by_client(),
+                           desired=_desired, form=ActionForm(), q=q, page=page, more=len(rows) > PER_PAGE)
 
 
 @bp.get("/clients/<int:client_id>")
@@ -118,12 +134,14 @@ def client_action(admin: Any, client_id: int, action: str) -> Any:
 @bp.get("/invoices")
 @admin_required
 def invoices(_admin: Any) -> Any:
-    status = request.args.get("status", "")
-    query = select(Invoice).order_by(Invoice.id.desc()).limit(200)
+    status = request.args.get("status", "")[:20]
+    page = _page()
+    query = select(Invoice).order_by(Invoice.id.desc()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)
     if status:
         query = query.where(Invoice.status == status)
-    return render_template("admin/invoices.html", invoices=list(dbs().scalars(query)), status=status,
-                           form=ActionForm())
+    rows = list(dbs().scalars(query))
+    return render_template("admin/invoices.html", invoices=rows[:PER_PAGE], status=status, form=ActionForm(),
+                           page=page, more=len(rows) > PER_PAGE)
 
 
 @bp.get("/invoices/<int:invoice_id>")

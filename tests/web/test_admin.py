@@ -170,3 +170,25 @@ def test_admin_login_does_not_reveal_admin_names(browser: Browser, app: Any) -> 
     a = admin_login(browser, "root", "bad password 1").get_data(as_text=True)
     b = admin_login(Browser(app), "nobody", "bad password 1").get_data(as_text=True)
     assert "Name or password is not correct." in a and "Name or password is not correct." in b
+
+
+def test_clients_search_and_paging(browser: Browser, app: Any) -> None:
+    from bridge.services import clients as client_service
+    from bridge.web import admin as admin_views
+
+    make_admin(app)
+    with session_of(app) as s, s.begin():
+        for i in range(admin_views.PER_PAGE + 3):
+            client_service.create(s, {"firstname": "P", "lastname": f"Person{i}", "email": f"p{i}@example.com"},
+                                  actor="test")
+        client_service.create(s, {"firstname": "Zed", "lastname": "Unique", "email": "zed@corp.example",
+                                  "companyname": "Zed Corp"}, actor="test")
+    admin_login(browser)
+    first = browser.get("/admin/clients").get_data(as_text=True)
+    assert first.count('id="client-') == admin_views.PER_PAGE and "page=2" in first
+    second = browser.get("/admin/clients?page=2").get_data(as_text=True)
+    assert second.count('id="client-') == 4 and "page=1" in second
+    found = browser.get("/admin/clients?q=zed+corp").get_data(as_text=True)
+    assert found.count('id="client-') == 1 and "zed@corp.example" in found
+    assert browser.get("/admin/clients?page=abc").status_code == 200
+    assert browser.get("/admin/invoices?page=-1&status=Paid").status_code == 200
