@@ -181,7 +181,20 @@ def test_no_secret_or_token_in_any_log(app: Any, client: Any, api: Any, cred: An
         m.faults.add(method="GET", path="/api/v1/account", status=503)
         with pytest.raises(SolusVMUnavailable):
             solus.account()
-    secrets += ["solus-api-token-xyz", "solus-user-password", login_token]
+        # The client area's "Log in to SolusVM": a one-time login URL for an enrolled client.
+        from datetime import UTC, datetime
+
+        from bridge.models import Client
+        from bridge.services import sso
+
+        with session_of(app) as s, s.begin():
+            c = s.get(Client, cid)
+            c.solusvm_user_id, c.enrolled_at = user["id"], datetime.now(UTC)
+        with session_of(app) as s, s.begin():
+            url = sso.login_url(s, cid, solus)
+        sso_token = url.split("token=", 1)[1]
+        assert len(sso_token) > 8
+    secrets += ["solus-api-token-xyz", "solus-user-password", login_token, sso_token]
     # Even a careless log call that passes a secret is redacted by the handler's filter.
     logging.getLogger("bridge.test").warning("posting token=%s to %s", "s3cret", "Bearer solus-api-token-xyz")
 
