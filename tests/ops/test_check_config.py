@@ -115,7 +115,7 @@ def test_unreachable_solusvm_fails(good_env: dict[str, str]) -> None:
     ({"BRIDGE_SOLUSVM_URL": "ftp://solus"}, "FAIL  SOLUSVM_URL: must be an http(s) URL"),
     ({"BRIDGE_SOLUSVM_API_TOKEN": ""}, "FAIL  SOLUSVM_API_TOKEN: is empty but SOLUSVM_URL is set"),
     ({"BRIDGE_OVERDUE_LOCK_DAYS": "10", "BRIDGE_OVERDUE_SUSPEND_DAYS": "5"}, "FAIL  OVERDUE_SUSPEND_DAYS"),
-    ({"BRIDGE_OVERDUE_LOCK_DAYS": "soon"}, "FAIL  OVERDUE_LOCK_DAYS: must be a whole number"),
+    ({"BRIDGE_MAIL_PORT": "soon"}, "FAIL  MAIL_PORT: must be a whole number"),
     ({"BRIDGE_SOLUSVM_TIMEOUT": "-1"}, "FAIL  SOLUSVM_TIMEOUT: must be a number of seconds > 0"),
     ({"BRIDGE_LOG_FORMAT": "xml"}, "FAIL  LOG_FORMAT: must be one of json, text"),
     ({"BRIDGE_MAIL_USERNAME": "mailer"}, "FAIL  MAIL_PASSWORD: is empty but MAIL_USERNAME is set"),
