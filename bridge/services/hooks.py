@@ -51,7 +51,9 @@ def apply_after_commit(session: Session, client_id: int | None) -> None:
     def run(sess: Session) -> None:
         ids = sorted(sess.info.pop(_AFTER_COMMIT, set()))
         try:
-            solus = solus_for(sess, retries=0)
+            # One quick attempt: the caller (a web or API request) is waiting; the cron retries.
+            cfg = sess.info.get(CONFIG_KEY) or {}
+            solus = solus_for(sess, retries=0, timeout=min(float(cfg.get("SOLUSVM_TIMEOUT") or 10.0), 5.0))
             if solus is None or not ids:
                 return
             from bridge.db import make_session_factory
