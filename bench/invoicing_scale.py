@@ -32,7 +32,18 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-token"
-FLOOR = """
+# Peak RSS is read from /proc/self/status (VmHWM) at exit: rusage's ru_maxrss of a child
+# also counts the bench process's memory copied at fork, before exec.
+HWM = """
+import atexit, os
+def _hwm():
+    with open("/proc/self/status") as fh:
+        kib = next(int(l.split()[1]) for l in fh if l.startswith("VmHWM:"))
+    with open(os.environ["BENCH_HWM_FILE"], "w") as out:
+        out.write(str(kib))
+atexit.register(_hwm)
+"""
+FLOOR = HWM + """
 import sys, time
 from datetime import date
 from bridge.services.solusvm_client import SolusVMClient
@@ -44,18 +55,16 @@ print(n)
 """
 
 
-def child(cmd: list[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a child; return (wall seconds, peak RSS in KiB, stdout)."""
+def child(cmd: list[str], env: dict[str, str], tmp: Path) -> tuple[float, int, str]:
+    """Run a child; return (wall seconds, its own peak RSS in KiB, stdout)."""
+    hwm = tmp / "hwm"
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(cmd, env={**env, "BENCH_HWM_FILE": str(hwm)}, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)
     wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"child failed ({proc.returncode}): {' '.join(cmd)}\n{out[-2000:]}")
-    return wall, usage.ru_maxrss, out
+        raise SystemExit(f"child failed ({proc.returncode}): {' '.join(cmd)}\n{proc.stdout[-2000:]}")
+    return wall, int(hwm.read_text()), proc.stdout
 
 
 def start_mock(per_page: int) -> Any:
@@ -129,13 +138,14 @@ def run_size(n: int, per_client: float, mock_url: str, tmp: Path, per_page: int)
            "PYTHONPATH": str(ROOT), "BRIDGE_DATABASE_URL": url, "BRIDGE_SOLUSVM_URL": mock_url,
            "BRIDGE_SOLUSVM_API_TOKEN": TOKEN, "BRIDGE_SECRET_KEY": "b" * 32,
            "BRIDGE_MAIL_OUTBOX_DIR": str(tmp / "outbox"), "BRIDGE_USAGE_PER_PAGE": str(per_page)}
-    floor_s, floor_rss, out = child([sys.executable, "-c", FLOOR, mock_url, TOKEN, str(per_page)], env)
+    floor_s, floor_rss, out = child([sys.executable, "-c", FLOOR, mock_url, TOKEN, str(per_page)], env, tmp)
     items = int(out.strip().splitlines()[-1])
-    run_s, run_rss, out = child([sys.executable, "-c", "from bridge.cli import main; main()", "invoices",
-                                 "generate", "--period", "2026-10", "--no-mail"], env)
+    run_s, run_rss, out = child([sys.executable, "-c", HWM + "from bridge.cli import main; main()", "invoices",
+                                 "generate", "--period", "2026-10", "--no-mail"], env, tmp)
     summary = next((line for line in out.splitlines() if "invoices created" in line), out[-500:])
     invoices = int(summary.split(" invoices created")[0].rsplit(" ", 1)[1]) if "invoices created" in summary else 0
-    return {"clients": n, "servers": int(n * per_client), "usage_items": items, "seed_s": round(seed_s, 1),
+    fetch = summary.rsplit(" in ", 1)[-1].rstrip("s") if " in " in summary else "nan"
+    return {"clients": n, "run_fetch_s": float(fetch), "servers": int(n * per_client), "usage_items": items, "seed_s": round(seed_s, 1),
             "floor_s": round(floor_s, 2), "floor_rss_mib": round(floor_rss / 1024, 1),
             "run_s": round(run_s, 2), "run_rss_mib": round(run_rss / 1024, 1), "invoices": invoices,
             "invoices_per_s": round(invoices / run_s, 1), "ratio_to_floor": round(run_s / floor_s, 2),

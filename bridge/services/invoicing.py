@@ -82,6 +82,7 @@ class RunSummary:
     unbilled: list[str] = field(default_factory=list)
     mail_failures: list[str] = field(default_factory=list)
     invoice_ids: list[int] = field(default_factory=list)
+    fetch_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -103,7 +104,7 @@ class RunSummary:
             "invoices": self.invoices, "already_invoiced": self.already_invoiced,
             "empty_invoices": self.empty_invoices, "lines": self.lines,
             "totals": {k: str(v) for k, v in sorted(self.totals.items())}, "mails_sent": self.mails_sent,
-            "failure_count": self.failure_count, "failures": self.failures, "problems": self.problems[:MAX_LISTED],
+            "failure_count": self.failure_count, "fetch_seconds": round(self.fetch_seconds, 3), "failures": self.failures, "problems": self.problems[:MAX_LISTED],
             "unbilled": self.unbilled[:MAX_LISTED], "mail_failures": self.mail_failures[:MAX_LISTED],
             "ok": self.ok,
         }
@@ -113,7 +114,8 @@ class RunSummary:
         totals = ", ".join(f"{v} {k}" for k, v in sorted(self.totals.items())) or "none"
         out = [f"invoicing {self.period}: {self.clients} clients, {self.invoices} invoices created "
                f"({self.already_invoiced} already existed, {self.empty_invoices} empty), {self.lines} lines, "
-               f"totals {totals}; {self.mails_sent} mails sent; usage fetched {self.fetch_mode}, {self.items} items",
+               f"totals {totals}; {self.mails_sent} mails sent; usage fetched {self.fetch_mode}, {self.items} items "
+               f"in {self.fetch_seconds:.2f}s",
                f"failures: {self.failure_count}, usage problems: {len(self.problems)}, "
                f"unbilled items: {len(self.unbilled)}, mail failures: {len(self.mail_failures)}"]
         out += [f"  FAILED: {m}" for m in self.failures]
@@ -438,7 +440,9 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
     spool = _Spool()
     try:
         try:
+            started = time.perf_counter()
             failed = _fetch(solus, year, month, spool, summary, int(config.get("USAGE_PER_PAGE") or 100))
+            summary.fetch_seconds = time.perf_counter() - started
         except UsageUnavailable as exc:
             summary.fail(str(exc))
             _finish_run(session_factory, summary.run_id, "failed", summary)
