@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash
 
 from bridge.models import Client, utcnow
 from bridge.services import audit, clients
@@ -25,9 +25,18 @@ VERIFY_SALT = "bridge.web.signup.verify"
 MIN_PASSWORD = 10
 PASSWORD_POLICY = (f"At least {MIN_PASSWORD} characters, with at least one letter and one digit or symbol, "
                    "and not containing your e-mail name.")
-# A valid hash to compare against when nobody has the e-mail, so a failed log-in takes as
-# long for an unknown address as for a wrong password (no enumeration through timing).
-_DUMMY_HASH = generate_password_hash(secrets.token_hex(8), method="pbkdf2:sha256:1000")
+# Valid hashes (one per hashing method) to check against when nobody has the e-mail, so a
+# failed log-in costs as much for an unknown address as for a wrong password (no timing leak).
+_DUMMY_HASHES: dict[str, str] = {}
+
+
+def _dummy_hash() -> str:
+    method = clients.PASSWORD_METHOD
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = clients.hash_password(secrets.token_hex(16))
+    return _DUMMY_HASHES[method]
+
+
 COMMON = {"password123", "qwerty12345", "1234567890a", "letmein1234", "welcome1234", "password1234"}
 
 
@@ -148,9 +157,12 @@ def authenticate(session: Session, email: str, password: str) -> Client | None:
     """The client for these credentials, or None (unknown e-mail and wrong password look alike)."""
     client = clients.get_by_email(session, email) if email else None
     if client is None or not client.password_hash or client.status == "Closed":
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
-    return client if check_password_hash(client.password_hash, password) else None
+    if not check_password_hash(client.password_hash, password):
+        return None
+    audit.record(session, f"client:{client.id}", "client.login", "client", client.id, {})
+    return client
 
 
 def create_admin(session: Session, name: str, password: str) -> Admin:
@@ -169,10 +181,11 @@ def create_admin(session: Session, name: str, password: str) -> Admin:
 def authenticate_admin(session: Session, name: str, password: str) -> Admin | None:
     admin = session.scalar(select(Admin).where(Admin.name == name)) if name else None
     if admin is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if not check_password_hash(admin.password_hash, password):
         return None
     admin.last_login_at = utcnow()
     session.flush()
+    audit.record(session, f"admin:{admin.name}", "admin.login", "admin", admin.id, {})
     return admin

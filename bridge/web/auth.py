@@ -29,6 +29,7 @@ def login() -> Any:
             return render_template("login.html", form=form, unverified=True,
                                    error="Please confirm your e-mail address first: follow the link we sent "
                                          "you, or ask for a new one."), 403
+        dbs().commit()  # the audit record of the log-in
         log_in_client(client)
         return redirect(safe_next(request.args.get("next"), url_for("web_clientarea.dashboard")))
     return render_template("login.html", form=form), 400 if form.is_submitted() else 200

@@ -56,3 +56,16 @@ def test_password_policy_refuses(password: str, why: str) -> None:
 
 def test_password_policy_accepts_a_reasonable_password() -> None:
     check_password_policy("correct horse 42", "annlee@example.com")
+
+
+def test_unknown_email_is_checked_against_a_hash_of_the_same_method(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Timing must not tell unknown addresses from wrong passwords: same hashing method both ways."""
+    from bridge.services import clients
+    from bridge.web import accounts
+
+    seen: list[str] = []
+    real = accounts.check_password_hash
+    monkeypatch.setattr(accounts, "check_password_hash", lambda h, p: seen.append(h.split("$")[0]) or real(h, p))
+    monkeypatch.setattr(clients, "get_by_email", lambda _s, _e: None)
+    assert accounts.authenticate(None, "nobody@example.com", "whatever 123") is None  # type: ignore[arg-type]
+    assert seen == [clients.PASSWORD_METHOD]
