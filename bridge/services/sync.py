@@ -23,12 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.models import Client, Outbox
 from bridge.services import audit, clients, provisioning
 from bridge.services.solusvm_client import SolusVMClient, SolusVMError
+from contracts.solusvm import SettingsSchema
 
 
 @dataclass
@@ -84,12 +86,16 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
     report = SyncReport()
     try:
         settings = solus.get_settings()
-        if ((settings or {}).get("features") or {}).get("allow_registration"):
+        # Read through the contract: a SolusVM that does not say is assumed to allow registration.
+        features = SettingsSchema().load(settings if isinstance(settings, dict) else {}).get("features") or {}
+        if features.get("allow_registration", True):
             report.warnings.append(
                 "SolusVM allows self-registration (settings.features.allow_registration is on): users can be "
                 "created outside billing, so billing cannot be the master; turn registration off")
     except SolusVMError as exc:
         report.warnings.append(f"could not read SolusVM settings: {exc}")
+    except ValidationError as exc:
+        report.warnings.append(f"SolusVM's settings do not match the contract: {sorted(exc.messages)}")
 
     pending_clients = set(session.scalars(
         select(Outbox.client_id).where(Outbox.status.in_(("pending", "failed")), Outbox.client_id.is_not(None))))

@@ -127,3 +127,12 @@ def test_user_deleted_in_solusvm_is_recreated_with_billings_state(app, factory, 
     assert mock.backend.users[new_uid]["status"] == "locked"
     with session_of(app) as s:
         assert sync.reconcile(s, solus).consistent
+
+
+def test_registration_warning_follows_the_settings(app, solus, mock):
+    mock.seed({"settings": {"features": {"allow_registration": False}}})
+    with session_of(app) as s:
+        assert sync.reconcile(s, solus).warnings == []
+    mock.seed({"settings": {"features": {"allow_registration": True}}})
+    with session_of(app) as s:
+        assert any("allow_registration" in w for w in sync.reconcile(s, solus).warnings)
