@@ -94,6 +94,9 @@ class _QuietHandler(WSGIRequestHandler):
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
 
+    def log_error(self, *args: Any) -> None:
+        pass  # werkzeug would print the raw request line, which may carry a token
+
 
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -229,6 +232,7 @@ class Demo:
             "INSTANCE_PATH": str(data),
             "CATALOGUE_FILE": str(DEMO_CATALOGUE),
             "SESSION_COOKIE_SECURE": False,
+            "LOG_FORMAT": "text",  # a person reads this console; production logs are JSON
         })
 
     def _populate(self, app: Any) -> tuple[list[tuple[int, DemoPerson]], tuple[str, str]]:
