@@ -19,6 +19,7 @@ from bridge.web.ratelimit import RateLimited
 
 WEB_DEFAULTS: dict[str, Any] = {
     "SIGNUP_LINK_MAX_AGE": 24 * 3600,  # seconds a verification link stays valid
+    "PASSWORD_RESET_MAX_AGE": 3600,  # seconds a password reset link stays valid
     "TERMS_URL": "",  # Terms of Service; empty = the built-in placeholder page /terms
     "POSTPAY_TERMS_URL": "",  # Post-Pay Terms & Conditions; empty = not asked
     "RATE_LIMIT_SIGNUP": "5/3600",  # hits/seconds per IP (and per e-mail)

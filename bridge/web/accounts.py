@@ -189,3 +189,51 @@ def authenticate_admin(session: Session, name: str, password: str) -> Admin | No
     session.flush()
     audit.record(session, f"admin:{admin.name}", "admin.login", "admin", admin.id, {})
     return admin
+
+
+RESET_SALT = "bridge.web.password.reset"
+
+
+def _reset_serializer(secret_key: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(secret_key, salt=RESET_SALT)
+
+
+def _hash_tag(client: Client) -> str:
+    # The end of the current password hash: once the password changes, older links stop working.
+    return client.password_hash[-12:]
+
+
+def reset_mail(session: Session, email: str, *, secret_key: str, link_for: Callable[[str], str],
+               max_age: int) -> Mail | None:
+    """The password-reset mail for a verified, open account with this e-mail, or None."""
+    client = clients.get_by_email(session, email)
+    if client is None or client.status == "Closed" or not client.email_verified:
+        return None
+    token = _reset_serializer(secret_key).dumps({"c": client.id, "h": _hash_tag(client)})
+    hours = max(1, max_age // 3600)
+    return Mail(client.email, "Reset your password",
+                f"Hello {client.firstname},\n\nto choose a new password, open this link:\n\n{link_for(token)}\n\n"
+                f"The link works once and expires in {hours} hour(s). If you did not ask for it, ignore this "
+                "message; your password stays as it is.\n")
+
+
+def reset_client(session: Session, secret_key: str, token: str, max_age: int) -> Client:
+    """The client a reset token is for; LinkExpired / LinkInvalid / LinkUsed otherwise."""
+    try:
+        data = _reset_serializer(secret_key).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise LinkExpired("The password reset link has expired. Ask for a new one below.") from None
+    except BadSignature:
+        raise LinkInvalid("The link is damaged or was not issued by us. Ask for a new one.") from None
+    client = session.get(Client, data.get("c")) if isinstance(data, dict) else None
+    if client is None or client.status == "Closed":
+        raise LinkInvalid("The link does not match an account. Ask for a new one.")
+    if data.get("h") != _hash_tag(client):
+        raise LinkUsed("This password reset link was already used. Ask for a new one if you need to.")
+    return client
+
+
+def set_password(session: Session, client: Client, password: str) -> None:
+    """Change a client's password (policy checked)."""
+    check_password_policy(password, client.email)
+    clients.update(session, client, {"password2": password}, actor=f"client:{client.id}")

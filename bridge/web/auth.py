@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 
+from bridge.services.mailer import MailError
 from bridge.web import accounts
-from bridge.web.common import dbs, log_in_client, rate_limit, safe_next, web_blueprint
-from bridge.web.forms import LoginForm
+from bridge.web.common import dbs, log_in_client, rate_limit, safe_next, send, web_blueprint
+from bridge.web.errors import WeakPassword, WebError
+from bridge.web.forms import LoginForm, NewPasswordForm, ResendForm
 
 bp = web_blueprint("web_auth", __name__)
 
@@ -39,3 +41,50 @@ def login() -> Any:
 def logout() -> Any:
     session.pop("client_id", None)
     return redirect(url_for("web_auth.login"))
+
+
+def _reset_settings() -> tuple[str, int]:
+    """(secret key, link max age in seconds)."""
+    cfg = current_app.config
+    return str(cfg["SECRET_KEY"]), int(cfg["PASSWORD_RESET_MAX_AGE"])
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot() -> Any:
+    """Ask for a reset link; the answer is the same whether or not the address has an account."""
+    form = ResendForm()
+    if form.validate_on_submit():
+        email = form.email.data.strip()
+        rate_limit("resend", f"reset:{email.lower()}")
+        secret, max_age = _reset_settings()
+        mail = accounts.reset_mail(dbs(), email, secret_key=secret, max_age=max_age,
+                                   link_for=lambda t: url_for("web_auth.reset", token=t, _external=True))
+        sent = True
+        if mail is not None:
+            try:
+                send(mail)
+            except MailError:
+                sent = False
+        return render_template("password_sent.html", email=email, mail_failed=not sent), 200 if sent else 503
+    return render_template("password_forgot.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> Any:
+    secret, max_age = _reset_settings()
+    try:
+        client = accounts.reset_client(dbs(), secret, token, max_age)
+    except WebError as exc:
+        return render_template("password_forgot.html", form=ResendForm(), error=exc), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.set_password(dbs(), client, form.password.data)
+        except WeakPassword as exc:
+            dbs().rollback()
+            form.password.errors = [exc.message]
+            return render_template("password_reset.html", form=form), 400
+        dbs().commit()
+        log_in_client(client)
+        return redirect(url_for("web_clientarea.dashboard"))
+    return render_template("password_reset.html", form=form), 400 if form.is_submitted() else 200

@@ -60,3 +60,7 @@ class PreviewForm(FlaskForm):
     client_id = IntegerField("Client ID", validators=[
         InputRequired(message="Enter a client ID as a whole number."),
         NumberRange(min=1, max=2**31 - 1, message="Client IDs are whole numbers from 1.")])
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(message="Please choose a password.")])

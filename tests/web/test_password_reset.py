@@ -1,0 +1,58 @@
+"""Forgotten password: neutral answer, single-use expiring link, policy on the new password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import time_machine
+
+from tests.web.conftest import PASSWORD, Browser, enroll, link_in, mail_text, outbox_mails
+
+NEW = "brand new secret 7"
+
+
+def reset_link(browser: Browser, app: Any, email_addr: str = "ann@example.com") -> str:
+    resp = browser.submit("/password/forgot", {"email": email_addr})
+    assert resp.status_code == 200 and "Check your e-mail" in resp.get_data(as_text=True)
+    msg = outbox_mails(app)[-1]
+    assert msg["Subject"] == "Reset your password" and "/password/reset/" in mail_text(msg)
+    return link_in(msg)
+
+
+def test_reset_changes_the_password_and_logs_in(browser: Browser, app: Any) -> None:
+    enroll(browser)
+    browser.http.delete_cookie("bridge_session")
+    link = reset_link(browser, app)
+    resp = browser.submit(link, {"password": NEW})
+    assert resp.status_code == 302 and resp.location.endswith("/clientarea")
+    other = Browser(app)
+    assert other.submit("/login", {"email": "ann@example.com", "password": PASSWORD}).status_code == 401
+    assert other.submit("/login", {"email": "ann@example.com", "password": NEW}).status_code == 302
+    # the link worked once
+    again = Browser(app).get(link)
+    assert again.status_code == 400 and "already used" in again.get_data(as_text=True)
+
+
+def test_unknown_address_gets_the_same_page_and_no_mail(browser: Browser, app: Any) -> None:
+    resp = browser.submit("/password/forgot", {"email": "nobody@example.com"})
+    assert resp.status_code == 200 and "Check your e-mail" in resp.get_data(as_text=True)
+    assert outbox_mails(app) == []
+
+
+def test_weak_new_password_is_refused(browser: Browser, app: Any) -> None:
+    enroll(browser)
+    link = reset_link(browser, app)
+    resp = browser.submit(link, {"password": "short"})
+    assert resp.status_code == 400 and "too short" in resp.get_data(as_text=True)
+    assert Browser(app).submit("/login", {"email": "ann@example.com", "password": PASSWORD}).status_code == 302
+
+
+def test_expired_and_damaged_reset_links(browser: Browser, app: Any) -> None:
+    with time_machine.travel("2026-11-01 10:00:00Z", tick=False):
+        enroll(browser)
+        link = reset_link(browser, app)
+    with time_machine.travel("2026-11-01 11:00:01Z", tick=False):  # one hour max age
+        resp = Browser(app).get(link)
+    assert resp.status_code == 400 and "expired" in resp.get_data(as_text=True)
+    bad = Browser(app).get(link[:-2] + ("xx" if not link.endswith("xx") else "yy"))
+    assert bad.status_code == 400 and "damaged" in bad.get_data(as_text=True)
