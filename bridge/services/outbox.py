@@ -326,6 +326,10 @@ def apply_delete(solus: SolusVMClient, payload: dict[str, Any], user_id: int | N
                     solus.delete_server(int(server["id"]))
                 except SolusVMNotFound:
                     pass
+                except SolusVMRequestError as exc:
+                    # e.g. a deletion from an earlier attempt is still running: wait for it
+                    raise Retry(f"server {server.get('id')} of SolusVM user {user_id} cannot be deleted yet: "
+                                f"{exc.message}") from exc
         try:
             solus.delete_user(int(user_id))
         except SolusVMValidationError as exc:

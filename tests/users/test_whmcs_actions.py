@@ -157,3 +157,18 @@ def test_deletion_that_fails_after_commit_is_finished_by_the_cron(app, api, fact
     assert state["totalresults"] == "1" and state["changes"]["change"][0]["kind"] == "delete"
     report = outbox.apply_pending(factory, fast_client(), now=datetime.now(UTC) + timedelta(hours=1))
     assert report.applied == 1 and uid not in mock.backend.users
+
+
+def test_custom_actions_answer_xml_too(app, api, mock, make_client):
+    from bridge.services import credentials
+
+    cid = enrolled(api, make_client)
+    assert api("SolusVMLockClient", clientid=cid)["solusvm_status"] == "locked"
+    with session_of(app) as s, s.begin():
+        cred = credentials.create(s, "xml", actor="test")
+    xml = app.test_client().post("/includes/api.php", data={
+        "action": "SolusVMSyncStatus", "identifier": cred.identifier, "secret": cred.secret,
+        "responsetype": "xml", "clientid": cid})
+    text = xml.get_data(as_text=True)
+    assert xml.status_code == 200 and "<result>success</result>" in text
+    assert "<solusvm_status>locked</solusvm_status>" in text
