@@ -1,7 +1,7 @@
 """``solus-bridge cron [--date YYYY-MM-DD]``: the daily automation.
 
 Exit codes: 0 every step succeeded; 1 a step failed or invoicing is incomplete (the next
-run retries); 2 bad arguments or configuration; 75 (EX_TEMPFAIL) another cron run holds
+run retries), or the database is unusable; 2 bad arguments or configuration; 75 (EX_TEMPFAIL) another cron run holds
 the lock, nothing was done.
 """
 
@@ -12,6 +12,7 @@ import sys
 from datetime import date
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 EXIT_FAILED = 1
 EXIT_LOCKED = 75
@@ -25,7 +26,7 @@ def register(group: click.Group) -> None:
     def cron_cmd(when: str | None, no_mail: bool) -> None:
         """Retry pending SolusVM changes, apply the overdue rules and, on the 1st, invoice last month."""
         from bridge.cli import make_app
-        from bridge.cli.invoices import ProgressReporter, services
+        from bridge.cli.invoices import ProgressReporter, database_message, services
         from bridge.services import cron, locks
 
         if when is None:
@@ -47,6 +48,8 @@ def register(group: click.Group) -> None:
         except locks.LockHeld as exc:
             click.echo(f"cron: {exc}", err=True)
             sys.exit(EXIT_LOCKED)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(database_message(exc)) from None
         finally:
             progress.close()
         click.echo(summary.render())

@@ -1,7 +1,8 @@
 """``solus-bridge invoices generate --period YYYY-MM``: only the invoicing step of the cron.
 
 Exit codes: 0 all clients invoiced (or already invoiced) and mailed; 1 something failed
-(listed in the summary; rerun to complete it); 2 bad arguments or configuration.
+(listed in the summary; rerun to complete it) or the database is unusable; 2 bad arguments
+or configuration.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -22,10 +24,10 @@ log = logging.getLogger("bridge.invoicing")
 class ProgressReporter:
     """``click.progressbar`` on a terminal, a plain log line every ~5 % otherwise."""
 
-    def __init__(self, label: str, *, tty: bool | None = None, echo: Callable[[str], None] = click.echo) -> None:
+    def __init__(self, label: str, *, tty: bool | None = None, echo: Callable[[str], None] | None = None) -> None:
         self.label = label
         self.tty = sys.stderr.isatty() if tty is None else tty
-        self.echo = echo
+        self.echo = echo or (lambda line: click.echo(line, err=True))
         self._bar: Any = None
         self._done = 0
         self._next_report = 0
@@ -61,6 +63,13 @@ def services(app: Any) -> tuple[Any, Any, Any]:
     return factory, solus, Mailer.from_config(mail_config)
 
 
+def database_message(exc: Exception) -> str:
+    """A one-line explanation of a database failure (no traceback for the operator)."""
+    first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    hint = " (run `solus-bridge init-db` first)" if "no such table" in first or "does not exist" in first else ""
+    return f"database error: {first}{hint}"
+
+
 def register(group: click.Group) -> None:
     @group.group("invoices")
     def invoices_group() -> None:
@@ -86,6 +95,8 @@ def register(group: click.Group) -> None:
         try:
             summary = invoicing.generate_period(factory, solus, year, month, config=app.config,
                                                 mailer=None if no_mail else mailer, progress=progress)
+        except SQLAlchemyError as exc:
+            raise click.ClickException(database_message(exc)) from None
         finally:
             progress.close()
         click.echo(summary.render())
