@@ -97,7 +97,8 @@ def signup(session: Session, *, firstname: str, lastname: str, companyname: str,
         return None, Mail(existing.email, "Someone tried to sign up with your e-mail address",
                           "Hello,\n\nsomeone (maybe you) tried to create a new account with this e-mail address, "
                           "but an account with it already exists.\n\n"
-                          f"To use it, log in here: {login_url}\n\nIf it was not you, you can ignore this message.\n")
+                          f"To use it, log in here: {login_url}\n(forgot the password? use \"Forgot your password?\" "
+                          "on that page)\n\nIf it was not you, you can ignore this message.\n")
     client = clients.create(session, {"firstname": firstname, "lastname": lastname, "companyname": companyname,
                                       "email": email, "password2": password, "email_verified": False},
                             actor=actor)
