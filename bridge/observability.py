@@ -44,6 +44,7 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # Endpoints whose latency is GetTokenPricing's (the WHMCS endpoint counts only for that action).
 PRICING_ENDPOINTS = {"pricing.addon_api"}
 WHMCS_ENDPOINT = "whmcs.api"
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 SECRET_KEYS = ("PRICING_TOKEN", "SOLUSVM_API_TOKEN", "SECRET_KEY", "API_ACCESS_KEY", "MAIL_PASSWORD")
 _SECRET_PARAM = re.compile(r"(?i)\b(token|secret|password|password2|accesskey|api_token)=([^&\s\"']+)")
 _BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=\-]+")
@@ -242,15 +243,17 @@ def _after(response: Response) -> Response:
     started = g.get("request_started")
     elapsed = time.perf_counter() - started if started is not None else 0.0
     rule = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-    metrics.HTTP_REQUESTS.labels(rule, request.method, str(response.status_code)).inc()
+    # Label values stay bounded: a client can send any method name, but it becomes "OTHER".
+    method = request.method if request.method in HTTP_METHODS else "OTHER"
+    metrics.HTTP_REQUESTS.labels(rule, method, str(response.status_code)).inc()
     endpoint = request.endpoint or ""
     if endpoint in PRICING_ENDPOINTS or (
         endpoint == WHMCS_ENDPOINT and request.form.get("action") == "GetTokenPricing"
     ):
         metrics.TOKEN_PRICING_SECONDS.observe(elapsed)
     if access_log.isEnabledFor(logging.INFO) and flag(current_app.config.get("ACCESS_LOG")):
-        access_log.info("%s %s %s", request.method, rule, response.status_code,
-                        extra={"method": request.method, "route": rule, "status": response.status_code,
+        access_log.info("%s %s %s", method, rule, response.status_code,
+                        extra={"method": method, "route": rule, "status": response.status_code,
                                "duration_ms": round(elapsed * 1000, 3)})
     return response
 

@@ -65,6 +65,9 @@ def test_metrics_counters_move(app: Any, client: Any) -> None:
     assert value(after, "bridge_http_requests_total", route="<unmatched>", method="GET", status="404") - \
         value(before, "bridge_http_requests_total", route="<unmatched>", method="GET", status="404") == 1
     assert not any("12345" in str(labels) for _, labels in after)
+    # Made-up methods are one label value too.
+    assert client.open("/healthz", method="BREW").status_code == 405
+    assert value(scrape(client), "bridge_http_requests_total", route="<unmatched>", method="OTHER", status="405") >= 1
     assert value(after, "bridge_token_pricing_seconds_count") - value(before, "bridge_token_pricing_seconds_count") == 4
     # The scrape itself is counted on the next scrape.
     assert value(after, "bridge_http_requests_total", route="/metrics", method="GET", status="200") >= 1
