@@ -98,3 +98,14 @@ def test_cron_with_a_date_invoices_the_month_before(cli):
     assert result.exit_code == 0, result.output
     assert "invoicing 2026-10: 1 clients, 1 invoices created" in result.output
     assert [i.period for i in cli.world.invoices()] == ["2026-10"]
+
+
+def test_progress_off_a_terminal_is_a_line_every_five_percent():
+    from bridge.cli.invoices import ProgressReporter
+
+    lines: list[str] = []
+    progress = ProgressReporter("invoicing 2026-10", tty=False, echo=lines.append)
+    for done in range(1, 101):
+        progress(done, 100)
+    assert lines[0] == "invoicing 2026-10: 1/100 clients" and lines[-1] == "invoicing 2026-10: 100/100 clients"
+    assert 20 <= len(lines) <= 22
