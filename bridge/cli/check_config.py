@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -178,7 +179,13 @@ def check_database(config: Mapping[str, Any], report: Report) -> None:
 
     url = str(config.get("DATABASE_URL") or "")
     try:
-        shown = make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        shown = parsed.render_as_string(hide_password=True)
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+                and not os.path.exists(parsed.database):
+            # Connecting would create an empty file; say what to do instead.
+            report.fail("database", f"{shown} does not exist yet: run `solus-bridge init-db`")
+            return
         engine = db.make_engine(url, **({} if url.startswith("sqlite") else {"connect_args": {"connect_timeout": 5}}))
     except (ArgumentError, ValueError, ImportError) as exc:
         report.fail("DATABASE_URL", f"is not a usable SQLAlchemy URL ({type(exc).__name__}: {exc})")

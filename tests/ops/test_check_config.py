@@ -145,7 +145,14 @@ def test_unparseable_environment_value_names_the_variable(good_env: dict[str, st
 
 
 def test_unmigrated_database_fails(good_env: dict[str, str], tmp_path: Path) -> None:
-    result = run({**good_env, "BRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}, "--skip-solusvm")
+    missing = tmp_path / "missing.sqlite3"
+    result = run({**good_env, "BRIDGE_DATABASE_URL": f"sqlite:///{missing}"}, "--skip-solusvm")
+    assert result.exit_code == 1
+    assert "does not exist yet: run `solus-bridge init-db`" in result.output
+    assert not missing.exists()  # checking did not create it
+    empty = tmp_path / "empty.sqlite3"
+    empty.touch()
+    result = run({**good_env, "BRIDGE_DATABASE_URL": f"sqlite:///{empty}"}, "--skip-solusvm")
     assert result.exit_code == 1
     assert "is at revision none" in result.output and "solus-bridge init-db" in result.output
 
