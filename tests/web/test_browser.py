@@ -207,7 +207,12 @@ def test_not_enrolled_dashboard_on_a_phone(chromium: Any, stack: dict[str, Any],
     # Usable on a phone: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=shots / "dashboard-not-enrolled-phone.png", full_page=True)
+    ctx.close()
+    # The landing page as a new visitor sees it on a phone.
+    ctx = chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = ctx.new_page()
     page.goto(f"{bridge}/signup")
+    assert page.is_visible("#signup")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=shots / "landing-phone.png", full_page=True)
     ctx.close()

@@ -210,3 +210,10 @@ def test_dashboard_says_when_usage_is_unavailable(browser: Browser, app: Any, mo
     resp = browser.get("/clientarea")
     assert resp.status_code == 200
     assert "Usage could not be loaded from SolusVM right now" in resp.get_data(as_text=True)
+
+
+def test_landing_page_for_a_logged_in_client_continues_instead_of_signing_up(browser: Browser, app: Any) -> None:
+    make_client(app, "cy@example.com")
+    log_in(browser, "cy@example.com")
+    html = browser.get("/signup").get_data(as_text=True)
+    assert 'id="signed-in"' in html and 'href="/signup/terms"' in html and 'id="signup"' not in html
