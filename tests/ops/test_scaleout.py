@@ -31,7 +31,7 @@ from bridge.services import catalogue, clients, credentials
 from mock_solusvm.server import MockServer
 from tests.bridge.conftest import PG_URL
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # ~30 s: two gunicorn bridges and four CLI runs
 
 PRICING = "/modules/addons/solusio/api/"
 TOKEN = "scaleout-pricing-token-0123456789"
