@@ -40,7 +40,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import metrics
-from bridge.errors import BridgeError, DuplicateInvoice, NotFound
+from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
 from bridge.services import invoices, pricing
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
@@ -345,6 +345,10 @@ def _invoice_client(session: Session, client: Client, items: list[UsageItem], pe
     year, month = (int(p) for p in period.split("-"))
     inv_date, due = invoice_dates(year, month, int(config.get("INVOICE_DUE_DAYS", 14)))
     lines: list[dict[str, Any]] = []
+    if items and client.status == "Closed":
+        # GetTokenPricing prices no Closed client; guessing a price is worse than asking.
+        raise ValidationFailed(f"client {client.id} is Closed; its SolusVM usage in {period} was not invoiced "
+                               "(reopen the client and rerun, or invoice by hand)")
     if items:
         price = _price(session, client)
         for item in items:

@@ -217,3 +217,15 @@ def test_due_days_are_configurable(world):
     world.run(INVOICE_DUE_DAYS=30)
     [inv] = world.invoices()
     assert inv.duedate == date(2026, 12, 1)
+
+
+def test_a_closed_client_with_usage_is_reported_not_priced(world):
+    from bridge.models import Client
+
+    cid = world.client("closed@example.com")
+    with world.factory() as s, s.begin():
+        s.get(Client, cid).status = "Closed"
+    world.seed([user(1, cid)], [server(1, 1, "2026-10-01T00:00:00Z", "2026-10-30T04:00:00Z")])
+    summary = world.run()
+    assert not summary.ok and world.invoices() == []
+    assert f"client {cid} is Closed; its SolusVM usage in 2026-10 was not invoiced" in summary.failures[0]
