@@ -149,7 +149,19 @@ def _overdue_step(session_factory: sessionmaker[Session], config: Mapping[str, A
         log.exception("overdue step failed")
         summary.steps.append(Step("overdue", "failed", f"{type(exc).__name__}: {exc}"))
         return
-    summary.steps.append(Step("overdue", "ok", str(report)))
+    summary.steps.append(Step("overdue", "ok", _counts(report)))
+
+
+def _counts(report: Any) -> str:
+    """``locked 2, suspended 0, ...``: id lists as counts, so the line stays short."""
+    fields = getattr(report, "__dataclass_fields__", None)
+    if not fields:
+        return str(report)
+    parts = []
+    for name in fields:
+        value = getattr(report, name)
+        parts.append(f"{name} {len(value) if isinstance(value, list | tuple | set) else value}")
+    return ", ".join(parts)
 
 
 def _invoicing_step(session_factory: sessionmaker[Session], solus: Any, config: Mapping[str, Any], today: date,

@@ -127,3 +127,13 @@ def test_usage_so_far_is_empty_for_a_client_not_linked_yet(world):
     with world.factory() as s:
         proj = invoicing.usage_so_far(s, world.solus, cid, now=datetime(2026, 10, 15, tzinfo=UTC))
     assert proj.lines == [] and proj.total == D("0.00")
+
+
+def test_cron_reports_every_step_in_its_summary(world):
+    one_client(world)
+    summary = daily(world, date(2026, 11, 1))
+    text = summary.render()
+    assert text.startswith("cron 2026-11-01: ok")
+    for name in ("outbox", "overdue", "invoicing"):
+        assert f"  {name}: " in text
+    assert "invoicing 2026-10: 1 clients, 1 invoices created" in text
