@@ -133,3 +133,33 @@ def test_a_second_cron_is_refused_while_the_lock_is_held(backend_url, live_mock,
     assert "invoicing 2026-10: 1 clients, 1 invoices created" in done.stdout, done.stdout + done.stderr
     assert invoice_facts(factory) == (1, 1, {D("4.90")})
     engine.dispose()
+
+
+def test_live_faults_drops_and_slow_answers_end_complete_without_duplicates(sqlite_template, live_mock, tmp_path):
+    """5xx, dropped connections and answers slower than the client's timeout on a share of
+    requests (fixed seeds): runs report what failed, later runs complete it."""
+    from bridge.services import invoicing
+    from bridge.services.solusvm_client import SolusVMClient
+
+    path = tmp_path / "bridge.sqlite3"
+    shutil.copy(sqlite_template, path)
+    factory, ids = prepare(f"sqlite:///{path}", live_mock, 12)
+    ctl = live_mock.control("default")
+    rules = [ctl.faults.add(method="GET", path="/api/v1/*", status=503, probability=0.25, seed=11),
+             ctl.faults.add(method="GET", path="/api/v1/*", drop=True, probability=0.25, seed=12),
+             ctl.faults.add(method="GET", path="/api/v1/*", delay=1.0, probability=0.1, seed=13)]
+    solus = SolusVMClient(live_mock.url, TOKEN, retries=1, timeout=0.5, sleep=lambda _s: None)
+    reports = []
+    for _ in range(12):
+        summary = invoicing.generate_period(factory, solus, 2026, 10,
+                                            config={"INVOICE_DUE_DAYS": 14, "USAGE_PER_PAGE": 2})
+        reports.append(summary)
+        if summary.ok:
+            break
+    assert reports[0].failure_count > 0, "the faults should have hurt the first run"
+    assert reports[-1].ok, reports[-1].render()
+    assert sum(r.invoices for r in reports) == 12  # each client invoiced exactly once overall
+    assert invoice_facts(factory) == (12, 12, {D("4.90")})
+    hits = {r["id"]: r for r in ctl.faults.list()}
+    assert all(hits[r["id"]]["hits"] > 0 for r in rules)  # every kind of fault happened
+    factory.kw["bind"].dispose()
