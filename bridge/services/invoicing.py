@@ -83,10 +83,13 @@ class RunSummary:
     mail_failures: list[str] = field(default_factory=list)
     invoice_ids: list[int] = field(default_factory=list)
     fetch_seconds: float = 0.0
+    unbilled_count: int = 0
+    problem_count: int = 0
+    mail_failure_count: int = 0
 
     @property
     def ok(self) -> bool:
-        return not (self.failure_count or self.mail_failures or self.problems)
+        return not (self.failure_count or self.mail_failure_count or self.problem_count)
 
     def fail(self, message: str) -> None:
         self.failure_count += 1
@@ -104,7 +107,9 @@ class RunSummary:
             "invoices": self.invoices, "already_invoiced": self.already_invoiced,
             "empty_invoices": self.empty_invoices, "lines": self.lines,
             "totals": {k: str(v) for k, v in sorted(self.totals.items())}, "mails_sent": self.mails_sent,
-            "failure_count": self.failure_count, "fetch_seconds": round(self.fetch_seconds, 3), "failures": self.failures, "problems": self.problems[:MAX_LISTED],
+            "failure_count": self.failure_count, "problem_count": self.problem_count,
+            "unbilled_count": self.unbilled_count, "mail_failure_count": self.mail_failure_count,
+            "fetch_seconds": round(self.fetch_seconds, 3), "failures": self.failures, "problems": self.problems[:MAX_LISTED],
             "unbilled": self.unbilled[:MAX_LISTED], "mail_failures": self.mail_failures[:MAX_LISTED],
             "ok": self.ok,
         }
@@ -116,8 +121,8 @@ class RunSummary:
                f"({self.already_invoiced} already existed, {self.empty_invoices} empty), {self.lines} lines, "
                f"totals {totals}; {self.mails_sent} mails sent; usage fetched {self.fetch_mode}, {self.items} items "
                f"in {self.fetch_seconds:.2f}s",
-               f"failures: {self.failure_count}, usage problems: {len(self.problems)}, "
-               f"unbilled items: {len(self.unbilled)}, mail failures: {len(self.mail_failures)}"]
+               f"failures: {self.failure_count}, usage problems: {self.problem_count}, "
+               f"unbilled items: {self.unbilled_count}, mail failures: {self.mail_failure_count}"]
         out += [f"  FAILED: {m}" for m in self.failures]
         out += [f"  USAGE DISAGREES: {m}" for m in self.problems[:MAX_LISTED]]
         out += [f"  UNBILLED: {m}" for m in self.unbilled[:MAX_LISTED]]
@@ -167,6 +172,9 @@ class _Spool:
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
         self.db.execute("CREATE TABLE items (k INTEGER NOT NULL, seq INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+        # The open connection keeps the file alive; unlinked now, nothing is left behind
+        # even when the run is killed (journal_mode=OFF: SQLite needs no sibling files).
+        os.unlink(self.path)
 
     def add(self, item: UsageItem) -> None:
         key = item.billing_user_id if item.billing_user_id is not None else -1
@@ -371,8 +379,10 @@ def _send_mail(session_factory: sessionmaker[Session], mailer: Any, created: _Cr
     try:
         mailer.send(created.email, f"Invoice #{created.invoice_id}: SolusVM usage {period}", created.text)
     except MailError as exc:
-        summary.mail_failures.append(f"invoice {created.invoice_id} to {created.email}: {exc} "
-                                     "(the invoice stands; the next run re-sends it)")
+        summary.mail_failure_count += 1
+        if len(summary.mail_failures) < MAX_LISTED:
+            summary.mail_failures.append(f"invoice {created.invoice_id} to {created.email}: {exc} "
+                                         "(the invoice stands; the next run re-sends it)")
         return
     summary.mails_sent += 1
     try:
@@ -457,7 +467,8 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
         pause = float(config.get("INVOICE_PAUSE") or 0)
         for key, items in spool.groups():
             if key is None:
-                for it in items:
+                summary.unbilled_count += len(items)
+                for it in items[:MAX_LISTED - len(summary.unbilled)]:
                     summary.unbilled.append(f"server {it.server_id} ({it.server_name}) of SolusVM user "
                                             f"{it.solus_user_id} <{it.email}>: the user has no billing_user_id")
                 continue
@@ -487,7 +498,8 @@ def _invoice_one(session_factory: sessionmaker[Session], key: int, items: list[U
         return  # already reported by the fetch
     problems = [p for it in items for p in it.problems]
     if problems:
-        summary.problems.extend(f"client {key}: {p}" for p in problems)
+        summary.problem_count += len(problems)
+        summary.problems.extend(f"client {key}: {p}" for p in problems[:MAX_LISTED - len(summary.problems)])
         if hold:
             summary.fail(f"client {key}: not invoiced, SolusVM usage disagrees with the cap rule "
                          "(INVOICE_ON_MISMATCH=solusvm bills SolusVM's figures)")

@@ -165,3 +165,14 @@ def test_a_malformed_usage_listing_is_a_reported_failure(world, bad):
     summary = world.run()
     assert not summary.ok and count_invoices(world) == 0
     assert "usage listing failed" in summary.failures[0]
+
+
+def test_the_usage_spool_leaves_no_file_behind(world, tmp_path, monkeypatch):
+    import tempfile
+
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+    three_clients(world)
+    assert world.run().invoices == 3
+    assert list(spool_dir.iterdir()) == []
