@@ -229,20 +229,21 @@ def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary
     summary.fetch_mode = "per-user"
     failed: set[int | None] = set()
     try:
-        users = list(solus.iter_users())  # a bounded list of (id, billing id) pairs is all we keep
-    except SolusVMError as exc:
+        # Only (id, billing id) pairs are kept: small, and the list must be complete
+        # before any client can be called complete.
+        users = [(int(u["id"]), u.get("billing_user_id")) for u in solus.iter_users()]
+    except (SolusVMError, KeyError, TypeError, ValueError) as exc:
         raise UsageUnavailable(f"could not read usage nor the SolusVM user list: {exc}") from exc
-    for user in users:
-        billing = user.get("billing_user_id")
-        billing = int(billing) if isinstance(billing, int | str) and str(billing).isdigit() else None
+    for user_id, raw_billing in users:
+        billing = int(raw_billing) if isinstance(raw_billing, int | str) and str(raw_billing).isdigit() else None
         try:
             # One user's items are few (one per server): collect, then spool, so a
             # failure halfway through a user leaves nothing of that user behind.
-            items = list(iter_usage_items(solus, year, month, user_id=int(user["id"]), per_page=per_page))
+            items = list(iter_usage_items(solus, year, month, user_id=user_id, per_page=per_page))
         except (SolusVMError, UsageFormatError) as exc:
             failed.add(billing)
             if billing is not None:
-                summary.fail(f"client {billing}: usage of SolusVM user {user['id']} unavailable ({exc}); "
+                summary.fail(f"client {billing}: usage of SolusVM user {user_id} unavailable ({exc}); "
                              "not invoiced, the next run will retry")
             continue
         for item in items:
