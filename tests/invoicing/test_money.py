@@ -229,3 +229,26 @@ def test_a_closed_client_with_usage_is_reported_not_priced(world):
     summary = world.run()
     assert not summary.ok and world.invoices() == []
     assert f"client {cid} is Closed; its SolusVM usage in 2026-10 was not invoiced" in summary.failures[0]
+
+
+def test_backup_charges_get_their_own_line(world):
+    # The mock never reports backup tokens, so this page is served as-is by a mock fault rule.
+    cid = world.client("backup@example.com")
+    world.seed([user(1, cid)], [])
+    item = {"user": {"id": 1, "email": "backup@example.com", "billing_user_id": cid},
+            "server": {"id": 5, "uuid": "u", "name": "db-1", "is_deleted": False, "deleted_at": None},
+            "plan": {"id": 1, "name": "1 Core, 1 GB RAM", "tokens_per_hour": 7, "tokens_per_month": 5000,
+                     "ip_tokens_per_hour": 1, "ip_tokens_per_month": 500},
+            "period": {"from": "2026-10-01", "to": "2026-10-31"}, "hours": 744, "tokens": 5000,
+            "monthly_cap_applied": True, "additional_ips": {"count": 0, "hours": 0, "tokens": 0},
+            "backups": {"tokens": 345}, "total_tokens": 5345}
+    world.mock.faults.add(method="GET", path="/api/v1/usage", status=200,
+                          body={"data": [item], "links": {}, "meta": {"current_page": 1, "last_page": 1}})
+    summary = world.run()
+    assert summary.ok, summary.render()
+    [inv] = world.invoices()
+    lines = lines_by_name(inv)
+    backup = lines["db-1", "backup"]
+    # 345 tokens × 0.001 = 0.345 → half-up 0.35; server 5000 tokens = 5.00; total 5.35
+    assert (backup.tokens, backup.amount, backup.price_mode) == (345, D("0.35"), "")
+    assert lines["db-1", "server"].amount == D("5.00") and inv.total == D("5.35")
