@@ -95,6 +95,8 @@ def register(group: click.Group) -> None:
         try:
             summary = invoicing.generate_period(factory, solus, year, month, config=app.config,
                                                 mailer=None if no_mail else mailer, progress=progress)
+        except invoicing.PeriodNotOver as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from None
         except SQLAlchemyError as exc:
             raise click.ClickException(database_message(exc)) from None
         finally:

@@ -177,8 +177,12 @@ def _invoicing_step(session_factory: sessionmaker[Session], solus: Any, config: 
         return
     year, month = due
     say(f"invoicing {year:04d}-{month:02d}")
-    summary.invoicing = invoicing.generate_period(session_factory, solus, year, month, config=config,
-                                                  mailer=mailer, progress=progress)
+    try:
+        summary.invoicing = invoicing.generate_period(session_factory, solus, year, month, config=config,
+                                                      mailer=mailer, progress=progress)
+    except invoicing.PeriodNotOver as exc:
+        summary.steps.append(Step("invoicing", "failed", str(exc)))
+        return
     summary.steps.append(Step("invoicing", "ok" if summary.invoicing.ok else "failed",
                               f"{summary.invoicing.invoices} invoices"))
 

@@ -61,6 +61,10 @@ class UsageUnavailable(InvoicingError):
     """The usage of the period could not be read at all (nothing was invoiced)."""
 
 
+class PeriodNotOver(InvoicingError):
+    """The month has not ended yet: its invoice would be partial and, by the unique key, final."""
+
+
 @dataclass
 class RunSummary:
     """What a run did. ``ok`` is false when anything needs an operator (exit code 1 in the CLI)."""
@@ -437,7 +441,8 @@ def _finish_run(session_factory: sessionmaker[Session], run_id: int, status: str
 
 
 def generate_period(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, *,
-                    config: Mapping[str, Any], mailer: Any = None, progress: Progress | None = None) -> RunSummary:
+                    config: Mapping[str, Any], mailer: Any = None, progress: Progress | None = None,
+                    now: datetime | None = None) -> RunSummary:
     """Invoice every client for its SolusVM usage in ``year-month`` (idempotent, crash-safe).
 
     Each invoice is written in its own transaction; rerunning, running concurrently or
@@ -446,8 +451,14 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
     Config keys: ``INVOICE_DUE_DAYS`` (14), ``INVOICE_EMPTY`` (False: clients without usage
     get no invoice), ``INVOICE_ON_MISMATCH`` ("hold" or "solusvm"), ``INVOICE_PAUSE`` (seconds
     between clients, 0), ``USAGE_PER_PAGE`` (100), ``SYSTEM_URL``.
+    Raises :class:`PeriodNotOver` for a month that has not ended at ``now`` (default: the
+    real UTC time), before touching anything.
     """
     period = f"{year:04d}-{month:02d}"
+    end = month_bounds(year, month)[1]
+    if end > (now or datetime.now(UTC)):
+        raise PeriodNotOver(f"{period} has not ended yet (it ends {end:%Y-%m-%d %H:%M} UTC); "
+                            "invoicing it now would bill a partial month")
     summary = RunSummary(period)
     summary.run_id = _start_run(session_factory, period)
     if mailer is not None:

@@ -109,3 +109,19 @@ def test_progress_off_a_terminal_is_a_line_every_five_percent():
         progress(done, 100)
     assert lines[0] == "invoicing 2026-10: 1/100 clients" and lines[-1] == "invoicing 2026-10: 100/100 clients"
     assert 20 <= len(lines) <= 22
+
+
+def test_the_running_month_cannot_be_invoiced(cli):
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    result = cli("invoices", "generate", "--period", f"{now:%Y-%m}", "--no-mail")
+    assert result.exit_code == 2 and "has not ended yet" in result.output
+    assert cli.world.invoices() == []
+
+
+def test_cron_with_a_future_date_refuses_to_invoice_an_open_month(cli):
+    result = cli("cron", "--date", "2999-02-01", "--no-mail")
+    assert result.exit_code == 1
+    assert "invoicing: failed (2999-01 has not ended yet" in result.output
+    assert cli.world.invoices() == []

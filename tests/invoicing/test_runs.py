@@ -176,3 +176,17 @@ def test_the_usage_spool_leaves_no_file_behind(world, tmp_path, monkeypatch):
     three_clients(world)
     assert world.run().invoices == 3
     assert list(spool_dir.iterdir()) == []
+
+
+def test_a_month_that_has_not_ended_is_refused_before_anything_is_written(world):
+    from datetime import UTC, datetime
+
+    from bridge.services import invoicing
+
+    three_clients(world)
+    with pytest.raises(invoicing.PeriodNotOver, match="2026-10 has not ended yet"):
+        invoicing.generate_period(world.factory, world.solus, 2026, 10, config=world.app.config,
+                                  now=datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
+    assert count_invoices(world) == 0
+    with world.factory() as s:
+        assert s.scalar(select(func.count(InvoiceRun.id))) == 0
