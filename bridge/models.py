@@ -285,6 +285,25 @@ class Outbox(Base):
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class SolusVMHold(Base):
+    """A client's SolusVM status holds (see ``bridge.services.provisioning``); no row = no hold.
+
+    Status columns hold ``active``/``locked``/``suspended`` or NULL.
+    """
+
+    __tablename__ = "solusvm_holds"
+
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    admin: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    admin_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    overdue: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    overdue_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    overdue_waived: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    # the last status queued for SolusVM, so an unchanged desired status queues nothing
+    queued_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
 class InvoiceRun(Base):
     __tablename__ = "invoice_runs"
 

@@ -17,20 +17,19 @@ not undo the admin's decision the next morning; it re-applies only when the clie
 overdue stage gets worse, or after the overdue invoices are paid and a new one goes
 overdue.
 
-The holds live in the ``settings`` table under ``solusvm:<client id>`` (a JSON value): the
-schema has no column for them and this wave may not add a migration.
+The holds live in the ``solusvm_holds`` table (``bridge.models.SolusVMHold``, one row per
+client, removed with the client); ``holds``/``save_holds`` present a row as a plain dict.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.errors import BridgeError, NotFound, ValidationFailed
-from bridge.models import Client, Outbox, Setting, utcnow
+from bridge.models import Client, Outbox, SolusVMHold, utcnow
 from bridge.services import audit
 
 STATUSES = ("active", "locked", "suspended")
@@ -42,36 +41,37 @@ class ProvisioningError(BridgeError):
     """A user-lifecycle request that cannot be done (maps to a WHMCS error)."""
 
 
-def _key(client_id: int) -> str:
-    return f"solusvm:{int(client_id)}"
+#: The keys of a holds dict, one column each of ``solusvm_holds``.
+HOLD_FIELDS = ("admin", "admin_reason", "overdue", "overdue_reason", "overdue_waived", "queued_status")
 
 
 def holds(session: Session, client_id: int) -> dict[str, Any]:
-    """The stored holds of a client: ``admin``, ``admin_reason``, ``overdue``, ``overdue_waived``."""
-    row = session.get(Setting, _key(client_id))
-    if row is None or not row.value:
+    """The stored holds of a client: ``admin``, ``admin_reason``, ``overdue``, ``overdue_reason``,
+    ``overdue_waived``, ``queued_status``; only those that are set (``{}`` when none)."""
+    row = session.get(SolusVMHold, int(client_id))
+    if row is None:
         return {}
-    try:
-        value = json.loads(row.value)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+    return {name: getattr(row, name) for name in HOLD_FIELDS if getattr(row, name) is not None}
 
 
 def save_holds(session: Session, client_id: int, value: dict[str, Any]) -> None:
-    """Store the holds of a client (flushes)."""
-    row = session.get(Setting, _key(client_id))
-    text = json.dumps(value, sort_keys=True)
+    """Store the holds of a client, replacing the previous ones; a key left out is cleared (flushes)."""
+    unknown = set(value) - set(HOLD_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown SolusVM hold field(s): {', '.join(sorted(unknown))}")
+    row = session.get(SolusVMHold, int(client_id))
     if row is None:
-        session.add(Setting(key=_key(client_id), value=text))
-    else:
-        row.value = text
+        row = SolusVMHold(client_id=int(client_id))
+        session.add(row)
+    for name in HOLD_FIELDS:
+        setattr(row, name, value.get(name))
+    row.updated_at = utcnow()
     session.flush()
 
 
 def drop_holds(session: Session, client_id: int) -> None:
-    """Forget the holds (the client is being deleted)."""
-    row = session.get(Setting, _key(client_id))
+    """Forget the holds (the client is being deleted; the foreign key would also cascade)."""
+    row = session.get(SolusVMHold, int(client_id))
     if row is not None:
         session.delete(row)
         session.flush()
