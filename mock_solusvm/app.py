@@ -81,6 +81,17 @@ def namespaces(app: Flask) -> Namespaces:
     return app.extensions["mock_solusvm"]
 
 
+def request_json() -> Any:
+    """The JSON request body (``{}`` when empty); 422 for anything that is not JSON."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Invalid({"body": ["The request body is not valid JSON."]}) from None
+
+
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A compact JSON response."""
     return Response(json.dumps(body, separators=(",", ":")), status=status, headers=headers,

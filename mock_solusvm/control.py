@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 
-from .app import json_response, namespaces
+from .app import json_response, namespaces, request_json
 from .clock import parse_instant
 from .errors import Invalid, invalid
 
@@ -17,18 +16,8 @@ control_bp = Blueprint("control", __name__, url_prefix="/__mock")
 ADVANCE_UNITS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds")
 
 
-def _body() -> Any:
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise Invalid({"body": ["The request body is not valid JSON."]}) from None
-
-
 def _obj() -> dict[str, Any]:
-    data = _body()
+    data = request_json()
     if not isinstance(data, dict):
         raise Invalid({"body": ["The request body must be a JSON object."]})
     return data

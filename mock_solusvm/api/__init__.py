@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -13,7 +12,7 @@ from marshmallow import Schema, ValidationError
 
 from contracts.solusvm import envelope, validation_messages
 
-from ..app import _validate, json_response
+from ..app import _validate, json_response, request_json
 from ..errors import Forbidden, Invalid, Unauthenticated
 from ..state import Backend, Principal
 
@@ -56,13 +55,7 @@ def require_admin() -> None:
 
 def body() -> Any:
     """The JSON body (``{}`` when empty); 422 for anything that is not JSON."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise Invalid({"body": ["The request body is not valid JSON."]}) from None
+    return request_json()
 
 
 def load(schema: Schema, data: Any, partial: bool = False) -> dict[str, Any]:
