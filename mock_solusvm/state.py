@@ -58,6 +58,8 @@ RESTORE_REQUIRED: dict[str, set[str]] = {
 }
 
 
+_BILLING_ID = UserCreateSchema().fields["billing_user_id"]
+
 def default_fixture() -> dict[str, Any]:
     """What a fresh or reset namespace contains (overridden key by key by a seed)."""
     return {
@@ -245,12 +247,15 @@ class Backend:
         roles = u.get("roles")
         if roles is None:
             roles = self._default_roles()
-        bid = u.get("billing_user_id")
+        try:  # the same rule as POST users: an id in 64-bit range, int or numeric string
+            bid = _BILLING_ID.deserialize(u.get("billing_user_id") if u.get("billing_user_id") != "" else None)
+        except ValidationError as err:
+            raise invalid("users", f"bad billing_user_id: {'; '.join(err.messages)}") from None
         self.users[uid] = {
             "id": uid, "email": email, "status": status,
             "created_at": parse_instant(u["created_at"]) if u.get("created_at") else now,
             "roles": [int(r) for r in roles],
-            "billing_user_id": int(bid) if bid not in (None, "") else None,
+            "billing_user_id": bid,
             "billing_token": u.get("billing_token"),
             "language_id": u.get("language_id"),
             "limit_group_id": u.get("limit_group_id", self.settings.get("limit_group")),

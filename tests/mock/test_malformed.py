@@ -93,3 +93,22 @@ def test_fuzzed_seeds_never_500_and_leave_a_usable_namespace(client, doc):
                  "/api/v1/roles", "/api/v1/limit_groups", "/api/v1/projects"):
         got = client.get(path, headers=ADMIN)
         assert got.status_code < 500, (doc, path, got.get_data()[:300])
+
+
+@pytest.mark.parametrize("bid", [2**63, 9.223372036854776e18, -1, "12x", True])
+def test_seeded_billing_user_id_follows_the_create_rule(bid):
+    # Found by the fuzzed-seed test: a seed used to store 2**63 and then fail its own response contract.
+    c = create_app({"VALIDATE_RESPONSES": True}).test_client()
+    r = c.post("/__mock/seed", json={"users": [{"email": "a@example.com", "billing_user_id": bid}]})
+    assert r.status_code == 422, r.get_data()[:200]
+    assert "billing_user_id" in r.get_data(as_text=True)
+    assert c.get("/api/v1/users", headers=ADMIN).status_code == 200
+
+
+def test_seeded_billing_user_id_accepts_numeric_strings():
+    c = create_app({"VALIDATE_RESPONSES": True}).test_client()
+    r = c.post("/__mock/seed", json={"users": [{"email": "a@example.com", "billing_user_id": "42"},
+                                               {"email": "b@example.com", "billing_user_id": ""}]})
+    assert r.status_code < 300, r.get_data()[:200]
+    got = {u["email"]: u["billing_user_id"] for u in c.get("/api/v1/users", headers=ADMIN).get_json()["data"]}
+    assert got == {"a@example.com": 42, "b@example.com": None}
