@@ -3,19 +3,21 @@
 Steps, in order, under one lock (``locks.run_lock(engine, "cron")``) so only one run works
 at a time:
 
-1. retry pending SolusVM changes (``bridge.services.outbox.apply_pending``);
-2. apply the overdue lock/suspend rules (``bridge.services.overdue.apply_rules``);
+1. apply the overdue lock/suspend rules (``bridge.services.overdue.apply_rules``), which
+   queue the status changes in the outbox;
+2. send the pending SolusVM changes (``bridge.services.outbox.apply_pending``): the ones
+   step 1 just queued and older ones due for a retry, so an invoice that goes past the
+   lock or suspend grace period reaches SolusVM in the same run, not a day later;
 3. on the 1st of a month, invoice the previous month (``invoicing.generate_period``); on
    any other day, finish the previous month if its last run did not complete (a partial
    run on the 1st is completed by the next day's cron without an operator).
 
-A step that fails is reported and the next steps still run. Steps whose module is not
-installed are reported as skipped.
+A step that fails is reported and the next steps still run (the outbox step also runs when
+the overdue step failed, for the older pending changes).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.models import InvoiceRun
-from bridge.services import invoicing, locks
+from bridge.services import invoicing, locks, outbox, overdue
 from contracts.rules import previous_period
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Step:
     name: str
-    status: str  # ok | failed | skipped
+    status: str  # ok | failed | skipped (invoicing on a day with nothing to invoice)
     detail: str = ""
 
 
@@ -73,15 +75,6 @@ def needs_invoicing(session: Session, today: date) -> tuple[int, int] | None:
     return None
 
 
-def _optional(module: str) -> Any | None:
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-
-
 def run_daily(config: Mapping[str, Any], *, today: date, session_factory: sessionmaker[Session] | None = None,
               solus: Any = None, mailer: Any = None, out: Callable[[str], None] | None = None,
               progress: invoicing.Progress | None = None) -> CronSummary:
@@ -104,8 +97,8 @@ def run_daily(config: Mapping[str, Any], *, today: date, session_factory: sessio
                     solus = client_from_config(config)
                 except ValueError as exc:
                     summary.steps.append(Step("solusvm", "failed", str(exc)))
-            _outbox_step(session_factory, solus, summary, say)
             _overdue_step(session_factory, config, today, summary, say)
+            _outbox_step(session_factory, solus, summary, say)
             _invoicing_step(session_factory, solus, config, today, mailer, progress, summary, say)
     finally:
         if own_engine is not None:
@@ -115,14 +108,10 @@ def run_daily(config: Mapping[str, Any], *, today: date, session_factory: sessio
 
 def _outbox_step(session_factory: sessionmaker[Session], solus: Any, summary: CronSummary,
                  say: Callable[[str], None]) -> None:
-    outbox = _optional("bridge.services.outbox")
-    if outbox is None:
-        summary.steps.append(Step("outbox", "skipped", "bridge.services.outbox is not installed"))
-        return
     if solus is None:
         summary.steps.append(Step("outbox", "failed", "SolusVM is not configured"))
         return
-    say("retrying pending SolusVM changes")
+    say("sending pending SolusVM changes")
     try:
         report = outbox.apply_pending(session_factory, solus, now=datetime.now(UTC))
     except Exception as exc:  # noqa: BLE001 - one failing step must not stop the others; reported
@@ -137,15 +126,11 @@ def _outbox_step(session_factory: sessionmaker[Session], solus: Any, summary: Cr
 
 def _overdue_step(session_factory: sessionmaker[Session], config: Mapping[str, Any], today: date,
                   summary: CronSummary, say: Callable[[str], None]) -> None:
-    overdue = _optional("bridge.services.overdue")
-    if overdue is None:
-        summary.steps.append(Step("overdue", "skipped", "bridge.services.overdue is not installed"))
-        return
     say("applying the overdue rules")
     try:
         with session_factory() as session, session.begin():
             report = overdue.apply_rules(session, today=today, config=config)
-    except Exception as exc:  # noqa: BLE001 - reported; invoicing still runs
+    except Exception as exc:  # noqa: BLE001 - reported; the outbox and invoicing steps still run
         log.exception("overdue step failed")
         summary.steps.append(Step("overdue", "failed", f"{type(exc).__name__}: {exc}"))
         return

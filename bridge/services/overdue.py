@@ -9,7 +9,8 @@ Collections) whose due date is ``d`` days in the past decides it:
 
 Clients in a group with ``susp_term_exempt`` are never locked or suspended by this rule.
 The stage becomes the client's overdue hold (see ``bridge.services.provisioning``), and a
-changed desired status is queued for SolusVM. Everything is driven by the ``today``
+changed desired status is queued for SolusVM (the cron's outbox step, which runs right
+after the overdue step, sends it). Everything is driven by the ``today``
 argument, never by the wall clock, so tests and ``solus-bridge cron --date`` control it.
 """
 
@@ -102,15 +103,13 @@ def refresh_client(session: Session, client: Client, *, today: date, config: Map
 
 def apply_rules(session: Session, *, today: date, config: Mapping[str, Any] | None, actor: str = "cron"
                 ) -> OverdueReport:
-    """Apply the overdue rules to every enrolled client (flushes; the caller commits)."""
-    from bridge.services import hooks
+    """Apply the overdue rules to every enrolled client (flushes; the caller commits).
 
+    Changed statuses are only queued: the caller sends them (the daily cron runs its outbox
+    step right after this one, so a lock reaches SolusVM in the same run).
+    """
     report = OverdueReport()
     thresholds(config)  # fail early on a bad configuration
-    if config is not None and hooks.CONFIG_KEY not in session.info:
-        # lets the queued status changes go out right after the caller commits (the cron's
-        # outbox step may already have run this morning)
-        session.info[hooks.CONFIG_KEY] = config
     for client in session.scalars(select(Client).where(Client.enrolled_at.is_not(None)).order_by(Client.id)):
         before = provisioning.desired_status(client, session)
         refresh_client(session, client, today=today, config=config, actor=actor)
@@ -118,7 +117,6 @@ def apply_rules(session: Session, *, today: date, config: Mapping[str, Any] | No
         if before == after:
             report.unchanged += 1
             continue
-        hooks.apply_after_commit(session, client.id)
         if after == "suspended":
             report.suspended.append(client.id)
         elif after == "locked":

@@ -118,9 +118,29 @@ def test_desired_status_reasons(app, enrolled):
         assert status == "suspended" and "days overdue" in reason
 
 
-def test_daily_cron_locks_the_same_day(app, factory, solus, mock, enrolled):
-    """The cron's overdue step queues the lock; it reaches SolusVM in the same run, not a day later."""
+def test_daily_cron_locks_the_same_day(app, api, factory, solus, mock, enrolled, make_client):
+    """The cron's overdue step queues the lock; its outbox step, which runs next, sends it in the
+    same run, together with an older change still waiting for a retry."""
     from bridge.services import cron
 
+    other = make_client()
+    assert api("SolusVMEnrollClient", clientid=other)["enrolled"] is True
+    mock.faults.add(method="PATCH", path="/api/v1/users/*", status=503, times=1)
+    assert api("UpdateClient", clientid=other, email="other-renamed@example.com")["result"] == "success"
+    with session_of(app) as s, s.begin():  # the failed attempt's backoff has passed by the cron's run
+        [waiting] = [c for c in outbox.pending_changes(s, other) if c.kind == "email"]
+        assert waiting.status == "pending" and waiting.attempts == 1
+        waiting.next_attempt_at = None
+    assert solus_status(app, mock, enrolled) == "active"
+
     summary = cron.run_daily(app.config, today=DUE + timedelta(days=7), session_factory=factory, solus=solus)
-    assert solus_status(app, mock, enrolled) == "locked", summary
+    assert summary.ok, summary.render()
+    assert solus_status(app, mock, enrolled) == "locked", summary.render()
+    assert [s.name for s in summary.steps] == ["overdue", "outbox", "invoicing"]
+    steps = {s.name: s.detail for s in summary.steps}
+    assert steps["overdue"].startswith("locked 1,")
+    assert steps["outbox"] == "applied 2, failed 0, pending 0"
+    with session_of(app) as s:
+        uid = s.get(Client, other).solusvm_user_id
+        assert outbox.pending_changes(s) == []
+    assert mock.backend.users[uid]["email"] == "other-renamed@example.com"
