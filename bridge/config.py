@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "WHMCS_VERSION": "8.13.1",
     "INVOICE_DUE_DAYS": 14,
     "BENCH_ROUTES": False,  # adds /bench/ping, a trivial JSON route for bench/pricing_throughput.py
+    "METRICS_TOKEN": "",  # when set, GET /metrics requires "Authorization: Bearer <token>"
     "CONFIG_FILE": "",  # optional TOML file with any of these keys (upper-case, no prefix)
 }
 

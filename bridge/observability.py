@@ -3,33 +3,43 @@
 ``init_app(app)`` (called by ``create_app``):
 
 - gives every request an id: an incoming ``X-Request-ID`` when it is sane, else a new one;
-  it is echoed in the response header and attached to every log record of the request;
+  it is echoed in the response header, attached to every log record of the request and
+  forwarded to SolusVM (``SolusVMClient`` sends ``X-Request-ID: current_request_id()``).
+  The id lives in a ``ContextVar`` (``REQUEST_ID``), so code without Flask reads it too.
+  Outside a request (the cron, the CLI) the id is the *run's*: ``run_context()`` gives a
+  block one, otherwise the process gets one id on first use (``run-<hex>``), so one CLI run's
+  log lines and SolusVM calls share it;
 - counts each request in ``bridge_http_requests_total`` by the route's *rule*
   (``/clientarea/invoices/<int:id>``, never the raw path, so label values stay bounded and
   no id or token in a URL becomes a label) and observes GetTokenPricing's latency;
 - writes one JSON line per request to the ``bridge.access`` logger (method, route rule,
   status, duration, request id; no query strings, which may carry SSO tokens);
-- serves ``GET /metrics`` in Prometheus text format. Under gunicorn, set
+- serves ``GET /metrics`` in Prometheus text format (with ``METRICS_TOKEN`` set, only to
+  ``Authorization: Bearer <token>``, compared in constant time; 401 otherwise). Under gunicorn, set
   ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, before the workers start) and every
   worker's counters are summed at scrape time. Gauges that describe the database (pending
   outbox changes, unpaid invoices) are read from the database at scrape time by
   ``DatabaseCollector``, so they are right whichever worker answers.
 
 A redaction filter on the ``bridge`` logger replaces configured secret values (pricing
-token, SolusVM API token, secret key, API access key, mail password) and ``token=``,
+token, SolusVM API token, secret key, API access key, mail password, metrics token) and ``token=``,
 ``secret=``, ``password=`` parameters in log messages: defence in depth, the code never
 logs them on purpose.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
@@ -45,7 +55,7 @@ _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 PRICING_ENDPOINTS = {"pricing.addon_api"}
 WHMCS_ENDPOINT = "whmcs.api"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-SECRET_KEYS = ("PRICING_TOKEN", "SOLUSVM_API_TOKEN", "SECRET_KEY", "API_ACCESS_KEY", "MAIL_PASSWORD")
+SECRET_KEYS = ("PRICING_TOKEN", "SOLUSVM_API_TOKEN", "SECRET_KEY", "API_ACCESS_KEY", "MAIL_PASSWORD", "METRICS_TOKEN")
 _SECRET_PARAM = re.compile(r"(?i)\b(token|secret|password|password2|accesskey|api_token)=([^&\s\"']+)")
 _BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=\-]+")
 
@@ -64,18 +74,77 @@ def flag(value: Any, default: bool = True) -> bool:
 # --- request ids -----------------------------------------------------------------------
 
 
+#: The id of the work in progress in this context: the request's (set before each request,
+#: reset after it) or a run's (``run_context``). ``None``: neither.
+REQUEST_ID: ContextVar[str | None] = ContextVar("bridge_request_id", default=None)
+_process_run: tuple[int, str] | None = None
+_process_run_lock = threading.Lock()
+
+
+def sane_request_id(value: str | None) -> bool:
+    """True when ``value`` is a plain token fit for logs and headers (no spaces, quotes, control characters)."""
+    return bool(value) and _SANE_ID.fullmatch(str(value)) is not None
+
+
+def new_run_id(kind: str = "run") -> str:
+    """A fresh id for a run outside any request, e.g. ``cron-3f2a...``."""
+    kind = re.sub(r"[^A-Za-z0-9]", "", kind)[:20] or "run"
+    return f"{kind}-{uuid.uuid4().hex[:24]}"
+
+
+def process_run_id() -> str:
+    """This process's run id, generated on first use (again after a fork: each worker its own)."""
+    global _process_run
+    pid = os.getpid()
+    current = _process_run
+    if current is None or current[0] != pid:
+        with _process_run_lock:
+            if _process_run is None or _process_run[0] != pid:
+                _process_run = (pid, new_run_id())
+            current = _process_run
+    return current[1]
+
+
 def current_request_id() -> str:
-    """The id of the request being served, or ``"-"`` outside a request."""
+    """The id of the work being done: the request being served, else the enclosing
+    ``run_context``, else this process's run id (a CLI or cron process is one run).
+
+    Works with and without a Flask context; services call it (through the SolusVM client)
+    without knowing about Flask.
+    """
+    rid = REQUEST_ID.get()
+    if rid:
+        return rid
     try:
-        return str(g.get("request_id") or "-")
+        rid = g.get("request_id")  # code (or a test) that set it on ``g`` directly
     except RuntimeError:  # no app context
-        return "-"
+        rid = None
+    return str(rid) if rid else process_run_id()
+
+
+@contextmanager
+def run_context(kind: str = "run", run_id: str | None = None) -> Iterator[str]:
+    """Give the block an id of its own (logs, ``X-Request-ID`` to SolusVM) and yield it.
+
+    Inside a request or an outer run the existing id is kept, so a run started by a request
+    stays correlated with it.
+    """
+    existing = REQUEST_ID.get()
+    if existing:
+        yield existing
+        return
+    rid = run_id if run_id and sane_request_id(run_id) else new_run_id(kind)
+    token = REQUEST_ID.set(rid)
+    try:
+        yield rid
+    finally:
+        REQUEST_ID.reset(token)
 
 
 def _incoming_id() -> str:
     given = request.headers.get(REQUEST_ID_HEADER, "")
     # Accept a proxy's id only when it is a plain token: it ends up in logs and headers.
-    return given if _SANE_ID.match(given) else uuid.uuid4().hex
+    return given if sane_request_id(given) else uuid.uuid4().hex
 
 
 # --- logging ---------------------------------------------------------------------------
@@ -233,7 +302,17 @@ def exposition(engine: Any) -> bytes:
 
 def _before() -> None:
     g.request_id = _incoming_id()
+    g.request_id_token = REQUEST_ID.set(g.request_id)
     g.request_started = time.perf_counter()
+
+
+def _teardown(_exc: BaseException | None) -> None:
+    token = g.pop("request_id_token", None)
+    if token is not None:
+        try:
+            REQUEST_ID.reset(token)
+        except ValueError:  # set in another context (should not happen with sync workers)
+            REQUEST_ID.set(None)
 
 
 def _after(response: Response) -> Response:
@@ -258,8 +337,23 @@ def _after(response: Response) -> Response:
     return response
 
 
+def metrics_authorized(config: Any, authorization: str | None) -> bool:
+    """True when ``METRICS_TOKEN`` is unset, or ``authorization`` is ``Bearer <that token>``
+    (compared in constant time)."""
+    token = str(config.get("METRICS_TOKEN") or "")
+    if not token:
+        return True
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    # Compare even when the scheme is wrong, so the time taken says nothing either way.
+    same = hmac.compare_digest(given.strip().encode("utf-8"), token.encode("utf-8"))
+    return same and scheme.lower() == "bearer"
+
+
 def metrics_view() -> Response:
-    """``GET /metrics``."""
+    """``GET /metrics``; with ``METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>`` (else 401)."""
+    if not metrics_authorized(current_app.config, request.headers.get("Authorization")):
+        return Response("401 Unauthorized: /metrics needs Authorization: Bearer <METRICS_TOKEN>\n", status=401,
+                        mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     engine = current_app.extensions["bridge_db"]["engine"]
     return Response(exposition(engine), mimetype=CONTENT_TYPE_LATEST)
 
@@ -270,4 +364,5 @@ def init_app(app: Flask) -> None:
         configure_logging(app.config)
     app.before_request(_before)
     app.after_request(_after)
+    app.teardown_request(_teardown)
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])

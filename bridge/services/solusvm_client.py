@@ -8,6 +8,10 @@ exponential backoff, and turns 4xx answers into clear exceptions carrying SolusV
 Retrying a POST is not idempotent on the SolusVM side (a dropped connection may hide a
 created user); callers that create things must be ready for "already exists" on a retry.
 The provisioning service handles that by linking the existing user.
+
+Every call carries ``X-Request-ID``: by default ``bridge.observability.current_request_id()``
+(the id of the request being served, or of the cron/CLI run), so SolusVM's logs can be
+matched with the bridge's. The id comes from a context variable, not from Flask.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any
 
 import requests
 
-from bridge import metrics
+from bridge import metrics, observability
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +72,9 @@ class SolusVMClient:
     """Admin client for ``{base_url}/api/v1``.
 
     ``session`` can be injected (tests pass a session routed into the in-process mock);
-    ``sleep`` too, so retry tests need not wait.
+    ``sleep`` too, so retry tests need not wait. ``request_id`` returns the id sent as
+    ``X-Request-ID`` with each call (default ``observability.current_request_id``; ``None``
+    sends none); an id that is not a plain token is not sent.
     """
 
     def __init__(
@@ -83,6 +89,7 @@ class SolusVMClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         headers: dict[str, str] | None = None,
+        request_id: Callable[[], str | None] | None = observability.current_request_id,
     ) -> None:
         if not base_url:
             raise ValueError("SolusVM URL is not configured")
@@ -101,6 +108,9 @@ class SolusVMClient:
             "Authorization": f"Bearer {api_token}",
             **(headers or {}),
         }
+        # An X-Request-ID given in ``headers`` is sent as it is.
+        fixed_id = any(k.lower() == observability.REQUEST_ID_HEADER.lower() for k in self._headers)
+        self._request_id = None if fixed_id else request_id
         #: Counters for metrics: calls, retries and failures by kind.
         self.stats: dict[str, int] = {"calls": 0, "retries": 0, "errors": 0}
         #: Provisioning options (limit group, roles, outbox retry policy); see ``client_from_config``.
@@ -115,6 +125,7 @@ class SolusVMClient:
                 json: Any = None) -> Any:
         """Send one API call with retries; return the decoded JSON body (``None`` for 204)."""
         url = f"{self.api_url}/{path.lstrip('/')}"
+        headers = self._call_headers()
         attempt = 0
         while True:
             attempt += 1
@@ -122,7 +133,7 @@ class SolusVMClient:
             delay: float | None = None
             try:
                 resp = self.session.request(
-                    method, url, params=params, json=json, headers=self._headers, timeout=self.timeout
+                    method, url, params=params, json=json, headers=headers, timeout=self.timeout
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 failure: SolusVMError = SolusVMUnavailable(
@@ -156,6 +167,15 @@ class SolusVMClient:
                 delay *= random.uniform(0.8, 1.2)  # jitter: workers must not retry in lockstep
             log.info("SolusVM %s %s failed (%s); retry %d in %.2fs", method, path, failure, attempt, delay)
             self._sleep(min(delay, self.max_backoff))
+
+    def _call_headers(self) -> dict[str, str]:
+        """The headers of one call (its retries included): the fixed ones plus ``X-Request-ID``."""
+        if self._request_id is None:
+            return self._headers
+        rid = self._request_id()
+        if not observability.sane_request_id(rid):
+            return self._headers
+        return {**self._headers, observability.REQUEST_ID_HEADER: str(rid)}
 
     @staticmethod
     def _decode(resp: requests.Response, method: str, path: str) -> Any:

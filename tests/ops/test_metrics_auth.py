@@ -1,0 +1,62 @@
+"""``METRICS_TOKEN``: /metrics open when unset, Bearer-only when set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bridge import observability
+from bridge.config import load_config
+from tests.bridge.conftest import build_app
+
+
+def test_metrics_are_open_without_a_token(app: Any, client: Any) -> None:
+    assert not app.config["METRICS_TOKEN"]
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert "bridge_http_requests_total" in resp.get_data(as_text=True)
+
+
+def test_metrics_need_the_bearer_token_when_set(sqlite_url: str, tmp_path: Any) -> None:
+    token = "metrics-scrape-token-1234"
+    client = build_app(sqlite_url, tmp_path, METRICS_TOKEN=token).test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong-token-value"}, {"Authorization": f"Basic {token}"},
+                    {"Authorization": token}, {"Authorization": "Bearer"}, {"Authorization": f"Bearer {token}x"},
+                    {"Authorization": f"Bearer {token[:-1]}"}):
+        resp = client.get("/metrics", headers=headers)
+        assert resp.status_code == 401, headers
+        assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+        body = resp.get_data(as_text=True)
+        assert "bridge_" not in body and token not in body
+    ok = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and "bridge_http_requests_total" in ok.get_data(as_text=True)
+    assert client.get("/metrics", headers={"Authorization": f"bearer  {token} "}).status_code == 200
+    # Other routes are not affected.
+    assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(("config", "header", "expected"), [
+    ({}, None, True),
+    ({"METRICS_TOKEN": ""}, "Bearer x", True),
+    ({"METRICS_TOKEN": "tök-ßecret"}, "Bearer tök-ßecret", True),  # non-ASCII compares as UTF-8
+    ({"METRICS_TOKEN": "tök-ßecret"}, "Bearer tok-secret", False),
+    ({"METRICS_TOKEN": "abc"}, None, False),
+])
+def test_metrics_authorized(config: dict[str, str], header: str | None, expected: bool) -> None:
+    assert observability.metrics_authorized(config, header) is expected
+
+
+def test_metrics_token_from_the_environment_and_toml(tmp_path: Any) -> None:
+    env = {"BRIDGE_METRICS_TOKEN": "from-env", "BRIDGE_SECRET_KEY": "k"}
+    assert load_config(tmp_path, environ=env)["METRICS_TOKEN"] == "from-env"
+    toml = tmp_path / "bridge.toml"
+    toml.write_text('METRICS_TOKEN = "from-toml"\n')
+    cfg = load_config(tmp_path, environ={"BRIDGE_CONFIG_FILE": str(toml), "BRIDGE_SECRET_KEY": "k"})
+    assert cfg["METRICS_TOKEN"] == "from-toml"
+
+
+def test_metrics_token_is_redacted_from_logs() -> None:
+    assert "METRICS_TOKEN" in observability.SECRET_KEYS
+    f = observability.RedactFilter(["metrics-scrape-token-1234"])
+    assert "metrics-scrape-token-1234" not in f.redact("scrape with metrics-scrape-token-1234")
