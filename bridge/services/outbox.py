@@ -14,7 +14,10 @@ Rules (docs/users.md):
 - SolusVM unreachable (transport error, 429, 5xx): the change stays ``pending`` with
   ``attempts``, ``last_error`` and a doubling ``next_attempt_at``; after
   ``max_attempts`` it becomes ``failed``. A refusal (4xx) fails it at once, with
-  SolusVM's message. ``retry_failed`` puts failed changes back in the queue.
+  SolusVM's message, except when the change cannot land *yet* (``Retry``): a user deletion
+  with its servers that SolusVM refuses with ``422 errors.user`` while the servers are still
+  being deleted, or one of its server deletions refused (e.g. a deletion already running);
+  those are retried like an unreachable SolusVM. ``retry_failed`` puts failed changes back in the queue.
 """
 
 from __future__ import annotations

@@ -172,3 +172,68 @@ def test_custom_actions_answer_xml_too(app, api, mock, make_client):
     text = xml.get_data(as_text=True)
     assert xml.status_code == 200 and "<result>success</result>" in text
     assert "<solusvm_status>locked</solusvm_status>" in text
+
+
+def _deleting_task(server_id: int) -> dict[str, Any]:
+    return {"data": {"id": 900 + server_id, "compute_resource_id": 1, "queue": "default", "action": "vm-delete",
+                     "status": "pending", "output": "", "progress": 0, "duration": 0,
+                     "created_at": "2026-10-01T00:00:00Z"}}
+
+
+def test_delete_client_with_servers_lands_once_the_servers_are_gone(app, api, mock, make_client):
+    """SolusVM deletes a server in a task: until it is done, DELETE users/{id} answers
+    422 errors.user. The queued user deletion waits (pending, retried) instead of failing."""
+    cid = enrolled(api, make_client)
+    uid = user_of(app, mock, cid)["id"]
+    assert _create_server(mock, uid).status_code == 201
+    [server] = [s for s in mock.backend.servers.values() if s["user_id"] == uid]
+    # the server's deletion is accepted as a task but the server is still there for now
+    mock.faults.add(method="DELETE", path=f"/api/v1/servers/{server['id']}", status=200,
+                    body=_deleting_task(server["id"]), times=1)
+
+    assert api("DeleteClient", clientid=cid, deleteservers=1)["result"] == "success"
+    refusals = [r for r in mock.journal.requests(method="DELETE", path=f"{USERS}/{uid}") if r["status"] == 422]
+    assert len(refusals) == 1 and uid in mock.backend.users  # refused while the server is being deleted
+    with session_of(app) as s:
+        [row] = s.scalars(select(Outbox).where(Outbox.kind == "delete")).all()
+        assert (row.status, row.attempts, row.client_id) == ("pending", 1, None)
+        assert "still being deleted" in row.last_error and row.next_attempt_at is not None
+
+    # the next run (the cron) after the backoff: the server is gone now, so the user goes too
+    solus = fast_client()
+    report = outbox.apply_pending(app.extensions["bridge_db"]["session_factory"], solus,
+                                  now=datetime.now(UTC) + timedelta(hours=1))
+    assert (report.applied, report.failed, report.pending) == (1, 0, 0), report.errors
+    assert uid not in mock.backend.users
+    with session_of(app) as s:
+        assert s.scalars(select(Outbox.status).where(Outbox.kind == "delete")).all() == ["done"]
+
+
+def test_delete_client_user_refusal_is_retried_within_the_attempt_limit(app, api, mock, make_client):
+    """A 422 errors.user that never clears is retried with the outbox's backoff, then fails
+    after OUTBOX_MAX_ATTEMPTS (3 here) with SolusVM's reason; --retry-failed re-queues it."""
+    cid = enrolled(api, make_client)
+    uid = user_of(app, mock, cid)["id"]
+    assert _create_server(mock, uid).status_code == 201
+    mock.faults.add(method="DELETE", path=f"{USERS}/{uid}", status=422,
+                    body={"message": "The user cannot be deleted while they own servers.",
+                          "errors": {"user": ["The user still owns 1 server(s); delete them first."]}})
+    assert api("DeleteClient", clientid=cid, deleteservers=1)["result"] == "success"
+    factory = app.extensions["bridge_db"]["session_factory"]
+    solus = fast_client()
+    now = datetime.now(UTC)
+    states = []
+    for hours in (1, 2, 3):
+        outbox.apply_pending(factory, solus, now=now + timedelta(hours=hours))
+        with session_of(app) as s:
+            row = s.scalars(select(Outbox).where(Outbox.kind == "delete")).one()
+            states.append((row.status, row.attempts))
+    assert states == [("pending", 2), ("failed", 3), ("failed", 3)]
+    assert "still being deleted" in row.last_error
+    assert uid in mock.backend.users
+
+    mock.faults.clear()
+    with session_of(app) as s, s.begin():
+        assert outbox.retry_failed(s) == 1
+    assert outbox.apply_pending(factory, solus, now=now + timedelta(hours=4)).applied == 1
+    assert uid not in mock.backend.users
