@@ -7,28 +7,22 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from marshmallow import fields, validate
-
-from bridge.api.whmcs.params import (
-    MAX_MONEY,
-    WBool,
-    WDate,
-    WhmcsSchema,
-    WId,
-    WInt,
-    WMoney,
-    money,
-    rate,
-    sid,
-    wdate,
-    wdatetime,
-)
+from bridge.api.whmcs.params import MAX_MONEY, bridged, money, rate, sid, wdate, wdatetime
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import NotFound, ValidationFailed
 from bridge.models import Client, Invoice
 from bridge.services import invoices
+from contracts import whmcs_requests as req
 
 _LINE = re.compile(r"^(itemdescription|itemamount|itemtaxed)(\d+)$")
+
+# The parameters are defined once, in contracts.whmcs_requests (and documented in bridge.json);
+# invoice lines and PHP arrays are documented there and checked below.
+CreateInvoiceSchema = bridged(req.CreateInvoiceSchema)
+InvoiceIdSchema = bridged(req.InvoiceIdSchema)
+GetInvoicesSchema = bridged(req.GetInvoicesSchema)
+UpdateInvoiceSchema = bridged(req.UpdateInvoiceSchema)
+AddPaymentSchema = bridged(req.AddPaymentSchema)
 
 
 def _decimal(value: Any, message: str) -> Decimal:
@@ -79,24 +73,6 @@ def _collect_lines(params: dict[str, Any]) -> list[dict[str, Any]]:
     return lines
 
 
-class CreateInvoiceSchema(WhmcsSchema):
-    userid = WId(required=True)
-    status = fields.String(load_default="Unpaid", validate=validate.OneOf(invoices.STATUSES))
-    draft = WBool(load_default=False)
-    sendinvoice = WBool(load_default=False)
-    paymentmethod = fields.String(load_default="", validate=validate.Length(max=64))
-    taxrate = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
-    taxrate2 = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
-    date = WDate(load_default=None)
-    duedate = WDate(load_default=None)
-    notes = fields.String(load_default="")
-    autoapplycredit = WBool(load_default=False)
-    WHMCS_ERRORS = {"userid": "Client ID Not Found", "status": "Invalid status",
-                    "taxrate": "Invalid taxrate", "taxrate2": "Invalid taxrate2",
-                    "date": "Invalid date format (YYYY-MM-DD required)",
-                    "duedate": "Invalid duedate format (YYYY-MM-DD required)"}
-
-
 @action("CreateInvoice")
 def create_invoice(ctx: ActionContext) -> dict[str, Any]:
     data = CreateInvoiceSchema.load_params(ctx.params)
@@ -130,11 +106,6 @@ def _invoice_row(ctx: ActionContext, inv: Invoice) -> dict[str, Any]:
     }
 
 
-class InvoiceIdSchema(WhmcsSchema):
-    invoiceid = WId(required=True)
-    WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found"}
-
-
 @action("GetInvoice")
 def get_invoice(ctx: ActionContext) -> dict[str, Any]:
     data = InvoiceIdSchema.load_params(ctx.params)
@@ -160,18 +131,6 @@ def get_invoice(ctx: ActionContext) -> dict[str, Any]:
     }
 
 
-class GetInvoicesSchema(WhmcsSchema):
-    limitstart = WInt(load_default=0, validate=validate.Range(min=0))
-    limitnum = WInt(load_default=25, validate=validate.Range(min=1, max=1000))
-    userid = WId(load_default=None)
-    status = fields.String(load_default=None, validate=validate.OneOf([*invoices.STATUSES, "Overdue"]))
-    orderby = fields.String(load_default="id", validate=validate.OneOf(list(invoices.ORDER)))
-    order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc", "ASC", "DESC"]))
-    WHMCS_ERRORS = {"limitstart": "Invalid limitstart", "limitnum": "Invalid limitnum",
-                    "userid": "Client ID Not Found", "status": "Invalid status", "orderby": "Invalid orderby",
-                    "order": "Invalid order"}
-
-
 @action("GetInvoices")
 def get_invoices(ctx: ActionContext) -> dict[str, Any]:
     data = GetInvoicesSchema.load_params(ctx.params)
@@ -181,25 +140,6 @@ def get_invoices(ctx: ActionContext) -> dict[str, Any]:
     return {"totalresults": str(page.total), "startnumber": str(data["limitstart"]),
             "numreturned": str(len(page.items)),
             "invoices": {"invoice": [_invoice_row(ctx, inv) for inv in page.items]}}
-
-
-class UpdateInvoiceSchema(WhmcsSchema):
-    invoiceid = WId(required=True)
-    status = fields.String(load_default=None)
-    paymentmethod = fields.String(load_default=None, validate=validate.Length(max=64))
-    taxrate = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
-    taxrate2 = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
-    credit = WMoney(load_default=None, validate=validate.Range(min=0))
-    date = WDate(load_default=None)
-    duedate = WDate(load_default=None)
-    datepaid = fields.String(load_default=None)
-    notes = fields.String(load_default=None)
-    publish = WBool(load_default=False)
-    publishandsendemail = WBool(load_default=False)
-    WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found", "taxrate": "Invalid taxrate",
-                    "taxrate2": "Invalid taxrate2", "credit": "Invalid credit",
-                    "date": "Invalid date format (YYYY-MM-DD required)",
-                    "duedate": "Invalid duedate format (YYYY-MM-DD required)"}
 
 
 def _parse_datetime(value: str, message: str) -> datetime:
@@ -260,19 +200,6 @@ def update_invoice(ctx: ActionContext) -> dict[str, Any]:
                             delete_ids=delete_ids, publish=data["publish"] or data["publishandsendemail"],
                             actor=ctx.actor)
     return {"invoiceid": sid(inv.id)}
-
-
-class AddPaymentSchema(WhmcsSchema):
-    invoiceid = WId(required=True)
-    transid = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    gateway = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    date = fields.String(load_default=None)
-    amount = WMoney(load_default=None, validate=validate.Range(min=0, min_inclusive=False))
-    fees = WMoney(load_default=Decimal(0), validate=validate.Range(min=0))
-    noemail = WBool(load_default=False)
-    WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found", "transid": "Missing Variables: transid is required",
-                    "gateway": "Missing Variables: gateway is required", "amount": "Invalid amount",
-                    "fees": "Invalid fees"}
 
 
 @action("AddInvoicePayment")

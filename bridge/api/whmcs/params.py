@@ -1,8 +1,9 @@
 """Request parsing and WHMCS value formatting shared by the action modules.
 
 - ``php_form``: PHP-style form arrays (``a[]=1&a[]=2``, ``b[3]=x``) into lists and dicts.
-- ``WhmcsSchema.load_params``: marshmallow validation whose first error becomes the WHMCS
-  message for that field (``WHMCS_ERRORS``), never a 500.
+- ``bridged``/``WhmcsSchema``: the request schemas of ``contracts.whmcs_requests`` (the one
+  definition, also in the OpenAPI document) whose ``load_params`` turns the first bad field
+  into its WHMCS message (``WHMCS_ERRORS``) as ValidationFailed, never a 500.
 - ``money``/``rate``/``sid``/``wdate``: WHMCS's string-typed scalars.
 """
 
@@ -12,11 +13,24 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, ClassVar
-
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from typing import Any, TypeVar, cast
 
 from bridge.errors import ValidationFailed
+from contracts.whmcs_requests import (  # noqa: F401 - re-exported for the action modules
+    FALSY,
+    MAX_INT,
+    MAX_MONEY,
+    TRUTHY,
+    InvalidParams,
+    WBool,
+    WDate,
+    WhmcsRequestSchema,
+    WId,
+    WInt,
+    WMoney,
+)
+
+S = TypeVar("S", bound=WhmcsRequestSchema)
 
 _BRACKET = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
 
@@ -53,63 +67,25 @@ def php_form(items: Any) -> dict[str, Any]:
     return out
 
 
-TRUTHY = {"1", "on", "true", "yes", True}
-FALSY = {"0", "off", "false", "no", "", False}
+class WhmcsSchema(WhmcsRequestSchema):
+    """A request schema whose ``load_params`` raises ValidationFailed (the WHMCS error).
 
-
-def WBool(**kw: Any) -> fields.Boolean:  # noqa: N802 - reads like a field class
-    """WHMCS booleans: "1"/"on"/"true" and "0"/""/"off"/"false"."""
-    return fields.Boolean(truthy=TRUTHY, falsy=FALSY, **kw)
-
-
-MAX_INT = 2**31 - 1  # INTEGER columns on SQLite and PostgreSQL; larger values would overflow
-
-
-def WInt(**kw: Any) -> fields.Integer:  # noqa: N802
-    extra = kw.pop("validate", None)
-    checks = [validate.Range(min=-MAX_INT, max=MAX_INT)] + ([extra] if extra else [])
-    return fields.Integer(strict=False, validate=checks, **kw)
-
-
-def WId(**kw: Any) -> fields.Integer:  # noqa: N802
-    return fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_INT), **kw)
-
-
-MAX_MONEY = Decimal("99999999999999")  # 14 integer digits, WHMCS's DECIMAL(16,2)
-
-
-def WMoney(**kw: Any) -> fields.Decimal:  # noqa: N802
-    extra = kw.pop("validate", None)
-    checks = [validate.Range(min=-MAX_MONEY, max=MAX_MONEY)] + ([extra] if extra else [])
-    return fields.Decimal(allow_nan=False, validate=checks, **kw)
-
-
-def WDate(**kw: Any) -> fields.Date:  # noqa: N802
-    return fields.Date(format="%Y-%m-%d", **kw)
-
-
-class WhmcsSchema(Schema):
-    """Base schema: unknown parameters are ignored; errors map to WHMCS texts."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    WHMCS_ERRORS: ClassVar[dict[str, str]] = {}
+    Subclass it for a bridge-only action; schemas from :mod:`contracts.whmcs_requests` go
+    through :func:`bridged` instead, so they stay the single definition.
+    """
 
     @classmethod
     def load_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
         """Validate ``params``; the first bad field raises ValidationFailed with its WHMCS text."""
-        # Arrays where a scalar is expected (or the reverse) are a client error, not a 500.
-        schema = cls()
-        data = {k: v for k, v in params.items() if k in schema.fields or k.split("[")[0] in schema.fields}
         try:
-            return schema.load(data)
-        except ValidationError as exc:
-            messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
-            for name in schema.fields:  # declared order, so the message is deterministic
-                if name in messages:
-                    raise ValidationFailed(cls.WHMCS_ERRORS.get(name, f"Invalid value for {name}")) from None
-            raise ValidationFailed(cls.WHMCS_ERRORS.get("_schema", "Invalid parameters")) from None
+            return super().load_params(params)
+        except InvalidParams as exc:
+            raise ValidationFailed(exc.message) from None
+
+
+def bridged(schema: type[S]) -> type[S]:
+    """The contract schema ``schema`` with the bridge's ``load_params`` (same fields and texts)."""
+    return cast("type[S]", type(schema.__name__, (WhmcsSchema, schema), {"__doc__": schema.__doc__}))
 
 
 def sid(value: Any) -> str:

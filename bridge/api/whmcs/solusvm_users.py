@@ -12,26 +12,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
-
-from bridge.api.whmcs.params import WBool, WhmcsSchema, WId, sid, wdatetime
+from bridge.api.whmcs.params import bridged, sid, wdatetime
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import ValidationFailed
 from bridge.models import Outbox
 from bridge.services import clients, hooks, outbox, provisioning, sso
 from bridge.services.solusvm_client import client_from_config
+from contracts import whmcs_requests as req
 
-
-class ClientSchema(WhmcsSchema):
-    clientid = WId(required=True)
-    reason = fields.String(load_default="", validate=validate.Length(max=500))
-    WHMCS_ERRORS = {"clientid": "Client ID Not Found", "reason": "The reason is too long (500 characters at most)"}
-
-
-class SyncStatusSchema(WhmcsSchema):
-    clientid = WId(load_default=None)
-    retryfailed = WBool(load_default=False)
-    WHMCS_ERRORS = {"clientid": "Client ID Not Found", "retryfailed": "Invalid value for retryfailed"}
+# The parameters are defined once, in contracts.whmcs_requests (and documented in bridge.json).
+ClientSchema = bridged(req.SolusVMClientSchema)
+SyncStatusSchema = bridged(req.SolusVMSyncStatusSchema)
 
 
 def _change(row: Outbox) -> dict[str, Any]:

@@ -7,11 +7,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.api.whmcs.params import WhmcsSchema, WId, money, onoff, rate, sid
+from bridge.api.whmcs.params import bridged, money, onoff, rate, sid
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import ValidationFailed
 from bridge.models import ClientGroup, Currency
 from bridge.services import catalogue, clients, sso_tokens
+from contracts import whmcs_requests as req
 
 
 @action("GetCurrencies")
@@ -32,8 +33,7 @@ def get_client_groups(ctx: ActionContext) -> dict[str, Any]:
 
 
 # Settings readable through the API; anything else is "Invalid name for parameter setting".
-READABLE = {"SystemURL", "TaxEnabled", "TaxType", "TaxL2Compound", "TaxPerLineItem", "CompanyName", "Email",
-            "Domain", "Language", "DefaultCountry"}
+READABLE = req.READABLE_SETTINGS
 
 
 @action("GetConfigurationValue")
@@ -58,14 +58,8 @@ def whmcs_details(ctx: ActionContext) -> dict[str, Any]:
     return {"whmcs": {"version": version, "canonicalversion": f"{version}-release.1"}}
 
 
-class SsoSchema(WhmcsSchema):
-    client_id = WId(load_default=None)
-    user_id = WId(load_default=None)
-    WHMCS_ERRORS = {"client_id": "Invalid client_id", "user_id": "Invalid user_id"}
-
-
-DESTINATIONS = {"clientarea:home", "clientarea:profile", "clientarea:invoices", "clientarea:services",
-                "sso:custom_redirect"}
+SsoSchema = bridged(req.SsoSchema)  # defined once, in contracts.whmcs_requests
+DESTINATIONS = req.SSO_DESTINATIONS
 
 
 @action("CreateSsoToken")
