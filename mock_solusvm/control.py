@@ -7,9 +7,23 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 
+from contracts.solusvm import (
+    LimitGroupSchema,
+    LocationSchema,
+    OsImageSchema,
+    PlanSchema,
+    ProjectSchema,
+    RoleSchema,
+    ServerSchema,
+    SettingsSchema,
+    TaskSchema,
+    UserSchema,
+)
+
 from .app import json_response, namespaces, request_json
 from .clock import parse_instant
 from .errors import Invalid, invalid
+from .views import plan_view, project_view, server_view, user_view
 
 control_bp = Blueprint("control", __name__, url_prefix="/__mock")
 
@@ -51,8 +65,43 @@ def dump_state() -> Response:
 
 @control_bp.post("/state")
 def restore_state() -> Response:
-    g.backend.restore(_obj())
+    backend = g.backend
+    before = backend.dump()
+    backend.restore(_obj())
+    problem = _unrenderable(backend)
+    if problem:
+        # All or nothing: a document whose records the API could not serve is refused and the
+        # namespace goes back to what it was, instead of answering 500 on the next GET.
+        backend.restore(before)
+        raise Invalid({"_schema": [f"Bad state document: {problem}"]})
     return json_response({"namespace": g.namespace, "restored": True})
+
+
+def _unrenderable(backend: Any) -> str | None:
+    """The first restored record that does not serialise through its response schema, if any."""
+    views = [(UserSchema, lambda r: user_view(backend, r), backend.users),
+             (PlanSchema, plan_view, backend.plans),
+             (ServerSchema, lambda r: server_view(backend, r), backend.servers),
+             (ProjectSchema, lambda r: project_view(backend, r), backend.projects),
+             (RoleSchema, lambda r: r, backend.roles),
+             (LimitGroupSchema, lambda r: r, backend.limit_groups),
+             (LocationSchema, lambda r: r, backend.locations),
+             (OsImageSchema, lambda r: r, backend.os_images),
+             (TaskSchema, lambda r: backend.task_view(r, poll=False), backend.tasks)]
+    for schema, view, table in views:
+        for rid, record in table.items():
+            try:
+                out = schema().dump(view(record))
+                problems = schema().validate(out)
+            except Exception as err:  # noqa: BLE001 - any failure to render is the answer we want
+                problems = repr(err)
+            if problems:
+                return f"{schema.__name__.removesuffix('Schema').lower()} {rid}: {problems}"
+    try:
+        problems = SettingsSchema().validate(SettingsSchema().dump(backend.settings))
+    except Exception as err:  # noqa: BLE001
+        problems = repr(err)
+    return f"settings: {problems}" if problems else None
 
 
 @control_bp.get("/clock")

@@ -348,6 +348,9 @@ class Backend:
                     raise ValueError(f"server {server['id']} has no valid created_at")
             next_ids = {str(k): int(v) for k, v in doc["next_ids"].items()}
             settings = dict(doc["settings"])
+            emails = {u["email"].lower(): uid for uid, u in tables["users"].items()}
+            if len(emails) != len(tables["users"]):
+                raise ValueError("two users share an e-mail")
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise Invalid({"_schema": [f"Bad state document: {err!r}"]}) from None
         with self.lock:
@@ -356,7 +359,7 @@ class Backend:
             for k, v in tables.items():
                 setattr(self, k, v)
             self.tokens, self.next_ids, self.settings = tokens, next_ids, settings
-            self.emails = {u["email"].lower(): uid for uid, u in self.users.items()}
+            self.emails = emails
             self.journal.clear()
 
     # --- auth ---------------------------------------------------------------------------

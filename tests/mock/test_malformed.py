@@ -112,3 +112,21 @@ def test_seeded_billing_user_id_accepts_numeric_strings():
     assert r.status_code < 300, r.get_data()[:200]
     got = {u["email"]: u["billing_user_id"] for u in c.get("/api/v1/users", headers=ADMIN).get_json()["data"]}
     assert got == {"a@example.com": 42, "b@example.com": None}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("users.email", 5), ("users.roles", 5), ("users.status", "gone"), ("plans.tokens_per_hour", "x"),
+    ("plans.params", None),
+])
+def test_a_restored_state_the_api_cannot_serve_is_refused_whole(field, value):
+    c = create_app({"VALIDATE_RESPONSES": True}).test_client()
+    c.post("/api/v1/users", json={"email": "a@example.com", "password": "p"}, headers=ADMIN)
+    good = c.get("/__mock/state").get_json()
+    table, key = field.split(".")
+    bad = {**good, table: [{**good[table][0], key: value}, *good[table][1:]]}
+    r = c.post("/__mock/state", json=bad)
+    assert r.status_code == 422 and "Bad state document" in r.get_json()["message"]
+    # nothing half-restored: the namespace still serves what it had
+    for path in ("/api/v1/users", "/api/v1/plans"):
+        assert c.get(path, headers=ADMIN).status_code == 200
+    assert [u["email"] for u in c.get("/api/v1/users", headers=ADMIN).get_json()["data"]] == ["a@example.com"]
