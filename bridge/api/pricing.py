@@ -24,8 +24,15 @@ _request_schema = TokenPricingRequestSchema()
 _response_schema = TokenPricingResponseSchema()
 
 
-def check_token(given: str | None) -> None:
-    """Constant-time check of the shared SolusVM token when one is configured."""
+def check_token(given: Any) -> None:
+    """Constant-time check of the shared SolusVM token when one is configured.
+
+    A token that is not a string (``token[]=x`` decoded into a list or dict by the WHMCS
+    endpoint's PHP-array parsing) is refused like a wrong one, even when no token is
+    configured: it is malformed input, never a 500.
+    """
+    if given is not None and not isinstance(given, str):
+        raise AuthFailed("Invalid token")
     expected = current_app.config.get("PRICING_TOKEN") or ""
     if expected and not hmac.compare_digest((given or "").encode(), expected.encode()):
         raise AuthFailed("Invalid token")
