@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
@@ -124,7 +126,21 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only local paths, so ?next= cannot send a visitor to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """Only local paths, so ?next= cannot send a visitor to another site.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    ``/<TAB>/evil.example`` or ``/<BACKSLASH>evil.example`` would become ``//evil.example`` (another host):
+    any control or whitespace character is refused, backslashes count as slashes, and what
+    is left must be a path with no scheme and no host, not starting with ``//``.
+    """
+    if not target or len(target) > 2000:
+        return default
+    if any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
+        return default
+    path = target.replace("\\", "/")
+    if not path.startswith("/") or path.startswith("//"):
+        return default
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc:
+        return default
+    return path

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import urllib.parse
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 import time_machine
 from sqlalchemy import select
 
 from bridge.models import Client, Currency
 from bridge.services import clients as client_service
 from bridge.services import invoices as invoice_service
+from bridge.web.common import safe_next
 from bridge.web.formatting import format_money
 from contracts.rules import quantize_money
 from tests.web.conftest import PASSWORD, Browser, csrf_of, enroll, session_of
@@ -167,10 +170,29 @@ def test_logout_ends_the_session(browser: Browser, app: Any) -> None:
     assert browser.get("/clientarea").status_code == 302
 
 
-def test_next_parameter_cannot_leave_the_site(browser: Browser, app: Any) -> None:
+NASTY_NEXT = ["//evil.example/x", "/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example",
+              "/%20/evil.example", "%09//evil.example", "/%5cevil.example", "/%5c%5cevil.example",
+              "%5c%5cevil.example", "/%5c/evil.example", "https://evil.example", "https:evil.example",
+              "javascript:alert(1)", "/%00/evil.example", "/%7f/evil.example", "/%e3%80%80/evil.example",
+              "evil.example", "///evil.example", "/\t/evil.example"]
+
+
+@pytest.mark.parametrize("target", NASTY_NEXT)
+def test_next_parameter_cannot_leave_the_site(browser: Browser, app: Any, target: str) -> None:
     make_client(app, "cy@example.com")
-    resp = browser.submit("/login?next=//evil.example/x", {"email": "cy@example.com", "password": PASSWORD})
-    assert resp.status_code == 302 and resp.location.endswith("/clientarea")
+    resp = browser.submit(f"/login?next={target}", {"email": "cy@example.com", "password": PASSWORD})
+    assert resp.status_code == 302
+    assert resp.location == "/clientarea"
+
+
+@pytest.mark.parametrize("target", ["/clientarea/invoices", "/clientarea/invoices?x=1", "/signup/terms"])
+def test_next_parameter_keeps_local_paths(target: str) -> None:
+    assert safe_next(target, "/default") == target
+
+
+@pytest.mark.parametrize("target", [urllib.parse.unquote(t) for t in NASTY_NEXT] + ["/\\evil.example", "\t/x"])
+def test_safe_next_refuses_the_decoded_variants(target: str) -> None:
+    assert safe_next(target, "/default") == "/default"
 
 
 def test_enrolled_dashboard_shows_usage_so_far(browser: Browser, app: Any, mock: Any) -> None:
