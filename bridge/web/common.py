@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,9 +38,22 @@ def _not_found(_exc: Exception) -> Any:
     return error_page("Not found", "There is nothing here, or it is not yours to see.", 404)
 
 
+# The largest row id a URL may name: ids are 32-bit INTEGER columns on PostgreSQL, and SQLite
+# raises OverflowError beyond 2**63 - 1; a larger number can only be "not found".
+MAX_ID = 2**31 - 1
+
+
+def _bounded_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """404 for an ``<int:...>`` URL value no row can have (instead of a database error)."""
+    for value in (values or {}).values():
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_ID:
+            abort(404)
+
+
 def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
-    """A blueprint with CSRF protection on every form and HTML 404 pages."""
+    """A blueprint with CSRF protection on every form, bounded ids in URLs and HTML 404 pages."""
     bp = Blueprint(name, import_name, **kwargs)
+    bp.url_value_preprocessor(_bounded_ids)
     bp.before_request(_protect)
     bp.register_error_handler(404, _not_found)
     return bp

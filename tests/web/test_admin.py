@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -192,3 +193,23 @@ def test_clients_search_and_paging(browser: Browser, app: Any) -> None:
     assert found.count('id="client-') == 1 and "zed@corp.example" in found
     assert browser.get("/admin/clients?page=abc").status_code == 200
     assert browser.get("/admin/invoices?page=-1&status=Paid").status_code == 200
+
+
+HUGE_IDS = ["999999999999999999999999", str(2**63), str(2**31)]
+
+
+@pytest.mark.parametrize("huge", HUGE_IDS)
+def test_huge_ids_in_admin_urls_are_404(browser: Browser, app: Any, huge: str) -> None:
+    make_admin(app)
+    admin_login(browser)
+    from tests.web.conftest import csrf_of
+
+    token = csrf_of(browser.get("/admin/clients").get_data(as_text=True))
+    for url in (f"/admin/clients/{huge}", f"/admin/invoices/{huge}"):
+        resp = browser.get(url)
+        assert resp.status_code == 404, url
+        assert "There is nothing here" in resp.get_data(as_text=True)
+    for url in (f"/admin/clients/{huge}/lock", f"/admin/invoices/{huge}/paid"):
+        resp = browser.http.post(url, data={"csrf_token": token})
+        assert resp.status_code == 404, url
+        assert "There is nothing here" in resp.get_data(as_text=True)

@@ -119,6 +119,15 @@ def test_client_cannot_see_another_clients_invoice(browser: Browser, app: Any) -
     assert browser.get("/clientarea/invoices/999999").status_code == 404
 
 
+@pytest.mark.parametrize("huge", ["999999999999999999999999", str(2**63), str(2**31)])
+def test_huge_invoice_id_is_404(browser: Browser, app: Any, huge: str) -> None:
+    make_client(app, "cy@example.com")
+    log_in(browser, "cy@example.com")
+    resp = browser.get(f"/clientarea/invoices/{huge}")
+    assert resp.status_code == 404
+    assert "There is nothing here" in resp.get_data(as_text=True)
+
+
 def test_draft_invoices_are_not_shown(browser: Browser, app: Any) -> None:
     cid = make_client(app, "d@example.com")
     inv = make_invoice(app, cid, status="Draft")
