@@ -15,6 +15,14 @@
    undoes the invoice; it is reported, and the next run for the period re-sends every
    invoice of the period that has no ``invoice.mailed`` audit entry (at-least-once).
 
+Every run is recorded in ``invoice_runs`` (``running``, then ``done``, ``partial`` or
+``failed``) and holds the ``invoicing`` run lock *shared* (``locks.shared_run_lock``) while
+it works, so runs may still overlap. A run that finds itself alone (it got the lock
+exclusively, so no other run is alive) first marks rows still ``running`` as ``abandoned``
+(with ``finished_at``): their process died (``kill -9``, a crash, a reboot) without finishing.
+The new run lists them in its summary and log. A run's ``request_id`` (the id its SolusVM
+calls carry as ``X-Request-ID``) is kept in its summary.
+
 Usage items that disagree with the cap rule are reported and, by default
 (``INVOICE_ON_MISMATCH = "hold"``), the client is not invoiced until an operator looks;
 ``"solusvm"`` bills the tokens SolusVM reported (still reported).
@@ -39,16 +47,17 @@ from sqlalchemy import String, cast, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge import metrics
+from bridge import metrics, observability
 from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
-from bridge.services import invoices, pricing
+from bridge.services import invoices, locks, pricing
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
 from contracts.rules import capped_tokens, month_bounds, quantize_money, user_token_unit_cost
 
 log = logging.getLogger(__name__)
 
 ACTOR = "invoicing"
+LOCK_NAME = "invoicing"  # held shared by every run (locks.shared_run_lock)
 MAX_LISTED = 500  # failures/problems kept in a summary; the counts stay exact
 Progress = Callable[[int, int], None]  # (clients done, clients total)
 
@@ -90,6 +99,8 @@ class RunSummary:
     unbilled_count: int = 0
     problem_count: int = 0
     mail_failure_count: int = 0
+    request_id: str = ""
+    abandoned_runs: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -115,6 +126,7 @@ class RunSummary:
             "unbilled_count": self.unbilled_count, "mail_failure_count": self.mail_failure_count,
             "fetch_seconds": round(self.fetch_seconds, 3), "failures": self.failures, "problems": self.problems[:MAX_LISTED],
             "unbilled": self.unbilled[:MAX_LISTED], "mail_failures": self.mail_failures[:MAX_LISTED],
+            "request_id": self.request_id, "abandoned_runs": self.abandoned_runs[:MAX_LISTED],
             "ok": self.ok,
         }
 
@@ -127,6 +139,10 @@ class RunSummary:
                f"in {self.fetch_seconds:.2f}s",
                f"failures: {self.failure_count}, usage problems: {self.problem_count}, "
                f"unbilled items: {self.unbilled_count}, mail failures: {self.mail_failure_count}"]
+        if self.abandoned_runs:
+            out.append(f"earlier runs that never finished (process killed?), now marked abandoned: "
+                       f"{len(self.abandoned_runs)}")
+            out += [f"  ABANDONED: {m}" for m in self.abandoned_runs[:MAX_LISTED]]
         out += [f"  FAILED: {m}" for m in self.failures]
         out += [f"  USAGE DISAGREES: {m}" for m in self.problems[:MAX_LISTED]]
         out += [f"  UNBILLED: {m}" for m in self.unbilled[:MAX_LISTED]]
@@ -419,6 +435,31 @@ def _resend_unmailed(session_factory: sessionmaker[Session], mailer: Any, period
 # --- the run ------------------------------------------------------------------------------
 
 
+def _abandon_stale_runs(session_factory: sessionmaker[Session], summary: RunSummary) -> None:
+    """Mark every ``running`` row as ``abandoned``. Only call it while holding the invoicing
+    lock exclusively: then no run is alive and a ``running`` row is a dead run's."""
+
+    def work(session: Session) -> list[str]:
+        stale = list(session.scalars(select(InvoiceRun).where(InvoiceRun.status == "running")
+                                     .order_by(InvoiceRun.id)))
+        now = utcnow()
+        out = []
+        for run in stale:
+            run.status = "abandoned"
+            run.finished_at = now
+            run.summary = {**(run.summary or {}), "abandoned": "the run's process ended without finishing it",
+                           "abandoned_by": summary.request_id}
+            started = f"{run.started_at:%Y-%m-%d %H:%M:%S}" if run.started_at else "?"
+            out.append(f"run {run.id} ({run.period}, started {started})")
+        return out
+
+    found = in_transaction(session_factory, work)
+    if found:
+        summary.abandoned_runs += found
+        log.warning("invoicing %s: %d earlier run(s) never finished and are now marked abandoned: %s",
+                    summary.period, len(found), "; ".join(found[:20]))
+
+
 def _start_run(session_factory: sessionmaker[Session], period: str) -> int:
     def work(session: Session) -> int:
         run = InvoiceRun(period=period, status="running", summary={})
@@ -453,14 +494,44 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
     between clients, 0), ``USAGE_PER_PAGE`` (100), ``SYSTEM_URL``.
     Raises :class:`PeriodNotOver` for a month that has not ended at ``now`` (default: the
     real UTC time), before touching anything.
+
+    The run holds the ``invoicing`` lock shared; when no other run is alive it first marks
+    the ``running`` rows of dead runs ``abandoned`` (``summary.abandoned_runs``). An
+    exception escaping the run marks its own row ``failed`` before it propagates.
     """
     period = f"{year:04d}-{month:02d}"
     end = month_bounds(year, month)[1]
     if end > (now or datetime.now(UTC)):
         raise PeriodNotOver(f"{period} has not ended yet (it ends {end:%Y-%m-%d %H:%M} UTC); "
                             "invoicing it now would bill a partial month")
-    summary = RunSummary(period)
+    summary = RunSummary(period, request_id=observability.current_request_id())
+    engine = session_factory.kw.get("bind")
+    if engine is None:  # a factory without an engine: no lock to take, nothing is marked abandoned
+        return _run(session_factory, solus, year, month, config, mailer, progress, summary)
+    with locks.shared_run_lock(engine, LOCK_NAME, when_alone=lambda: _abandon_stale_runs(session_factory, summary)):
+        return _run(session_factory, solus, year, month, config, mailer, progress, summary)
+
+
+def _run(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, config: Mapping[str, Any],
+         mailer: Any, progress: Progress | None, summary: RunSummary) -> RunSummary:
+    """The run itself, inside the shared invoicing lock."""
+    period = summary.period
     summary.run_id = _start_run(session_factory, period)
+    log.info("invoicing %s: run %s started (request id %s)", period, summary.run_id, summary.request_id)
+    try:
+        return _work(session_factory, solus, year, month, config, mailer, progress, summary)
+    except BaseException as exc:
+        summary.fail(f"the run stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
+        try:
+            _finish_run(session_factory, summary.run_id, "failed", summary)
+        except Exception:  # noqa: BLE001 - the original error matters; a later run marks the row abandoned
+            log.warning("invoicing %s: could not mark run %s failed", period, summary.run_id, exc_info=True)
+        raise
+
+
+def _work(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, config: Mapping[str, Any],
+          mailer: Any, progress: Progress | None, summary: RunSummary) -> RunSummary:
+    period = summary.period
     if mailer is not None:
         _resend_unmailed(session_factory, mailer, period, config, summary)
     spool = _Spool()
