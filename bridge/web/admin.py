@@ -94,13 +94,17 @@ def clients(_admin: Any) -> Any:
 @bp.get("/clients/<int:client_id>")
 @admin_required
 def client_detail(_admin: Any, client_id: int) -> Any:
+    client = dbs().get(Client, client_id) or abort(404)
+    return _client_page(client, ActionForm())
+
+
+def _client_page(client: Client, form: ActionForm, status: int = 200) -> tuple[str, int]:
     from bridge.services import outbox
 
-    client = dbs().get(Client, client_id) or abort(404)
     return render_template("admin/client.html", client=client, desired=_desired(client),
-                           changes=outbox.pending_changes(dbs(), client_id), form=ActionForm(),
-                           invoices=list(dbs().scalars(select(Invoice).where(Invoice.client_id == client_id)
-                                                       .order_by(Invoice.id.desc()))))
+                           changes=outbox.pending_changes(dbs(), client.id), form=form,
+                           invoices=list(dbs().scalars(select(Invoice).where(Invoice.client_id == client.id)
+                                                       .order_by(Invoice.id.desc())))), status
 
 
 @bp.post("/clients/<int:client_id>/<action>")
@@ -109,9 +113,12 @@ def client_action(admin: Any, client_id: int, action: str) -> Any:
     """Lock, unlock, suspend or unsuspend: queue the change, then try to apply it at once."""
     from bridge.services import provisioning
 
-    if action not in ACTIONS or dbs().get(Client, client_id) is None:
+    client = dbs().get(Client, client_id)
+    if action not in ACTIONS or client is None:
         abort(404)
     form = ActionForm()
+    if not form.validate():  # e.g. a reason longer than the 500 characters the audit log keeps
+        return _client_page(client, form, 400)
     try:
         provisioning.set_status(dbs(), client_id, ACTIONS[action], actor=f"admin:{admin.name}",
                                 reason=(form.reason.data or "").strip())

@@ -53,7 +53,8 @@ class AdminLoginForm(FlaskForm):
 class ActionForm(FlaskForm):
     """A bare form for buttons that POST (carries only the CSRF token and an optional reason)."""
 
-    reason = TextAreaField("Reason", validators=[Optional(), Length(max=500)])
+    reason = TextAreaField("Reason", validators=[
+        Optional(), Length(max=500, message="The reason can be at most 500 characters long.")])
 
 
 class PreviewForm(FlaskForm):

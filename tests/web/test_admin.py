@@ -213,3 +213,18 @@ def test_huge_ids_in_admin_urls_are_404(browser: Browser, app: Any, huge: str) -
         resp = browser.http.post(url, data={"csrf_token": token})
         assert resp.status_code == 404, url
         assert "There is nothing here" in resp.get_data(as_text=True)
+
+
+def test_too_long_reason_is_refused_with_the_error(browser: Browser, app: Any, mock: Any) -> None:
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    admin_login(browser)
+    page = f"/admin/clients/{client.id}"
+    resp = browser.submit(page, {"reason": "x" * 501}, action=f"{page}/lock")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 400
+    assert "at most 500 characters" in html and 'id="desired-status">active' in html
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "active"
+    ok = browser.submit(page, {"reason": "y" * 500}, action=f"{page}/lock")
+    assert ok.status_code == 302
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "locked"
