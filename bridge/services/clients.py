@@ -20,7 +20,7 @@ from werkzeug.security import generate_password_hash
 
 from bridge.errors import Conflict, NotFound, ValidationFailed
 from bridge.models import Client, ClientGroup, CreditLog, Currency, Invoice, utcnow
-from bridge.services import audit, hooks
+from bridge.services import audit, hooks, money
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 STATUSES = ("Active", "Inactive", "Closed")
@@ -186,13 +186,19 @@ def delete(session: Session, client: Client, *, delete_servers: bool = True, act
 
 def add_credit(session: Session, client: Client, amount: Decimal, description: str, *, remove: bool,
                actor: str) -> Decimal:
-    """Add or remove credit (AddCredit); returns the new balance."""
+    """Add or remove credit (AddCredit); returns the new balance.
+
+    A balance beyond ``money.MONEY_CEILING`` is refused (ValidationFailed) before anything changes.
+    """
     if amount <= 0:
         raise ValidationFailed("No Amount Provided")
     if remove and amount > (client.credit or Decimal(0)):
         raise ValidationFailed("Insufficient Credit Balance")
     delta = -amount if remove else amount
-    client.credit = (client.credit or Decimal(0)) + delta
+    new_balance = (client.credit or Decimal(0)) + delta
+    if new_balance > money.MONEY_CEILING:
+        raise ValidationFailed(f"Credit balance would exceed the maximum of {money.MONEY_CEILING}")
+    client.credit = new_balance
     session.add(CreditLog(client_id=client.id, description=description, amount=delta))
     session.flush()
     audit.record(session, actor, "client.credit", "client", client.id,

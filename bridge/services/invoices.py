@@ -9,6 +9,10 @@ totals: Exclusive ``total = subtotal + tax + tax2`` with ``subtotal = Σ amount`
 ``total = Σ amount`` and ``subtotal = total - tax - tax2``. Either way the identity holds to
 the cent. ``balance = total - credit - payments``.
 
+Every stored amount and sum stays within ``money.MONEY_CEILING`` (exact to the cent on
+SQLite's floats, no overflow of PostgreSQL's DECIMAL(16,2)): a line, a total, the credit or
+the payments beyond it raise ValidationFailed and the caller's transaction rolls back.
+
 Functions add to the caller's session and flush; the caller commits once.
 """
 
@@ -28,7 +32,7 @@ from sqlalchemy.orm import Session
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
-from bridge.services.money import compute_line
+from bridge.services.money import check_ceiling, compute_line
 from contracts.rules import quantize_money
 
 STATUSES = ("Draft", "Unpaid", "Paid", "Cancelled", "Refunded", "Collections", "Payment Pending")
@@ -66,39 +70,55 @@ def get(session: Session, invoice_id: int) -> Invoice:
     return inv
 
 
-def _set_item_money(item: InvoiceItem, ctx: TaxContext, rate1: Decimal, rate2: Decimal, decimals: int) -> None:
+def _item_money(item: InvoiceItem, ctx: TaxContext, rate1: Decimal, rate2: Decimal,
+                decimals: int) -> tuple[Decimal, Decimal, Decimal]:
+    """(stored amount, tax, tax2) of one line, each checked against the money ceiling."""
     rates = [rate1, rate2] if item.taxed else []
     line = compute_line(Decimal(item.amount), rates, ctx.compound, ctx.inclusive and bool(item.taxed), decimals)
-    item.amount = line.total if (ctx.inclusive and item.taxed) else line.amount
-    item.tax_amount = line.tax
-    item.tax2_amount = line.tax2
+    amount = line.total if (ctx.inclusive and item.taxed) else line.amount
+    check_ceiling(amount, "Invoice line amount")
+    check_ceiling(line.tax, "Invoice line tax")
+    check_ceiling(line.tax2, "Invoice line tax")
+    return amount, line.tax, line.tax2
 
 
 def recompute_totals(session: Session, invoice: Invoice) -> None:
-    """Recompute every line's tax and the invoice totals from the items and the invoice's rates."""
+    """Recompute every line's tax and the invoice totals from the items and the invoice's rates.
+
+    Raises ValidationFailed, before changing any line or total, when a line, a tax or a total
+    is beyond ``money.MONEY_CEILING`` or the total is negative (negative lines, e.g. a
+    discount, are fine as long as the invoice as a whole is not).
+    """
     client = invoice.client
     ctx = tax_context(session, client)
     decimals = invoice.currency.decimals
-    tax = tax2 = gross = Decimal(0)
-    for item in invoice.items:
-        _set_item_money(item, ctx, Decimal(invoice.taxrate), Decimal(invoice.taxrate2), decimals)
-        tax += item.tax_amount
-        tax2 += item.tax2_amount
-        gross += item.amount
+    rate1, rate2 = Decimal(invoice.taxrate), Decimal(invoice.taxrate2)
+    lines = [(item, *_item_money(item, ctx, rate1, rate2, decimals)) for item in invoice.items]
+    tax = sum((line[2] for line in lines), Decimal(0))
+    tax2 = sum((line[3] for line in lines), Decimal(0))
+    gross = quantize_money(sum((line[1] for line in lines), Decimal(0)), decimals)
     if ctx.inclusive:
-        invoice.total = quantize_money(gross, decimals)
-        invoice.subtotal = invoice.total - tax - tax2
+        total, subtotal = gross, gross - tax - tax2
     else:
-        invoice.subtotal = quantize_money(gross, decimals)
-        invoice.total = invoice.subtotal + tax + tax2
-    invoice.tax, invoice.tax2 = tax, tax2
+        subtotal, total = gross, gross + tax + tax2
+    for what, value in (("subtotal", subtotal), ("tax", tax), ("tax2", tax2), ("total", total)):
+        check_ceiling(value, f"Invoice {what}")
+    if total < 0:
+        raise ValidationFailed("Invoice total must not be negative")
+    for item, amount, line_tax, line_tax2 in lines:
+        item.amount, item.tax_amount, item.tax2_amount = amount, line_tax, line_tax2
+    invoice.subtotal, invoice.tax, invoice.tax2, invoice.total = subtotal, tax, tax2, total
     invoice.updated_at = utcnow()
 
 
 def paid_amount(session: Session, invoice: Invoice) -> Decimal:
-    """Sum of payments recorded against the invoice."""
-    return Decimal(session.scalar(select(func.coalesce(func.sum(Transaction.amount_in), 0))
-                                  .where(Transaction.invoice_id == invoice.id)) or 0)
+    """Sum of payments recorded against the invoice.
+
+    Summed in Python from the stored amounts (each exact to the cent): SQLite's SUM over its
+    float columns would be a float.
+    """
+    amounts = session.scalars(select(Transaction.amount_in).where(Transaction.invoice_id == invoice.id))
+    return sum((Decimal(a) for a in amounts), Decimal(0))
 
 
 def balance(session: Session, invoice: Invoice) -> Decimal:
@@ -174,6 +194,7 @@ def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: 
 
     if amount <= 0:
         return
+    check_ceiling(Decimal(invoice.credit) + amount, "Invoice credit")
     clients.add_credit(session, invoice.client, amount, f"Credit Applied to Invoice #{invoice.id}",
                        remove=True, actor=actor)
     invoice.credit = Decimal(invoice.credit) + amount
@@ -198,6 +219,8 @@ def add_payment(session: Session, invoice: Invoice, *, transid: str, gateway: st
         amount = balance(session, invoice)
     if amount < 0 or fees < 0:
         raise ValidationFailed("Amount must not be negative")
+    check_ceiling(fees, "Fees")
+    check_ceiling(paid_amount(session, invoice) + amount, "Total of the payments on the invoice")
     txn = Transaction(client_id=invoice.client_id, invoice_id=invoice.id, gateway=gateway, transid=transid,
                       date=when, amount_in=amount, fees=fees)
     session.add(txn)
@@ -214,6 +237,8 @@ def update_invoice(session: Session, invoice: Invoice, changes: Mapping[str, Any
                    publish: bool = False, actor: str) -> Invoice:
     """Apply UpdateInvoice changes, then recompute the totals from items and rates."""
     old_status = invoice.status
+    if changes.get("credit") is not None:
+        check_ceiling(Decimal(changes["credit"]), "Invoice credit")
     if publish:
         if invoice.status != "Draft":
             raise ValidationFailed("Invoice must be in Draft status to be published")
