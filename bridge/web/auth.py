@@ -8,7 +8,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 
 from bridge.services.mailer import MailError
 from bridge.web import accounts
-from bridge.web.common import dbs, log_in_client, rate_limit, safe_next, send, web_blueprint
+from bridge.web.common import dbs, log_in_client, public_url, rate_limit, safe_next, send, web_blueprint
 from bridge.web.errors import WeakPassword, WebError
 from bridge.web.forms import LoginForm, NewPasswordForm, ResendForm
 
@@ -58,7 +58,7 @@ def forgot() -> Any:
         rate_limit("resend", f"reset:{email.lower()}")
         secret, max_age = _reset_settings()
         mail = accounts.reset_mail(dbs(), email, secret_key=secret, max_age=max_age,
-                                   link_for=lambda t: url_for("web_auth.reset", token=t, _external=True))
+                                   link_for=lambda t: public_url("web_auth.reset", token=t))
         sent = True
         if mail is not None:
             try:

@@ -8,7 +8,17 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -76,6 +86,24 @@ def solus() -> SolusVMClient:
 
 def mailer() -> Mailer:
     return Mailer.from_config({"INSTANCE_PATH": current_app.instance_path, **current_app.config})
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """The absolute URL of a route for an e-mail: ``SYSTEM_URL`` joined with the route's path.
+
+    Never built from the request (``url_for(_external=True)`` trusts the Host header, so a
+    forged ``Host: evil.example`` would mail a reset link to evil.example with the token).
+    ``SYSTEM_URL`` is the bridge's public base URL, including any path it is mounted under.
+    """
+    base = str(current_app.config.get("SYSTEM_URL") or "").rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise RuntimeError(f"SYSTEM_URL must be the bridge's public http(s) base URL, got {base!r}")
+    path = url_for(endpoint, **values)
+    root = request.script_root if has_request_context() else ""
+    if root and path.startswith(root + "/"):
+        path = path[len(root):]  # SYSTEM_URL already names the mount point
+    return base + path
 
 
 def send(mail: Mail) -> None:

@@ -15,6 +15,7 @@ from bridge.web.common import (
     current_client,
     dbs,
     log_in_client,
+    public_url,
     rate_limit,
     send,
     web_blueprint,
@@ -29,7 +30,7 @@ bp = web_blueprint("web_signup", __name__, template_folder="templates", static_f
 
 
 def _link_for(token: str) -> str:
-    return url_for("web_signup.verify", token=token, _external=True)
+    return public_url("web_signup.verify", token=token)
 
 
 def _mail_args() -> dict[str, Any]:
@@ -59,7 +60,7 @@ def signup() -> Any:
             client, mail = accounts.signup(
                 dbs(), firstname=form.firstname.data.strip(), lastname=form.lastname.data.strip(),
                 companyname=(form.companyname.data or "").strip(), email=email, password=form.password.data,
-                login_url=url_for("web_auth.login", _external=True), **_mail_args())
+                login_url=public_url("web_auth.login"), **_mail_args())
         except WeakPassword as exc:
             form.password.errors = [exc.message]
             return render_template("signup/landing.html", form=form, **_terms()), 400

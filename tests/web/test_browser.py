@@ -90,6 +90,8 @@ def stack(sqlite_url: str, tmp_path: Path, smtp_server: SMTPServer) -> Iterator[
         with session_of(app) as s, s.begin():
             accounts.create_admin(s, "root", "admin pass 123")
         with LiveServer(app) as bridge:
+            # Mailed links are built from SYSTEM_URL (never the Host header): the port is known only now.
+            app.config["SYSTEM_URL"] = bridge.url
             yield {"app": app, "mock": mock, "ctl": ctl, "bridge": bridge.url, "smtp": smtp_server}
         app.extensions["bridge_db"]["engine"].dispose()
 
