@@ -22,14 +22,49 @@ def test_sends_over_smtp(smtp_server):
     assert msg.get_body(preferencelist=("html",)) is not None
 
 
-def test_outbox_when_no_server(tmp_path, caplog):
+SECRET_LINK = "https://billing.test/password/reset/eyJjIjoxfQ.secret-token-part"
+
+
+def bridge_log(caplog) -> str:
+    """What the bridge's loggers wrote (the test SMTP server logs whole messages at DEBUG)."""
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.split(".")[0] == "bridge")
+
+
+def test_outbox_when_no_server(tmp_path, caplog, capsys):
     mailer = Mailer.from_config({"MAIL_OUTBOX_DIR": str(tmp_path)})
-    with caplog.at_level(logging.WARNING):
-        mailer.send("bob@example.test", "Verify", "Open https://billing.test/verify/abc to continue")
+    with caplog.at_level(logging.DEBUG):
+        mailer.send("bob@example.test", "Verify", f"Open {SECRET_LINK} to continue")
     [path] = list(tmp_path.glob("*.eml"))
     msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert msg["To"] == "bob@example.test"
-    assert "https://billing.test/verify/abc" in caplog.text
+    assert SECRET_LINK in msg.get_body(preferencelist=("plain",)).get_content()
+    # The log names the file only: links carry tokens, and secrets never go to the logs.
+    assert str(path) in caplog.text
+    assert "secret-token-part" not in bridge_log(caplog) and "eyJjIjoxfQ" not in caplog.text
+    assert "bob@example.test" not in caplog.text
+    assert "secret-token-part" not in capsys.readouterr().out  # nothing printed unless asked
+
+
+def test_outbox_prints_links_to_the_console_only_when_asked(tmp_path, caplog, capsys):
+    """The demo's way to follow a link offline: printed to stdout, never through logging."""
+    mailer = Mailer.from_config({"MAIL_OUTBOX_DIR": str(tmp_path), "MAIL_PRINT_LINKS": True})
+    assert mailer.settings.print_links
+    with caplog.at_level(logging.DEBUG):
+        mailer.send("bob@example.test", "Verify", f"Open {SECRET_LINK} to continue")
+    out = capsys.readouterr().out
+    assert SECRET_LINK in out
+    assert "secret-token-part" not in caplog.text
+    assert Mailer.from_config({"MAIL_PRINT_LINKS": "true"}).settings.print_links
+    assert not Mailer.from_config({"MAIL_PRINT_LINKS": "0"}).settings.print_links
+
+
+def test_smtp_mode_never_prints_links(smtp_server, caplog, capsys):
+    mailer = Mailer.from_config({**smtp_server.config, "MAIL_PRINT_LINKS": True})
+    with caplog.at_level(logging.DEBUG):
+        mailer.send("bob@example.test", "Verify", f"Open {SECRET_LINK} to continue")
+    smtp_server.wait_for(1)
+    assert "secret-token-part" not in capsys.readouterr().out
+    assert "secret-token-part" not in bridge_log(caplog)
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import time_machine
@@ -56,3 +57,17 @@ def test_expired_and_damaged_reset_links(browser: Browser, app: Any) -> None:
     assert resp.status_code == 400 and "expired" in resp.get_data(as_text=True)
     bad = Browser(app).get(link[:-2] + ("xx" if not link.endswith("xx") else "yy"))
     assert bad.status_code == 400 and "damaged" in bad.get_data(as_text=True)
+
+
+def test_no_token_reaches_the_logs(browser: Browser, app: Any, caplog: Any) -> None:
+    """Outbox mode (no MAIL_SERVER): the log names the .eml file, never the link or its token."""
+    with caplog.at_level(logging.DEBUG):
+        enroll(browser)
+        verify_token = link_in(outbox_mails(app)[0]).rsplit("/", 1)[1]
+        link = reset_link(browser, app)
+        browser.submit(link, {"password": NEW})
+    reset_token = link.rsplit("/", 1)[1]
+    assert "mail written to" in caplog.text
+    for token in (verify_token, reset_token):
+        assert token not in caplog.text
+        assert token.split(".")[-1] not in caplog.text  # not even the signature part
