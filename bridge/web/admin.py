@@ -16,7 +16,7 @@ from bridge.services import invoices as invoice_service
 from bridge.services import pricing as pricing_service
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import accounts
-from bridge.web.common import admin_required, dbs, rate_limit, solus, web_blueprint
+from bridge.web.common import admin_required, dbs, log_in_admin, rate_limit, solus, web_blueprint
 from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm
 from bridge.web.provision import provision_now
 from contracts.rules import quantize_money
@@ -45,9 +45,7 @@ def login() -> Any:
         if admin is None:
             return render_template("admin/login.html", form=form, error="Name or password is not correct."), 401
         dbs().commit()
-        session.clear()
-        session.permanent = True
-        session["admin_id"] = admin.id
+        log_in_admin(admin)
         return redirect(url_for("web_admin.clients"))
     return render_template("admin/login.html", form=form), 400 if form.is_submitted() else 200
 
@@ -55,6 +53,7 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     session.pop("admin_id", None)
+    session.pop("admin_tag", None)
     return redirect(url_for("web_admin.login"))
 
 

@@ -40,6 +40,7 @@ def login() -> Any:
 @bp.post("/logout")
 def logout() -> Any:
     session.pop("client_id", None)
+    session.pop("client_tag", None)
     return redirect(url_for("web_auth.login"))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -118,10 +120,28 @@ def rate_limit(name: str, *keys: str) -> None:
         ratelimit.hit(db.get_engine(), f"{name}:{key}", limit)
 
 
+def password_tag(kind: str, account_id: int, password_hash: str | None) -> str:
+    """A keyed digest of the account's current password hash, kept in its session.
+
+    A session is valid only while the tag matches, so a password change or reset (here, through
+    the WHMCS API or ``admin create``) logs out every other session of that account. An HMAC with
+    ``SECRET_KEY``: the cookie is signed but readable, so it never carries the hash itself.
+    """
+    key = str(current_app.config["SECRET_KEY"]).encode()
+    message = f"bridge.web.session|{kind}|{account_id}|{password_hash or ''}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def _tag_matches(name: str, kind: str, account_id: int, password_hash: str | None) -> bool:
+    tag = session.get(name)
+    return isinstance(tag, str) and hmac.compare_digest(tag, password_tag(kind, account_id, password_hash))
+
+
 def log_in_client(client: Client) -> None:
     session.clear()
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
     session["client_id"] = client.id
+    session["client_tag"] = password_tag("client", client.id, client.password_hash)
 
 
 def current_client() -> Client | None:
@@ -129,15 +149,31 @@ def current_client() -> Client | None:
     if not isinstance(cid, int):
         return None
     client = dbs().get(Client, cid)
-    if client is None or client.status == "Closed":
+    if (client is None or client.status == "Closed"
+            or not _tag_matches("client_tag", "client", client.id, client.password_hash)):
         session.pop("client_id", None)
+        session.pop("client_tag", None)
         return None
     return client
 
 
+def log_in_admin(admin: Admin) -> None:
+    session.clear()
+    session.permanent = True
+    session["admin_id"] = admin.id
+    session["admin_tag"] = password_tag("admin", admin.id, admin.password_hash)
+
+
 def current_admin() -> Admin | None:
     aid = session.get("admin_id")
-    return dbs().get(Admin, aid) if isinstance(aid, int) else None
+    if not isinstance(aid, int):
+        return None
+    admin = dbs().get(Admin, aid)
+    if admin is None or not _tag_matches("admin_tag", "admin", admin.id, admin.password_hash):
+        session.pop("admin_id", None)
+        session.pop("admin_tag", None)
+        return None
+    return admin
 
 
 def client_required(view: Callable[..., Any]) -> Callable[..., Any]:

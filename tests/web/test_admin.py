@@ -228,3 +228,15 @@ def test_too_long_reason_is_refused_with_the_error(browser: Browser, app: Any, m
     ok = browser.submit(page, {"reason": "y" * 500}, action=f"{page}/lock")
     assert ok.status_code == 302
     assert mock.backend.users[client.solusvm_user_id]["status"] == "locked"
+
+
+def test_admin_password_reset_logs_out_admin_sessions(browser: Browser, app: Any) -> None:
+    make_admin(app)
+    admin_login(browser)
+    assert browser.get("/admin/clients").status_code == 200
+    with session_of(app) as s, s.begin():  # solus-bridge admin create --name root (new password)
+        accounts.create_admin(s, "root", "another admin pass 9")
+    resp = browser.get("/admin/clients")
+    assert resp.status_code == 302 and resp.location.endswith("/admin/login")
+    assert admin_login(browser, password="another admin pass 9").status_code == 302
+    assert browser.get("/admin/clients").status_code == 200

@@ -71,3 +71,42 @@ def test_no_token_reaches_the_logs(browser: Browser, app: Any, caplog: Any) -> N
     for token in (verify_token, reset_token):
         assert token not in caplog.text
         assert token.split(".")[-1] not in caplog.text  # not even the signature part
+
+
+def test_reset_logs_out_every_other_session(browser: Browser, app: Any) -> None:
+    enroll(browser)
+    other = Browser(app)  # e.g. the phone left logged in, or an attacker's session
+    assert other.submit("/login", {"email": "ann@example.com", "password": PASSWORD}).status_code == 302
+    assert other.get("/clientarea").status_code == 200
+    resetter = Browser(app)
+    resp = resetter.submit(reset_link(resetter, app), {"password": NEW})
+    assert resp.status_code == 302
+    # The browser that chose the new password is logged in; every older session is not.
+    assert resetter.get("/clientarea").status_code == 200
+    for stale in (browser, other):
+        resp = stale.get("/clientarea")
+        assert resp.status_code == 302 and "/login" in resp.location
+    assert other.submit("/login", {"email": "ann@example.com", "password": NEW}).status_code == 302
+    assert other.get("/clientarea").status_code == 200
+
+
+def test_password_changed_elsewhere_ends_the_session(browser: Browser, app: Any) -> None:
+    from sqlalchemy import select
+
+    from bridge.models import Client
+    from bridge.services import clients
+    from tests.web.conftest import session_of
+
+    enroll(browser)
+    assert browser.get("/clientarea").status_code == 200
+    with session_of(app) as s, s.begin():  # e.g. UpdateClient password2 through the WHMCS API
+        client = s.scalar(select(Client).where(Client.email_normalized == "ann@example.com"))
+        clients.update(s, client, {"password2": NEW}, actor="api")
+    assert browser.get("/clientarea").status_code == 302
+
+
+def test_session_without_the_password_tag_is_refused(browser: Browser, app: Any) -> None:
+    enroll(browser)
+    with browser.http.session_transaction() as sess:  # a cookie minted before the tag existed
+        sess.pop("client_tag", None)
+    assert browser.get("/clientarea").status_code == 302
