@@ -1,13 +1,12 @@
 """``solus-bridge``: the bridge's command line.
 
-Subcommands live in sibling modules that expose ``register(group)``; only those present
-are loaded, so each issue adds its own module without touching this file.
+Subcommands live in sibling modules, one per concern, each exposing ``register(group)``.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
+import logging
 from typing import Any
 
 import click
@@ -22,11 +21,24 @@ def make_app(config: dict[str, Any] | None = None) -> Any:
     return create_app(config)
 
 
+def cli_logging() -> None:
+    """Plain log lines for long-running commands, each with the run's request id.
+
+    The id is the one sent to SolusVM as ``X-Request-ID`` (bridge.observability), so a
+    cron run's lines can be matched with SolusVM's logs.
+    """
+    from bridge.observability import RequestIdFilter
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RequestIdFilter) for f in handler.filters):
+            handler.addFilter(RequestIdFilter())
+
+
 @click.group()
 def main() -> None:
     """SolusVM 2 billing bridge."""
 
 
 for _name in SUBCOMMAND_MODULES:
-    if importlib.util.find_spec(f"{__name__}.{_name}") is not None:
-        importlib.import_module(f"{__name__}.{_name}").register(main)
+    importlib.import_module(f"{__name__}.{_name}").register(main)

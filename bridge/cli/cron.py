@@ -7,7 +7,6 @@ the lock, nothing was done.
 
 from __future__ import annotations
 
-import logging
 import sys
 from datetime import date
 
@@ -25,7 +24,7 @@ def register(group: click.Group) -> None:
     @click.option("--no-mail", is_flag=True, help="Do not e-mail invoices.")
     def cron_cmd(when: str | None, no_mail: bool) -> None:
         """Retry pending SolusVM changes, apply the overdue rules and, on the 1st, invoice last month."""
-        from bridge.cli import make_app
+        from bridge.cli import cli_logging, make_app
         from bridge.cli.invoices import ProgressReporter, database_message, services
         from bridge.services import cron, locks
 
@@ -38,7 +37,7 @@ def register(group: click.Group) -> None:
                 today = date.fromisoformat(when)
             except ValueError:
                 raise click.BadParameter(f"must be YYYY-MM-DD, got {when!r}", param_hint="--date") from None
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        cli_logging()
         app = make_app()
         factory, solus, mailer = services(app)
         progress = ProgressReporter("invoicing")

@@ -80,7 +80,7 @@ def register(group: click.Group) -> None:
     @click.option("--no-mail", is_flag=True, help="Do not e-mail the invoices.")
     def generate_cmd(period: str, no_mail: bool) -> None:
         """Invoice every client for its SolusVM usage in PERIOD (safe to rerun)."""
-        from bridge.cli import make_app
+        from bridge.cli import cli_logging, make_app
         from bridge.services import invoicing
         from contracts.rules import parse_period
 
@@ -88,7 +88,7 @@ def register(group: click.Group) -> None:
             year, month = parse_period(period)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--period") from None
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        cli_logging()
         app = make_app()
         factory, solus, mailer = services(app)
         progress = ProgressReporter(f"invoicing {period}")

@@ -105,3 +105,17 @@ def test_a_retried_failure_still_names_no_token() -> None:
 def test_services_do_not_import_flask(module: str) -> None:
     source = (ROOT / "bridge" / "services" / f"{module}.py").read_text()
     assert not re.search(r"^\s*(from|import) flask\b", source, re.M)
+
+
+def test_cli_log_lines_carry_the_run_id_sent_to_solusvm() -> None:
+    # The cron and invoice commands log through cli_logging(); their lines must show the same
+    # id the SolusVM client sends as X-Request-ID, or an operator cannot match the two logs.
+    import subprocess
+    import sys
+
+    code = ("import logging; from bridge.cli import cli_logging; from bridge import observability as o\n"
+            "cli_logging(); logging.getLogger('bridge.invoicing').info('hello'); print(o.current_request_id())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    rid = done.stdout.strip()
+    assert rid.startswith("run-")
+    assert f"bridge.invoicing [{rid}] hello" in done.stderr
