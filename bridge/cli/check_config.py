@@ -145,6 +145,9 @@ def check_values(config: Mapping[str, Any], report: Report) -> None:
         report.warn("PRICING_TOKEN", "is shorter than 16 characters: use a long random token")
     if len(str(config.get("SECRET_KEY") or "")) < 32:
         report.warn("SECRET_KEY", "is shorter than 32 characters: use a long random key (the same on every machine)")
+    if not config.get("METRICS_TOKEN"):
+        report.warn("METRICS_TOKEN", "is not set: /metrics is open to anyone who can reach the bridge; set it "
+                    "or restrict /metrics at the reverse proxy")
     if not config.get("MAIL_SERVER"):
         report.warn("MAIL_SERVER", "is not set: mail is written to the outbox folder, nobody receives it")
     if config.get("MAIL_USERNAME") and not config.get("MAIL_PASSWORD"):

@@ -135,6 +135,13 @@ def test_warnings_alone_do_not_fail(good_env: dict[str, str]) -> None:
     assert result.exit_code == 0, result.output
     assert "WARN  PRICING_TOKEN: is empty" in result.output
     assert "WARN  MAIL_SERVER" in result.output and "WARN  SECRET_KEY" in result.output
+    assert "WARN  METRICS_TOKEN: is not set" in result.output
+
+
+def test_metrics_token_set_means_no_metrics_warning(good_env: dict[str, str]) -> None:
+    result = run({**good_env, "BRIDGE_METRICS_TOKEN": "m" * 32}, "--skip-solusvm")
+    assert result.exit_code == 0, result.output
+    assert "METRICS_TOKEN" not in result.output
 
 
 def test_unparseable_environment_value_names_the_variable(good_env: dict[str, str]) -> None:
