@@ -153,7 +153,9 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
     ``lines``: mappings with ``description``, ``amount`` (Decimal, before tax in Exclusive
     mode), ``taxed`` and optionally the usage facts (``server_id``, ``hours``, ``tokens``, ...).
     A second invoice for the same (client, period) raises ``DuplicateInvoice`` and leaves
-    the session usable (the insert runs in a savepoint).
+    the session usable (the insert runs in a savepoint). An invoice that owes nothing (a
+    total of 0, or covered by the applied credit) is settled at once: Paid, with ``datepaid``.
+    A negative total is refused (ValidationFailed).
     """
     client = session.get(Client, client_id)
     if client is None:
@@ -185,6 +187,7 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
         apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor)
     audit.record(session, actor, "invoice.create", "invoice", invoice.id,
                  {"client_id": client.id, "period": period, "total": invoice.total})
+    _settle_if_paid(session, invoice, utcnow(), actor)
     return invoice
 
 
@@ -202,6 +205,12 @@ def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: 
 
 
 def _settle_if_paid(session: Session, invoice: Invoice, when: datetime, actor: str) -> None:
+    """Mark an open invoice (Unpaid, Payment Pending, Collections) Paid when nothing is owed.
+
+    Called after every change to an invoice's money (create, update, credit, payment), so an
+    open invoice always owes something and the overdue rules never act on one that does not.
+    Drafts, Cancelled and Refunded invoices are left alone.
+    """
     if invoice.status in ("Unpaid", "Payment Pending", "Collections") and balance(session, invoice) <= 0:
         invoice.status = "Paid"
         invoice.datepaid = when
@@ -235,7 +244,11 @@ def update_invoice(session: Session, invoice: Invoice, changes: Mapping[str, Any
                    edit_items: Mapping[int, Mapping[str, Any]] | None = None,
                    new_items: Sequence[Mapping[str, Any]] = (), delete_ids: Sequence[int] = (),
                    publish: bool = False, actor: str) -> Invoice:
-    """Apply UpdateInvoice changes, then recompute the totals from items and rates."""
+    """Apply UpdateInvoice changes, then recompute the totals from items and rates.
+
+    An open invoice left owing nothing (credit or payments cover the new total) is settled:
+    Paid, with ``datepaid``. A negative total is refused (ValidationFailed).
+    """
     old_status = invoice.status
     if changes.get("credit") is not None:
         check_ceiling(Decimal(changes["credit"]), "Invoice credit")
@@ -275,6 +288,8 @@ def update_invoice(session: Session, invoice: Invoice, changes: Mapping[str, Any
         if invoice.datepaid is None:
             invoice.datepaid = utcnow()
         hooks.on_invoice_paid(session, invoice, actor)
+    else:
+        _settle_if_paid(session, invoice, changes.get("datepaid") or utcnow(), actor)
     return invoice
 
 
