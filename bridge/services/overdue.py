@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.models import Client, Invoice
-from bridge.services import audit, provisioning
+from bridge.services import audit, invoices, provisioning
 
 UNPAID = ("Unpaid", "Collections")
 DEFAULT_LOCK_DAYS = 7
@@ -58,9 +58,12 @@ def stage(session: Session, client: Client, *, today: date, lock_days: int, susp
     """The overdue stage of ``client`` on ``today`` and the reason (oldest overdue invoice)."""
     if client.group is not None and client.group.susp_term_exempt:
         return None, ""
-    oldest = session.scalar(
+    # Only an invoice that still owes money counts; the balance is computed in Python because
+    # SQL arithmetic on Numeric columns is float arithmetic on SQLite.
+    candidates = session.scalars(
         select(Invoice).where(Invoice.client_id == client.id, Invoice.status.in_(UNPAID), Invoice.duedate < today)
-        .order_by(Invoice.duedate, Invoice.id).limit(1))
+        .order_by(Invoice.duedate, Invoice.id))
+    oldest = next((inv for inv in candidates if invoices.balance(session, inv) > 0), None)
     if oldest is None:
         return None, ""
     days = (today - oldest.duedate).days

@@ -144,3 +144,20 @@ def test_daily_cron_locks_the_same_day(app, api, factory, solus, mock, enrolled,
         uid = s.get(Client, other).solusvm_user_id
         assert outbox.pending_changes(s) == []
     assert mock.backend.users[uid]["email"] == "other-renamed@example.com"
+
+
+def test_only_invoices_that_still_owe_money_count(app, factory, solus, mock, enrolled):
+    """An Unpaid row whose balance is 0 (legacy data, credit covering it) locks nobody;
+    a partly paid one still does."""
+    cid = enrolled
+    with session_of(app) as s, s.begin():
+        inv = s.scalars(invoices.select(invoices.Invoice)).one()
+        inv.credit = inv.total  # covered, as rows written before invoices settled themselves
+    assert run_cron(app, factory, solus, DUE + timedelta(days=20)).locked == []
+    assert solus_status(app, mock, cid) == "active"
+    with session_of(app) as s, s.begin():
+        inv = s.scalars(invoices.select(invoices.Invoice)).one()
+        inv.credit = inv.total - Decimal("0.01")
+        assert inv.status == "Unpaid"
+    assert run_cron(app, factory, solus, DUE + timedelta(days=20)).suspended == [cid]
+    assert solus_status(app, mock, cid) == "suspended"
