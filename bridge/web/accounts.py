@@ -91,6 +91,9 @@ def signup(session: Session, *, firstname: str, lastname: str, companyname: str,
     check_password_policy(password, email)
     existing = clients.get_by_email(session, email)
     if existing is not None:
+        # Hashed and thrown away: a new address pays for the hash (scrypt, ~0.1 s), so a taken
+        # one must too, or the answer's time would tell that the address has an account.
+        clients.hash_password(password)
         if not existing.email_verified and existing.status != "Closed":
             # An abandoned sign-up: send a fresh link; the first password stays.
             return None, verification_mail(existing, link_for(verification_token(secret_key, existing)), max_age)

@@ -6,9 +6,16 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from bridge.services.mailer import MailError
 from bridge.web import accounts
-from bridge.web.common import dbs, log_in_client, public_url, rate_limit, safe_next, send, web_blueprint
+from bridge.web.common import (
+    dbs,
+    log_in_client,
+    public_url,
+    rate_limit,
+    safe_next,
+    send_after_response,
+    web_blueprint,
+)
 from bridge.web.errors import WeakPassword, WebError
 from bridge.web.forms import LoginForm, NewPasswordForm, ResendForm
 
@@ -60,13 +67,9 @@ def forgot() -> Any:
         secret, max_age = _reset_settings()
         mail = accounts.reset_mail(dbs(), email, secret_key=secret, max_age=max_age,
                                    link_for=lambda t: public_url("web_auth.reset", token=t))
-        sent = True
         if mail is not None:
-            try:
-                send(mail)
-            except MailError:
-                sent = False
-        return render_template("password_sent.html", email=email, mail_failed=not sent), 200 if sent else 503
+            send_after_response(mail)  # same page, same time for every address; failures are logged
+        return render_template("password_sent.html", email=email)
     return render_template("password_forgot.html", form=form), 400 if form.is_submitted() else 200
 
 

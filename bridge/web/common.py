@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
+import time
 import unicodedata
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +14,9 @@ from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
+    Response,
     abort,
+    after_this_request,
     current_app,
     has_request_context,
     redirect,
@@ -26,12 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import db
 from bridge.models import Client
-from bridge.services.mailer import Mailer
+from bridge.services.mailer import Mailer, MailError
 from bridge.services.solusvm_client import SolusVMClient, client_from_config
 from bridge.web import ratelimit
 from bridge.web.accounts import Mail
 from bridge.web.models import Admin
 
+log = logging.getLogger(__name__)
 csrf = CSRFProtect()
 
 
@@ -108,9 +113,45 @@ def public_url(endpoint: str, **values: Any) -> str:
     return base + path
 
 
-def send(mail: Mail) -> None:
-    """Send a prepared message (raises MailError)."""
-    mailer().send(mail.to, mail.subject, mail.text)
+# A message that fails is tried again once after this pause (the visitor already has the page).
+MAIL_ATTEMPTS = 2
+MAIL_RETRY_SECONDS = 2.0
+
+
+def send_after_response(mail: Mail) -> None:
+    """Send a prepared message once the response has been written, retrying once on failure.
+
+    Pages that must not tell whether an address has an account (sign-up, resend, forgotten
+    password) send mail for some addresses only: sent inside the request, the SMTP round trip
+    (or a dead server's timeout) and a failure page would tell them apart. After the response,
+    every visitor gets the same page in the same time; a failure is logged for the operator.
+    The WSGI server calls this when it closes the response (werkzeug and gunicorn both do).
+    """
+    sender = mailer()
+
+    @after_this_request
+    def _later(response: Response) -> Response:
+        response.call_on_close(lambda: deliver(sender, mail))
+        return response
+
+
+def deliver(sender: Mailer, mail: Mail) -> bool:
+    """Send with retries; log (without the text: links carry tokens) and return False on failure."""
+    error: Exception | None = None
+    for attempt in range(1, MAIL_ATTEMPTS + 1):
+        try:
+            sender.send(mail.to, mail.subject, mail.text)
+            return True
+        except MailError as exc:
+            error = exc
+        except Exception as exc:  # never let a mail problem break the server's close of the response
+            log.exception("mail %r to a client failed unexpectedly", mail.subject)
+            error = exc
+            break
+        if attempt < MAIL_ATTEMPTS:
+            time.sleep(MAIL_RETRY_SECONDS)
+    log.error("mail %r to a client could not be sent (%d attempt(s)): %s", mail.subject, attempt, error)
+    return False
 
 
 def rate_limit(name: str, *keys: str) -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import current_app, redirect, render_template, session, url_for
 
 from bridge.errors import BridgeError
-from bridge.services.mailer import MailError
 from bridge.web import accounts
 from bridge.web.common import (
     client_required,
@@ -17,14 +15,13 @@ from bridge.web.common import (
     log_in_client,
     public_url,
     rate_limit,
-    send,
+    send_after_response,
     web_blueprint,
 )
 from bridge.web.errors import WeakPassword, WebError
 from bridge.web.forms import ResendForm, SignupForm, TermsForm
 from bridge.web.provision import provision_now
 
-log = logging.getLogger(__name__)
 bp = web_blueprint("web_signup", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web-static")
 
@@ -68,22 +65,12 @@ def signup() -> Any:
             form.form_errors.append(exc.message)
             return render_template("signup/landing.html", form=form, **_terms()), 400
         dbs().commit()
-        sent = _send_or_log(mail)
-        # The same page whether or not the address was new: no account enumeration.
-        return render_template("signup/check_mail.html", email=email, mail_failed=not sent), 200 if sent else 503
+        # The same page whether or not the address was new: no account enumeration. The mail goes
+        # after the response; if it fails, the account is kept and the resend page sends a new link.
+        send_after_response(mail)
+        return render_template("signup/check_mail.html", email=email)
     status = 400 if form.is_submitted() else 200
     return render_template("signup/landing.html", form=form, **_terms()), status
-
-
-def _send_or_log(mail: accounts.Mail) -> bool:
-    """Send; on failure log it and return False (every path sends a mail, so saying so reveals nothing)."""
-    try:
-        send(mail)
-    except MailError as exc:
-        # The account is kept; the visitor can ask for the link again from the resend page.
-        log.warning("sign-up mail to a client could not be sent: %s", exc)
-        return False
-    return True
 
 
 @bp.route("/signup/resend", methods=["GET", "POST"])
@@ -93,9 +80,10 @@ def resend() -> Any:
         email = form.email.data.strip()
         rate_limit("resend", f"email:{email.lower()}")
         mail = accounts.resend(dbs(), email, **_mail_args())
-        # Nothing to send (unknown or verified address) looks like a successful send.
-        sent = _send_or_log(mail) if mail is not None else True
-        return render_template("signup/check_mail.html", email=email, mail_failed=not sent), 200 if sent else 503
+        # Nothing to send (unknown or verified address) looks exactly like a send.
+        if mail is not None:
+            send_after_response(mail)
+        return render_template("signup/check_mail.html", email=email)
     return render_template("signup/resend.html", form=form), 400 if form.is_submitted() else 200
 
 

@@ -46,14 +46,17 @@ class Browser:
         self.app = app
         self.http = app.test_client()
 
+    # buffered=True: the response is read and closed at once, as a WSGI server does; mail from the
+    # sign-up and password pages goes out when the response is closed (common.send_after_response).
+
     def get(self, url: str, **kw: Any) -> Any:
-        return self.http.get(url, **kw)
+        return self.http.get(url, buffered=True, **kw)
 
     def submit(self, page_url: str, data: dict[str, Any], action: str | None = None, **kw: Any) -> Any:
         """GET ``page_url``, take its CSRF token, POST ``data`` to ``action`` (default: the page)."""
-        page = self.http.get(page_url)
+        page = self.http.get(page_url, buffered=True, **kw)
         token = csrf_of(page.get_data(as_text=True))
-        return self.http.post(action or page_url, data={"csrf_token": token, **data}, **kw)
+        return self.http.post(action or page_url, data={"csrf_token": token, **data}, buffered=True, **kw)
 
 
 @pytest.fixture

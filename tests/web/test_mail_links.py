@@ -11,7 +11,6 @@ from tests.web.conftest import (
     PASSWORD,
     Browser,
     build_app,
-    csrf_of,
     enroll,
     mail_text,
     outbox_mails,
@@ -23,9 +22,7 @@ EVIL = "http://evil.example"
 
 def post_from(browser: Browser, base_url: str, url: str, data: dict[str, Any]) -> Any:
     """GET the form and POST it with the given Host (cookies and CSRF token on that host)."""
-    page = browser.http.get(url, base_url=base_url)
-    return browser.http.post(url, base_url=base_url, data={"csrf_token": csrf_of(page.get_data(as_text=True)),
-                                                           **data})
+    return browser.submit(url, data, base_url=base_url)
 
 
 def links(app: Any) -> list[str]:

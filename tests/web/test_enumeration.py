@@ -1,0 +1,126 @@
+"""Sign-up, resend and forgotten password answer alike whether or not the address has an account:
+the same page, the same status, the same work in the request, also when the mail server is down."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from bridge.services import clients
+from tests.web.conftest import PASSWORD, Browser, build_app, outbox_mails, sign_up, web_config
+from tests.web.test_clientarea import make_client
+
+
+def dead_port() -> int:
+    with socket.socket() as probe:  # a port with nobody listening
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(params=["outbox", "smtp-down"])
+def any_mail_app(request: Any, sqlite_url: str, tmp_path: Any, mock: Any,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from bridge.web import common
+
+    monkeypatch.setattr(common, "MAIL_RETRY_SECONDS", 0)
+    extra = {} if request.param == "outbox" else {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": dead_port(),
+                                                  "MAIL_TIMEOUT": 2}
+    app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, **extra))
+    app.config["TEST_MAIL_MODE"] = request.param
+    yield app
+    app.extensions["bridge_db"]["engine"].dispose()
+
+
+def answer(resp: Any, email_addr: str) -> tuple[int, str]:
+    return resp.status_code, resp.get_data(as_text=True).replace(email_addr, "EMAIL")
+
+
+def accounts_for(app: Any) -> None:
+    make_client(app, "verified@example.com")
+    make_client(app, "pending@example.com", verified=False)
+
+
+FORMS = [  # (page, existing address, extra form fields)
+    ("/signup", "verified@example.com", {"firstname": "Ann", "lastname": "Lee", "password": PASSWORD}),
+    ("/signup", "pending@example.com", {"firstname": "Ann", "lastname": "Lee", "password": PASSWORD}),
+    ("/signup/resend", "pending@example.com", {}),
+    ("/password/forgot", "verified@example.com", {}),
+]
+
+
+@pytest.mark.parametrize(("page", "existing", "fields"), FORMS)
+def test_same_answer_for_existing_and_unknown_addresses(any_mail_app: Any, page: str, existing: str,
+                                                        fields: dict[str, str], caplog: Any) -> None:
+    app = any_mail_app
+    accounts_for(app)
+    with caplog.at_level(logging.WARNING, logger="bridge"):
+        known = answer(Browser(app).submit(page, {**fields, "email": existing}), existing)
+        unknown = answer(Browser(app).submit(page, {**fields, "email": "nobody@example.com"}), "nobody@example.com")
+    assert known == unknown
+    assert known[0] == 200
+    if app.config["TEST_MAIL_MODE"] == "smtp-down":
+        # Not shown to the visitor (it would tell an account exists), but logged for the operator.
+        assert "could not be sent" in caplog.text
+        assert outbox_mails(app) == []
+    else:
+        assert any(m["To"] == existing for m in outbox_mails(app))
+
+
+def test_signup_hashes_the_password_for_taken_addresses_too(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a new account needs the hash, but every branch pays for one: no timing difference."""
+    accounts_for(app)
+    closed = make_client(app, "closed@example.com")
+    from bridge.models import Client
+    from tests.web.conftest import session_of
+
+    with session_of(app) as s, s.begin():
+        s.get(Client, closed).status = "Closed"  # type: ignore[union-attr]
+    calls: list[str] = []
+    real = clients.hash_password
+    monkeypatch.setattr(clients, "hash_password", lambda pw: calls.append(pw) or real(pw))
+    for addr in ("new@example.com", "verified@example.com", "pending@example.com", "closed@example.com"):
+        calls.clear()
+        assert sign_up(Browser(app), addr).status_code == 200
+        assert calls == [PASSWORD], addr
+
+
+def test_mail_is_sent_after_the_response(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SMTP round trip (or its timeout) is not part of the answer's time: sent once the response is out."""
+    from bridge.web import common
+
+    accounts_for(app)
+    sent: list[str] = []
+    monkeypatch.setattr(common.Mailer, "send", lambda self, to, subject, text: sent.append(to))
+    b = Browser(app)
+    page = b.get("/password/forgot").get_data(as_text=True)
+    from tests.web.conftest import csrf_of
+
+    resp = b.http.post("/password/forgot", data={"csrf_token": csrf_of(page), "email": "verified@example.com"})
+    assert resp.status_code == 200 and sent == []
+    resp.close()  # the server closes the response once it is written
+    assert sent == ["verified@example.com"]
+
+
+def test_a_failed_mail_is_retried_once(app: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    from bridge.services.mailer import MailError
+    from bridge.web import common
+
+    monkeypatch.setattr(common, "MAIL_RETRY_SECONDS", 0)
+    accounts_for(app)
+    tries: list[str] = []
+
+    def flaky(self: Any, to: str, subject: str, text: str) -> str:
+        tries.append(to)
+        if len(tries) == 1:
+            raise MailError("could not send mail via smtp:25: timed out")
+        return "<id>"
+
+    monkeypatch.setattr(common.Mailer, "send", flaky)
+    with caplog.at_level(logging.WARNING, logger="bridge"):
+        assert Browser(app).submit("/password/forgot", {"email": "verified@example.com"}).status_code == 200
+    assert tries == ["verified@example.com", "verified@example.com"]
+    assert "could not be sent" not in caplog.text
