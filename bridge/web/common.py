@@ -126,8 +126,13 @@ def send_after_response(mail: Mail) -> None:
     (or a dead server's timeout) and a failure page would tell them apart. After the response,
     every visitor gets the same page in the same time; a failure is logged for the operator.
     The WSGI server calls this when it closes the response (werkzeug and gunicorn both do).
+    Without ``MAIL_SERVER`` (development, the demo) the ``.eml`` file is written at once: a local
+    file write tells nothing, and the file is there when the page arrives.
     """
     sender = mailer()
+    if not sender.settings.server:
+        deliver(sender, mail)
+        return
 
     @after_this_request
     def _later(response: Response) -> Response:

@@ -88,10 +88,12 @@ def test_signup_hashes_the_password_for_taken_addresses_too(app: Any, monkeypatc
         assert calls == [PASSWORD], addr
 
 
-def test_mail_is_sent_after_the_response(app: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mail_is_sent_after_the_response(sqlite_url: str, tmp_path: Any, mock: Any, smtp_server: Any,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """The SMTP round trip (or its timeout) is not part of the answer's time: sent once the response is out."""
     from bridge.web import common
 
+    app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, **smtp_server.config))
     accounts_for(app)
     sent: list[str] = []
     monkeypatch.setattr(common.Mailer, "send", lambda self, to, subject, text: sent.append(to))
@@ -103,13 +105,30 @@ def test_mail_is_sent_after_the_response(app: Any, monkeypatch: pytest.MonkeyPat
     assert resp.status_code == 200 and sent == []
     resp.close()  # the server closes the response once it is written
     assert sent == ["verified@example.com"]
+    app.extensions["bridge_db"]["engine"].dispose()
 
 
-def test_a_failed_mail_is_retried_once(app: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+def test_outbox_mode_writes_the_file_before_the_page_is_answered(app: Any) -> None:
+    """No MAIL_SERVER (development, the demo): the .eml is there when the page arrives."""
+    accounts_for(app)
+    b = Browser(app)
+    from tests.web.conftest import csrf_of
+
+    page = b.get("/password/forgot").get_data(as_text=True)
+    resp = b.http.post("/password/forgot", data={"csrf_token": csrf_of(page), "email": "verified@example.com"})
+    assert resp.status_code == 200
+    assert [m["To"] for m in outbox_mails(app)] == ["verified@example.com"]
+    resp.close()
+
+
+@pytest.mark.parametrize("mode", ["outbox", "smtp"])
+def test_a_failed_mail_is_retried_once(app: Any, monkeypatch: pytest.MonkeyPatch, caplog: Any, mode: str) -> None:
     from bridge.services.mailer import MailError
     from bridge.web import common
 
     monkeypatch.setattr(common, "MAIL_RETRY_SECONDS", 0)
+    if mode == "smtp":
+        app.config["MAIL_SERVER"] = "smtp.invalid"  # never reached: Mailer.send is replaced below
     accounts_for(app)
     tries: list[str] = []
 
