@@ -74,6 +74,20 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+def lock_row(session: Session, obj: Any) -> None:
+    """Re-read ``obj`` under ``SELECT ... FOR UPDATE`` before a read-modify-write of it.
+
+    On PostgreSQL two transactions that read a balance and write it back would otherwise
+    both succeed and lose one update; the row lock makes the second wait and read the first
+    one's result. SQLite has no row locks and needs none here: reads run inside the deferred
+    transaction, so the later writer fails with "database is locked" instead of losing data.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return
+    session.flush()  # refresh would otherwise drop changes made to obj earlier in the transaction
+    session.refresh(obj, with_for_update=True)
+
+
 def alembic_config(engine: Engine) -> Any:
     """A programmatic Alembic config pointing at the packaged migrations."""
     from alembic.config import Config

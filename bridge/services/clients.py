@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from bridge.db import lock_row
 from bridge.errors import Conflict, NotFound, ValidationFailed
 from bridge.models import Client, ClientGroup, CreditLog, Currency, Invoice, utcnow
 from bridge.services import audit, hooks, money
@@ -192,6 +193,7 @@ def add_credit(session: Session, client: Client, amount: Decimal, description: s
     """
     if amount <= 0:
         raise ValidationFailed("No Amount Provided")
+    lock_row(session, client)  # two AddCredit calls at once must both count
     if remove and amount > (client.credit or Decimal(0)):
         raise ValidationFailed("Insufficient Credit Balance")
     delta = -amount if remove else amount

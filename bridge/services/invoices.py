@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
@@ -222,6 +223,7 @@ def _settle_if_paid(session: Session, invoice: Invoice, when: datetime, actor: s
 def add_payment(session: Session, invoice: Invoice, *, transid: str, gateway: str, when: datetime,
                 amount: Decimal | None = None, fees: Decimal = Decimal(0), actor: str) -> Transaction:
     """Record a payment (AddInvoicePayment); marks the invoice Paid when the balance reaches 0."""
+    lock_row(session, invoice)  # two payments at once must not both take the same balance
     if invoice.status == "Cancelled":
         raise ValidationFailed("It is not possible to add a payment to an invoice that is Cancelled")
     if amount is None:
