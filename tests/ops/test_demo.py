@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,18 @@ def field(banner: str, label: str) -> str:
     return m.group(1)
 
 
-@pytest.fixture
-def demo_process(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """Start the demo command, read its banner, yield what it printed; always stopped at the end."""
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def running_demo(cmd: list[str], tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """Start a demo command, read its banner, yield what it printed; always stopped at the end."""
     env = {**os.environ, "TMPDIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     # Settings in the environment must not leak into the demo: it embeds its own.
     env["BRIDGE_DATABASE_URL"] = "postgresql+psycopg://nobody@127.0.0.1:1/not-used"
     env["BRIDGE_PRICING_TOKEN"] = "from-the-environment"
     errors = open(tmp_path / "demo.stderr", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([sys.executable, "-c", "from bridge.cli import main; main()", "demo", "--port", "0"],
-                            env=env, stdout=subprocess.PIPE, stderr=errors, text=True)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=errors, text=True)
     out: list[str] = []
     try:
         assert proc.stdout is not None
@@ -60,6 +63,13 @@ def demo_process(tmp_path: Path) -> Iterator[dict[str, Any]]:
         errors.close()
         # On failure pytest shows this: the demo's own log lines (JSON) and any traceback.
         print((tmp_path / "demo.stderr").read_text()[-5000:])
+
+
+@pytest.fixture
+def demo_process(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    with running_demo([sys.executable, "-c", "from bridge.cli import main; main()", "demo", "--port", "0"],
+                      tmp_path) as demo:
+        yield demo
 
 
 def test_demo_command_serves_seeded_bridge_and_mock_then_cleans_up(demo_process: dict[str, Any]) -> None:
@@ -202,3 +212,19 @@ def test_keep_and_data_dir_leave_the_data(tmp_path: Path, monkeypatch: pytest.Mo
         temp_dir = Path(temporary.info["data_dir"])
         assert "removed on exit" in temporary.banner()
     assert not temp_dir.exists()
+
+
+def test_the_readme_demo_command_itself(tmp_path: Path) -> None:
+    """`bash scripts/demo.sh`, word for word as the README gives it (on a set-up machine its
+    bootstrap step is a no-op): the landing page answers and Ctrl-C cleans up."""
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    if not venv_python.exists() or Path(sys.prefix).resolve() != venv_python.parent.parent.resolve():
+        pytest.skip("runs only inside the project's .venv (the one scripts/bootstrap.sh makes)")
+    with running_demo(["bash", "scripts/demo.sh", "--port", "0"], tmp_path) as demo:
+        bridge = field(demo["banner"], "Bridge").rstrip("/")
+        landing = requests.get(bridge + "/", timeout=10)
+        assert landing.status_code == 200 and "Sign up" in landing.text
+        demo["proc"].send_signal(signal.SIGINT)
+        rest, _ = demo["proc"].communicate(timeout=30)
+        assert demo["proc"].returncode == 0
+        assert "temporary data removed" in rest
