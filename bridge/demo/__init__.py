@@ -229,6 +229,7 @@ class Demo:
             "SYSTEM_URL": "http://127.0.0.1",  # replaced once the port is bound
             "MAIL_SERVER": "",  # mail goes to the outbox folder
             "MAIL_OUTBOX_DIR": str(data / "outbox"),
+            "MAIL_PRINT_LINKS": True,  # offline demo: the verification link is shown on the console
             "INSTANCE_PATH": str(data),
             "CATALOGUE_FILE": str(DEMO_CATALOGUE),
             "SESSION_COOKIE_SECURE": False,
