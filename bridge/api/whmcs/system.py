@@ -74,7 +74,7 @@ def create_sso_token(ctx: ActionContext) -> dict[str, Any]:
     if client is None:
         raise ValidationFailed("Invalid client_id" if data.get("client_id") else "Invalid user_id")
     destination = ctx.params.get("destination") or "clientarea:home"
-    if destination not in DESTINATIONS:
+    if not isinstance(destination, str) or destination not in DESTINATIONS:  # destination[]=x is a list
         raise ValidationFailed("Invalid destination")
     if client.status == "Closed":
         raise ValidationFailed(f"SSO authentication blocked for client {client.id}")
