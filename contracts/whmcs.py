@@ -4,6 +4,8 @@ WHMCS answers ``{"result": "success", ...action fields...}`` or ``{"result": "er
 "message": "<exact WHMCS text>"}``. Lists are double-wrapped (``clients.client[]``) and
 scalars are strings (ids ``"1"``, money ``"15.95"``, rates ``"0.000"``). The OpenAPI generator
 and the bridge's tests use these; the bridge builds its answers to match them.
+``ACTION_RESPONSES`` maps every action to its success schema; the requests are in
+:mod:`contracts.whmcs_requests`.
 """
 
 from __future__ import annotations
@@ -158,3 +160,177 @@ class InvoiceListSchema(Schema):
 
 class GetInvoicesResponseSchema(PagedSchema):
     invoices = fields.Nested(InvoiceListSchema, required=True)
+
+
+# --- the other actions' answers (same conventions: ids, counters and money are strings) ---
+
+
+class AddClientResponseSchema(SuccessEnvelopeSchema):
+    clientid = StrId(required=True)
+    owner_id = StrId(required=True)
+
+
+class ClientIdResponseSchema(SuccessEnvelopeSchema):
+    """UpdateClient, DeleteClient, CloseClient."""
+
+    clientid = StrId(required=True)
+
+
+class ClientUserSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = StrId(required=True)
+    name = fields.String(required=True)
+    email = fields.String(required=True)
+    is_owner = fields.Boolean(required=True)
+
+
+class ClientUserListSchema(Schema):
+    user = fields.List(fields.Nested(ClientUserSchema), required=True)
+
+
+class ClientDetailsSchema(Schema):
+    """GetClientsDetails ``client`` (also repeated at the top level, WHMCS's deprecated copy)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    id = StrId(required=True)
+    userid = StrId(required=True)
+    uuid = fields.String(required=True)
+    firstname = fields.String(required=True)
+    lastname = fields.String(required=True)
+    fullname = fields.String(required=True)
+    companyname = fields.String(required=True)
+    email = fields.String(required=True)
+    address1 = fields.String(required=True)
+    address2 = fields.String(required=True)
+    city = fields.String(required=True)
+    state = fields.String(required=True)
+    postcode = fields.String(required=True)
+    countrycode = fields.String(required=True)
+    phonenumber = fields.String(required=True)
+    tax_id = fields.String(required=True)
+    currency = StrId(required=True)
+    currency_code = fields.String(required=True)
+    groupid = StrId(required=True)
+    taxexempt = fields.Boolean(required=True)
+    credit = StrMoney(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["Active", "Inactive", "Closed"]))
+    email_verified = fields.Boolean(required=True)
+    allowSingleSignOn = fields.Integer(required=True, validate=validate.OneOf([0, 1]))  # noqa: N815 - WHMCS's name
+    datecreated = fields.String(required=True)
+    users = fields.Nested(ClientUserListSchema, required=True)
+
+
+class GetClientsDetailsResponseSchema(SuccessEnvelopeSchema):
+    client = fields.Nested(ClientDetailsSchema, required=True)
+    stats = fields.Dict(keys=fields.String(), values=fields.String(),
+                        metadata={"description": "With stats=1: invoice counts and sums by status, creditbalance"})
+
+
+class AddCreditResponseSchema(SuccessEnvelopeSchema):
+    newbalance = StrMoney(required=True)
+
+
+class CreateInvoiceResponseSchema(SuccessEnvelopeSchema):
+    invoiceid = StrId(required=True)
+    status = fields.String(required=True)
+
+
+class InvoiceIdResponseSchema(SuccessEnvelopeSchema):
+    """UpdateInvoice."""
+
+    invoiceid = StrId(required=True)
+
+
+class CreateSsoTokenResponseSchema(SuccessEnvelopeSchema):
+    access_token = fields.String(required=True)
+    redirect_url = fields.String(required=True)
+
+
+class GetConfigurationValueResponseSchema(SuccessEnvelopeSchema):
+    setting = fields.String(required=True)
+    value = fields.String(required=True)
+
+
+class WhmcsVersionSchema(Schema):
+    version = fields.String(required=True)
+    canonicalversion = fields.String(required=True)
+
+
+class WhmcsDetailsResponseSchema(SuccessEnvelopeSchema):
+    whmcs = fields.Nested(WhmcsVersionSchema, required=True)
+
+
+class SolusVMStateResponseSchema(SuccessEnvelopeSchema):
+    """SolusVMEnrollClient, SolusVM(Un)LockClient, SolusVM(Un)SuspendClient (docs/users.md)."""
+
+    clientid = StrId(required=True)
+    solusvm_user_id = StrId(required=True, metadata={"description": "0 while the user is not created yet"})
+    enrolled = fields.Boolean(required=True)
+    solusvm_status = fields.String(required=True)
+    reason = fields.String(required=True)
+    pendingchanges = StrId(required=True)
+    failedchanges = StrId(required=True)
+
+
+class SolusVMLoginUrlResponseSchema(SuccessEnvelopeSchema):
+    clientid = StrId(required=True)
+    url = fields.String(required=True, metadata={"description": "One-time login link (a credential)"})
+
+
+class SolusVMChangeSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = StrId(required=True)
+    clientid = StrId(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True)
+    attempts = StrId(required=True)
+    last_error = fields.String(required=True)
+    next_attempt_at = fields.String(required=True)
+    created_at = fields.String(required=True)
+
+
+class SolusVMChangeListSchema(Schema):
+    change = fields.List(fields.Nested(SolusVMChangeSchema), required=True)
+
+
+class SolusVMSyncStatusResponseSchema(SuccessEnvelopeSchema):
+    """Plus the SolusVMStateResponse fields when ``clientid`` is given."""
+
+    totalresults = StrId(required=True)
+    retried = StrId(required=True)
+    changes = fields.Nested(SolusVMChangeListSchema, required=True)
+
+
+#: Action → the schema of its success answer (errors are :class:`ErrorEnvelopeSchema`).
+ACTION_RESPONSES: dict[str, type[Schema]] = {
+    "AddClient": AddClientResponseSchema,
+    "GetClientsDetails": GetClientsDetailsResponseSchema,
+    "UpdateClient": ClientIdResponseSchema,
+    "DeleteClient": ClientIdResponseSchema,
+    "CloseClient": ClientIdResponseSchema,
+    "GetClients": GetClientsResponseSchema,
+    "AddCredit": AddCreditResponseSchema,
+    "GetCurrencies": GetCurrenciesResponseSchema,
+    "GetClientGroups": GetClientGroupsResponseSchema,
+    "CreateInvoice": CreateInvoiceResponseSchema,
+    "GetInvoice": GetInvoiceResponseSchema,
+    "GetInvoices": GetInvoicesResponseSchema,
+    "UpdateInvoice": InvoiceIdResponseSchema,
+    "AddInvoicePayment": SuccessEnvelopeSchema,
+    "CreateSsoToken": CreateSsoTokenResponseSchema,
+    "GetConfigurationValue": GetConfigurationValueResponseSchema,
+    "WhmcsDetails": WhmcsDetailsResponseSchema,
+    "SolusVMEnrollClient": SolusVMStateResponseSchema,
+    "SolusVMLockClient": SolusVMStateResponseSchema,
+    "SolusVMUnlockClient": SolusVMStateResponseSchema,
+    "SolusVMSuspendClient": SolusVMStateResponseSchema,
+    "SolusVMUnsuspendClient": SolusVMStateResponseSchema,
+    "SolusVMGetLoginURL": SolusVMLoginUrlResponseSchema,
+    "SolusVMSyncStatus": SolusVMSyncStatusResponseSchema,
+}

@@ -104,6 +104,7 @@ def _text(max_len: int = 200, min_len: int | None = None, **kw: Any) -> fields.S
 
 
 COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$")
+EMAIL = {"format": "email"}  # documents only: the bridge checks addresses its own way
 
 
 # --- the base schemas -------------------------------------------------------------------
@@ -175,7 +176,7 @@ class AddClientSchema(WhmcsRequestSchema):
 
     firstname = _text(100, 1, required=True)
     lastname = _text(100, 1, required=True)
-    email = _text(254, 3, required=True)
+    email = _text(254, 3, required=True, metadata=EMAIL)
     address1 = _text(200, 1, required=True)
     city = _text(100, 1, required=True)
     state = _text(100, 1, required=True)
@@ -212,7 +213,7 @@ class ClientKeySchema(WhmcsRequestSchema):
     """GetClientsDetails: ``clientid`` or ``email``."""
 
     clientid = WId(load_default=None)
-    email = fields.String(load_default=None)
+    email = fields.String(load_default=None, metadata=EMAIL)
     stats = WBool(load_default=False, metadata={"description": "Add invoice counts and sums by status"})
     WHMCS_ERRORS = {"clientid": "Client Not Found", "email": "Client Not Found"}
 
@@ -221,11 +222,11 @@ class UpdateClientSchema(WhmcsRequestSchema):
     """UpdateClient: ``clientid`` or ``clientemail``, then only the fields to change."""
 
     clientid = WId(load_default=None)
-    clientemail = fields.String(load_default=None)
+    clientemail = fields.String(load_default=None, metadata={**EMAIL, "description": "Find the client by e-mail"})
     firstname = _text(100, 1)
     lastname = _text(100, 1)
     companyname = _text()
-    email = fields.String(validate=validate.Length(max=254))
+    email = fields.String(validate=validate.Length(max=254), metadata=EMAIL)
     address1 = _text()
     address2 = _text()
     city = _text()
@@ -344,7 +345,7 @@ class UpdateInvoiceSchema(WhmcsRequestSchema):
     """UpdateInvoice: fields to change, line edits by line id, new lines, lines to delete."""
 
     invoiceid = WId(required=True)
-    status = fields.String(load_default=None, metadata={"description": "One of the invoice statuses"})
+    status = fields.String(load_default=None, metadata={"enum": list(INVOICE_STATUSES)})  # checked by the service
     paymentmethod = fields.String(load_default=None, validate=validate.Length(max=64))
     taxrate = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
     taxrate2 = WMoney(load_default=None, validate=validate.Range(min=0, max=100))

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
 import schemathesis
 from click.testing import CliRunner
 
-from contracts import openapi
+from contracts import openapi, whmcs, whmcs_requests
 from contracts.cli import main
 
 
@@ -48,7 +49,14 @@ def test_cli_reports_an_unwritable_directory(tmp_path):
 def test_documents_are_valid_openapi():
     for doc in (openapi.solusvm_spec(), openapi.bridge_spec()):
         schema = schemathesis.openapi.from_dict(doc)
+        schema.validate()  # against the OpenAPI 3.0 meta-schema
         assert len(list(schema.get_all_operations())) > 0
+
+
+def test_documents_pass_openapi_spec_validator():
+    validator = pytest.importorskip("openapi_spec_validator", reason="openapi-spec-validator is not installed")
+    for doc in (openapi.solusvm_spec(), openapi.bridge_spec()):
+        validator.validate(doc)
 
 
 def test_accessors_return_independent_copies():
@@ -81,6 +89,44 @@ def test_bridge_document_covers_pricing_on_both_urls_and_whmcs():
     assert actions["GetTokenPricing"] == {"$ref": "#/components/schemas/TokenPricingResponse"}
     for ref in actions.values():
         assert ref["$ref"].rsplit("/", 1)[1] in doc["components"]["schemas"]
+
+
+def test_whmcs_api_documents_every_action_form_and_answer():
+    doc = openapi.bridge_spec()
+    schemas = doc["components"]["schemas"]
+    op = doc["paths"]["/includes/api.php"]["post"]
+    media = op["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    body = media["schema"]
+    mapping = body["discriminator"]["mapping"]
+    assert body["discriminator"]["propertyName"] == "action"
+    assert set(mapping) == set(whmcs_requests.ACTIONS) | {"GetTokenPricing"}
+    assert sorted(ref["$ref"] for ref in body["oneOf"]) == sorted(mapping.values())
+    assert set(op["x-whmcs-action-responses"]) == set(mapping)
+    for action, ref in mapping.items():
+        form = schemas[ref.rsplit("/", 1)[1]]
+        assert form["properties"]["action"]["enum"] == [action]  # one value: the branches never overlap
+        assert "action" in form["required"]
+        if action == "GetTokenPricing":
+            continue
+        assert {"identifier", "secret", "username", "password", "accesskey", "responsetype"} <= set(form["properties"])
+        params = whmcs_requests.ACTIONS[action]
+        assert set(params._declared_fields) <= set(form["properties"])
+        assert {n for n, f in params._declared_fields.items() if f.required} <= set(form["required"])
+    add_client = schemas["WhmcsAddClientRequest"]
+    assert {"firstname", "lastname", "email", "country", "password2"} <= set(add_client["required"])
+    assert add_client["properties"]["taxexempt"]["enum"] == openapi.WHMCS_BOOLEAN
+    assert "nullable" not in add_client["properties"]["currency"]  # a form field is absent, never null
+    get_invoices = schemas["WhmcsGetInvoicesRequest"]["properties"]
+    assert {"status", "limitstart", "limitnum", "orderby", "order", "userid"} <= set(get_invoices)
+    assert "Overdue" in get_invoices["status"]["enum"]
+    assert media["encoding"]["itemdescription"] == {"style": "deepObject", "explode": True}
+    assert "itemdescription1" in schemas["WhmcsCreateInvoiceRequest"]["properties"]
+    answers = [ref["$ref"].rsplit("/", 1)[1]
+               for ref in op["responses"]["200"]["content"]["application/json"]["schema"]["anyOf"]]
+    for action, schema in whmcs.ACTION_RESPONSES.items():
+        name = op["x-whmcs-action-responses"][action]["$ref"].rsplit("/", 1)[1]
+        assert name in answers
+        assert set(schemas[name]["required"]) >= {n for n, f in schema._declared_fields.items() if f.required}
 
 
 def test_solusvm_document_lists_every_error_status():
