@@ -12,13 +12,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the bridge app. ``config`` (keys as in docs/configuration.md) is merged last."""
     from bridge import db
     from bridge.api import health, openapi, pricing, whmcs
-    from bridge.config import load_config
+    from bridge.config import check_system_url, load_config
     from bridge.jsonx import DecimalJSONProvider
 
     app = Flask(__name__, instance_relative_config=True)
     app.json_provider_class = DecimalJSONProvider
     app.json = DecimalJSONProvider(app)
     app.config.update(load_config(app.instance_path, config))
+    # Fail at start-up, not on the first sign-up: e-mailed links are built from SYSTEM_URL.
+    check_system_url(app.config.get("SYSTEM_URL"))
     db.init_app(app)
     from bridge import observability
 

@@ -86,3 +86,12 @@ def _persistent_secret(path: Path) -> str:
         with os.fdopen(fd, "w") as fh:
             fh.write(key)
         return key
+
+
+def check_system_url(value: Any) -> None:
+    """Raise ValueError unless ``value`` is an http(s) base URL (no query or fragment)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(str(value or ""))
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"SYSTEM_URL must be the bridge's public http(s) base URL, got {value!r}")

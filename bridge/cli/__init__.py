@@ -18,7 +18,10 @@ def make_app(config: dict[str, Any] | None = None) -> Any:
     """The Flask app the commands work on (config from the environment as usual)."""
     from bridge import create_app
 
-    return create_app(config)
+    try:
+        return create_app(config)
+    except ValueError as exc:  # a setting that cannot work: say which, without a traceback
+        raise click.ClickException(f"configuration: {exc}") from None
 
 
 def cli_logging() -> None:

@@ -200,3 +200,14 @@ def test_live_check_against_the_demo() -> None:
                                  catch_exceptions=False)
         assert bad.exit_code == 1
         assert "FAIL  bridge:" in bad.output and "403" in bad.output
+
+
+def test_a_system_url_that_cannot_build_links_stops_the_bridge_at_start(good_env: dict[str, str]) -> None:
+    from bridge import create_app
+
+    with pytest.raises(ValueError, match="SYSTEM_URL must be"):
+        create_app({"SYSTEM_URL": "billing.example.com", "DATABASE_URL": "sqlite://"})
+    result = CliRunner().invoke(main, ["init-db"], env={**good_env, "BRIDGE_SYSTEM_URL": "billing.example.com"})
+    assert result.exit_code == 1
+    assert "configuration: SYSTEM_URL must be the bridge's public http(s) base URL" in result.output
+    assert "Traceback" not in result.output
