@@ -24,12 +24,6 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-__all__ = [
-    "ACTIONS", "CLIENT_ORDER_FIELDS", "CLIENT_STATUSES", "FALSY", "INVOICE_ORDER_FIELDS", "INVOICE_STATUSES",
-    "MAX_INT", "MAX_MONEY", "READABLE_SETTINGS", "SSO_DESTINATIONS", "TRUTHY", "InvalidParams", "WBool", "WDate",
-    "WId", "WInt", "WMoney", "WhmcsAuthSchema", "WhmcsRequestSchema", "handled",
-]
-
 # --- value rules shared with the bridge -------------------------------------------------
 
 #: Client statuses (``bridge.services.clients.STATUSES`` holds the same tuple).
