@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from flask import Response, current_app
 
 from bridge.errors import BridgeError
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
@@ -23,7 +26,9 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
     elif isinstance(value, bool):
         el.text = "true" if value else "false"
     elif value is not None:
-        el.text = str(value)
+        # Input refuses control characters; rows written before that (or by other tools)
+        # must still give well-formed XML, so characters XML 1.0 forbids become U+FFFD.
+        el.text = _NOT_XML.sub("\ufffd", str(value))
 
 
 def to_xml(body: dict[str, Any], version: str) -> bytes:

@@ -33,6 +33,7 @@ from contracts.whmcs_requests import (  # noqa: F401 - re-exported for the actio
 S = TypeVar("S", bound=WhmcsRequestSchema)
 
 _BRACKET = re.compile(r"^([^\[\]]+)\[([^\[\]]*)\]$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 def php_form(items: Any) -> dict[str, Any]:
@@ -43,9 +44,10 @@ def php_form(items: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for key, value in items:
-        if "\x00" in key or "\x00" in value:
-            # No field may hold NUL (PostgreSQL text cannot store it); refuse it up front.
-            raise ValidationFailed(f"Invalid characters in parameter {key.replace(chr(0), '')}")
+        if _CONTROL.search(key) or _CONTROL.search(value):
+            # No field may hold NUL (PostgreSQL text cannot store it) nor other C0 controls
+            # (no XML answer could carry them); refuse them up front. Tab, CR, LF are text.
+            raise ValidationFailed(f"Invalid characters in parameter {_CONTROL.sub('', key)}")
         m = _BRACKET.match(key)
         if not m:
             out[key] = value
