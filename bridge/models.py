@@ -304,6 +304,18 @@ class SolusVMHold(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
 
+class UsedToken(Base):
+    """A spent single-use token (``bridge.services.sso_tokens``). The primary key is the single-use
+    rule: a second use of the same ``(purpose, nonce)`` cannot insert its row. Rows older than a
+    day are deleted when a new one is written (tokens live 60 s)."""
+
+    __tablename__ = "used_tokens"
+
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
 class InvoiceRun(Base):
     __tablename__ = "invoice_runs"
 
