@@ -9,6 +9,13 @@ Retrying a POST is not idempotent on the SolusVM side (a dropped connection may 
 created user); callers that create things must be ready for "already exists" on a retry.
 The provisioning service handles that by linking the existing user.
 
+Every answer is checked against ``contracts.solusvm`` (the one definition of the wire),
+restricted with ``only=`` to the fields the bridge reads: envelopes (``{data}``, and
+``data``/``meta.last_page`` for lists), users, servers, tasks, settings, plans, limit groups
+and the token answer. Usage items are checked one by one by ``bridge.services.usage``. A
+malformed answer is a ``SolusVMUnavailable`` naming the call and the fields (retried later,
+like a broken proxy page), never a KeyError deep in the bridge.
+
 Every call carries ``X-Request-ID``: by default ``bridge.observability.current_request_id()``
 (the id of the request being served, or of the cron/CLI run), so SolusVM's logs can be
 matched with the bridge's. The id comes from a context variable, not from Flask.
@@ -25,12 +32,67 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import requests
+from marshmallow import Schema
 
 from bridge import metrics, observability
+from contracts.solusvm import (
+    AccessTokenSchema,
+    LimitGroupSchema,
+    PlanSchema,
+    ServerSchema,
+    SettingsSchema,
+    TaskSchema,
+    UsageItemSchema,
+    UserSchema,
+    envelope,
+)
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+# --- what the bridge reads, checked with contracts.solusvm (built once: loads are hot) ----------
+#
+# ``only=`` keeps the fields the bridge relies on. Full schemas would refuse a real SolusVM
+# over fields the bridge never reads or whose shape is a guess (reference
+# shared/reference/solusvm2-api.md): timestamps, roles, the server's IPs and usage counters,
+# plan prices, the billing integration's ``type`` values and driver URLs (§7.2, UNKNOWN).
+
+#: Fields of a user the bridge reads (sync, outbox, SSO, invoicing).
+USER_FIELDS = ("id", "email", "status", "billing_user_id")
+#: The list envelope: ``data`` plus ``meta.last_page``, which drives the paging (``links`` is not read).
+PAGE_FIELDS = ("meta.last_page",)
+
+
+def _single(item: type[Schema], fields: tuple[str, ...]) -> Schema:
+    """``{data: item}`` restricted to ``fields`` of the item."""
+    return envelope(item)(only=tuple(f"data.{f}" for f in fields))
+
+
+def _page(item: type[Schema], fields: tuple[str, ...] | None) -> Schema:
+    """``{data: [item], meta}`` restricted to ``fields`` of the items (``None``: items unchecked here)."""
+    wanted = tuple(f"data.{f}" for f in fields) if fields is not None else ()
+    return envelope(item, many=True)(only=wanted + PAGE_FIELDS)
+
+
+USER = _single(UserSchema, USER_FIELDS)
+USER_PAGE = _page(UserSchema, USER_FIELDS)
+#: ``GET account`` answers the token's own user: id and e-mail are all check-config reads.
+ACCOUNT = _single(UserSchema, ("id", "email"))
+#: Servers: the outbox deletes them by id and counts them.
+SERVER_PAGE = _page(ServerSchema, ("id",))
+#: Tasks (``DELETE servers/{id}``, ``GET tasks/{id}``): a non-zero id and a known status (SOLID, GO tasks.go).
+TASK = _single(TaskSchema, ("id", "status"))
+#: Settings: the ``features`` flags (sync and check-config read ``allow_registration``).
+SETTINGS = _single(SettingsSchema, ("features",))
+#: Plans: the admin pricing page reads the name and token prices.
+PLAN_PAGE = _page(PlanSchema, ("id", "name", "tokens_per_hour", "tokens_per_month"))
+LIMIT_GROUP_PAGE = _page(LimitGroupSchema, ("id", "name"))
+#: Usage pages: the envelope only; each item is checked by ``bridge.services.usage.parse_item``.
+USAGE_PAGE = _page(UsageItemSchema, None)
+#: ``POST users/{id}/tokens``: the official module reads ``data.access_token`` only (SOLID, VPS).
+ACCESS_TOKEN = AccessTokenSchema(only=("access_token",))
 
 
 class SolusVMError(Exception):
@@ -189,29 +251,32 @@ class SolusVMClient:
                                       status=resp.status_code)
 
     def get(self, path: str, **params: Any) -> Any:
-        """GET ``path`` and return ``data`` of the envelope."""
+        """GET ``path`` and return ``data`` of the envelope, unchecked (the named calls check theirs)."""
         return _data(self.request("GET", path, params=params or None))
 
-    def iter_pages(self, path: str, params: dict[str, Any] | None = None, per_page: int | None = None
-                   ) -> Iterator[dict[str, Any]]:
-        """Yield every item of a paginated list, page by page (never loading all pages at once)."""
+    def call(self, method: str, path: str, schema: Schema, *, params: dict[str, Any] | None = None,
+             json: Any = None) -> Any:
+        """One call whose ``{data}`` answer must match ``schema`` (an envelope); returns ``data``."""
+        body = self.request(method, path, params=params, json=json)
+        return _checked(body, schema, f"{method} {path}")["data"]
+
+    def iter_pages(self, path: str, params: dict[str, Any] | None = None, per_page: int | None = None,
+                   *, schema: Schema = USAGE_PAGE) -> Iterator[dict[str, Any]]:
+        """Yield every item of a paginated list, page by page (never loading all pages at once).
+
+        Each page must match ``schema`` (a list envelope from ``_page``; the default checks the
+        envelope only, not the items).
+        """
         page = 1
         while True:
             query = dict(params or {})
             query["page"] = page
             if per_page:
                 query["per_page"] = per_page
-            body = self.request("GET", path, params=query)
-            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise SolusVMUnavailable(f"GET {path}: the list envelope has no data array")
+            body = _checked(self.request("GET", path, params=query), schema, f"GET {path} (page {page})",
+                            data_list=True)
             yield from body["data"]
-            meta = body.get("meta") or {}
-            last = meta.get("last_page")
-            links = body.get("links") or {}
-            if last is not None:
-                if page >= int(last):
-                    return
-            elif not links.get("next"):
+            if page >= body["meta"]["last_page"]:
                 return
             page += 1
 
@@ -225,8 +290,7 @@ class SolusVMClient:
             params["filter[search]"] = search
         if status is not None:
             params["filter[status]"] = status
-        for user in self.iter_pages("users", params, per_page=per_page):
-            yield _user(user, "GET users")
+        return self.iter_pages("users", params, per_page=per_page, schema=USER_PAGE)
 
     def find_user_by_email(self, email_address: str) -> dict[str, Any] | None:
         """The user whose e-mail is exactly ``email_address`` (case-insensitive), or None.
@@ -241,75 +305,83 @@ class SolusVMClient:
 
     def get_user(self, user_id: int) -> dict[str, Any]:
         """``GET users/{id}``."""
-        return _user(self.get(f"users/{int(user_id)}"), f"GET users/{int(user_id)}")
+        return self.call("GET", f"users/{int(user_id)}", USER)
 
     def create_user(self, **fields: Any) -> dict[str, Any]:
         """``POST users`` (email, password, status, billing_user_id, roles, limit_group_id...)."""
-        return _user(_data(self.request("POST", "users", json=fields)), "POST users")
+        return self.call("POST", "users", USER, json=fields)
 
     def update_user(self, user_id: int, **fields: Any) -> dict[str, Any]:
         """``PUT users/{id}`` with a partial body (status, password, roles, billing_user_id...)."""
-        return _user(_data(self.request("PUT", f"users/{int(user_id)}", json=fields)), f"PUT users/{int(user_id)}")
+        return self.call("PUT", f"users/{int(user_id)}", USER, json=fields)
 
     def patch_user(self, user_id: int, **fields: Any) -> dict[str, Any]:
         """``PATCH users/{id}`` (SolusVM uses it for the e-mail)."""
-        return _user(_data(self.request("PATCH", f"users/{int(user_id)}", json=fields)),
-                     f"PATCH users/{int(user_id)}")
+        return self.call("PATCH", f"users/{int(user_id)}", USER, json=fields)
 
     def delete_user(self, user_id: int) -> None:
         """``DELETE users/{id}`` (204)."""
         self.request("DELETE", f"users/{int(user_id)}")
 
     def create_token(self, user_id: int, *, one_time: bool = True) -> str:
-        """A (one-time) access token acting as the user. Never log the result."""
+        """A (one-time) access token acting as the user. Never log the result.
+
+        The official module reads ``data.access_token``; a third-party client reads it at the top
+        level, so both are accepted. Messages never include the token.
+        """
+        what = f"POST users/{int(user_id)}/tokens"
         body = self.request("POST", f"users/{int(user_id)}/tokens", json={"is_one_time": one_time})
-        data = body.get("data") if isinstance(body, dict) else None
-        token = (data or {}).get("access_token") if isinstance(data, dict) else None
-        token = token or (body.get("access_token") if isinstance(body, dict) else None)
-        if not isinstance(token, str) or not token:
-            raise SolusVMUnavailable(f"POST users/{int(user_id)}/tokens: no access_token in the answer")
-        return token
+        answer = body.get("data") if isinstance(body, dict) and "data" in body else body
+        if not isinstance(answer, dict) or "access_token" not in answer:
+            raise SolusVMUnavailable(f"{what}: no access_token in the answer")
+        _checked(answer, ACCESS_TOKEN, what)
+        if not answer["access_token"]:
+            raise SolusVMUnavailable(f"{what}: the access_token in the answer is empty")
+        return str(answer["access_token"])
 
     # --- servers, tasks ------------------------------------------------------------------
 
     def iter_servers(self, *, user_id: int | None = None) -> Iterator[dict[str, Any]]:
         """Every server, optionally only those of one user."""
         params = {"filter[user_id]": int(user_id)} if user_id is not None else {}
-        return self.iter_pages("servers", params)
+        return self.iter_pages("servers", params, schema=SERVER_PAGE)
 
     def delete_server(self, server_id: int) -> dict[str, Any]:
         """``DELETE servers/{id}``: returns the deletion task."""
-        return _data(self.request("DELETE", f"servers/{int(server_id)}"))
+        return self.call("DELETE", f"servers/{int(server_id)}", TASK)
 
     def get_task(self, task_id: int) -> dict[str, Any]:
         """``GET tasks/{id}``."""
-        return self.get(f"tasks/{int(task_id)}")
+        return self.call("GET", f"tasks/{int(task_id)}", TASK)
 
     # --- usage, settings, reference data ------------------------------------------------
 
     def iter_usage(self, date_from: date, date_to: date, *, user_id: int | None = None,
                    per_page: int | None = None) -> Iterator[dict[str, Any]]:
-        """Billing usage items for ``[date_from, date_to]`` (inclusive, UTC), every page."""
+        """Billing usage items for ``[date_from, date_to]`` (inclusive, UTC), every page.
+
+        The envelope is checked here; the items by ``bridge.services.usage.parse_item``.
+        """
         params: dict[str, Any] = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
         if user_id is not None:
             params["filter[user_id]"] = int(user_id)
-        return self.iter_pages("usage", params, per_page=per_page)
+        return self.iter_pages("usage", params, per_page=per_page, schema=USAGE_PAGE)
 
     def get_settings(self) -> dict[str, Any]:
-        """``GET settings``."""
-        return self.get("settings")
+        """``GET settings`` (``features`` is checked; ``billing_integration`` is read defensively)."""
+        return self.call("GET", "settings", SETTINGS)
 
     def iter_plans(self) -> Iterator[dict[str, Any]]:
         """Every plan."""
-        return self.iter_pages("plans")
+        return self.iter_pages("plans", schema=PLAN_PAGE)
 
     def iter_limit_groups(self) -> Iterator[dict[str, Any]]:
         """Every limit group."""
-        return self.iter_pages("limit_groups")
+        return self.iter_pages("limit_groups", schema=LIMIT_GROUP_PAGE)
 
     def account(self) -> dict[str, Any]:
         """``GET account``: who the API token belongs to (a cheap credentials check)."""
-        return self.get("account")
+        return self.call("GET", "account", ACCOUNT)
 
 
 def client_from_config(config: Any, **kwargs: Any) -> SolusVMClient:
@@ -350,22 +422,51 @@ def provisioning_options(config: Any) -> dict[str, Any]:
             "outbox_retry_seconds": as_int("OUTBOX_RETRY_SECONDS")}
 
 
-def _user(value: Any, what: str) -> dict[str, Any]:
-    """Check a user object against ``contracts.solusvm.UserSchema`` (the fields the bridge relies
-    on); a malformed answer is treated like an unavailable SolusVM (retried later)."""
-    from marshmallow import ValidationError
+def contract_errors(messages: Any, limit: int = 8) -> str:
+    """Marshmallow error messages as ``path: message`` pairs (``data.0.status: Must be one of...``).
 
-    from contracts.solusvm import UserSchema
+    Marshmallow's messages name the rule, never the value, so no secret from the body leaks.
+    """
+    flat: list[str] = []
 
-    if not isinstance(value, dict):
-        raise SolusVMUnavailable(f"{what}: SolusVM answered without a user object")
-    try:
-        UserSchema(only=("id", "email", "status", "billing_user_id")).load(
-            {k: value.get(k) for k in ("id", "email", "status", "billing_user_id")})
-    except ValidationError as exc:
-        raise SolusVMUnavailable(f"{what}: SolusVM's user object does not match the contract: "
-                                 f"{sorted(exc.messages)}") from None
-    return value
+    def walk(path: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                part = "" if key == "_schema" else str(key)
+                walk(f"{path}.{part}" if path and part else path or part, sub)
+        elif isinstance(value, list) and all(isinstance(m, str) for m in value):
+            flat.append(f"{path or '(answer)'}: {' '.join(value)}")
+        elif isinstance(value, list):
+            for sub in value:
+                walk(path, sub)
+        else:
+            flat.append(f"{path or '(answer)'}: {value}")
+
+    walk("", messages)
+    more = f"; and {len(flat) - limit} more" if len(flat) > limit else ""
+    return "; ".join(flat[:limit]) + more
+
+
+def _checked(body: Any, schema: Schema, what: str, *, data_list: bool = False) -> Any:
+    """``body`` when it matches ``schema``; otherwise ``SolusVMUnavailable`` naming the call and fields.
+
+    ``data_list``: ``data`` must be an array even when ``schema`` leaves the items to someone
+    else (usage). The raw body is returned, not the loaded one: callers see SolusVM's values.
+    """
+    errors = schema.validate(body) if isinstance(body, dict) else {"_schema": ["not a JSON object"]}
+    if data_list and not errors and not isinstance(body.get("data"), list):
+        errors = {"data": ["Not a valid list."]}
+    if errors:
+        raise SolusVMUnavailable(f"{what}: SolusVM's answer does not match the contract "
+                                 f"({_schema_name(schema)}): {contract_errors(errors)}")
+    return body
+
+
+def _schema_name(schema: Schema) -> str:
+    data = schema.fields.get("data")
+    inner = getattr(data, "inner", data)
+    nested = getattr(inner, "nested", None)
+    return getattr(nested, "__name__", None) or type(schema).__name__
 
 
 def _data(body: Any) -> Any:
