@@ -1,7 +1,8 @@
 """The one adapter over SolusVM's ``GET /api/v1/usage`` (INFERRED shape, reference §5.3).
 
-Everything the bridge knows about the wire shape of a usage item lives in ``parse_item``;
-the rest of the bridge sees :class:`UsageItem`. Each item is checked against the cap rule
+Everything the bridge knows about the wire shape of a usage item lives in ``parse_item``,
+which checks each item with ``contracts.solusvm.UsageItemSchema`` (the mock's own
+definition) and then maps it; the rest of the bridge sees :class:`UsageItem`. Each item is checked against the cap rule
 (``contracts.rules.capped_tokens``) with the plan's token prices; a disagreement is listed
 in ``UsageItem.problems`` and reported by the caller, never silently fixed here.
 """
@@ -14,7 +15,11 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from marshmallow import ValidationError
+
+from bridge.services.solusvm_client import contract_errors
 from contracts.rules import capped_tokens
+from contracts.solusvm import UsageItemSchema
 
 
 class UsageFormatError(ValueError):
@@ -64,58 +69,63 @@ class UsageItem:
         return cls(**{**d, "problems": tuple(d.get("problems", ()))})
 
 
-def _int(obj: Mapping[str, Any], key: str, where: str, default: int | None = None) -> int:
-    value = obj.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise UsageFormatError(f"usage item: {where}{key} must be a non-negative integer, got {value!r}")
-    return value
+#: The fields of a usage item the bridge reads, checked with the contract's rules (strict
+#: non-negative integers, booleans, strings). Left out: ``period`` (the bridge asked for it),
+#: ``server.uuid``, ``server.deleted_at`` (only its presence counts; its timestamp format is a
+#: guess) and ``user.billing_user_id``, which SolusVM stores loosely typed (an int, a numeric
+#: string or null) and is read below.
+ITEM_FIELDS = (
+    "user.id", "user.email",
+    "server.id", "server.name", "server.is_deleted",
+    "plan",
+    "hours", "tokens", "monthly_cap_applied", "additional_ips", "backups", "total_tokens",
+)
+#: Built once: invoicing parses every item of a month (tens of thousands) through it.
+ITEM_SCHEMA = UsageItemSchema(only=ITEM_FIELDS)
 
 
-def _obj(raw: Mapping[str, Any], key: str, required: bool = True) -> Mapping[str, Any]:
-    value = raw.get(key)
-    if value is None and not required:
-        return {}
-    if not isinstance(value, Mapping):
-        raise UsageFormatError(f"usage item: {key} must be an object")
-    return value
+def _billing_user_id(user: Mapping[str, Any]) -> int | None:
+    billing = user.get("billing_user_id")
+    if isinstance(billing, str) and billing.isdigit():  # SolusVM stores it loosely typed
+        return int(billing)
+    if isinstance(billing, bool) or not isinstance(billing, int):
+        return None
+    return billing
 
 
 def parse_item(raw: Any) -> UsageItem:
     """Turn one wire item into a :class:`UsageItem` (no rule check); ``UsageFormatError`` if malformed."""
     if not isinstance(raw, Mapping):
         raise UsageFormatError("usage item must be an object")
-    user, server, plan = _obj(raw, "user"), _obj(raw, "server"), _obj(raw, "plan")
-    ips, backups = _obj(raw, "additional_ips", False), _obj(raw, "backups", False)
-    billing = user.get("billing_user_id")
-    if isinstance(billing, str) and billing.isdigit():  # SolusVM stores it loosely typed
-        billing = int(billing)
-    if billing is not None and (isinstance(billing, bool) or not isinstance(billing, int)):
-        billing = None
-    ip_tokens = _int(ips, "tokens", "additional_ips.", 0)
-    backup_tokens = _int(backups, "tokens", "backups.", 0)
-    tokens = _int(raw, "tokens", "")
-    total = raw.get("total_tokens", tokens + ip_tokens + backup_tokens)
+    try:
+        item = ITEM_SCHEMA.load(raw)
+    except ValidationError as exc:
+        raise UsageFormatError(f"usage item does not match the contract (UsageItemSchema): "
+                               f"{contract_errors(exc.messages)}") from None
+    user, server, plan = item["user"], item["server"], item["plan"]
+    ips, backups = item["additional_ips"], item["backups"]
+    raw_server = raw["server"]
     return UsageItem(
-        solus_user_id=_int(user, "id", "user."),
-        email=str(user.get("email") or ""),
-        billing_user_id=billing,
-        server_id=_int(server, "id", "server."),
-        server_name=str(server.get("name") or f"server {server.get('id')}"),
-        server_deleted=bool(server.get("is_deleted") or server.get("deleted_at")),
-        plan_id=_int(plan, "id", "plan."),
-        plan_name=str(plan.get("name") or ""),
-        tokens_per_hour=_int(plan, "tokens_per_hour", "plan."),
-        tokens_per_month=_int(plan, "tokens_per_month", "plan."),
-        ip_tokens_per_hour=_int(plan, "ip_tokens_per_hour", "plan.", 0),
-        ip_tokens_per_month=_int(plan, "ip_tokens_per_month", "plan.", 0),
-        hours=_int(raw, "hours", ""),
-        tokens=tokens,
-        monthly_cap_applied=bool(raw.get("monthly_cap_applied")),
-        ip_count=_int(ips, "count", "additional_ips.", 0),
-        ip_hours=_int(ips, "hours", "additional_ips.", 0),
-        ip_tokens=ip_tokens,
-        backup_tokens=backup_tokens,
-        total_tokens=total if isinstance(total, int) and not isinstance(total, bool) else -1,
+        solus_user_id=user["id"],
+        email=user["email"],
+        billing_user_id=_billing_user_id(raw["user"]),
+        server_id=server["id"],
+        server_name=server["name"],
+        server_deleted=server["is_deleted"] or bool(raw_server.get("deleted_at")),
+        plan_id=plan["id"],
+        plan_name=plan["name"],
+        tokens_per_hour=plan["tokens_per_hour"],
+        tokens_per_month=plan["tokens_per_month"],
+        ip_tokens_per_hour=plan["ip_tokens_per_hour"],
+        ip_tokens_per_month=plan["ip_tokens_per_month"],
+        hours=item["hours"],
+        tokens=item["tokens"],
+        monthly_cap_applied=item["monthly_cap_applied"],
+        ip_count=ips["count"],
+        ip_hours=ips["hours"],
+        ip_tokens=ips["tokens"],
+        backup_tokens=backups["tokens"],
+        total_tokens=item["total_tokens"],
     )
 
 
