@@ -227,6 +227,16 @@ def test_client_stats(api: Any, make_client: Any) -> None:
     assert stats["numunpaidinvoices"] == "1" and stats["unpaidinvoicesamount"] == "2.50"
 
 
+def test_client_stats_sum_exactly(api: Any, make_client: Any) -> None:
+    # 21 invoices at the money ceiling: SQL SUM on SQLite (floats) says ...99.785, a cent off.
+    cid = make_client()
+    for _ in range(21):
+        assert api("CreateInvoice", userid=cid, itemdescription1="x",
+                   itemamount1="999999999999.99").get_json()["result"] == "success"
+    stats = api("GetClientsDetails", clientid=cid, stats="true").get_json()["stats"]
+    assert stats["numunpaidinvoices"] == "21" and stats["unpaidinvoicesamount"] == "20999999999999.79"
+
+
 # --- the service, as the invoicing engineer will call it ---------------------------------
 
 

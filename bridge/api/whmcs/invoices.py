@@ -214,11 +214,14 @@ def add_invoice_payment(ctx: ActionContext) -> dict[str, Any]:
 
 def client_stats(ctx: ActionContext, client: Client) -> dict[str, Any]:
     """GetClientsDetails ``stats``: invoice counts and sums by status."""
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
-    rows = ctx.session.execute(select(Invoice.status, func.count(), func.coalesce(func.sum(Invoice.total), 0))
-                               .where(Invoice.client_id == client.id).group_by(Invoice.status)).all()
-    by = {status: (count, total) for status, count, total in rows}
+    # Summed in Python: SQL SUM over Numeric is float arithmetic on SQLite.
+    by: dict[str, tuple[int, Decimal]] = {}
+    for status, total in ctx.session.execute(select(Invoice.status, Invoice.total)
+                                             .where(Invoice.client_id == client.id)):
+        count, amount = by.get(status, (0, Decimal(0)))
+        by[status] = (count + 1, amount + Decimal(total))
     key = {"Unpaid": "unpaid", "Paid": "paid", "Cancelled": "cancelled", "Refunded": "refunded",
            "Draft": "draft", "Collections": "collections", "Payment Pending": "paymentpending"}
     stats: dict[str, Any] = {}
