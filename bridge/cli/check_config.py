@@ -244,7 +244,9 @@ def check_solusvm(config: Mapping[str, Any], report: Report) -> None:
                     f"Integration, choose a custom billing URL {expected[0]} and the PRICING_TOKEN")
     else:
         kind = str(integration["type"])
-        driver = (integration.get("drivers") or {}).get(kind) or {}
+        drivers = integration.get("drivers")
+        driver = drivers.get(kind) if isinstance(drivers, dict) else None
+        driver = driver if isinstance(driver, dict) else {}  # an odd shape reads as "no URL"
         their_url, their_token = str(driver.get("url") or ""), str(driver.get("token") or "")
         if not any(_same_url(their_url, e) for e in expected):
             report.fail("billing integration", f"SolusVM calls {their_url or '(no URL)'} for prices, not this bridge "
