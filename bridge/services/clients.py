@@ -22,9 +22,10 @@ from bridge.db import lock_row
 from bridge.errors import Conflict, NotFound, ValidationFailed
 from bridge.models import Client, ClientGroup, CreditLog, Currency, Invoice, utcnow
 from bridge.services import audit, hooks, money
+from contracts.whmcs_requests import CLIENT_STATUSES
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-STATUSES = ("Active", "Inactive", "Closed")
+STATUSES = CLIENT_STATUSES  # one list, shared with the WHMCS request schemas
 # werkzeug's default (scrypt). Tests lower the cost through this name; production keeps it.
 PASSWORD_METHOD = "scrypt"
 

@@ -35,8 +35,9 @@ from bridge.models import Client, Currency, Invoice, InvoiceItem, Transaction, u
 from bridge.services import audit, catalogue, hooks
 from bridge.services.money import check_ceiling, compute_line
 from contracts.rules import quantize_money
+from contracts.whmcs_requests import INVOICE_STATUSES
 
-STATUSES = ("Draft", "Unpaid", "Paid", "Cancelled", "Refunded", "Collections", "Payment Pending")
+STATUSES = INVOICE_STATUSES  # one list, shared with the WHMCS request schemas
 ITEM_FIELDS = ("type", "relid", "server_id", "server_name", "plan_name", "hours", "tokens", "price_mode", "kind")
 
 
