@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import time
-import unicodedata
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +34,7 @@ from bridge.services.solusvm_client import SolusVMClient, client_from_config
 from bridge.web import ratelimit
 from bridge.web.accounts import Mail
 from bridge.web.models import Admin
+from bridge.web.paths import local_path
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -249,21 +249,5 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Only local paths, so ?next= cannot send a visitor to another site.
-
-    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
-    ``/<TAB>/evil.example`` or ``/<BACKSLASH>evil.example`` would become ``//evil.example`` (another host):
-    any control or whitespace character is refused, backslashes count as slashes, and what
-    is left must be a path with no scheme and no host, not starting with ``//``.
-    """
-    if not target or len(target) > 2000:
-        return default
-    if any(ch.isspace() or unicodedata.category(ch)[0] in "CZ" for ch in target):
-        return default
-    path = target.replace("\\", "/")
-    if not path.startswith("/") or path.startswith("//"):
-        return default
-    parts = urlsplit(path)
-    if parts.scheme or parts.netloc:
-        return default
-    return path
+    """Only local paths, so ?next= cannot send a visitor to another site (``paths.local_path``)."""
+    return local_path(target) or default

@@ -12,6 +12,7 @@ from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import ValidationFailed
 from bridge.models import ClientGroup, Currency
 from bridge.services import catalogue, clients, sso_tokens
+from bridge.web.paths import local_path
 from contracts import whmcs_requests as req
 
 
@@ -76,10 +77,16 @@ def create_sso_token(ctx: ActionContext) -> dict[str, Any]:
     destination = ctx.params.get("destination") or "clientarea:home"
     if not isinstance(destination, str) or destination not in DESTINATIONS:  # destination[]=x is a list
         raise ValidationFailed("Invalid destination")
+    redirect_path = None
+    if destination == "sso:custom_redirect":
+        given = ctx.params.get("sso_redirect_path")
+        if given not in (None, ""):  # none: the client area's home page
+            # The same rule as the pages' ?next=: a path of this site, never another host.
+            redirect_path = local_path(given)
+            if redirect_path is None:
+                raise ValidationFailed("Invalid sso_redirect_path")
     if client.status == "Closed":
         raise ValidationFailed(f"SSO authentication blocked for client {client.id}")
-    redirect_path = ctx.params.get("sso_redirect_path") if destination == "sso:custom_redirect" else None
-    token = sso_tokens.issue(str(ctx.config["SECRET_KEY"]), client.id, destination,
-                             redirect_path if isinstance(redirect_path, str) else None)
+    token = sso_tokens.issue(str(ctx.config["SECRET_KEY"]), client.id, destination, redirect_path)
     base = (catalogue.get_setting(ctx.session, "SystemURL") or str(ctx.config.get("SYSTEM_URL", ""))).rstrip("/")
     return {"access_token": token, "redirect_url": f"{base}/oauth/singlesignon.php?access_token={token}"}
