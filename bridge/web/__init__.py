@@ -1,4 +1,4 @@
-"""Server-rendered pages: sign-up, client log-in, client area and admin (issue 7).
+"""Server-rendered pages: sign-up, client log-in, WHMCS single sign-on, client area and admin (issue 7).
 
 ``init_app(app)`` registers the blueprints, their settings, CSRF protection for these
 blueprints only (the WHMCS API and GetTokenPricing stay token-authenticated and
@@ -61,15 +61,16 @@ def _settings(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     """Register the web pages on the bridge app."""
     from bridge.services.pricing import plain
-    from bridge.web import admin, auth, clientarea, signup
+    from bridge.web import admin, auth, clientarea, signup, whmcs_sso
     from bridge.web import models as _models  # noqa: F401 - tables join the shared metadata
     from bridge.web.formatting import format_money, format_when
 
     _settings(app)
     csrf.init_app(app)
-    blueprints: list[Blueprint] = [signup.bp, auth.bp, clientarea.bp, admin.bp]
+    blueprints: list[Blueprint] = [signup.bp, auth.bp, clientarea.bp, admin.bp, whmcs_sso.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
+    whmcs_sso.install_log_filters()  # SSO tokens travel in a query string
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["plain"] = plain
     app.jinja_env.filters["when"] = format_when
