@@ -56,7 +56,8 @@ PRICING_ENDPOINTS = {"pricing.addon_api"}
 WHMCS_ENDPOINT = "whmcs.api"
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 SECRET_KEYS = ("PRICING_TOKEN", "SOLUSVM_API_TOKEN", "SECRET_KEY", "API_ACCESS_KEY", "MAIL_PASSWORD", "METRICS_TOKEN")
-_SECRET_PARAM = re.compile(r"(?i)\b(token|secret|password|password2|accesskey|api_token)=([^&\s\"']+)")
+# Any parameter whose name ends in token/secret/password (access_token, api_token, password2...).
+_SECRET_PARAM = re.compile(r"(?i)\b([a-z_]*(?:token|secret|password2?)|accesskey)=([^&\s\"']+)")
 _BEARER = re.compile(r"(?i)\bBearer\s+[A-Za-z0-9._~+/=\-]+")
 
 access_log = logging.getLogger("bridge.access")

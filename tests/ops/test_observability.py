@@ -214,6 +214,12 @@ def test_redact_filter_masks_parameters_and_values() -> None:
     assert f.redact("GET /auth/by_token?token=abcdef&x=1") == "GET /auth/by_token?token=[redacted]&x=1"
     assert f.redact("Authorization: Bearer abc.def") == "Authorization: Bearer [redacted]"
     assert observability.RedactFilter(["abc"]).redact("abcd") == "abcd"  # too short to be a secret
+    # any *token / *secret / *password parameter: WHMCS SSO links carry access_token=...
+    assert f.redact("GET /oauth/singlesignon.php?access_token=eyJj.abc-1 HTTP/1.1") == \
+        "GET /oauth/singlesignon.php?access_token=[redacted] HTTP/1.1"
+    assert f.redact("client_secret=s&new_password=p&userid=7") == \
+        "client_secret=[redacted]&new_password=[redacted]&userid=7"
+    assert f.redact("tokens_per_hour=7") == "tokens_per_hour=7"
 
 
 def test_text_log_format(app: Any) -> None:
