@@ -399,7 +399,9 @@ class SsoSchema(WhmcsRequestSchema):
     user_id = WId(load_default=None)
     # Checked after the client lookup, so a bad destination never hides "Invalid client_id".
     destination = handled(enum=sorted(SSO_DESTINATIONS), description="Default clientarea:home")
-    sso_redirect_path = handled(description="Path for destination=sso:custom_redirect")
+    sso_redirect_path = handled(description="Path for destination=sso:custom_redirect: a local path starting "
+                                "with one '/' (no scheme, host or control characters), else 'Invalid "
+                                "sso_redirect_path'")
     WHMCS_ERRORS = {"client_id": "Invalid client_id", "user_id": "Invalid user_id"}
 
 
