@@ -84,15 +84,15 @@ def _item_money(item: InvoiceItem, ctx: TaxContext, rate1: Decimal, rate2: Decim
     return amount, line.tax, line.tax2
 
 
-def recompute_totals(session: Session, invoice: Invoice) -> None:
+def recompute_totals(session: Session, invoice: Invoice, ctx: TaxContext | None = None) -> None:
     """Recompute every line's tax and the invoice totals from the items and the invoice's rates.
 
     Raises ValidationFailed, before changing any line or total, when a line, a tax or a total
     is beyond ``money.MONEY_CEILING`` or the total is negative (negative lines, e.g. a
     discount, are fine as long as the invoice as a whole is not).
     """
-    client = invoice.client
-    ctx = tax_context(session, client)
+    if ctx is None:
+        ctx = tax_context(session, invoice.client)
     decimals = invoice.currency.decimals
     rate1, rate2 = Decimal(invoice.taxrate), Decimal(invoice.taxrate2)
     lines = [(item, *_item_money(item, ctx, rate1, rate2, decimals)) for item in invoice.items]
@@ -123,9 +123,11 @@ def paid_amount(session: Session, invoice: Invoice) -> Decimal:
     return sum((Decimal(a) for a in amounts), Decimal(0))
 
 
-def balance(session: Session, invoice: Invoice) -> Decimal:
-    """What is still owed: total - credit - payments (never below 0)."""
-    owed = Decimal(invoice.total) - Decimal(invoice.credit) - paid_amount(session, invoice)
+def balance(session: Session, invoice: Invoice, *, paid: Decimal | None = None) -> Decimal:
+    """What is still owed: total - credit - payments (never below 0); ``paid`` when known."""
+    if paid is None:
+        paid = paid_amount(session, invoice)
+    owed = Decimal(invoice.total) - Decimal(invoice.credit) - paid
     return max(owed, Decimal(0)).quantize(Decimal(1).scaleb(-invoice.currency.decimals))
 
 
@@ -176,7 +178,7 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
     invoice.client = client
     invoice.currency = session.get(Currency, client.currency_id)  # type: ignore[assignment]
     invoice.items = items
-    recompute_totals(session, invoice)
+    recompute_totals(session, invoice, ctx)
     try:
         with session.begin_nested():
             session.add(invoice)
@@ -189,7 +191,8 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
         apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor)
     audit.record(session, actor, "invoice.create", "invoice", invoice.id,
                  {"client_id": client.id, "period": period, "total": invoice.total})
-    _settle_if_paid(session, invoice, utcnow(), actor)
+    # A new invoice has no payments yet: no query needed for its balance (hot in invoicing).
+    _settle_if_paid(session, invoice, utcnow(), actor, paid=Decimal(0))
     return invoice
 
 
@@ -206,14 +209,15 @@ def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: 
     _settle_if_paid(session, invoice, utcnow(), actor)
 
 
-def _settle_if_paid(session: Session, invoice: Invoice, when: datetime, actor: str) -> None:
+def _settle_if_paid(session: Session, invoice: Invoice, when: datetime, actor: str, *,
+                    paid: Decimal | None = None) -> None:
     """Mark an open invoice (Unpaid, Payment Pending, Collections) Paid when nothing is owed.
 
     Called after every change to an invoice's money (create, update, credit, payment), so an
     open invoice always owes something and the overdue rules never act on one that does not.
     Drafts, Cancelled and Refunded invoices are left alone.
     """
-    if invoice.status in ("Unpaid", "Payment Pending", "Collections") and balance(session, invoice) <= 0:
+    if invoice.status in ("Unpaid", "Payment Pending", "Collections") and balance(session, invoice, paid=paid) <= 0:
         invoice.status = "Paid"
         invoice.datepaid = when
         session.flush()
