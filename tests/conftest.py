@@ -11,6 +11,8 @@ import os
 
 from hypothesis import settings
 
+from tests.pg import fresh_url  # noqa: F401 - a fixture for every package's migration tests
+
 settings.register_profile("ci", derandomize=True, database=None)
 settings.register_profile("explore", max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

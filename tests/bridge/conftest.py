@@ -7,21 +7,17 @@ migrates it once and truncates every table between tests.
 
 from __future__ import annotations
 
-import os
 import shutil
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from bridge import create_app, db
 from bridge.models import Base
 from bridge.services import catalogue, credentials
-
-PG_URL = os.environ.get("BRIDGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+from tests.pg import PG_URL, scratch_postgres  # noqa: F401 - PG_URL for importers
 
 
 @pytest.fixture(autouse=True)
@@ -43,26 +39,12 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this worker, or a skip with the reason."""
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    name = f"bridge_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    engine = db.make_engine(url)
-    db.upgrade(engine)
-    engine.dispose()
-    try:
+    """A fresh, migrated PostgreSQL database for this worker, or a skip with the reason."""
+    with scratch_postgres("bridge_test") as url:
+        engine = db.make_engine(url)
+        db.upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

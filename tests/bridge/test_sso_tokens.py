@@ -4,22 +4,19 @@ tampering, pruning of old rows, and migration 0004 creating the table. SQLite an
 from __future__ import annotations
 
 import threading
-import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
 from alembic import command
-from sqlalchemy import create_engine, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, select
 
 from bridge import db
 from bridge.errors import AuthFailed
 from bridge.models import AuditLog, UsedToken, utcnow
 from bridge.services import sso_tokens
-from tests.bridge.conftest import PG_URL, session_of
+from tests.bridge.conftest import session_of
 
 SECRET = "test-secret"
 
@@ -184,29 +181,6 @@ def test_a_second_use_waits_for_the_first(app: Any, first_commits: bool) -> None
 
 
 # --- migration 0004 ------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """An empty, never migrated database on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
-        return
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    name = f"bridge_mig_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _tables(engine: Any) -> set[str]:

@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from email import message_from_bytes, policy
@@ -21,15 +20,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from bridge import db
 from bridge.demo import DEMO_CATALOGUE, PLANS
 from bridge.models import Client, ClientGroup, Invoice
 from bridge.services import catalogue, clients, credentials
 from mock_solusvm.server import MockServer
-from tests.bridge.conftest import PG_URL
+from tests.pg import scratch_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # ~30 s: two gunicorn bridges and four CLI runs
 
@@ -42,21 +40,8 @@ CLI = [sys.executable, "-c", "from bridge.cli import main; main()"]
 @pytest.fixture
 def fresh_pg() -> Iterator[str]:
     """A new PostgreSQL database for this test only (dropped afterwards), or a skip with the reason."""
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    name = f"bridge_scale_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres("bridge_scale") as url:
+        yield url
 
 
 class Serve:

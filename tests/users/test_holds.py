@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge import db
 from bridge.models import Client, Currency, Setting, SolusVMHold
 from bridge.services import provisioning
-from tests.bridge.conftest import PG_URL, db_url, pg_database, pg_reset_engine  # noqa: F401 - fixtures
+from tests.bridge.conftest import db_url, pg_database, pg_reset_engine  # noqa: F401 - fixtures
 from tests.users.conftest import ADMIN, BASE, build_app, session_of
 
 
@@ -84,29 +81,6 @@ def test_holds_go_with_the_client(app, make_client):
 
 
 # --- migration 0003 ------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def fresh_url(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[str]:
-    """An empty, never migrated database on each backend."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'legacy.sqlite3'}"
-        return
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-        with admin.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
-    name = f"bridge_mig_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def _downgrade(engine: Any, revision: str) -> None:
