@@ -97,6 +97,20 @@ def build_app(url: str, tmp_path: Any, **extra: Any) -> Any:
     return app
 
 
+def err(resp: Any) -> str:
+    """The message of a WHMCS error answer (HTTP 200, ``result=error``); fails on anything else."""
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["result"] == "error", body
+    return str(body["message"])
+
+
+def ok(resp: Any) -> dict[str, Any]:
+    """The body of a WHMCS success answer; fails on anything else."""
+    body = resp.get_json()
+    assert resp.status_code == 200 and body["result"] == "success", body
+    return dict(body)
+
+
 def session_of(app: Any) -> Any:
     return app.extensions["bridge_db"]["session_factory"]()
 

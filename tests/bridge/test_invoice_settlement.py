@@ -12,21 +12,9 @@ from sqlalchemy import func, select
 
 from bridge.models import Client, Invoice
 from bridge.services import hooks, overdue
-from tests.bridge.conftest import session_of
+from tests.bridge.conftest import err, ok, session_of
 
 PAST = "2020-01-01"
-
-
-def err(resp: Any) -> str:
-    body = resp.get_json()
-    assert resp.status_code == 200 and body["result"] == "error", body
-    return str(body["message"])
-
-
-def ok(resp: Any) -> dict[str, Any]:
-    body = resp.get_json()
-    assert resp.status_code == 200 and body["result"] == "success", body
-    return dict(body)
 
 
 @pytest.fixture

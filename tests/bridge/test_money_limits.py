@@ -14,22 +14,10 @@ from bridge.errors import ValidationFailed
 from bridge.models import Client, CreditLog, Invoice, InvoiceItem, Transaction
 from bridge.services import clients, invoices
 from bridge.services.money import MONEY_CEILING, check_ceiling
-from tests.bridge.conftest import session_of
+from tests.bridge.conftest import err, ok, session_of
 
 TOP = "999999999999.99"
 MSG = f"the maximum of {TOP}"
-
-
-def err(resp: Any) -> str:
-    body = resp.get_json()
-    assert resp.status_code == 200 and body["result"] == "error", body
-    return str(body["message"])
-
-
-def ok(resp: Any) -> dict[str, Any]:
-    body = resp.get_json()
-    assert resp.status_code == 200 and body["result"] == "success", body
-    return dict(body)
 
 
 def credit_of(api: Any, cid: int) -> str:

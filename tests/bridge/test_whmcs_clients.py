@@ -8,14 +8,7 @@ import pytest
 
 from bridge.models import Client
 from contracts.whmcs import GetClientGroupsResponseSchema, GetClientsResponseSchema
-from tests.bridge.conftest import CLIENT, session_of
-
-
-def err(resp: Any) -> str:
-    assert resp.status_code == 200
-    body = resp.get_json()
-    assert body["result"] == "error", body
-    return body["message"]
+from tests.bridge.conftest import CLIENT, err, session_of
 
 
 def test_add_client_and_details(api: Any) -> None:

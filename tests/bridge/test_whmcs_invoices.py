@@ -10,14 +10,7 @@ import pytest
 from bridge.models import Invoice, InvoiceItem
 from bridge.services import catalogue
 from contracts.whmcs import GetInvoiceResponseSchema, GetInvoicesResponseSchema
-from tests.bridge.conftest import session_of
-
-
-def err(resp: Any) -> str:
-    assert resp.status_code == 200
-    body = resp.get_json()
-    assert body["result"] == "error", body
-    return body["message"]
+from tests.bridge.conftest import err, session_of
 
 
 def taxes(app: Any, compound: bool, inclusive: bool = False) -> None:

@@ -9,13 +9,7 @@ import pytest
 
 from bridge.errors import AuthFailed
 from bridge.services import sso_tokens
-from tests.bridge.conftest import session_of
-
-
-def err(resp: Any) -> str:
-    body = resp.get_json()
-    assert resp.status_code == 200 and body["result"] == "error", body
-    return body["message"]
+from tests.bridge.conftest import err, session_of
 
 
 def test_get_currencies_strings(api: Any) -> None:
