@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge import metrics, observability
 from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
-from bridge.services import invoices, locks, pricing
+from bridge.services import hooks, invoices, locks, pricing
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
 from contracts.rules import capped_tokens, month_bounds, quantize_money, user_token_unit_cost
 
@@ -369,6 +369,9 @@ def mail_text(invoice: Invoice, client: Client, system_url: str) -> str:
 def _invoice_client(session: Session, client: Client, items: list[UsageItem], period: str, *,
                     config: Mapping[str, Any]) -> _Created | None:
     """Create the client's invoice in the caller's transaction; ``None`` if it already exists."""
+    # The invoice hooks (a zero invoice is settled, which may lift an overdue hold) read the
+    # configured thresholds from the session, as they do in the WHMCS API.
+    session.info[hooks.CONFIG_KEY] = config
     if session.scalar(select(Invoice.id).where(Invoice.client_id == client.id, Invoice.period == period)):
         return None
     year, month = (int(p) for p in period.split("-"))

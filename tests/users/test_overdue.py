@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -161,3 +161,31 @@ def test_only_invoices_that_still_owe_money_count(app, factory, solus, mock, enr
         assert inv.status == "Unpaid"
     assert run_cron(app, factory, solus, DUE + timedelta(days=20)).suspended == [cid]
     assert solus_status(app, mock, cid) == "suspended"
+
+
+def test_a_zero_invoice_from_invoicing_keeps_the_configured_overdue_hold(app, api, factory, solus, mock,
+                                                                          make_client):
+    """Invoicing settles a zero invoice at once (Paid), which re-evaluates the overdue hold: it
+    must use the configured thresholds, not the defaults, or the user flips locked/active."""
+    import time_machine
+
+    from bridge.services import invoicing
+
+    cfg = {**app.config, "OVERDUE_LOCK_DAYS": 3, "OVERDUE_SUSPEND_DAYS": 30, "INVOICE_EMPTY": True}
+    cid = make_client()
+    assert api("SolusVMEnrollClient", clientid=cid)["enrolled"] is True
+    with session_of(app) as s, s.begin():
+        s.get(Client, cid).enrolled_at = datetime(2026, 8, 1, tzinfo=UTC)
+        invoices.create_invoice(s, cid, [{"description": "manual", "amount": Decimal("9.00"), "taxed": False}],
+                                date=date(2026, 10, 1), duedate=DUE, actor="test")
+    today = DUE + timedelta(days=5)  # overdue for 5 days: locked with 3, not yet with the default 7
+    assert run_cron(app, factory, solus, today, **cfg).locked == [cid]
+    with time_machine.travel(datetime(2026, 10, 20, 12, tzinfo=UTC), tick=False):
+        summary = invoicing.generate_period(factory, solus, 2026, 9, config=cfg)
+    assert summary.empty_invoices == 1
+    with session_of(app) as s:
+        zero = s.scalars(invoices.select(invoices.Invoice).where(invoices.Invoice.period == "2026-09")).one()
+        assert zero.status == "Paid" and zero.total == 0
+        assert provisioning.holds(s, cid)["overdue"] == "locked"
+    outbox.apply_pending(factory, solus)
+    assert solus_status(app, mock, cid) == "locked"
