@@ -33,7 +33,7 @@ from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
-from bridge.services.money import check_ceiling, compute_line
+from bridge.services.money import ZERO, check_ceiling, compute_line
 from contracts.rules import quantize_money
 from contracts.whmcs_requests import INVOICE_STATUSES
 
@@ -166,9 +166,8 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
         raise NotFound("Client ID Not Found")
     if status not in STATUSES:
         raise ValidationFailed(f"Invalid status {status}")
-    if period is not None and session.scalar(
-            select(Invoice.id).where(Invoice.client_id == client_id, Invoice.period == period)) is not None:
-        raise DuplicateInvoice(client_id, period)
+    # A duplicate (client, period) is caught by the unique key at the insert below (no extra
+    # SELECT: invoicing already checked, and the key is what is safe against concurrent runs).
     ctx = tax_context(session, client)
     items = [_make_item(line) for line in lines]
     invoice = Invoice(client_id=client.id, date=date, duedate=duedate, status=status, period=period,
@@ -188,7 +187,8 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
             raise DuplicateInvoice(client_id, period) from None
         raise
     if autoapplycredit and client.credit > 0 and status != "Draft":
-        apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor)
+        lock_row(session, client)  # read the balance the credit is taken from under the lock
+        apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor, paid=ZERO)
     audit.record(session, actor, "invoice.create", "invoice", invoice.id,
                  {"client_id": client.id, "period": period, "total": invoice.total})
     # A new invoice has no payments yet: no query needed for its balance (hot in invoicing).
@@ -196,8 +196,9 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
     return invoice
 
 
-def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: str) -> None:
-    """Move client credit onto an invoice."""
+def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: str,
+                 paid: Decimal | None = None) -> None:
+    """Move client credit onto an invoice (``paid``: the invoice's payments, when known)."""
     from bridge.services import clients  # local: clients does not need invoices at import
 
     if amount <= 0:
@@ -206,7 +207,7 @@ def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: 
     clients.add_credit(session, invoice.client, amount, f"Credit Applied to Invoice #{invoice.id}",
                        remove=True, actor=actor)
     invoice.credit = Decimal(invoice.credit) + amount
-    _settle_if_paid(session, invoice, utcnow(), actor)
+    _settle_if_paid(session, invoice, utcnow(), actor, paid=paid)
 
 
 def _settle_if_paid(session: Session, invoice: Invoice, when: datetime, actor: str, *,
@@ -231,19 +232,20 @@ def add_payment(session: Session, invoice: Invoice, *, transid: str, gateway: st
     lock_row(session, invoice)  # two payments at once must not both take the same balance
     if invoice.status == "Cancelled":
         raise ValidationFailed("It is not possible to add a payment to an invoice that is Cancelled")
+    paid = paid_amount(session, invoice)  # once: the balance, the ceiling and the settlement use it
     if amount is None:
-        amount = balance(session, invoice)
+        amount = balance(session, invoice, paid=paid)
     if amount < 0 or fees < 0:
         raise ValidationFailed("Amount must not be negative")
     check_ceiling(fees, "Fees")
-    check_ceiling(paid_amount(session, invoice) + amount, "Total of the payments on the invoice")
+    check_ceiling(paid + amount, "Total of the payments on the invoice")
     txn = Transaction(client_id=invoice.client_id, invoice_id=invoice.id, gateway=gateway, transid=transid,
                       date=when, amount_in=amount, fees=fees)
     session.add(txn)
     session.flush()
     audit.record(session, actor, "invoice.payment", "invoice", invoice.id,
                  {"amount": amount, "transid": transid, "gateway": gateway})
-    _settle_if_paid(session, invoice, when, actor)
+    _settle_if_paid(session, invoice, when, actor, paid=paid + amount)
     return txn
 
 
