@@ -2,24 +2,35 @@
 
 Everything the bridge knows about the wire shape of a usage item lives in ``parse_item``,
 which checks each item with ``contracts.solusvm.UsageItemSchema`` (the mock's own
-definition) and then maps it; the rest of the bridge sees :class:`UsageItem`. Each item is checked against the cap rule
-(``contracts.rules.capped_tokens``) with the plan's token prices; a disagreement is listed
-in ``UsageItem.problems`` and reported by the caller, never silently fixed here.
+definition) and then maps it; the rest of the bridge sees :class:`UsageItem`. The shape is a
+guess, so the check is relaxed for the parts the bridge can do without (the IP and backup
+blocks, the IP token prices, names, flags and the total): left out, they get a documented
+default. What is sent must still have the contract's type. Each item is checked against the
+cap rule (``contracts.rules.capped_tokens``) with the plan's token prices; a disagreement is
+listed in ``UsageItem.problems`` and reported by the caller, never silently fixed here.
 """
 
 from __future__ import annotations
 
 import calendar
+import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
-from marshmallow import ValidationError
+from marshmallow import Schema, ValidationError, fields
 
 from bridge.services.solusvm_client import contract_errors
 from contracts.rules import capped_tokens
-from contracts.solusvm import UsageItemSchema
+from contracts.solusvm import (
+    UsageBackupsSchema,
+    UsageIpsSchema,
+    UsageItemSchema,
+    UsagePlanRefSchema,
+    UsageServerRefSchema,
+    UserRefSchema,
+)
 
 
 class UsageFormatError(ValueError):
@@ -80,8 +91,52 @@ ITEM_FIELDS = (
     "plan",
     "hours", "tokens", "monthly_cap_applied", "additional_ips", "backups", "total_tokens",
 )
+
+
+def _relaxed(contract: type[Schema], defaults: Mapping[str, Any] | None = None,
+             nested: Mapping[str, type[Schema]] | None = None) -> type[Schema]:
+    """``contract`` with the fields in ``defaults`` optional, and ``nested`` schemas swapped in.
+
+    An optional field keeps the contract's type and validators; left out, it loads as its
+    default. A default of ``None`` also accepts null and means "SolusVM did not say":
+    ``parse_item`` derives the value. The contract's classes are not changed.
+    """
+    defaults, nested = defaults or {}, nested or {}
+    relaxed: dict[str, fields.Field] = {}
+    for name in (*defaults, *(n for n in nested if n not in defaults)):
+        field = copy.copy(contract._declared_fields[name])
+        if name in defaults:
+            field.required = False
+            field.load_default = defaults[name]
+            field.allow_none = field.allow_none or defaults[name] is None
+        if name in nested:
+            field.nested = nested[name]
+        relaxed[name] = field
+    return contract.from_dict(relaxed, name=f"Relaxed{contract.__name__}")
+
+
+# The parts of the (INFERRED) item the bridge can do without, and what it assumes then:
+# no IP or backup block: nothing charged for them; no IP token prices: 0; no e-mail, server
+# name, plan name, deletion flag, cap flag or total: derived in ``parse_item``. Required
+# still: the user, server and plan ids, the plan's token prices, hours and tokens.
+_IPS = _relaxed(UsageIpsSchema, {"count": 0, "hours": 0, "tokens": 0})
+_BACKUPS = _relaxed(UsageBackupsSchema, {"tokens": 0})
+#: An item without ``additional_ips`` / ``backups`` (or with null) has these: the empty block, loaded.
+NO_IPS: Mapping[str, int] = _IPS().load({})
+NO_BACKUPS: Mapping[str, int] = _BACKUPS().load({})
+_ITEM = _relaxed(
+    UsageItemSchema,
+    {"monthly_cap_applied": None, "total_tokens": None, "additional_ips": None, "backups": None},
+    nested={
+        "user": _relaxed(UserRefSchema, {"email": None}),
+        "server": _relaxed(UsageServerRefSchema, {"name": None, "is_deleted": None}),
+        "plan": _relaxed(UsagePlanRefSchema, {"name": None, "ip_tokens_per_hour": 0, "ip_tokens_per_month": 0}),
+        "additional_ips": _IPS,
+        "backups": _BACKUPS,
+    },
+)
 #: Built once: invoicing parses every item of a month (tens of thousands) through it.
-ITEM_SCHEMA = UsageItemSchema(only=ITEM_FIELDS)
+ITEM_SCHEMA = _ITEM(only=ITEM_FIELDS)
 
 
 def _billing_user_id(user: Mapping[str, Any]) -> int | None:
@@ -103,29 +158,35 @@ def parse_item(raw: Any) -> UsageItem:
         raise UsageFormatError(f"usage item does not match the contract (UsageItemSchema): "
                                f"{contract_errors(exc.messages)}") from None
     user, server, plan = item["user"], item["server"], item["plan"]
-    ips, backups = item["additional_ips"], item["backups"]
-    raw_server = raw["server"]
+    ips, backups = item["additional_ips"] or NO_IPS, item["backups"] or NO_BACKUPS
+    tokens = item["tokens"]
+    cap_applied = item["monthly_cap_applied"]
+    if cap_applied is None:  # not said: what the cap rule gives for these hours and prices
+        cap_applied = capped_tokens(item["hours"], plan["tokens_per_hour"], plan["tokens_per_month"]).monthly_cap_applied
+    total = item["total_tokens"]
+    if total is None:  # not said: the sum of its parts
+        total = tokens + ips["tokens"] + backups["tokens"]
     return UsageItem(
         solus_user_id=user["id"],
-        email=user["email"],
+        email=user["email"] or "",
         billing_user_id=_billing_user_id(raw["user"]),
         server_id=server["id"],
-        server_name=server["name"],
-        server_deleted=server["is_deleted"] or bool(raw_server.get("deleted_at")),
+        server_name=server["name"] or f"server {server['id']}",
+        server_deleted=bool(server["is_deleted"]) or bool(raw["server"].get("deleted_at")),
         plan_id=plan["id"],
-        plan_name=plan["name"],
+        plan_name=plan["name"] or f"plan {plan['id']}",
         tokens_per_hour=plan["tokens_per_hour"],
         tokens_per_month=plan["tokens_per_month"],
         ip_tokens_per_hour=plan["ip_tokens_per_hour"],
         ip_tokens_per_month=plan["ip_tokens_per_month"],
         hours=item["hours"],
-        tokens=item["tokens"],
-        monthly_cap_applied=item["monthly_cap_applied"],
+        tokens=tokens,
+        monthly_cap_applied=cap_applied,
         ip_count=ips["count"],
         ip_hours=ips["hours"],
         ip_tokens=ips["tokens"],
         backup_tokens=backups["tokens"],
-        total_tokens=item["total_tokens"],
+        total_tokens=total,
     )
 
 
