@@ -74,6 +74,13 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return factory
 
 
+def is_lock_conflict(exc: BaseException) -> bool:
+    """SQLite's "database is locked": a deferred transaction lost the race for the write lock
+    (the busy timeout does not apply to that upgrade). Retrying the whole transaction is safe."""
+    text = str(getattr(exc, "orig", exc))
+    return "database is locked" in text or "database table is locked" in text
+
+
 def lock_row(session: Session, obj: Any) -> None:
     """Re-read ``obj`` under ``SELECT ... FOR UPDATE`` before a read-modify-write of it.
 

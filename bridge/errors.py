@@ -54,3 +54,12 @@ class PricingUnavailable(BridgeError):
     """The client exists but no price can be given (e.g. no token price for its currency)."""
 
     http_status = 500
+
+
+class Busy(BridgeError):
+    """The database stayed locked by other writers (SQLite) after retries: try again (HTTP 503)."""
+
+    http_status = 503
+
+    def __init__(self) -> None:
+        super().__init__("The billing database is busy, please try again")

@@ -48,6 +48,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import metrics, observability
+from bridge.db import is_lock_conflict
 from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
 from bridge.services import hooks, invoices, locks, pricing
@@ -156,11 +157,6 @@ LOCK_RETRIES = 12
 T = TypeVar("T")
 
 
-def _locked(exc: OperationalError) -> bool:
-    """SQLite's "database is locked": a deferred transaction lost the race for the write lock."""
-    return "database is locked" in str(exc.orig) or "database table is locked" in str(exc.orig)
-
-
 def in_transaction(session_factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
     """Run ``work(session)`` in one transaction and commit.
 
@@ -173,7 +169,7 @@ def in_transaction(session_factory: sessionmaker[Session], work: Callable[[Sessi
             with session_factory() as session, session.begin():
                 return work(session)
         except OperationalError as exc:
-            if not _locked(exc) or attempt == LOCK_RETRIES - 1:
+            if not is_lock_conflict(exc) or attempt == LOCK_RETRIES - 1:
                 raise
             time.sleep(min(1.0, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.5))
     raise AssertionError("unreachable")

@@ -15,21 +15,25 @@ import importlib
 import ipaddress
 import logging
 import pkgutil
+import random
+import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy.exc import OperationalError
 
 from bridge.api.whmcs import envelope
 from bridge.api.whmcs.params import php_form
 from bridge.api.whmcs.registry import ACTIONS, ActionContext, action
-from bridge.db import get_session
-from bridge.errors import AuthFailed, BridgeError, CommandNotFound
+from bridge.db import get_session, is_lock_conflict
+from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound
 from bridge.services import credentials
 
 __all__ = ["ACTIONS", "action", "bp", "load_actions"]
 
 bp = Blueprint("whmcs", __name__)
 log = logging.getLogger(__name__)
+LOCK_RETRIES = 6  # SQLite write-lock races; about 1 s of jittered backoff in all
 
 
 def load_actions() -> None:
@@ -94,10 +98,22 @@ def api() -> Response:
         actor = _authenticate(params, remote) if spec.auth else "solusvm"
         # Services that queue SolusVM changes read the config from the session (bridge.services.hooks).
         session.info["bridge_config"] = current_app.config
-        ctx = ActionContext(params=params, session=session, actor=actor, config=current_app.config,
-                            remote_addr=remote, today=datetime.now(UTC).date())
-        result = spec.handler(ctx)
-        session.commit()
+        for attempt in range(LOCK_RETRIES):
+            ctx = ActionContext(params=params, session=session, actor=actor, config=current_app.config,
+                                remote_addr=remote, today=datetime.now(UTC).date())
+            try:
+                result = spec.handler(ctx)
+                session.commit()
+                break
+            except OperationalError as exc:
+                # SQLite: another writer won the race for the lock; the action is one
+                # transaction, so running it again from the start is safe.
+                session.rollback()
+                if not is_lock_conflict(exc):
+                    raise
+                if attempt == LOCK_RETRIES - 1:
+                    raise Busy() from None
+                time.sleep(min(0.5, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.5))
         if isinstance(result, Response):
             return result
         return envelope.success(result, responsetype)
