@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import contextvars
 import functools
 import hashlib
 import hmac
 import logging
+import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -116,16 +121,93 @@ def public_url(endpoint: str, **values: Any) -> str:
 # A message that fails is tried again once after this pause (the visitor already has the page).
 MAIL_ATTEMPTS = 2
 MAIL_RETRY_SECONDS = 2.0
+# SMTP sends run on at most this many background threads per process (each gunicorn worker).
+MAIL_SENDER_THREADS = 2
+# At a normal exit the process waits this long for queued mail before giving it up (logged).
+MAIL_EXIT_WAIT_SECONDS = 10.0
+
+
+class MailSender:
+    """A few daemon threads of this process that run queued mail jobs, so that no request
+    worker waits for an SMTP server (a dead one costs ``MAIL_ATTEMPTS`` timeouts).
+
+    Threads start on the first jobs, up to ``threads``; ``wait`` returns once nothing is
+    queued or running. Daemon threads never keep a stopping process alive.
+    """
+
+    def __init__(self, threads: int = MAIL_SENDER_THREADS) -> None:
+        self.pid = os.getpid()
+        self._max_threads = threads
+        self._threads: list[threading.Thread] = []
+        self._jobs: queue.SimpleQueue[Callable[[], object]] = queue.SimpleQueue()
+        self._state = threading.Condition()
+        self.pending = 0  # queued or running jobs
+
+    def submit(self, job: Callable[[], object]) -> None:
+        with self._state:
+            self.pending += 1
+            if len(self._threads) < min(self.pending, self._max_threads):
+                thread = threading.Thread(target=self._run, name=f"bridge-mail-{len(self._threads) + 1}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        self._jobs.put(job)
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:  # deliver() logs its own failures; this is a safety net for the thread
+                log.exception("background mail job failed")
+            finally:
+                with self._state:
+                    self.pending -= 1
+                    self._state.notify_all()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until no job is queued or running; False when ``timeout`` seconds passed first."""
+        with self._state:
+            return self._state.wait_for(lambda: self.pending == 0, timeout)
+
+
+_sender: MailSender | None = None
+_sender_lock = threading.Lock()
+
+
+def mail_sender() -> MailSender:
+    """This process's sender, created on first use (again in a forked child: threads do not fork)."""
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender.pid != os.getpid():
+            _sender = MailSender()
+        return _sender
+
+
+def flush_mail(timeout: float | None = None) -> bool:
+    """Wait until every mail queued by this process was sent or given up (tests, shutdown)."""
+    sender = _sender
+    if sender is None or sender.pid != os.getpid():
+        return True
+    return sender.wait(timeout)
+
+
+@atexit.register
+def _drain_at_exit() -> None:
+    if not flush_mail(MAIL_EXIT_WAIT_SECONDS):
+        log.error("%d mail(s) to clients not sent: the process exited first",
+                  _sender.pending if _sender is not None else 0)
 
 
 def send_after_response(mail: Mail) -> None:
-    """Send a prepared message once the response has been written, retrying once on failure.
+    """Send a prepared message after the response, off the request worker, retrying once on failure.
 
     Pages that must not tell whether an address has an account (sign-up, resend, forgotten
     password) send mail for some addresses only: sent inside the request, the SMTP round trip
-    (or a dead server's timeout) and a failure page would tell them apart. After the response,
-    every visitor gets the same page in the same time; a failure is logged for the operator.
-    The WSGI server calls this when it closes the response (werkzeug and gunicorn both do).
+    (or a dead server's timeout) and a failure page would tell them apart. Instead, once the
+    WSGI server closes the response (werkzeug and gunicorn both do), the message is queued for
+    this process's background sender (``mail_sender``); the worker is free at once, every
+    visitor gets the same page in the same time, and a failure is logged for the operator.
     Without ``MAIL_SERVER`` (development, the demo) the ``.eml`` file is written at once: a local
     file write tells nothing, and the file is there when the page arrives.
     """
@@ -133,10 +215,12 @@ def send_after_response(mail: Mail) -> None:
     if not sender.settings.server:
         deliver(sender, mail)
         return
+    # The request's context (its request id, for the log lines) goes with the job.
+    job = functools.partial(contextvars.copy_context().run, deliver, sender, mail)
 
     @after_this_request
     def _later(response: Response) -> Response:
-        response.call_on_close(lambda: deliver(sender, mail))
+        response.call_on_close(lambda: mail_sender().submit(job))
         return response
 
 
@@ -149,7 +233,7 @@ def deliver(sender: Mailer, mail: Mail) -> bool:
             return True
         except MailError as exc:
             error = exc
-        except Exception as exc:  # never let a mail problem break the server's close of the response
+        except Exception as exc:  # an unexpected bug: logged, and not retried
             log.exception("mail %r to a client failed unexpectedly", mail.subject)
             error = exc
             break

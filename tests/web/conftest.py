@@ -46,8 +46,9 @@ class Browser:
         self.app = app
         self.http = app.test_client()
 
-    # buffered=True: the response is read and closed at once, as a WSGI server does; mail from the
-    # sign-up and password pages goes out when the response is closed (common.send_after_response).
+    # buffered=True: the response is read and closed at once, as a WSGI server does; SMTP mail from
+    # the sign-up and password pages is queued when the response is closed and sent on a background
+    # thread (common.send_after_response): common.flush_mail waits for it.
 
     def get(self, url: str, **kw: Any) -> Any:
         return self.http.get(url, buffered=True, **kw)
@@ -57,6 +58,15 @@ class Browser:
         page = self.http.get(page_url, buffered=True, **kw)
         token = csrf_of(page.get_data(as_text=True))
         return self.http.post(action or page_url, data={"csrf_token": token, **data}, buffered=True, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _no_mail_left_behind() -> Iterator[None]:
+    """Each test's background SMTP sends finish within it (never logging into the next test)."""
+    yield
+    from bridge.web.common import flush_mail
+
+    assert flush_mail(timeout=30), "background mail still pending after the test"
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from bridge.services import clients
+from bridge.web.common import flush_mail
 from tests.web.conftest import PASSWORD, Browser, build_app, outbox_mails, sign_up, web_config
 from tests.web.test_clientarea import make_client
 
@@ -60,6 +61,7 @@ def test_same_answer_for_existing_and_unknown_addresses(any_mail_app: Any, page:
     with caplog.at_level(logging.WARNING, logger="bridge"):
         known = answer(Browser(app).submit(page, {**fields, "email": existing}), existing)
         unknown = answer(Browser(app).submit(page, {**fields, "email": "nobody@example.com"}), "nobody@example.com")
+        assert flush_mail(timeout=30)  # SMTP mail goes out on a background thread
     assert known == unknown
     assert known[0] == 200
     if app.config["TEST_MAIL_MODE"] == "smtp-down":
@@ -103,7 +105,8 @@ def test_mail_is_sent_after_the_response(sqlite_url: str, tmp_path: Any, mock: A
 
     resp = b.http.post("/password/forgot", data={"csrf_token": csrf_of(page), "email": "verified@example.com"})
     assert resp.status_code == 200 and sent == []
-    resp.close()  # the server closes the response once it is written
+    resp.close()  # the server closes the response once it is written: the message is queued
+    assert flush_mail(timeout=10)
     assert sent == ["verified@example.com"]
     app.extensions["bridge_db"]["engine"].dispose()
 
@@ -141,5 +144,66 @@ def test_a_failed_mail_is_retried_once(app: Any, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(common.Mailer, "send", flaky)
     with caplog.at_level(logging.WARNING, logger="bridge"):
         assert Browser(app).submit("/password/forgot", {"email": "verified@example.com"}).status_code == 200
+        assert flush_mail(timeout=10)
     assert tries == ["verified@example.com", "verified@example.com"]
     assert "could not be sent" not in caplog.text
+
+
+def test_smtp_mail_is_sent_off_the_request_worker(sqlite_url: str, tmp_path: Any, mock: Any, smtp_server: Any,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow or dead SMTP server never holds the worker that served the page: closing the
+    response only queues the message, a background sender of the process does the attempts."""
+    import threading
+
+    from bridge import observability
+    from bridge.web import common
+    from tests.web.conftest import csrf_of
+
+    app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, **smtp_server.config))
+    accounts_for(app)
+    release = threading.Event()  # the SMTP server "answers" only when the test says so
+    senders: list[threading.Thread] = []
+    request_ids: list[str] = []
+
+    def slow_send(self: Any, to: str, subject: str, text: str) -> str:
+        senders.append(threading.current_thread())
+        request_ids.append(observability.current_request_id())  # its log lines name the page's request
+        release.wait(5)
+        return "<id>"
+
+    monkeypatch.setattr(common.Mailer, "send", slow_send)
+    b = Browser(app)
+    try:
+        page = b.get("/password/forgot").get_data(as_text=True)
+        resp = b.http.post("/password/forgot", data={"csrf_token": csrf_of(page), "email": "verified@example.com"})
+        assert resp.status_code == 200
+        resp.close()  # what the WSGI server does once the page is written: returns at once
+        assert not release.is_set()
+        release.set()
+        assert common.flush_mail(timeout=10)
+        assert len(senders) == 1 and senders[0] is not threading.current_thread()
+        assert senders[0].daemon  # never keeps a stopping worker alive
+        assert request_ids == [resp.headers["X-Request-ID"]]
+    finally:
+        release.set()
+        app.extensions["bridge_db"]["engine"].dispose()
+
+
+def test_mail_still_queued_at_exit_is_waited_for_then_logged(monkeypatch: pytest.MonkeyPatch, caplog: Any) -> None:
+    import threading
+
+    from bridge.web import common
+
+    release = threading.Event()
+    common.mail_sender().submit(lambda: release.wait(10))
+    monkeypatch.setattr(common, "MAIL_EXIT_WAIT_SECONDS", 0.05)
+    try:
+        with caplog.at_level(logging.ERROR, logger="bridge"):
+            common._drain_at_exit()
+        assert "1 mail(s) to clients not sent: the process exited first" in caplog.text
+    finally:
+        release.set()
+    assert flush_mail(timeout=10)
+    caplog.clear()
+    common._drain_at_exit()  # nothing pending: silent
+    assert caplog.text == ""
