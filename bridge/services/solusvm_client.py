@@ -10,11 +10,12 @@ created user); callers that create things must be ready for "already exists" on 
 The provisioning service handles that by linking the existing user.
 
 Every answer is checked against ``contracts.solusvm`` (the one definition of the wire),
-restricted with ``only=`` to the fields the bridge reads: envelopes (``{data}``, and
-``data``/``meta.last_page`` for lists), users, servers, tasks, settings, plans, limit groups
-and the token answer. Usage items are checked one by one by ``bridge.services.usage``. A
-malformed answer is a ``SolusVMUnavailable`` naming the call and the fields (retried later,
-like a broken proxy page), never a KeyError deep in the bridge.
+restricted with ``only=`` to the fields the bridge reads: envelopes (``{data}``, and for
+lists ``data`` plus ``meta.last_page``, or ``links.next`` when ``meta`` is left out), users,
+servers, tasks, settings, plans, limit groups and the token answer. Usage items are checked
+one by one by ``bridge.services.usage``. A malformed answer is a ``SolusVMUnavailable``
+naming the call and the fields (retried later, like a broken proxy page), never a KeyError
+deep in the bridge.
 
 Every call carries ``X-Request-ID``: by default ``bridge.observability.current_request_id()``
 (the id of the request being served, or of the cron/CLI run), so SolusVM's logs can be
@@ -23,6 +24,7 @@ matched with the bridge's. The id comes from a context variable, not from Flask.
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import logging
 import random
@@ -38,6 +40,7 @@ from bridge import metrics, observability
 from contracts.solusvm import (
     AccessTokenSchema,
     LimitGroupSchema,
+    LinksSchema,
     PlanSchema,
     ServerSchema,
     SettingsSchema,
@@ -61,8 +64,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 #: Fields of a user the bridge reads (sync, outbox, SSO, invoicing).
 USER_FIELDS = ("id", "email", "status", "billing_user_id")
-#: The list envelope: ``data`` plus ``meta.last_page``, which drives the paging (``links`` is not read).
+#: The list envelope: ``data`` plus ``meta.last_page``, which drives the paging when ``meta`` is
+#: there. Without ``meta`` the pager follows ``links.next`` (checked with ``NEXT_LINK`` only then).
 PAGE_FIELDS = ("meta.last_page",)
+NEXT_LINK = LinksSchema(only=("next",))
 
 
 def _single(item: type[Schema], fields: tuple[str, ...]) -> Schema:
@@ -71,9 +76,17 @@ def _single(item: type[Schema], fields: tuple[str, ...]) -> Schema:
 
 
 def _page(item: type[Schema], fields: tuple[str, ...] | None) -> Schema:
-    """``{data: [item], meta}`` restricted to ``fields`` of the items (``None``: items unchecked here)."""
+    """``{data: [item], meta}`` restricted to ``fields`` of the items (``None``: items unchecked here).
+
+    ``meta`` may be left out (or null): the contract's envelope with that one field relaxed.
+    When it is there, ``meta.last_page`` must match the contract.
+    """
     wanted = tuple(f"data.{f}" for f in fields) if fields is not None else ()
-    return envelope(item, many=True)(only=wanted + PAGE_FIELDS)
+    contract = envelope(item, many=True)
+    meta = copy.copy(contract._declared_fields["meta"])
+    meta.required, meta.allow_none = False, True
+    relaxed = contract.from_dict({"meta": meta}, name=contract.__name__)
+    return relaxed(only=wanted + PAGE_FIELDS)
 
 
 USER = _single(UserSchema, USER_FIELDS)
@@ -261,11 +274,12 @@ class SolusVMClient:
         return _checked(body, schema, f"{method} {path}")["data"]
 
     def iter_pages(self, path: str, params: dict[str, Any] | None = None, per_page: int | None = None,
-                   *, schema: Schema = USAGE_PAGE) -> Iterator[dict[str, Any]]:
+                   *, schema: Schema) -> Iterator[dict[str, Any]]:
         """Yield every item of a paginated list, page by page (never loading all pages at once).
 
-        Each page must match ``schema`` (a list envelope from ``_page``; the default checks the
-        envelope only, not the items).
+        Each page must match ``schema``, the caller's list envelope from ``_page`` (``data`` an
+        array). The pages end at ``meta.last_page``; a list without ``meta`` goes on while
+        ``links.next`` is set (and not past an empty page); one with neither is a single page.
         """
         page = 1
         while True:
@@ -273,12 +287,24 @@ class SolusVMClient:
             query["page"] = page
             if per_page:
                 query["per_page"] = per_page
-            body = _checked(self.request("GET", path, params=query), schema, f"GET {path} (page {page})",
-                            data_list=True)
+            what = f"GET {path} (page {page})"
+            body = _checked(self.request("GET", path, params=query), schema, what, data_list=True)
             yield from body["data"]
-            if page >= body["meta"]["last_page"]:
+            if not self._more_pages(body, page, what):
                 return
             page += 1
+
+    @staticmethod
+    def _more_pages(body: dict[str, Any], page: int, what: str) -> bool:
+        """Whether a page after ``page`` exists: ``meta.last_page`` (checked by the page schema), else ``links.next``."""
+        meta = body.get("meta")
+        if meta is not None:
+            return page < meta["last_page"]
+        links = body.get("links")
+        if links is None:
+            return False
+        link = _checked(links, NEXT_LINK, f"{what} links")["next"]  # a string, or null on the last page
+        return bool(link) and bool(body["data"])  # an empty page with a next link would never end
 
     # --- users ---------------------------------------------------------------------
 

@@ -45,8 +45,10 @@ CASES: list[tuple[str, Callable[[SolusVMClient], Any], str, str, int, Any, tuple
      {"data": {**GOOD_USER, "status": "deleted"}}, ("PATCH users/5", "data.status")),
     ("iter_users: id as a string", lambda c: list(c.iter_users()), "GET", "users", 200,
      listing(GOOD_USER, {**GOOD_USER, "id": "6"}), ("GET users (page 1)", "data.1.id")),
-    ("iter_users: no meta", lambda c: list(c.iter_users()), "GET", "users", 200,
-     {"data": [GOOD_USER], "links": {"next": None}}, ("GET users (page 1)", "meta")),
+    ("iter_users: meta null, links.next not a string", lambda c: list(c.iter_users()), "GET", "users", 200,
+     {"data": [GOOD_USER], "links": {"next": 2}, "meta": None}, ("GET users (page 1) links", "next")),
+    ("iter_users: no meta, links not an object", lambda c: list(c.iter_users()), "GET", "users", 200,
+     {"data": [GOOD_USER], "links": "next"}, ("GET users (page 1) links", "not a JSON object")),
     ("iter_users: last_page as a string", lambda c: list(c.iter_users()), "GET", "users", 200,
      listing(GOOD_USER, meta={"current_page": 1, "last_page": "1"}), ("GET users (page 1)", "meta.last_page")),
     ("find_user_by_email: data not a list", lambda c: c.find_user_by_email("a@example.com"), "GET", "users", 200,
@@ -78,8 +80,10 @@ CASES: list[tuple[str, Callable[[SolusVMClient], Any], str, str, int, Any, tuple
      ("GET account", "data.email")),
     ("iter_usage: data not a list", lambda c: list(c.iter_usage(date(2026, 10, 1), date(2026, 10, 31))),
      "GET", "usage", 200, {"data": {}, "meta": META}, ("GET usage (page 1)", "data")),
-    ("iter_usage: no meta", lambda c: list(c.iter_usage(date(2026, 10, 1), date(2026, 10, 31))),
-     "GET", "usage", 200, {"data": []}, ("GET usage (page 1)", "meta")),
+    ("iter_usage: no meta, data missing", lambda c: list(c.iter_usage(date(2026, 10, 1), date(2026, 10, 31))),
+     "GET", "usage", 200, {"links": {"next": None}}, ("GET usage (page 1)", "data")),
+    ("iter_usage: meta without last_page", lambda c: list(c.iter_usage(date(2026, 10, 1), date(2026, 10, 31))),
+     "GET", "usage", 200, {"data": [], "meta": {"current_page": 1}}, ("GET usage (page 1)", "meta.last_page")),
 ]
 
 
@@ -114,6 +118,54 @@ def test_a_malformed_second_page_names_the_page(mock, solus):
                     body=listing({**GOOD_USER, "email": None}, meta={"current_page": 2, "last_page": 2}))
     with pytest.raises(SolusVMUnavailable, match=r"GET users \(page 2\).*data\.0\.email"):
         list(solus.iter_users(per_page=1))
+
+
+def user_page(uid: int, next_page: int | None) -> dict[str, Any]:
+    """A page of one user, paged by ``links.next`` only (no ``meta``)."""
+    return {"data": [{**GOOD_USER, "id": uid}],
+            "links": {"next": f"https://solusvm.test{API}/users?page={next_page}" if next_page else None}}
+
+
+def test_a_list_without_meta_follows_links_next(mock, solus):
+    for uid, next_page in ((1, 2), (2, 3), (3, None)):
+        mock.faults.add(method="GET", path=f"{API}/users", status=200, times=1, body=user_page(uid, next_page))
+    assert [u["id"] for u in solus.iter_users(per_page=1)] == [1, 2, 3]
+    queries = [r["query"] for r in mock.journal.requests(method="GET", path=f"{API}/users")]
+    assert queries == [f"page={n}&per_page=1" for n in (1, 2, 3)]
+
+
+def test_meta_last_page_wins_over_links_next(mock, solus):
+    mock.faults.add(method="GET", path=f"{API}/users", status=200, times=1,
+                    body={**user_page(1, 2), "meta": META})
+    assert [u["id"] for u in solus.iter_users()] == [1]
+    assert mock.journal.count(method="GET", path=f"{API}/users") == 1
+
+
+@pytest.mark.parametrize("body", [
+    {"data": [GOOD_USER]},                                  # neither meta nor links
+    {"data": [GOOD_USER], "meta": None, "links": None},
+    {"data": [GOOD_USER], "links": {"next": None}},         # the last page by links
+], ids=["neither", "both null", "next null"])
+def test_a_list_without_paging_information_is_one_page(mock, solus, body):
+    mock.faults.add(method="GET", path=f"{API}/users", status=200, times=1, body=body)
+    mock.faults.add(method="GET", path=f"{API}/users", status=200, times=1, body=user_page(99, None))
+    assert [u["id"] for u in solus.iter_users()] == [GOOD_USER["id"]]
+    assert mock.journal.count(method="GET", path=f"{API}/users") == 1
+
+
+def test_an_empty_page_ends_a_list_paged_by_links(mock, solus):
+    # An empty page that still names a next one would never end: the pager stops there.
+    mock.faults.add(method="GET", path=f"{API}/users", status=200, times=1, body=user_page(1, 2))
+    mock.faults.add(method="GET", path=f"{API}/users", status=200, body={"data": [], "links": {"next": "x"}})
+    assert [u["id"] for u in solus.iter_users()] == [1]
+    assert mock.journal.count(method="GET", path=f"{API}/users") == 2
+
+
+def test_usage_without_meta_pages_by_links(mock, solus):
+    for n, next_page in ((1, 2), (2, None)):
+        mock.faults.add(method="GET", path=f"{API}/usage", status=200, times=1,
+                        body={"data": [{"n": n}], "links": {"next": "page" if next_page else None}})
+    assert [i["n"] for i in solus.iter_usage(date(2026, 10, 1), date(2026, 10, 31))] == [1, 2]
 
 
 def test_good_answers_from_the_mock_pass(mock, solus):
