@@ -70,7 +70,7 @@ def init_app(app: Flask) -> None:
     blueprints: list[Blueprint] = [signup.bp, auth.bp, clientarea.bp, admin.bp, whmcs_sso.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
-    whmcs_sso.install_log_filters()  # SSO tokens travel in a query string
+    whmcs_sso.install_log_filters(app.config)  # SSO tokens travel in a query string
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["plain"] = plain
     app.jinja_env.filters["when"] = format_when

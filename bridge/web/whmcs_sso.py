@@ -7,19 +7,20 @@ tag) and sends the browser (303) to the token's destination. Any bad, expired or
 gets one and the same page, so the answer never says which.
 
 The token is a credential and sits in the query string: the access log records the route
-rule only (``bridge.observability``), and ``install_log_filters`` masks ``access_token=``
-in the request lines that werkzeug's development server and gunicorn's access log (when
-someone turns it on) write.
+rule only (``bridge.observability``), and ``install_log_filters`` puts the bridge's
+``observability.RedactFilter`` on the loggers of werkzeug's development server and gunicorn's
+access log (when someone turns it on), so their request lines show ``access_token=[redacted]``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, current_app, redirect, request, url_for
 
+from bridge import observability
 from bridge.errors import AuthFailed
 from bridge.models import Client
 from bridge.services import sso_tokens
@@ -87,30 +88,17 @@ def single_sign_on() -> Any:
     return redirect(destination_url(grant), code=303)
 
 
-_ACCESS_TOKEN = re.compile(r"(?i)(\baccess_token=)[^&\s\"']+")
-
-
-class AccessTokenFilter(logging.Filter):
-    """Masks ``access_token=<value>`` in a record's rendered message (request lines of servers)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string must not lose the record
-            return True
-        clean = _ACCESS_TOKEN.sub(r"\1[redacted]", message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
-
-
 #: Loggers that write whole request lines, query string included.
 REQUEST_LINE_LOGGERS = ("werkzeug", "gunicorn.access")
 
 
-def install_log_filters() -> None:
-    """Put one ``AccessTokenFilter`` on each request-line logger (idempotent)."""
+def install_log_filters(config: Mapping[str, Any]) -> None:
+    """Put the bridge's redaction (``observability.RedactFilter`` with the app's secrets; it masks
+    every ``*token=`` parameter, ``access_token=`` included) on each request-line logger,
+    replacing the one an earlier app installed."""
+    redact = observability.RedactFilter(str(config.get(key) or "") for key in observability.SECRET_KEYS)
     for name in REQUEST_LINE_LOGGERS:
         logger = logging.getLogger(name)
-        if not any(isinstance(f, AccessTokenFilter) for f in logger.filters):
-            logger.addFilter(AccessTokenFilter())
+        for old in [f for f in logger.filters if isinstance(f, observability.RedactFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(redact)

@@ -16,9 +16,10 @@ import time_machine
 from werkzeug.serving import make_server
 
 from bridge.models import Client, UsedToken
+from bridge.observability import RedactFilter
 from bridge.services import credentials, sso_tokens
 from bridge.web.common import password_tag
-from bridge.web.whmcs_sso import AccessTokenFilter, install_log_filters
+from bridge.web.whmcs_sso import REQUEST_LINE_LOGGERS, install_log_filters
 from tests.bridge.conftest import CLIENT, db_url  # noqa: F401 - fixture
 from tests.web.conftest import Browser, build_app, csrf_of, session_of, web_config
 from tests.web.test_clientarea import NASTY_NEXT
@@ -361,13 +362,18 @@ def test_request_lines_of_the_development_server_are_masked(app: Any, whmcs: Any
     assert token not in caplog.text
 
 
-def test_the_filter_masks_gunicorn_style_records() -> None:
-    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, '%(h)s "%(r)s" %(s)s',
-                               ({"h": "10.0.0.1", "r": "GET /oauth/singlesignon.php?x=1&access_token=abc.def-1 "
-                                                       "HTTP/1.1", "s": "303"},), None)
-    assert AccessTokenFilter().filter(record) is True
-    assert record.getMessage() == '10.0.0.1 "GET /oauth/singlesignon.php?x=1&access_token=[redacted] HTTP/1.1" 303'
-    install_log_filters()
-    install_log_filters()  # idempotent: create_app runs it for every app
-    for name in ("werkzeug", "gunicorn.access"):
-        assert sum(isinstance(f, AccessTokenFilter) for f in logging.getLogger(name).filters) == 1
+def test_request_line_loggers_get_the_bridge_redaction_filter() -> None:
+    """The werkzeug and gunicorn.access loggers carry one ``observability.RedactFilter`` with the
+    app's secrets (the one redaction of the bridge), which masks gunicorn-style records too."""
+    config = {"SECRET_KEY": "an-app-secret-key-value", "PRICING_TOKEN": "pricing-token-value"}
+    install_log_filters({"SECRET_KEY": "an-older-app-secret"})
+    install_log_filters(config)  # again for every app create_app builds: replaces, never piles up
+    for name in REQUEST_LINE_LOGGERS:
+        [redact] = [f for f in logging.getLogger(name).filters if isinstance(f, RedactFilter)]
+        assert type(redact) is RedactFilter
+        record = logging.LogRecord(name, logging.INFO, __file__, 1, '%(h)s "%(r)s" %(s)s',
+                                   ({"h": "10.0.0.1", "r": "GET /oauth/singlesignon.php?x=1&access_token=abc.def-1"
+                                                           "&k=an-app-secret-key-value HTTP/1.1", "s": "303"},), None)
+        assert redact.filter(record) is True
+        assert record.getMessage() == ('10.0.0.1 "GET /oauth/singlesignon.php?x=1&access_token=[redacted]'
+                                       '&k=[redacted] HTTP/1.1" 303')
