@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -33,6 +32,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import db
+from bridge.config import check_system_url
 from bridge.models import Client
 from bridge.services.mailer import Mailer, MailError
 from bridge.services.solusvm_client import SolusVMClient, client_from_config
@@ -105,12 +105,12 @@ def public_url(endpoint: str, **values: Any) -> str:
 
     Never built from the request (``url_for(_external=True)`` trusts the Host header, so a
     forged ``Host: evil.example`` would mail a reset link to evil.example with the token).
-    ``SYSTEM_URL`` is the bridge's public base URL, including any path it is mounted under.
+    ``SYSTEM_URL`` is the bridge's public base URL, including any path it is mounted under;
+    ``create_app`` checks it at start-up, and it is checked again here (the config may change).
     """
-    base = str(current_app.config.get("SYSTEM_URL") or "").rstrip("/")
-    parts = urlsplit(base)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise RuntimeError(f"SYSTEM_URL must be the bridge's public http(s) base URL, got {base!r}")
+    system_url = current_app.config.get("SYSTEM_URL")
+    check_system_url(system_url)
+    base = str(system_url).rstrip("/")
     path = url_for(endpoint, **values)
     root = request.script_root if has_request_context() else ""
     if root and path.startswith(root + "/"):

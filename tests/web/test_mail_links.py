@@ -65,3 +65,17 @@ def test_mail_links_join_system_url_and_the_route(sqlite_url: str, tmp_path: Any
         assert resp.status_code == 302 and resp.location.endswith("/signup/terms")
     finally:
         app.extensions["bridge_db"]["engine"].dispose()
+
+
+def test_a_system_url_broken_after_start_up_fails_like_at_start_up(app: Any) -> None:
+    """create_app checks SYSTEM_URL; a link built later meets the same check (one definition,
+    ``bridge.config.check_system_url``), never a half-valid link."""
+    from bridge.config import check_system_url
+    from bridge.web.common import public_url
+
+    app.config["SYSTEM_URL"] = "billing.example.com"  # no scheme
+    with pytest.raises(ValueError) as at_start_up:
+        check_system_url(app.config["SYSTEM_URL"])
+    with app.test_request_context("/signup"), pytest.raises(ValueError) as in_a_link:
+        public_url("web_auth.login")
+    assert str(in_a_link.value) == str(at_start_up.value)
