@@ -94,4 +94,4 @@ def check_system_url(value: Any) -> None:
 
     parts = urlsplit(str(value or ""))
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ValueError(f"SYSTEM_URL must be the bridge's public http(s) base URL, got {value!r}")
+        raise ValueError(f"SYSTEM_URL must be the bridge's public http(s) URL (a base URL: no query or fragment), got {value!r}")

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from bridge.config import check_system_url
+
 PRICING_PATH = "/modules/addons/solusio/api/"
 WHMCS_PATH = "/includes/api.php"
 INT_KEYS = ("INVOICE_DUE_DAYS", "OVERDUE_LOCK_DAYS", "OVERDUE_SUSPEND_DAYS", "SOLUSVM_RETRIES", "MAIL_PORT",
@@ -113,11 +115,15 @@ def check_values(config: Mapping[str, Any], report: Report) -> None:
         pass  # reported above
 
     system_url = str(config.get("SYSTEM_URL") or "")
-    if not _is_http_url(system_url):
-        report.fail("SYSTEM_URL", f"must be the bridge's public http(s) URL, got {system_url!r}")
+    try:
+        check_system_url(system_url)  # the rule the bridge itself applies at start-up
+    except ValueError as exc:
+        report.fail("SYSTEM_URL", str(exc).removeprefix("SYSTEM_URL "))
         bad = True
-    elif urlsplit(system_url).scheme == "http" and urlsplit(system_url).hostname not in ("127.0.0.1", "localhost"):
-        report.warn("SYSTEM_URL", "is plain http: serve the bridge behind a TLS reverse proxy and use https")
+    else:
+        if urlsplit(system_url).scheme == "http" and urlsplit(system_url).hostname not in ("127.0.0.1", "localhost"):
+            report.warn("SYSTEM_URL", "is plain http: serve the bridge behind a TLS reverse proxy and use https")
+
     for key in ("TERMS_URL", "POSTPAY_TERMS_URL"):
         value = str(config.get(key) or "")
         if value and not _is_http_url(value):

@@ -112,6 +112,8 @@ def test_unreachable_solusvm_fails(good_env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize(("change", "expected"), [
     ({"BRIDGE_SYSTEM_URL": "billing.example.com"}, "FAIL  SYSTEM_URL: must be the bridge's public http(s) URL"),
+    ({"BRIDGE_SYSTEM_URL": "https://billing.example.com/?next=x"},
+     "FAIL  SYSTEM_URL: must be the bridge's public http(s) URL (a base URL: no query or fragment)"),
     ({"BRIDGE_SOLUSVM_URL": "ftp://solus"}, "FAIL  SOLUSVM_URL: must be an http(s) URL"),
     ({"BRIDGE_SOLUSVM_API_TOKEN": ""}, "FAIL  SOLUSVM_API_TOKEN: is empty but SOLUSVM_URL is set"),
     ({"BRIDGE_OVERDUE_LOCK_DAYS": "10", "BRIDGE_OVERDUE_SUSPEND_DAYS": "5"}, "FAIL  OVERDUE_SUSPEND_DAYS"),
@@ -209,5 +211,5 @@ def test_a_system_url_that_cannot_build_links_stops_the_bridge_at_start(good_env
         create_app({"SYSTEM_URL": "billing.example.com", "DATABASE_URL": "sqlite://"})
     result = CliRunner().invoke(main, ["init-db"], env={**good_env, "BRIDGE_SYSTEM_URL": "billing.example.com"})
     assert result.exit_code == 1
-    assert "configuration: SYSTEM_URL must be the bridge's public http(s) base URL" in result.output
+    assert "configuration: SYSTEM_URL must be the bridge's public http(s) URL" in result.output
     assert "Traceback" not in result.output
