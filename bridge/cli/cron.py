@@ -23,7 +23,8 @@ def register(group: click.Group) -> None:
                   help="Run as if today were this date (UTC), e.g. to invoice a month by hand.")
     @click.option("--no-mail", is_flag=True, help="Do not e-mail invoices.")
     def cron_cmd(when: str | None, no_mail: bool) -> None:
-        """Retry pending SolusVM changes, apply the overdue rules and, on the 1st, invoice last month."""
+        """Apply the overdue rules, send pending SolusVM changes and, on the 1st, invoice last month."""
+        from bridge import observability
         from bridge.cli import cli_logging, make_app
         from bridge.cli.invoices import ProgressReporter, database_message, services
         from bridge.services import cron, locks
@@ -42,8 +43,9 @@ def register(group: click.Group) -> None:
         factory, solus, mailer = services(app)
         progress = ProgressReporter("invoicing")
         try:
-            summary = cron.run_daily(app.config, today=today, session_factory=factory, solus=solus,
-                                     mailer=None if no_mail else mailer, out=click.echo, progress=progress)
+            with observability.run_context("cron"):  # one id for the run's log lines and SolusVM calls
+                summary = cron.run_daily(app.config, today=today, session_factory=factory, solus=solus,
+                                         mailer=None if no_mail else mailer, out=click.echo, progress=progress)
         except locks.LockHeld as exc:
             click.echo(f"cron: {exc}", err=True)
             sys.exit(EXIT_LOCKED)

@@ -98,6 +98,10 @@ def test_cron_with_a_date_invoices_the_month_before(cli):
     assert result.exit_code == 0, result.output
     assert "invoicing 2026-10: 1 clients, 1 invoices created" in result.output
     assert [i.period for i in cli.world.invoices()] == ["2026-10"]
+    # The run's SolusVM calls carry one cron run id (bridge.observability.run_context).
+    ids = {{k.lower(): v for k, v in r["headers"].items()}.get("x-request-id")
+           for r in cli.world.mock.journal.requests(path="/api/v1/usage")}
+    assert len(ids) == 1 and ids.pop().startswith("cron-")  # only the run on the 1st reads usage
 
 
 def test_progress_off_a_terminal_is_a_line_every_five_percent():
