@@ -6,8 +6,9 @@ SolusVM synchronously), except ``before_client_delete``, which must know whether
 SolusVM user still owns servers before it lets the deletion happen.
 
 When the session carries the app config (``session.info["bridge_config"]``, set by the
-WHMCS actions, CLI and cron) the queued changes are also tried right after commit, once
-and quickly; otherwise (or when SolusVM is down) the daily cron applies them.
+WHMCS API, the ``users`` CLI commands and invoicing) the queued changes are also tried right
+after commit, once and quickly, and the overdue rules use the configured thresholds;
+otherwise (or when SolusVM is down) the daily cron applies them.
 """
 
 from __future__ import annotations
