@@ -1,4 +1,6 @@
-"""Server-rendered pages: sign-up, client log-in, WHMCS single sign-on, client area and admin (issue 7).
+"""The bridge's web pages: server-rendered HTML for sign-up and e-mail verification, client
+log-in and password reset, WHMCS single sign-on, the client area (usage, invoices, "Log in to
+SolusVM") and the admin pages (clients, invoices, pricing). See docs/web.md.
 
 ``init_app(app)`` registers the blueprints, their settings, CSRF protection for these
 blueprints only (the WHMCS API and GetTokenPricing stay token-authenticated and
