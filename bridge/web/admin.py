@@ -6,12 +6,12 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from bridge.errors import BridgeError
 from bridge.models import Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
-from bridge.services import catalogue
+from bridge.services import catalogue, hooks
 from bridge.services import invoices as invoice_service
 from bridge.services import pricing as pricing_service
 from bridge.services.solusvm_client import SolusVMError
@@ -165,6 +165,9 @@ def mark_paid(admin: Any, invoice_id: int) -> Any:
     if inv.status == "Paid":
         flash(f"Invoice #{inv.id} is already paid.", "warning")
         return redirect(url_for("web_admin.invoices"))
+    # As in the WHMCS API: the payment hook re-evaluates the overdue hold with the configured
+    # thresholds and sends the resulting change right after commit.
+    dbs().info[hooks.CONFIG_KEY] = current_app.config
     try:
         invoice_service.add_payment(dbs(), inv, transid=f"admin-{inv.id}-{int(utcnow().timestamp())}",
                                     gateway="manual", when=utcnow(), actor=f"admin:{admin.name}")

@@ -240,3 +240,33 @@ def test_admin_password_reset_logs_out_admin_sessions(browser: Browser, app: Any
     assert resp.status_code == 302 and resp.location.endswith("/admin/login")
     assert admin_login(browser, password="another admin pass 9").status_code == 302
     assert browser.get("/admin/clients").status_code == 200
+
+
+def test_marking_the_overdue_invoice_paid_reactivates_the_user_at_once(browser: Browser, app: Any,
+                                                                        mock: Any) -> None:
+    """The payment lifts the overdue hold with the configured thresholds and the change is sent
+    right after commit, as AddInvoicePayment does (not a day later by the cron)."""
+    from bridge.services import outbox, overdue
+
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    today = date.today()
+    with session_of(app) as s, s.begin():
+        inv_id = invoice_service.create_invoice(
+            s, client.id, [{"description": "web-1", "amount": Decimal("5.00")}], date=today.replace(day=1),
+            duedate=today.fromordinal(today.toordinal() - 4), actor="test").id
+    cfg = {**app.config, "OVERDUE_LOCK_DAYS": 3, "OVERDUE_SUSPEND_DAYS": 30}
+    app.config.update(cfg)
+    with session_of(app) as s, s.begin():
+        assert overdue.apply_rules(s, today=today, config=cfg).locked == [client.id]
+    outbox.apply_pending(app.extensions["bridge_db"]["session_factory"], _solus(app))
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "locked"
+    admin_login(browser)
+    assert browser.submit("/admin/invoices", {}, action=f"/admin/invoices/{inv_id}/paid").status_code == 302
+    assert mock.backend.users[client.solusvm_user_id]["status"] == "active"
+
+
+def _solus(app: Any) -> Any:
+    from bridge.services.solusvm_client import client_from_config
+
+    return client_from_config(app.config)
