@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from bridge import db
@@ -76,12 +78,20 @@ def test_old_windows_are_cleaned(engines: Any) -> None:
     assert ratelimit.purge(engines[0], older_than=60) == 1
 
 
+@pytest.fixture
+def mid_window() -> Any:
+    """Windows are fixed and aligned to the epoch: hold the clock mid-window so a test's hits
+    never straddle a window boundary (the limits below are 300 s and 3600 s)."""
+    with time_machine.travel(datetime(2026, 11, 26, 12, 20, 0, tzinfo=UTC), tick=False):
+        yield
+
+
 def tight_app(sqlite_url: str, tmp_path: Any) -> Any:
     return build_app(sqlite_url, tmp_path, **web_config(tmp_path, RATE_LIMIT_SIGNUP="2/3600",
                                                          RATE_LIMIT_LOGIN="3/300", RATE_LIMIT_RESEND="1/3600"))
 
 
-def test_signup_rate_limit_gives_429(sqlite_url: str, tmp_path: Any, mock: Any) -> None:
+def test_signup_rate_limit_gives_429(sqlite_url: str, tmp_path: Any, mock: Any, mid_window: Any) -> None:
     app = tight_app(sqlite_url, tmp_path)
     b = Browser(app)
     assert sign_up(b, "a1@example.com").status_code == 200
@@ -92,7 +102,8 @@ def test_signup_rate_limit_gives_429(sqlite_url: str, tmp_path: Any, mock: Any) 
     app.extensions["bridge_db"]["engine"].dispose()
 
 
-def test_login_and_resend_rate_limits_give_429(sqlite_url: str, tmp_path: Any, mock: Any) -> None:
+def test_login_and_resend_rate_limits_give_429(sqlite_url: str, tmp_path: Any, mock: Any,
+                                               mid_window: Any) -> None:
     app = tight_app(sqlite_url, tmp_path)
     b = Browser(app)
     codes = [b.submit("/login", {"email": "x@example.com", "password": PASSWORD}).status_code for _ in range(4)]
