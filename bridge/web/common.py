@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import db
@@ -72,12 +73,24 @@ def _bounded_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
             abort(404)
 
 
+def _database_busy(exc: OperationalError) -> Any:
+    """SQLite's write lock lost to another writer: a 503 page to retry, not a 500 (nothing was saved)."""
+    db.get_session().rollback()
+    if not db.is_lock_conflict(exc):
+        raise exc
+    body, status = error_page("Busy for a moment", "Many changes are being saved right now and yours was not. "
+                              "Please send the form again in a few seconds.", 503)
+    return body, status, {"Retry-After": "2"}
+
+
 def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
-    """A blueprint with CSRF protection on every form, bounded ids in URLs and HTML 404 pages."""
+    """A blueprint with CSRF protection on every form, bounded ids in URLs, HTML 404 pages and
+    a retry page when SQLite's write lock is busy."""
     bp = Blueprint(name, import_name, **kwargs)
     bp.url_value_preprocessor(_bounded_ids)
     bp.before_request(_protect)
     bp.register_error_handler(404, _not_found)
+    bp.register_error_handler(OperationalError, _database_busy)
     return bp
 
 

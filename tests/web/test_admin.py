@@ -270,3 +270,25 @@ def _solus(app: Any) -> Any:
     from bridge.services.solusvm_client import client_from_config
 
     return client_from_config(app.config)
+
+
+def test_a_lost_sqlite_write_lock_is_a_retry_page_not_a_500(browser: Browser, app: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    with session_of(app) as s, s.begin():
+        inv_id = invoice_service.create_invoice(s, client.id, [{"description": "web-1", "amount": Decimal("5.00")}],
+                                                date=date(2026, 11, 1), duedate=date(2026, 11, 15), actor="test").id
+
+    def locked(*_a: Any, **_k: Any) -> Any:
+        raise OperationalError("INSERT INTO transactions ...", {}, Exception("database is locked"))
+
+    admin_login(browser)
+    monkeypatch.setattr(invoice_service, "add_payment", locked)
+    resp = browser.submit("/admin/invoices", {}, action=f"/admin/invoices/{inv_id}/paid")
+    assert resp.status_code == 503 and resp.headers["Retry-After"] == "2"
+    assert "send the form again" in resp.get_data(as_text=True)
+    with session_of(app) as s:
+        assert s.get(Invoice, inv_id).status == "Unpaid"
