@@ -273,7 +273,12 @@ def build_bridge_spec() -> dict[str, Any]:
         "GetTokenPricing is what SolusVM calls (seed 001 step 6). The WHMCS External API follows the "
         "conventions in shared/reference/whmcs.md: business errors are HTTP 200 with result=error; "
         "authentication failures are HTTP 403. Every WHMCS action is one form on /includes/api.php: "
-        "the request body is a oneOf of the per-action forms with a discriminator on `action`.",
+        "the request body is a oneOf of the per-action forms with a discriminator on `action`. "
+        "Amounts: each field takes at most 14 integer digits, and every amount the bridge stores "
+        "(a line, an invoice's totals, a credit balance, an invoice's payments) must stay within "
+        "999999999999.99, else result=error ('... exceeds the maximum of 999999999999.99'). "
+        "A write that loses SQLite's write lock is retried; if it keeps losing, the answer is "
+        "HTTP 503 with result=error.",
     )
     spec.components.schema("TokenPricingRequest", schema=billing.TokenPricingRequestSchema)
     spec.components.schema("TokenPricingResponse", schema=billing.TokenPricingResponseSchema)
