@@ -71,7 +71,7 @@ def pricing_response(form: Any) -> Response:
 
 
 def error_response(exc: BridgeError) -> Response:
-    """GetTokenPricing's own status mapping (the issue's 400/403/404)."""
+    """GetTokenPricing's own status mapping: 400 bad input, 403 bad token, 404 unknown or closed client."""
     if isinstance(exc, AuthFailed):
         status = 403
     elif isinstance(exc, NotFound):

@@ -16,7 +16,7 @@ from bridge.errors import BridgeError
 
 @action("GetTokenPricing", auth=False)
 def get_token_pricing(ctx: ActionContext) -> Any:
-    """Seed 001 step 6, with the issue's 400/403/404 statuses."""
+    """Seed 001 step 6, with GetTokenPricing's 400/403/404 statuses."""
     try:
         return pricing.pricing_response(ctx.params)
     except BridgeError as exc:
