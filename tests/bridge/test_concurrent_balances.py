@@ -14,14 +14,21 @@ from typing import Any
 import pytest
 
 from bridge.models import Client, Invoice
-from bridge.services import clients, invoices
-from tests.bridge.conftest import session_of
+from bridge.services import catalogue, clients, invoices
+from tests.bridge.conftest import _empty_postgres, session_of
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """PostgreSQL only (this module's ``app`` and ``make_client`` build on it)."""
+    catalogue.clear_cache()
+    url = request.getfixturevalue("pg_database")
+    _empty_postgres(request.getfixturevalue("pg_reset_engine"))
+    return url
 
 
 @pytest.fixture
-def pg_app(app: Any, db_url: str) -> Any:
-    if db_url.startswith("sqlite"):
-        pytest.skip("row locks are a PostgreSQL matter; SQLite refuses the stale writer instead")
+def pg_app(app: Any) -> Any:
     return app
 
 
