@@ -41,7 +41,8 @@ def verify_billing_cmd(url: str, token: str, userid: int, unknown_userid: int | 
 
 @main.command("openapi")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
-              help="Directory to write solusvm2.json and bridge.json into (default: contracts/openapi).")
+              help="Directory to write solusvm2.json, bridge.json and mock-control.json into "
+                   "(default: contracts/openapi).")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files differ from the code.")
 def openapi_cmd(out_dir: str | None, check: bool) -> None:
     """Generate the OpenAPI documents from the marshmallow schemas."""

@@ -43,7 +43,16 @@ def index() -> Response:
     return json_response({"namespace": g.namespace, "namespaces": namespaces(current_app).names(),
                           "endpoints": ["POST reset", "POST seed", "GET|POST state", "GET|PUT clock",
                                         "POST clock/advance", "POST clock/freeze", "POST clock/unfreeze",
-                                        "GET|POST|DELETE faults", "GET|DELETE journal", "GET journal/count"]})
+                                        "GET|POST|DELETE faults", "GET|DELETE journal", "GET journal/count",
+                                        "GET openapi.json"]})
+
+
+@control_bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """The OpenAPI document of this control API (contracts/openapi/mock-control.json)."""
+    from contracts.openapi import mock_control_spec
+
+    return json_response(mock_control_spec())
 
 
 @control_bp.post("/reset")

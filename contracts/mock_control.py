@@ -1,0 +1,323 @@
+"""Marshmallow schemas of the mock's control API (``/__mock/``) and its SSO login link.
+
+They describe what ``mock_solusvm/control.py`` and ``mock_solusvm/sso.py`` accept and answer;
+:func:`contracts.openapi.build_mock_control_spec` turns them into ``mock-control.json``.
+Request schemas ignore unknown keys where the mock does (``EXCLUDE``); answers are closed
+(``RAISE``: no keys beyond the ones listed) unless they carry free-form records.
+"""
+
+from __future__ import annotations
+
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from contracts.solusvm import SERVER_STATUSES, USER_STATUSES, SettingsPatchSchema
+
+#: ``format`` and ``version`` of a state dump (``mock_solusvm.state``).
+STATE_FORMAT = "mock-solusvm-state"
+STATE_VERSION = 1
+#: Keyword arguments of ``POST /__mock/clock/advance`` (those of ``datetime.timedelta``).
+ADVANCE_UNITS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds")
+#: Collections a seed replaces and whose sizes ``POST /__mock/seed`` answers.
+SEED_COLLECTIONS = ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers", "projects")
+#: Tables of a state dump (lists of stored records, free-form).
+STATE_TABLES = ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers", "projects",
+                "tasks", "tokens")
+NAMESPACE_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
+
+
+def _int(**kwargs: object) -> fields.Integer:
+    return fields.Integer(strict=True, **kwargs)  # type: ignore[arg-type]
+
+
+def _instant(**kwargs: object) -> fields.String:
+    meta = {"format": "date-time", "description": "ISO 8601 instant (naive values are UTC)"}
+    return fields.String(metadata=meta, **kwargs)  # type: ignore[arg-type]
+
+
+class _Open(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+# --- answers ---------------------------------------------------------------------------------
+
+
+class ClockSchema(Schema):
+    """The namespace's virtual clock."""
+
+    now = fields.String(required=True, metadata={"format": "date-time", "example": "2026-10-01T00:00:00Z"})
+    frozen = fields.Boolean(required=True, metadata={"description": "True when it does not move with real time"})
+
+
+class ControlIndexSchema(Schema):
+    """``GET /__mock/``: the namespace in use, the known namespaces, the calls on offer."""
+
+    namespace = fields.String(required=True)
+    namespaces = fields.List(fields.String(), required=True)
+    endpoints = fields.List(fields.String(), required=True, metadata={"description": "e.g. `GET|PUT clock`"})
+
+
+class ResetResultSchema(Schema):
+    """``POST /__mock/reset``."""
+
+    namespace = fields.String(required=True)
+    reset = fields.Boolean(required=True, validate=validate.OneOf([True]))
+
+
+class SeedCountsSchema(Schema):
+    """How many records each collection holds after the seed."""
+
+    roles = _int(required=True)
+    limit_groups = _int(required=True)
+    locations = _int(required=True)
+    os_images = _int(required=True)
+    plans = _int(required=True)
+    users = _int(required=True)
+    servers = _int(required=True)
+    projects = _int(required=True)
+
+
+class SeedResultSchema(Schema):
+    """``POST /__mock/seed``."""
+
+    namespace = fields.String(required=True)
+    counts = fields.Nested(SeedCountsSchema, required=True)
+    clock = fields.Nested(ClockSchema, required=True)
+
+
+class RestoreResultSchema(Schema):
+    """``POST /__mock/state``."""
+
+    namespace = fields.String(required=True)
+    restored = fields.Boolean(required=True, validate=validate.OneOf([True]))
+
+
+class FaultRuleSchema(Schema):
+    """An active fault rule as the control API shows it (spent ones have ``remaining`` 0)."""
+
+    id = _int(required=True)
+    method = fields.String(required=True, allow_none=True)
+    path = fields.String(required=True, allow_none=True)
+    status = _int(required=True, allow_none=True)
+    body = fields.Raw(required=True, allow_none=True, metadata={"description": "JSON value, or a text sent as-is"})
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), required=True, allow_none=True)
+    delay = fields.Float(required=True, allow_none=True)
+    drop = fields.Boolean(required=True)
+    malformed = fields.Boolean(required=True)
+    times = _int(required=True, allow_none=True)
+    probability = fields.Float(required=True, allow_none=True)
+    seed = _int(required=True, allow_none=True)
+    remaining = _int(required=True, allow_none=True, metadata={"description": "Firings left (null: unlimited)"})
+    hits = _int(required=True)
+
+
+class FaultListSchema(Schema):
+    """``GET /__mock/faults``."""
+
+    data = fields.List(fields.Nested(FaultRuleSchema), required=True)
+
+
+class FaultCreatedSchema(Schema):
+    """``POST /__mock/faults`` (201)."""
+
+    data = fields.Nested(FaultRuleSchema, required=True)
+
+
+class JournalEntrySchema(Schema):
+    """One request that reached the mock outside ``/__mock/`` (credentials redacted)."""
+
+    id = _int(required=True)
+    at = fields.String(required=True, metadata={"format": "date-time", "description": "Virtual clock"})
+    method = fields.String(required=True)
+    path = fields.String(required=True)
+    query = fields.String(required=True, metadata={"description": "Raw query string"})
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                          metadata={"description": "Authorization and Cookie are `<redacted>`"})
+    body = fields.Raw(required=True, allow_none=True,
+                      metadata={"description": "Parsed JSON, else text; a `password` field is `<redacted>`"})
+    status = _int(required=True)
+    fault = _int(required=True, allow_none=True, metadata={"description": "Id of the fault rule that fired"})
+
+
+class JournalListSchema(Schema):
+    """``GET /__mock/journal``."""
+
+    data = fields.List(fields.Nested(JournalEntrySchema), required=True)
+
+
+class JournalCountSchema(Schema):
+    """``GET /__mock/journal/count``."""
+
+    count = _int(required=True)
+
+
+class StateDumpSchema(_Open):
+    """A versioned dump of one namespace (``GET /__mock/state``; ``POST`` it back to restore).
+
+    Records are stored rows, datetimes as ISO strings; user tokens appear only as SHA-256
+    digests. Faults are shown but not restored; the journal is not part of it.
+    """
+
+    format = fields.String(required=True, validate=validate.OneOf([STATE_FORMAT]))
+    version = _int(required=True, validate=validate.OneOf([STATE_VERSION]))
+    namespace = fields.String(required=True, metadata={"description": "Ignored on restore"})
+    clock = fields.Nested(ClockSchema, required=True)
+    settings = fields.Dict(required=True)
+    next_ids = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    faults = fields.List(fields.Nested(FaultRuleSchema), required=True)
+    roles = fields.List(fields.Dict(), required=True)
+    limit_groups = fields.List(fields.Dict(), required=True)
+    locations = fields.List(fields.Dict(), required=True)
+    os_images = fields.List(fields.Dict(), required=True)
+    plans = fields.List(fields.Dict(), required=True)
+    users = fields.List(fields.Dict(), required=True)
+    servers = fields.List(fields.Dict(), required=True)
+    projects = fields.List(fields.Dict(), required=True)
+    tasks = fields.List(fields.Dict(), required=True)
+    tokens = fields.List(fields.Dict(), required=True,
+                         metadata={"description": "`{token_sha256, ...}`: digests, never tokens"})
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+class ClockSetSchema(_Open):
+    """``PUT /__mock/clock``: set the instant and/or freeze (both optional)."""
+
+    now = _instant()
+    frozen = fields.Boolean()
+
+
+_UNIT_RANGE = validate.Range(-1e7, 1e7)
+
+
+class ClockAdvanceSchema(Schema):
+    """``POST /__mock/clock/advance``: one or more units (negative moves back); others are refused."""
+
+    weeks = fields.Float(validate=_UNIT_RANGE)
+    days = fields.Float(validate=_UNIT_RANGE)
+    hours = fields.Float(validate=_UNIT_RANGE)
+    minutes = fields.Float(validate=_UNIT_RANGE)
+    seconds = fields.Float(validate=_UNIT_RANGE)
+    milliseconds = fields.Float(validate=_UNIT_RANGE)
+    microseconds = fields.Float(validate=_UNIT_RANGE)
+
+
+class FaultRuleCreateSchema(_Open):
+    """``POST /__mock/faults``: matches ``method`` and ``path`` and needs one of status, delay, drop, malformed."""
+
+    method = fields.String(allow_none=True, metadata={"description": "HTTP method; `*`, `ANY` or absent: any"})
+    path = fields.String(allow_none=True, metadata={"description": "Exact path or fnmatch glob, e.g. /api/v1/users/*"})
+    status = _int(allow_none=True, validate=validate.Range(100, 599))
+    body = fields.Raw(allow_none=True, metadata={"description": "JSON value, or a string sent as-is"})
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
+                          metadata={"description": "Extra answer headers, e.g. Retry-After"})
+    delay = fields.Float(allow_none=True, validate=validate.Range(0, 60), metadata={"description": "Seconds"})
+    drop = fields.Boolean(metadata={"description": "Drop the connection"})
+    malformed = fields.Boolean(metadata={"description": "Answer truncated JSON"})
+    times = _int(allow_none=True, validate=validate.Range(min=1), metadata={"description": "Fire N times only"})
+    probability = fields.Float(allow_none=True, validate=validate.Range(0, 1))
+    seed = _int(allow_none=True, metadata={"description": "Seed of the probability draws"})
+
+
+class SeedLimitSchema(_Open):
+    """One limit of a limit group."""
+
+    limit = _int()
+    is_enabled = fields.Boolean()
+
+
+class SeedRoleSchema(_Open):
+    id = _int()
+    name = fields.String(required=True)
+    is_default = fields.Boolean()
+
+
+class SeedLimitGroupSchema(_Open):
+    id = _int()
+    name = fields.String(required=True)
+    vms = fields.Nested(SeedLimitSchema)
+    running_vms = fields.Nested(SeedLimitSchema)
+    additional_ips = fields.Nested(SeedLimitSchema)
+
+
+class SeedLocationSchema(_Open):
+    id = _int()
+    name = fields.String(required=True)
+    description = fields.String()
+
+
+class SeedOsVersionSchema(_Open):
+    id = _int()
+    version = fields.String(required=True)
+
+
+class SeedOsImageSchema(_Open):
+    id = _int()
+    name = fields.String(required=True)
+    versions = fields.List(fields.Nested(SeedOsVersionSchema))
+
+
+class SeedPlanSchema(_Open):
+    id = _int()
+    name = fields.String(required=True)
+    tokens_per_hour = _int()
+    tokens_per_month = _int()
+    ip_tokens_per_hour = _int()
+    ip_tokens_per_month = _int()
+    backup_price = fields.Float()
+    params = fields.Dict(metadata={"description": "Defaults: vcpu 1, ram 1073741824, disk 10"})
+    is_default = fields.Boolean()
+
+
+class SeedProjectSchema(_Open):
+    id = _int()
+    name = fields.String()
+    description = fields.String()
+    owner_id = _int(allow_none=True)
+    is_default = fields.Boolean()
+
+
+class SeedUserSchema(_Open):
+    id = _int()
+    email = fields.String(required=True)
+    password = fields.String()
+    status = fields.String(validate=validate.OneOf(USER_STATUSES))
+    roles = fields.List(fields.Integer())
+    billing_user_id = fields.Raw(allow_none=True, metadata={"description": "Integer or numeric string"})
+    limit_group_id = _int(allow_none=True)
+    language_id = _int(allow_none=True)
+    billing_token = fields.String(allow_none=True)
+    created_at = _instant()
+
+
+class SeedServerSchema(_Open):
+    id = _int()
+    uuid = fields.String()
+    name = fields.String()
+    user_id = _int(required=True)
+    plan_id = _int(required=True)
+    location_id = _int()
+    project_id = _int(allow_none=True)
+    status = fields.String(validate=validate.OneOf(SERVER_STATUSES))
+    is_suspended = fields.Boolean()
+    fqdns = fields.List(fields.String())
+    additional_ip_count = _int()
+    created_at = _instant()
+    deleted_at = _instant(allow_none=True)
+
+
+class SeedDocumentSchema(_Open):
+    """``POST /__mock/seed``: every key optional; a key given replaces that collection of the default
+    fixture. A ``clock`` sets and freezes the clock; without it the clock runs with real time."""
+
+    clock = _instant(allow_none=True)
+    settings = fields.Nested(SettingsPatchSchema, allow_none=True)
+    roles = fields.List(fields.Nested(SeedRoleSchema))
+    limit_groups = fields.List(fields.Nested(SeedLimitGroupSchema))
+    locations = fields.List(fields.Nested(SeedLocationSchema))
+    os_images = fields.List(fields.Nested(SeedOsImageSchema))
+    plans = fields.List(fields.Nested(SeedPlanSchema))
+    users = fields.List(fields.Nested(SeedUserSchema))
+    servers = fields.List(fields.Nested(SeedServerSchema))
+    projects = fields.List(fields.Nested(SeedProjectSchema))
