@@ -11,6 +11,7 @@ Evidence levels and sources are in ``shared/reference/solusvm2-api.md``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -195,6 +196,39 @@ class PlanParamsSchema(_Lenient):
     disk = StrictInt(load_default=10)
 
 
+#: Units of each plan limit, as the Go SDK defaults them when a caller leaves ``unit`` empty.
+PLAN_LIMIT_UNITS: dict[str, tuple[str, ...]] = {
+    "disk_bandwidth": ("Bps",),
+    "disk_iops": ("iops",),
+    "network_incoming_bandwidth": ("Kbps", "Mbps", "Gbps"),
+    "network_outgoing_bandwidth": ("Kbps", "Mbps", "Gbps"),
+    "network_incoming_traffic": ("KiB", "MiB", "GiB", "TiB", "PiB"),
+    "network_outgoing_traffic": ("KiB", "MiB", "GiB", "TiB", "PiB"),
+    "network_total_traffic": ("KiB", "MiB", "GiB", "TiB", "PiB"),
+    "network_reduce_bandwidth": ("Kbps", "Mbps", "Gbps"),
+    "backups_number": ("units",),
+}
+STORAGE_TYPES = ("fb", "lvm", "thin_lvm", "nfs", "vz")
+IMAGE_FORMATS = ("raw", "qcow2", "plo")
+
+
+def _plan_limit_schema(name: str, units: tuple[str, ...]) -> type[Schema]:
+    attrs: dict[str, Any] = {
+        "is_enabled": fields.Boolean(required=True),
+        "limit": StrictInt(required=True),
+        "unit": fields.String(required=True, validate=validate.OneOf(units)),
+        "__doc__": f"``plan.limits.{name}``: off unless ``is_enabled``; ``limit`` counted in ``unit``.",
+    }
+    return type(f"PlanLimit{''.join(w.capitalize() for w in name.split('_'))}Schema", (_Lenient,), attrs)
+
+
+#: ``plan.limits`` (Go SDK ``PlanLimits``; VPS reads ``network_total_traffic``).
+PlanLimitsSchema = type("PlanLimitsSchema", (_Lenient,), {
+    **{k: fields.Nested(_plan_limit_schema(k, u), required=True) for k, u in PLAN_LIMIT_UNITS.items()},
+    "__doc__": "The limits of a plan; every key is present (disabled limits say so).",
+})
+
+
 class PlanSchema(_Lenient):
     """A plan with its token prices.
 
@@ -212,6 +246,12 @@ class PlanSchema(_Lenient):
     ip_tokens_per_month = StrictInt(required=True)
     backup_price = fields.Float(load_default=0, metadata={"description": "Unit unknown in the real API"})
     params = fields.Nested(PlanParamsSchema, load_default=dict)
+    limits = fields.Nested(PlanLimitsSchema, required=True)
+    storage_type = fields.String(load_default="fb", validate=validate.OneOf(STORAGE_TYPES))
+    image_format = fields.String(load_default="qcow2", validate=validate.OneOf(IMAGE_FORMATS))
+    is_backup_available = fields.Boolean(load_default=False)
+    is_snapshots_enabled = fields.Boolean(load_default=False)
+    is_additional_ips_available = fields.Boolean(load_default=True)
     is_default = fields.Boolean(load_default=False)
     is_visible = fields.Boolean(load_default=True)
     price = fields.Nested(PriceSchema, allow_none=True, load_default=None)
@@ -249,11 +289,19 @@ class IpSchema(_Lenient):
     is_primary = fields.Boolean(required=True)
 
 
+class Ipv6Schema(_Lenient):
+    """``ip_addresses.ipv6``: one object, the server's range and its primary address (VPS reads ``primary_ip``)."""
+
+    id = StrictInt(required=True)
+    range = fields.String(required=True, metadata={"description": "The server's IPv6 subnet"})
+    primary_ip = fields.String(required=True)
+
+
 class IpAddressesSchema(_Lenient):
     """``ip_addresses`` as read by the WHMCS/Blesta modules."""
 
     ipv4 = fields.List(fields.Nested(IpSchema), required=True)
-    ipv6 = fields.List(fields.Dict(), required=True)
+    ipv6 = fields.Nested(Ipv6Schema, required=True, allow_none=True)
 
 
 class IpBlockIpSchema(_Lenient):
@@ -341,9 +389,43 @@ class FeaturesSchema(_Lenient):
 
 
 class RegistrationSchema(_Lenient):
-    """``settings.registration``: the role of self-registered users."""
+    """``settings.registration``: the role of self-registered users, by name (Go SDK ``settings.go``)."""
 
-    role = StrictInt(allow_none=True, load_default=None)
+    role = fields.String(allow_none=True, load_default=None, metadata={"description": "Role name"})
+
+
+class IdRef(fields.Field):
+    """An id given as an integer or as an object carrying it (``{"id": 1, ...}``), loaded as the int."""
+
+    default_error_messages = {"invalid": "Not a valid id or object with an id."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, dict):
+            value = value.get("id")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**63 - 1:
+            raise self.make_error("invalid")
+        return value
+
+
+class RoleRef(fields.Field):
+    """A role given by name (as the Go SDK sends it) or by id (older callers); loaded unchanged."""
+
+    default_error_messages = {"invalid": "Not a valid role name or id."}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int | str:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise self.make_error("invalid")
+        if isinstance(value, int) and not 0 <= value <= 2**63 - 1:
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not 0 < len(value) <= 255:
+            raise self.make_error("invalid")
+        return value
+
+
+class RegistrationPatchSchema(_Lenient):
+    """``registration`` in ``PATCH settings``: the role's name (or id)."""
+
+    role = RoleRef(allow_none=True)
 
 
 class SettingsSchema(_Lenient):
@@ -352,7 +434,8 @@ class SettingsSchema(_Lenient):
     billing_integration = fields.Nested(BillingIntegrationSchema, allow_none=True, load_default=None)
     features = fields.Nested(FeaturesSchema, load_default=dict)
     registration = fields.Nested(RegistrationSchema, load_default=dict)
-    limit_group = StrictInt(allow_none=True, load_default=None, metadata={"description": "Default limit group id"})
+    limit_group = fields.Nested(LimitGroupSchema, allow_none=True, load_default=None,
+                                metadata={"description": "The default limit group of new users"})
 
 
 # --- usage -----------------------------------------------------------------------------
@@ -535,6 +618,58 @@ class ServerCreateSchema(_Lenient):
     boot_mode = fields.String(load_default="disk", validate=validate.OneOf(["disk", "rescue"]))
 
 
+class PlanLimitInputSchema(_Lenient):
+    """One limit in a plan create/update/seed; missing keys keep their default."""
+
+    is_enabled = fields.Boolean(truthy={True}, falsy={False})
+    limit = StrictInt(validate=validate.Range(min=0, max=2**53))
+    unit = fields.String(validate=validate.Length(min=1, max=16))
+
+
+PlanLimitsInputSchema = type("PlanLimitsInputSchema", (_Lenient,), {
+    **{k: fields.Nested(PlanLimitInputSchema) for k in PLAN_LIMIT_UNITS},
+    "__doc__": "``limits`` in a plan create/update/seed: any subset of the limits.",
+})
+
+
+class PlanParamsInputSchema(_Lenient):
+    """``params`` in a plan create/update/seed: ``ram`` in bytes, ``disk`` in GiB."""
+
+    vcpu = StrictInt(validate=validate.Range(min=1, max=1024))
+    ram = StrictInt(validate=validate.Range(min=1, max=2**53))
+    disk = StrictInt(validate=validate.Range(min=1, max=2**40))
+
+
+MAX_PLAN_TOKENS = 10**12
+
+
+class PlanCreateSchema(_Lenient):
+    """``POST plans`` (admin), and each plan of a seed document. Unknown fields are ignored."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    virtualization_type = fields.String(load_default="kvm", validate=validate.OneOf(["kvm", "vz"]))
+    tokens_per_hour = StrictInt(load_default=0, validate=validate.Range(min=0, max=MAX_PLAN_TOKENS))
+    tokens_per_month = StrictInt(load_default=0, validate=validate.Range(min=0, max=MAX_PLAN_TOKENS))
+    ip_tokens_per_hour = StrictInt(load_default=0, validate=validate.Range(min=0, max=MAX_PLAN_TOKENS))
+    ip_tokens_per_month = StrictInt(load_default=0, validate=validate.Range(min=0, max=MAX_PLAN_TOKENS))
+    backup_price = fields.Decimal(load_default=None, allow_none=True, allow_nan=False,
+                                  validate=validate.Range(min=0, max=10**6),
+                                  metadata={"description": "Percent of the server's tokens charged for backups (guess)"})
+    params = fields.Nested(PlanParamsInputSchema, load_default=dict)
+    limits = fields.Nested(PlanLimitsInputSchema, load_default=dict)
+    storage_type = fields.String(load_default="fb", validate=validate.OneOf(STORAGE_TYPES))
+    image_format = fields.String(load_default="qcow2", validate=validate.OneOf(IMAGE_FORMATS))
+    is_default = fields.Boolean(load_default=False)
+    is_visible = fields.Boolean(load_default=True)
+    is_backup_available = fields.Boolean(load_default=False)
+    is_snapshots_enabled = fields.Boolean(load_default=False)
+    is_additional_ips_available = fields.Boolean(load_default=True)
+
+
+class PlanUpdateSchema(PlanCreateSchema):
+    """``PUT plans/{id}``: any subset of the create fields (loaded with ``partial``)."""
+
+
 class ServerPatchSchema(_Lenient):
     """``PATCH servers/{id}``."""
 
@@ -555,25 +690,66 @@ class SettingsPatchSchema(_Lenient):
 
     billing_integration = fields.Nested(BillingIntegrationSchema, allow_none=True)
     features = fields.Dict(keys=fields.String(), values=fields.Boolean())
-    registration = fields.Nested(RegistrationSchema)
-    limit_group = StrictInt(allow_none=True)
+    registration = fields.Nested(RegistrationPatchSchema)
+    limit_group = IdRef(allow_none=True, metadata={"description": "The limit group (object with id, or its id)"})
+
+
+#: marshmallow's default messages in Laravel's wording (``{a}`` = the attribute, underscores as spaces).
+_LARAVEL: list[tuple[re.Pattern[str], str]] = [(re.compile(p), t) for p, t in (
+    (r"^Missing data for required field\.$", "The {a} field is required."),
+    (r"^Field may not be null\.$", "The {a} field is required."),
+    (r"^Not a valid integer\.$", "The {a} must be an integer."),
+    (r"^Not a valid (number|decimal)\.$|^Special numeric values \(nan or infinity\) are not permitted\.$",
+     "The {a} must be a number."),
+    (r"^Not a valid string\.$", "The {a} must be a string."),
+    (r"^Not a valid boolean\.$", "The {a} field must be true or false."),
+    (r"^Not a valid email address\.$", "The {a} must be a valid email address."),
+    (r"^Not a valid URL\.$", "The {a} format is invalid."),
+    (r"^Not a valid list\.$|^Not a valid mapping type\.$|^Invalid input type\.$", "The {a} must be an array."),
+    (r"^Must be one of: .*\.$|^Not a valid (id or object with an id|role name or id)\.$",
+     "The selected {a} is invalid."),
+    (r"^Shorter than minimum length (?P<min>\d+)\.$", "The {a} must be at least {min} characters."),
+    (r"^Longer than maximum length (?P<max>\d+)\.$", "The {a} may not be greater than {max} characters."),
+    (r"^Length must be between (?P<min>\d+) and (?P<max>\d+)\.$", "The {a} must be between {min} and {max} characters."),
+    (r"^Must be greater than or equal to (?P<min>[-\d.e+]+) and less than or equal to (?P<max>[-\d.e+]+)\.$",
+     "The {a} must be between {min} and {max}."),
+    (r"^Must be greater than or equal to (?P<min>[-\d.e+]+)\.$", "The {a} must be at least {min}."),
+    (r"^Must be less than or equal to (?P<max>[-\d.e+]+)\.$", "The {a} may not be greater than {max}."),
+)]
+#: Path segments marshmallow adds for ``Dict`` keys and values: no client knows them.
+_INTERNAL_SEGMENTS = {"key", "value"}
+
+
+def laravel_message(key: str, message: str) -> str:
+    """``message`` (marshmallow's default wording) as Laravel words it for the attribute ``key``."""
+    attribute = (key if key and key != "_schema" else "data").replace("_", " ")
+    for pattern, template in _LARAVEL:
+        m = pattern.match(message)
+        if m:
+            return template.format(a=attribute, **m.groupdict())
+    return message
 
 
 def validation_messages(err: ValidationError) -> dict[str, list[str]]:
-    """Flatten marshmallow messages into Laravel's ``{field: [messages]}`` with dotted keys."""
+    """Flatten marshmallow messages into Laravel's ``{field: [messages]}``: dotted keys, Laravel wording."""
     out: dict[str, list[str]] = {}
 
     def walk(prefix: str, value: Any) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{prefix}.{k}" if prefix else str(k), v)
+                if k in _INTERNAL_SEGMENTS and prefix:
+                    walk(prefix, v)  # a Dict field's key/value layer: the client sent ``prefix``
+                else:
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
         elif isinstance(value, list) and all(isinstance(v, str) for v in value):
-            out.setdefault(prefix or "_schema", []).extend(value)
+            key = prefix or "_schema"
+            out.setdefault(key, []).extend(laravel_message(key, v) for v in value)
         elif isinstance(value, list):
             for v in value:
                 walk(prefix, v)
         else:
-            out.setdefault(prefix or "_schema", []).append(str(value))
+            key = prefix or "_schema"
+            out.setdefault(key, []).append(laravel_message(key, str(value)))
 
     walk("", err.messages)
     return out

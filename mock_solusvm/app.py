@@ -9,6 +9,7 @@ import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 from typing import Any
 
 from flask import Flask, Response, g, request, session
@@ -62,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.before_request(_apply_faults)
     app.before_request(_lock_namespace)
     app.after_request(_record)
+    app.after_request(_reason_phrase)
     app.teardown_request(_unlock_namespace)
     app.register_error_handler(MockError, _mock_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -199,6 +201,16 @@ def _record(response: Response) -> Response:
         "status": response.status_code,
         "fault": getattr(g, "fault", None),
     })
+    return response
+
+
+def _reason_phrase(response: Response) -> Response:
+    # werkzeug upper-cases reason phrases ("404 NOT FOUND"); PHP-FPM behind nginx, as SolusVM runs,
+    # sends them as the RFC words them, and clients (Guzzle) show that text to people.
+    try:
+        response.status = f"{response.status_code} {HTTPStatus(response.status_code).phrase}"
+    except ValueError:
+        pass  # a code without a standard phrase (an injected 599) keeps werkzeug's text
     return response
 
 

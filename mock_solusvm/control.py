@@ -23,7 +23,7 @@ from contracts.solusvm import (
 from .app import json_response, namespaces, request_json
 from .clock import parse_instant
 from .errors import Invalid, invalid
-from .views import plan_view, project_view, server_view, user_view
+from .views import plan_view, project_view, server_view, settings_view, user_view
 
 control_bp = Blueprint("control", __name__, url_prefix="/__mock")
 
@@ -107,7 +107,7 @@ def _unrenderable(backend: Any) -> str | None:
             if problems:
                 return f"{schema.__name__.removesuffix('Schema').lower()} {rid}: {problems}"
     try:
-        problems = SettingsSchema().validate(SettingsSchema().dump(backend.settings))
+        problems = SettingsSchema().validate(SettingsSchema().dump(settings_view(backend)))
     except Exception as err:  # noqa: BLE001
         problems = repr(err)
     return f"settings: {problems}" if problems else None

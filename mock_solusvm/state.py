@@ -20,6 +20,8 @@ from marshmallow import ValidationError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from contracts.solusvm import (
+    PLAN_LIMIT_UNITS,
+    PlanCreateSchema,
     SettingsPatchSchema,
     UserCreateSchema,
     UserPatchSchema,
@@ -39,6 +41,7 @@ TASK_DONE_AFTER = 3
 #: A cheap hash: a mock must create thousands of users fast (scrypt would take ~50 ms each).
 PASSWORD_METHOD = "pbkdf2:sha256:1000"
 
+ADMIN_EMAIL = "admin@solusvm.mock"
 MAX_ID = 2**53  # ids stay exact in JavaScript clients too
 MAX_TOKENS = 10**12
 DATETIME_KEYS = {"created_at", "updated_at", "deleted_at"}
@@ -93,13 +96,47 @@ class Principal:
         return self.kind == "admin"
 
 
-def _load(schema: Any, data: Any, partial: bool = False) -> dict[str, Any]:
+def _load(schema: Any, data: Any, partial: bool = False, prefix: str = "") -> dict[str, Any]:
     if not isinstance(data, dict):
-        raise Invalid({"_schema": ["The request body must be a JSON object."]})
+        raise Invalid({prefix or "_schema": ["The request body must be a JSON object."]})
     try:
         return schema.load(data, partial=partial)
     except ValidationError as err:
-        raise Invalid(validation_messages(err)) from None
+        messages = validation_messages(err)
+        if prefix:
+            messages = {f"{prefix}.{k}": v for k, v in messages.items()}
+        raise Invalid(messages) from None
+
+
+DEFAULT_PLAN_PARAMS = {"vcpu": 1, "ram": 1073741824, "disk": 10}
+
+
+def default_plan_limits() -> dict[str, dict[str, Any]]:
+    """Every plan limit switched off, in the unit the Go SDK defaults it to."""
+    return {k: {"is_enabled": False, "limit": 0, "unit": units[0]} for k, units in PLAN_LIMIT_UNITS.items()}
+
+
+def merge_plan_limits(current: dict[str, dict[str, Any]], given: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``given`` (a subset, validated by the schema) over ``current``; 422 for a unit the limit has not."""
+    out = copy.deepcopy(current)
+    for key, value in given.items():
+        if "unit" in value and value["unit"] not in PLAN_LIMIT_UNITS[key]:
+            raise invalid(f"limits.{key}.unit", f"The selected limits.{key}.unit is invalid "
+                                                f"(one of {', '.join(PLAN_LIMIT_UNITS[key])}).")
+        out[key].update(value)
+    return out
+
+
+def plan_record(pid: int, data: dict[str, Any]) -> dict[str, Any]:
+    """A stored plan from ``PlanCreateSchema`` output (``backup_price`` kept as a decimal string)."""
+    price = data.get("backup_price")
+    return {"id": pid, "name": data["name"],
+            **{k: data[k] for k in ("tokens_per_hour", "tokens_per_month", "ip_tokens_per_hour", "ip_tokens_per_month")},
+            "backup_price": format(price.normalize(), "f") if price is not None else "0",
+            "params": {**DEFAULT_PLAN_PARAMS, **data["params"]},
+            "limits": merge_plan_limits(default_plan_limits(), data["limits"]),
+            **{k: data[k] for k in ("storage_type", "image_format", "is_default", "is_visible", "is_backup_available",
+                                    "is_snapshots_enabled", "is_additional_ips_available", "virtualization_type")}}
 
 
 class Backend:
@@ -197,6 +234,9 @@ class Backend:
         for r in fx["roles"]:
             rid = self._id("roles", r.get("id"))
             self.roles[rid] = {"id": rid, "name": str(r["name"]), "is_default": bool(r.get("is_default", False))}
+        role = self.settings["registration"].get("role")
+        if role is not None:
+            self.settings["registration"]["role"] = self.resolve_role(role, "settings.registration.role")
         for g in fx["limit_groups"]:
             gid = self._id("limit_groups", g.get("id"))
             self.limit_groups[gid] = {
@@ -214,17 +254,11 @@ class Backend:
             for v in img.get("versions", []):
                 versions.append({"id": self._id("os_versions", v.get("id")), "version": str(v["version"])})
             self.os_images[iid] = {"id": iid, "name": str(img["name"]), "versions": versions}
-        for p in fx["plans"]:
+        for i, p in enumerate(fx["plans"]):
+            # the same rules as POST plans, so a seed cannot store a plan the API could not serve
+            data = _load(PlanCreateSchema(), p, prefix=f"plans.{i}")
             pid = self._id("plans", p.get("id"))
-            prices = {k: int(p.get(k, 0)) for k in ("tokens_per_hour", "tokens_per_month",
-                                                    "ip_tokens_per_hour", "ip_tokens_per_month")}
-            if any(not 0 <= v <= MAX_TOKENS for v in prices.values()):
-                raise invalid("plans", f"token prices must be integers from 0 to {MAX_TOKENS}")
-            params = {"vcpu": 1, "ram": 1073741824, "disk": 10, **(p.get("params") or {})}
-            self.plans[pid] = {"id": pid, "name": str(p["name"]), **prices,
-                               "backup_price": p.get("backup_price", 0) or 0, "params": params,
-                               "is_default": bool(p.get("is_default", False)), "is_visible": True,
-                               "virtualization_type": "kvm"}
+            self.plans[pid] = plan_record(pid, data)
         for pr in projects or []:
             owner = int(pr["owner_id"]) if pr.get("owner_id") is not None else None
             pid = self._id("projects", pr.get("id"))
@@ -401,6 +435,26 @@ class Backend:
     def _default_roles(self) -> list[int]:
         return [r["id"] for r in self.roles.values() if r["is_default"]]
 
+    def admin_user(self) -> dict[str, Any]:
+        """The user admin API tokens belong to: the first user holding the ADMIN role.
+
+        A namespace without one gets it on first need (``admin@solusvm.mock``), so ``GET account``
+        and servers an admin creates for itself point at a real, stored user.
+        """
+        with self.lock:
+            admin_roles = {r["id"] for r in self.roles.values() if r["name"].upper() == "ADMIN"}
+            for user in self.users.values():
+                if admin_roles & set(user["roles"]):
+                    return user
+            uid = self._id("users")
+            email = ADMIN_EMAIL if ADMIN_EMAIL not in self.emails else f"admin-{uid}@solusvm.mock"
+            self.users[uid] = {"id": uid, "email": email, "status": "active", "created_at": self.clock.now(),
+                               "roles": sorted(admin_roles), "billing_user_id": None, "billing_token": None,
+                               "language_id": None, "limit_group_id": None, "password_hash": None}
+            self.emails[email] = uid
+            self._user_list = None
+            return self.users[uid]
+
     def get_user(self, user_id: int) -> dict[str, Any]:
         """A user or ``NotFound``."""
         user = self.users.get(user_id)
@@ -548,9 +602,8 @@ class Backend:
         """``POST servers``: checks owner status and the owner's limit group."""
         with self.lock:
             if principal.is_admin:
-                if data["user"] is None:
-                    raise invalid("user", "The user field is required when an admin creates a server.")
-                owner_id = data["user"]
+                # the Go SDK's create request has no user field: the server belongs to the token's owner
+                owner_id = data["user"] if data["user"] is not None else self.admin_user()["id"]
             else:
                 if data["user"] not in (None, principal.user_id):
                     raise Forbidden("A user token can only create servers for itself.")
@@ -662,11 +715,23 @@ class Backend:
 
     # --- settings -----------------------------------------------------------------------
 
+    def resolve_role(self, role: int | str, field: str) -> int:
+        """A role id from its id or its name (any case); 422 on ``field`` when there is no such role."""
+        if isinstance(role, int) and role in self.roles:
+            return role
+        if isinstance(role, str):
+            for r in self.roles.values():
+                if r["name"].lower() == role.lower():
+                    return r["id"]
+        raise invalid(field, f"The selected {field} is invalid.")
+
     def patch_settings(self, data: dict[str, Any]) -> dict[str, Any]:
         """``PATCH settings``: merge ``features``/``registration``, replace the rest."""
         with self.lock:
             if "limit_group" in data and data["limit_group"] is not None and data["limit_group"] not in self.limit_groups:
                 raise invalid("limit_group", "The selected limit group is invalid.")
+            if (data.get("registration") or {}).get("role") is not None:
+                data["registration"]["role"] = self.resolve_role(data["registration"]["role"], "registration.role")
             if "billing_integration" in data:
                 self.settings["billing_integration"] = data["billing_integration"]
             if "features" in data:

@@ -32,6 +32,15 @@ def user_view(backend: Backend, user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def settings_view(backend: Backend) -> dict[str, Any]:
+    """Settings as the API shows them: the default limit group as an object, the registration role by name."""
+    st = backend.settings
+    registration = st.get("registration") or {}
+    role = backend.roles.get(registration.get("role"))
+    return {**st, "registration": {**registration, "role": role["name"] if role else None},
+            "limit_group": backend.limit_groups.get(st.get("limit_group"))}
+
+
 def _group_ref(group: dict[str, Any] | None) -> dict[str, Any] | None:
     return {"id": group["id"], "name": group["name"]} if group else None
 
@@ -78,6 +87,11 @@ def _ip(n: int) -> str:
     return f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
 
 
+def _ipv6(n: int) -> dict[str, Any]:
+    prefix = f"fd00:{(n >> 32) & 0xffff:x}:{(n >> 16) & 0xffff:x}:{n & 0xffff:x}"
+    return {"id": n, "range": f"{prefix}::/64", "primary_ip": f"{prefix}::1"}
+
+
 def server_view(backend: Backend, server: dict[str, Any], pricer: PlanPricer | None = None) -> dict[str, Any]:
     """A server with embedded plan, user, project and location; both IP shapes."""
     plan = backend.plans[server["plan_id"]]
@@ -95,7 +109,7 @@ def server_view(backend: Backend, server: dict[str, Any], pricer: PlanPricer | N
         "location": backend.locations.get(server["location_id"]),
         "specifications": {k: int(plan["params"].get(k, 0)) for k in ("vcpu", "ram", "disk")},
         "ip_addresses": {"ipv4": [{"id": sid * 8 + i, "ip": a, "is_primary": i == 0} for i, a in enumerate(addrs)],
-                         "ipv6": []},
+                         "ipv6": _ipv6(sid)},
         "ips": [{"id": sid * 8 + i, "ip": a, "ip_block": {"id": 1, "name": "Default block"}}
                 for i, a in enumerate(addrs)],
         "usage": {"cpu": 0.0, "network": {"incoming": {"value": 0}, "outgoing": {"value": 0}}},

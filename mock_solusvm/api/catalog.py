@@ -20,7 +20,7 @@ from contracts.solusvm import (
 
 from ..app import outside_namespace_lock
 from ..errors import NotFound, invalid
-from ..views import PlanPricer, project_view, role_view
+from ..views import PlanPricer, project_view, role_view, settings_view
 from . import api_bp, backend, body, int_arg, load, one, page, principal, require_admin
 
 
@@ -28,6 +28,11 @@ def _get(table: dict[int, dict[str, Any]], key: int, model: str) -> dict[str, An
     if key not in table:
         raise NotFound(f"No query results for model [{model}] {key}")
     return table[key]
+
+
+def _search() -> str:
+    """``filter[search]``, lower-cased ('' when absent): a case-insensitive substring of the name."""
+    return (request.args.get("filter[search]") or "").lower()
 
 
 def pricer() -> PlanPricer:
@@ -47,8 +52,14 @@ def pricer() -> PlanPricer:
 
 @api_bp.get("/plans")
 def list_plans() -> Response:
-    search = (request.args.get("filter[search]") or "").lower()
-    plans = [pl for pl in backend().plans.values() if search in pl["name"].lower()]
+    search = _search()
+    disk = int_arg("filter[disk]")
+    storage = request.args.get("filter[storage_type]") or None
+    image = request.args.get("filter[image_format]") or None
+    plans = [pl for pl in backend().plans.values() if search in pl["name"].lower()
+             and (disk is None or pl["params"]["disk"] == disk)
+             and (storage is None or pl["storage_type"] == storage)
+             and (image is None or pl["image_format"] == image)]
     pr = pricer()
     # price only the page that is sent
     return page(PlanSchema, _Priced(plans, pr))
@@ -100,7 +111,8 @@ def get_limit_group(group_id: int) -> Response:
 
 @api_bp.get("/locations")
 def list_locations() -> Response:
-    return page(LocationSchema, list(backend().locations.values()))
+    search = _search()
+    return page(LocationSchema, [loc for loc in backend().locations.values() if search in loc["name"].lower()])
 
 
 @api_bp.get("/locations/<int:location_id>")
@@ -110,7 +122,8 @@ def get_location(location_id: int) -> Response:
 
 @api_bp.get("/os_images")
 def list_os_images() -> Response:
-    return page(OsImageSchema, list(backend().os_images.values()))
+    search = _search()
+    return page(OsImageSchema, [img for img in backend().os_images.values() if search in img["name"].lower()])
 
 
 @api_bp.get("/os_images/<int:image_id>")
@@ -125,7 +138,7 @@ def _visible_projects() -> list[dict[str, Any]]:
 
 @api_bp.get("/projects")
 def list_projects() -> Response:
-    search = (request.args.get("filter[search]") or "").lower()
+    search = _search()
     b = backend()
     return page(ProjectSchema, [project_view(b, pr) for pr in _visible_projects() if search in pr["name"].lower()])
 
@@ -141,14 +154,15 @@ def get_project(project_id: int) -> Response:
 @api_bp.get("/settings")
 def get_settings() -> Response:
     require_admin()
-    return one(SettingsSchema, backend().settings)
+    return one(SettingsSchema, settings_view(backend()))
 
 
 @api_bp.patch("/settings")
 def patch_settings() -> Response:
     require_admin()
     data = load(SettingsPatchSchema(), body())
-    return one(SettingsSchema, backend().patch_settings(data))
+    backend().patch_settings(data)
+    return one(SettingsSchema, settings_view(backend()))
 
 
 @api_bp.get("/tasks/<int:task_id>")

@@ -25,6 +25,9 @@ def list_servers() -> Response:
         raise invalid("filter.status", "The selected status is invalid.")
     b = backend()
     servers = b.list_servers(principal(), user_id=int_arg("filter[user_id]"), status=status)
+    virtualization = request.args.get("filter[virtualization_type]") or None
+    if virtualization is not None:  # every server of the mock is KVM
+        servers = [s for s in servers if virtualization == "kvm"]
     return page(ServerSchema, [server_view(b, s) for s in servers])
 
 

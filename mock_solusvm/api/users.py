@@ -93,14 +93,7 @@ def create_token(user_id: int) -> Response:
 def account() -> Response:
     p = principal()
     if p.is_admin:
-        # admin API tokens belong to no stored user; answer a stable synthetic admin
-        from datetime import UTC, datetime
-
-        admin = {"id": 0, "email": "admin@solusvm.mock", "status": "active",
-                 "created_at": datetime(2020, 1, 1, tzinfo=UTC),
-                 "roles": [r for r in backend().roles.values() if r["name"] == "ADMIN"],
-                 "billing_user_id": None}
-        return one(UserSchema, admin)
+        return one(UserSchema, user_view(backend(), backend().admin_user()))
     return one(UserSchema, user_view(backend(), backend().get_user(p.user_id)))
 
 

@@ -157,7 +157,7 @@ def test_suspended_suspends_servers_and_active_lifts_only_those(mock):
 
 
 def test_account_whoami(mock):
-    assert mock.get("/account").json()["data"]["id"] == 0
+    assert mock.get("/account").json()["data"]["email"] == "admin@solusvm.mock"
     tok = mock.user_token(2)
     assert mock.as_token(tok).get(mock.url("/account")).json()["data"]["email"] == "bob@example.com"
 
