@@ -8,9 +8,11 @@ Request schemas ignore unknown keys where the mock does (``EXCLUDE``); answers a
 
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+import re
 
-from contracts.solusvm import SERVER_STATUSES, USER_STATUSES, SettingsPatchSchema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+
+from contracts.solusvm import SERVER_STATUSES, USER_STATUSES, PlanCreateSchema, SettingsPatchSchema
 
 #: ``format`` and ``version`` of a state dump (``mock_solusvm.state``).
 STATE_FORMAT = "mock-solusvm-state"
@@ -27,6 +29,44 @@ NAMESPACE_PATTERN = r"^[A-Za-z0-9_.:\-]{1,128}$"
 
 def _int(**kwargs: object) -> fields.Integer:
     return fields.Integer(strict=True, **kwargs)  # type: ignore[arg-type]
+
+
+def _id(**kwargs: object) -> fields.Integer:
+    """A record id: what ``mock_solusvm.state`` accepts (1 .. 2**53, exact in JavaScript)."""
+    return fields.Integer(strict=True, validate=validate.Range(1, 2**53), **kwargs)  # type: ignore[arg-type]
+
+
+#: Headers a fault rule may not set: they frame the answer, and a wrong value hangs or breaks the connection.
+FRAMING_HEADERS = {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "trailer"}
+_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+
+
+def _header_name(name: str) -> None:
+    if not _TOKEN_RE.match(name):
+        raise ValidationError("A header name is 1-128 token characters (letters, digits, !#$%&'*+.^_`|~-).")
+    if name.lower() in FRAMING_HEADERS:
+        raise ValidationError(f"The {name} header frames the answer and cannot be injected.")
+
+
+def _header_value(value: str) -> None:
+    if any(c in value for c in "\r\n\0"):
+        raise ValidationError("A header value cannot contain CR, LF or NUL.")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValidationError("A header value must be Latin-1 text (HTTP/1.1 cannot send other characters).") from None
+    if len(value) > 4096:
+        raise ValidationError("A header value is at most 4096 characters.")
+
+
+def fault_headers(**kwargs: object) -> fields.Dict:
+    """The ``headers`` of a fault rule: names and values an HTTP/1.1 answer can carry."""
+    return fields.Dict(keys=fields.String(validate=_header_name), values=fields.String(validate=_header_value),
+                       **kwargs)  # type: ignore[arg-type]
+
+
+#: A fault's status: a final answer (1xx is not one: clients would wait for the real answer).
+FAULT_STATUS = validate.Range(200, 599)
 
 
 def _instant(**kwargs: object) -> fields.String:
@@ -208,10 +248,10 @@ class FaultRuleCreateSchema(_Open):
 
     method = fields.String(allow_none=True, metadata={"description": "HTTP method; `*`, `ANY` or absent: any"})
     path = fields.String(allow_none=True, metadata={"description": "Exact path or fnmatch glob, e.g. /api/v1/users/*"})
-    status = _int(allow_none=True, validate=validate.Range(100, 599))
+    status = _int(allow_none=True, validate=FAULT_STATUS)
     body = fields.Raw(allow_none=True, metadata={"description": "JSON value, or a string sent as-is"})
-    headers = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
-                          metadata={"description": "Extra answer headers, e.g. Retry-After"})
+    headers = fault_headers(allow_none=True, metadata={
+        "description": "Extra answer headers, e.g. Retry-After (Latin-1, no CR/LF, no framing headers)"})
     delay = fields.Float(allow_none=True, validate=validate.Range(0, 60), metadata={"description": "Seconds"})
     drop = fields.Boolean(metadata={"description": "Drop the connection"})
     malformed = fields.Boolean(metadata={"description": "Answer truncated JSON"})
@@ -223,86 +263,81 @@ class FaultRuleCreateSchema(_Open):
 class SeedLimitSchema(_Open):
     """One limit of a limit group."""
 
-    limit = _int()
-    is_enabled = fields.Boolean()
+    limit = _int(validate=validate.Range(0, 2**53))
+    is_enabled = fields.Boolean(truthy={True}, falsy={False})
 
 
 class SeedRoleSchema(_Open):
-    id = _int()
-    name = fields.String(required=True)
-    is_default = fields.Boolean()
+    id = _id()
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    is_default = fields.Boolean(truthy={True}, falsy={False})
 
 
 class SeedLimitGroupSchema(_Open):
-    id = _int()
-    name = fields.String(required=True)
+    id = _id()
+    name = fields.String(required=True, validate=validate.Length(1, 255))
     vms = fields.Nested(SeedLimitSchema)
     running_vms = fields.Nested(SeedLimitSchema)
     additional_ips = fields.Nested(SeedLimitSchema)
 
 
 class SeedLocationSchema(_Open):
-    id = _int()
-    name = fields.String(required=True)
+    id = _id()
+    name = fields.String(required=True, validate=validate.Length(1, 255))
     description = fields.String()
 
 
 class SeedOsVersionSchema(_Open):
-    id = _int()
-    version = fields.String(required=True)
+    id = _id()
+    version = fields.String(required=True, validate=validate.Length(1, 255))
 
 
 class SeedOsImageSchema(_Open):
-    id = _int()
-    name = fields.String(required=True)
+    id = _id()
+    name = fields.String(required=True, validate=validate.Length(1, 255))
     versions = fields.List(fields.Nested(SeedOsVersionSchema))
 
 
-class SeedPlanSchema(_Open):
-    id = _int()
-    name = fields.String(required=True)
-    tokens_per_hour = _int()
-    tokens_per_month = _int()
-    ip_tokens_per_hour = _int()
-    ip_tokens_per_month = _int()
-    backup_price = fields.Float()
-    params = fields.Dict(metadata={"description": "Defaults: vcpu 1, ram 1073741824, disk 10"})
-    is_default = fields.Boolean()
+class SeedPlanSchema(PlanCreateSchema):
+    """A plan of a seed: the fields of ``POST plans``, plus its id."""
+
+    id = _id()
 
 
 class SeedProjectSchema(_Open):
-    id = _int()
-    name = fields.String()
+    id = _id()
+    name = fields.String(validate=validate.Length(1, 255))
     description = fields.String()
-    owner_id = _int(allow_none=True)
-    is_default = fields.Boolean()
+    owner_id = _id(allow_none=True)
+    is_default = fields.Boolean(truthy={True}, falsy={False})
 
 
 class SeedUserSchema(_Open):
-    id = _int()
-    email = fields.String(required=True)
-    password = fields.String()
+    id = _id()
+    email = fields.String(required=True, validate=validate.Length(1, 255))
+    password = fields.String(validate=validate.Length(1, 255))
     status = fields.String(validate=validate.OneOf(USER_STATUSES))
-    roles = fields.List(fields.Integer())
+    roles = fields.List(_id())
     billing_user_id = fields.Raw(allow_none=True, metadata={"description": "Integer or numeric string"})
-    limit_group_id = _int(allow_none=True)
-    language_id = _int(allow_none=True)
+    limit_group_id = _id(allow_none=True)
+    language_id = _id(allow_none=True)
     billing_token = fields.String(allow_none=True)
     created_at = _instant()
 
 
 class SeedServerSchema(_Open):
-    id = _int()
-    uuid = fields.String()
-    name = fields.String()
-    user_id = _int(required=True)
-    plan_id = _int(required=True)
-    location_id = _int()
-    project_id = _int(allow_none=True)
+    id = _id()
+    uuid = fields.String(validate=validate.Length(1, 64))
+    name = fields.String(validate=validate.Length(1, 255))
+    description = fields.String()
+    user_id = _id(required=True)
+    plan_id = _id(required=True)
+    location_id = _id(allow_none=True)
+    project_id = _id(allow_none=True)
     status = fields.String(validate=validate.OneOf(SERVER_STATUSES))
-    is_suspended = fields.Boolean()
+    is_suspended = fields.Boolean(truthy={True}, falsy={False})
     fqdns = fields.List(fields.String())
-    additional_ip_count = _int()
+    additional_ip_count = _int(validate=validate.Range(0, 256))
     created_at = _instant()
     deleted_at = _instant(allow_none=True)
 

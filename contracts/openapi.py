@@ -57,12 +57,21 @@ def _datetime_format(self: Any, field: fields.Field, ret: dict[str, Any], **kwar
     return {}
 
 
+def _decimal_bounds(self: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    # Decimal bounds and defaults (plan backup_price) are JSON numbers in the document
+    for key, value in ret.items():
+        if isinstance(value, Decimal):
+            ret[key] = int(value) if value == value.to_integral_value() else float(value)
+    return {}
+
+
 def _new_spec(title: str, description: str) -> APISpec:
     plugin = MarshmallowPlugin()
     spec = APISpec(title=title, version=API_VERSION, openapi_version=OPENAPI_VERSION, plugins=[plugin],
                    info={"description": description})
     plugin.converter.add_attribute_function(_datetime_format)  # type: ignore[union-attr]
     plugin.converter.add_attribute_function(_whmcs_form_field)  # type: ignore[union-attr]
+    plugin.converter.add_attribute_function(_decimal_bounds)  # type: ignore[union-attr]
     return spec
 
 
@@ -441,8 +450,14 @@ def build_mock_control_spec() -> dict[str, Any]:
         "/__mock/seed": {"post": _ctl_op(
             "Reset, then load a seed document; answers the counts", "SeedResult", body="SeedDocument",
             description="A refused seed (422) leaves the default fixture.")},
+        "/__mock/namespace": {"delete": _ctl_op(
+            "Forget this namespace (the next request to it starts from the default fixture)", None, status="204",
+            description="Namespaces are bounded: at most MAX_NAMESPACES at once (a new one past it is answered "
+                        "507), and one unused for NAMESPACE_IDLE_SECONDS is forgotten.")},
         "/__mock/state": {
-            "get": _ctl_op("Dump the namespace (versioned)", "StateDump"),
+            "get": _ctl_op("Dump the namespace (versioned)", "StateDump", params=[
+                {"in": "query", "name": "password_hashes", "schema": {"type": "string", "enum": ["0", "1"]},
+                 "description": "1: include users' password hashes (left out, as null, by default)"}]),
             "post": _ctl_op("Restore a dump (journal cleared; faults not restored)", "RestoreResult",
                             body="StateDump",
                             description="All or nothing: a refused dump leaves the namespace as it was."),

@@ -12,6 +12,7 @@ Evidence levels and sources are in ``shared/reference/solusvm2-api.md``.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
@@ -653,7 +654,7 @@ class PlanCreateSchema(_Lenient):
     ip_tokens_per_hour = StrictInt(load_default=0, validate=validate.Range(min=0, max=MAX_PLAN_TOKENS))
     ip_tokens_per_month = StrictInt(load_default=0, validate=validate.Range(min=0, max=MAX_PLAN_TOKENS))
     backup_price = fields.Decimal(load_default=None, allow_none=True, allow_nan=False,
-                                  validate=validate.Range(min=0, max=10**6),
+                                  validate=validate.Range(min=Decimal(0), max=Decimal(10**6)),
                                   metadata={"description": "Percent of the server's tokens charged for backups (guess)"})
     params = fields.Nested(PlanParamsInputSchema, load_default=dict)
     limits = fields.Nested(PlanLimitsInputSchema, load_default=dict)

@@ -34,6 +34,10 @@ DEFAULTS: dict[str, Any] = {
     "BILLING_TIMEOUT": 5.0,
     "MAX_PER_PAGE": 100,
     "JOURNAL_LIMIT": 10_000,
+    #: At most this many namespaces at once (0: unbounded); a new one past it is answered 507.
+    "MAX_NAMESPACES": 1000,
+    #: A namespace unused for this many seconds of real time is forgotten (0: never).
+    "NAMESPACE_IDLE_SECONDS": 3600,
 }
 
 
@@ -45,7 +49,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
     limit = int(app.config["JOURNAL_LIMIT"])
-    namespaces = Namespaces(lambda name: Backend(name, journal_limit=limit))
+    namespaces = Namespaces(lambda name: Backend(name, journal_limit=limit),
+                            max_namespaces=int(app.config["MAX_NAMESPACES"]),
+                            idle_seconds=float(app.config["NAMESPACE_IDLE_SECONDS"]))
     app.extensions["mock_solusvm"] = namespaces
     if app.config["SEED"] is not None:
         namespaces.get("default").seed(app.config["SEED"])
@@ -111,6 +117,7 @@ def _pick_namespace() -> Response | None:
     from flask import current_app
 
     g.namespace = name
+    g.backend = None  # until the registry has room for it
     g.backend = namespaces(current_app).get(name)  # type: ignore[arg-type]
     g.started = time.perf_counter()
     return None
@@ -182,7 +189,7 @@ def _record(response: Response) -> Response:
     backend = getattr(g, "backend", None)
     if backend is None or _is_control(request.path) or request.path.startswith("/static"):
         return response
-    from .journal import redact_headers
+    from .journal import redact_headers, redact_query
 
     raw = request.get_data(cache=True, as_text=False)[:65536]
     try:
@@ -195,7 +202,7 @@ def _record(response: Response) -> Response:
         "at": format_instant(backend.clock.now()),
         "method": request.method,
         "path": request.path,
-        "query": request.query_string.decode("latin-1"),
+        "query": redact_query(request.query_string.decode("latin-1")),
         "headers": redact_headers(request.headers),
         "body": body,
         "status": response.status_code,

@@ -124,9 +124,9 @@ class ControlClient:
         """Back to the default fixture; clears faults and journal."""
         self._call("POST", "/reset")
 
-    def state(self) -> dict[str, Any]:
-        """A versioned JSON dump of the namespace."""
-        return self._call("GET", "/state")
+    def state(self, password_hashes: bool = False) -> dict[str, Any]:
+        """A versioned JSON dump of the namespace (users' password hashes only when asked for)."""
+        return self._call("GET", "/state", params={"password_hashes": "1"} if password_hashes else None)
 
     def restore(self, dump: dict[str, Any]) -> None:
         """Replace the namespace with a dump."""

@@ -43,7 +43,7 @@ def index() -> Response:
     return json_response({"namespace": g.namespace, "namespaces": namespaces(current_app).names(),
                           "endpoints": ["POST reset", "POST seed", "GET|POST state", "GET|PUT clock",
                                         "POST clock/advance", "POST clock/freeze", "POST clock/unfreeze",
-                                        "GET|POST|DELETE faults", "GET|DELETE journal", "GET journal/count",
+                                        "GET|POST|DELETE faults", "GET|DELETE journal", "GET journal/count", "DELETE namespace",
                                         "GET openapi.json"]})
 
 
@@ -69,13 +69,23 @@ def seed() -> Response:
 
 @control_bp.get("/state")
 def dump_state() -> Response:
-    return json_response(g.backend.dump())
+    wanted = request.args.get("password_hashes", "")
+    if wanted not in ("", "0", "1", "true", "false"):
+        raise invalid("password_hashes", "password_hashes must be 1 or 0.")
+    return json_response(g.backend.dump(password_hashes=wanted in ("1", "true")))
+
+
+@control_bp.delete("/namespace")
+def drop_namespace() -> Response:
+    """Forget this namespace entirely (the next request to it starts from the default fixture)."""
+    namespaces(current_app).drop(g.namespace)
+    return Response(status=204)
 
 
 @control_bp.post("/state")
 def restore_state() -> Response:
     backend = g.backend
-    before = backend.dump()
+    before = backend.dump(password_hashes=True)
     backend.restore(_obj())
     problem = _unrenderable(backend)
     if problem:

@@ -9,6 +9,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from contracts.mock_control import FAULT_STATUS, fault_headers
+from contracts.solusvm import validation_messages
+
 from .errors import Invalid
 from .journal import matches
 
@@ -22,9 +25,9 @@ class FaultRuleSchema(Schema):
     method = fields.String(load_default=None, allow_none=True)
     path = fields.String(load_default=None, allow_none=True,
                          metadata={"description": "Exact path or fnmatch glob, e.g. /api/v1/users/*"})
-    status = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(100, 599))
+    status = fields.Integer(strict=True, load_default=None, allow_none=True, validate=FAULT_STATUS)
     body = fields.Raw(load_default=None, allow_none=True)
-    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None, allow_none=True)
+    headers = fault_headers(load_default=None, allow_none=True)
     delay = fields.Float(load_default=None, allow_none=True, validate=validate.Range(0, 60))
     drop = fields.Boolean(load_default=False, truthy={True}, falsy={False})
     malformed = fields.Boolean(load_default=False, truthy={True}, falsy={False})
@@ -80,7 +83,7 @@ class Faults:
         try:
             data = FaultRuleSchema().load(spec)
         except ValidationError as err:
-            raise Invalid({k: v if isinstance(v, list) else [str(v)] for k, v in err.messages.items()}) from None
+            raise Invalid(validation_messages(err)) from None
         with self._lock:
             rule = FaultRule(id=self._next, remaining=data["times"], **data)
             rule.rng = random.Random(data["seed"])

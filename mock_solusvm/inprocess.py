@@ -121,9 +121,9 @@ class InProcessMock:
         """Back to the default fixture."""
         self._control.reset()
 
-    def state(self) -> dict[str, Any]:
-        """A versioned JSON dump of the namespace."""
-        return self._control.state()
+    def state(self, password_hashes: bool = False) -> dict[str, Any]:
+        """A versioned JSON dump of the namespace (users' password hashes only when asked for)."""
+        return self._control.state(password_hashes)
 
     def restore(self, dump: dict[str, Any]) -> None:
         """Replace the namespace with a dump."""

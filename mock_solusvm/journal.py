@@ -5,9 +5,12 @@ from __future__ import annotations
 import fnmatch
 import threading
 from typing import Any
+from urllib.parse import unquote_plus
 
 #: Headers never recorded (tokens must not leak into journals or logs).
 REDACTED = {"authorization", "cookie"}
+#: Query parameters whose values are masked (``/auth/by_token?token=`` carries a login token).
+REDACTED_QUERY = {"token", "access_token", "api_token", "password", "secret", "key"}
 
 
 class Journal:
@@ -53,3 +56,16 @@ def matches(method: str, path: str, want_method: str | None, want_path: str | No
 def redact_headers(headers: Any) -> dict[str, str]:
     """Request headers without credentials."""
     return {k: ("<redacted>" if k.lower() in REDACTED else v) for k, v in headers.items()}
+
+
+def redact_query(query: str) -> str:
+    """The raw query string with the values of credential parameters replaced by ``<redacted>``."""
+    if not query:
+        return query
+    parts = []
+    for part in query.split("&"):
+        name, sep, _ = part.partition("=")
+        if sep and unquote_plus(name).lower() in REDACTED_QUERY:
+            part = f"{name}=<redacted>"
+        parts.append(part)
+    return "&".join(parts)

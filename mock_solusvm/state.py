@@ -11,6 +11,7 @@ import copy
 import hashlib
 import secrets
 import threading
+import time
 import uuid as uuidlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any
 from marshmallow import ValidationError
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from contracts.mock_control import SeedDocumentSchema
 from contracts.solusvm import (
     PLAN_LIMIT_UNITS,
     PlanCreateSchema,
@@ -29,7 +31,7 @@ from contracts.solusvm import (
 )
 
 from .clock import Clock, format_instant, parse_instant
-from .errors import Forbidden, Invalid, NotFound, Unauthenticated, invalid
+from .errors import Forbidden, Invalid, MockError, NotFound, Unauthenticated, invalid
 from .faults import Faults
 from .journal import Journal
 
@@ -193,6 +195,10 @@ class Backend:
         """Reset, then load a seed document (docs/internals.md); returns counts per collection."""
         if not isinstance(doc, dict):
             raise Invalid({"_schema": ["A seed document is a JSON object."]})
+        # refuse now, naming the field, what later API calls could not serve
+        problems = SeedDocumentSchema().validate(doc)
+        if problems:
+            raise Invalid(validation_messages(ValidationError(problems)))
         fixture = default_fixture()
         for key in fixture:
             if key in doc:
@@ -341,12 +347,17 @@ class Backend:
 
     # --- dump / restore -----------------------------------------------------------------
 
-    def dump(self) -> dict[str, Any]:
-        """The whole namespace as versioned JSON (datetimes as ISO strings)."""
+    def dump(self, password_hashes: bool = False) -> dict[str, Any]:
+        """The whole namespace as versioned JSON (datetimes as ISO strings).
+
+        Users' password hashes are left out (``password_hash: null``) unless ``password_hashes``.
+        """
         with self.lock:
             data = {k: list(getattr(self, k).values()) for k in
                     ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers",
                      "projects", "tasks")}
+            if not password_hashes:
+                data["users"] = [{**u, "password_hash": None} for u in data["users"]]
             data["tokens"] = [{"token_sha256": t, **rec} for t, rec in self.tokens.items()]
             doc = {"format": STATE_FORMAT, "version": STATE_VERSION, "namespace": self.name,
                    "clock": self.clock.to_json(), "settings": self.settings, "next_ids": self.next_ids,
@@ -381,12 +392,20 @@ class Backend:
                 if not isinstance(server["created_at"], datetime):
                     raise ValueError(f"server {server['id']} has no valid created_at")
             next_ids = {str(k): int(v) for k, v in doc["next_ids"].items()}
+            _check_next_ids(next_ids, tables, tokens)
             settings = dict(doc["settings"])
             emails = {u["email"].lower(): uid for uid, u in tables["users"].items()}
             if len(emails) != len(tables["users"]):
                 raise ValueError("two users share an e-mail")
+        except _NextIdReused as err:
+            raise invalid(f"next_ids.{err.args[0]}", err.args[1]) from None
         except (KeyError, TypeError, ValueError, AttributeError) as err:
             raise Invalid({"_schema": [f"Bad state document: {err!r}"]}) from None
+        for plan in tables["plans"].values():  # dumps from before plans had limits
+            plan.setdefault("limits", default_plan_limits())
+            for key, value in (("storage_type", "fb"), ("image_format", "qcow2"), ("is_backup_available", False),
+                               ("is_snapshots_enabled", False), ("is_additional_ips_available", True)):
+                plan.setdefault(key, value)
         with self.lock:
             self._clear()
             self.clock = new_clock
@@ -753,21 +772,77 @@ class Backend:
         return driver["url"], driver.get("token") or ""
 
 
-class Namespaces:
-    """namespace name -> Backend, created on first use."""
+class _NextIdReused(ValueError):
+    """``next_ids`` of a state document would hand out an id a stored record has."""
 
-    def __init__(self, factory: Callable[[str], Backend] = Backend) -> None:
+
+def _check_next_ids(next_ids: dict[str, int], tables: dict[str, dict[int, Any]], tokens: dict[str, Any]) -> None:
+    used: dict[str, list[int]] = {k: list(v) for k, v in tables.items()}
+    used["os_versions"] = [int(v["id"]) for img in tables["os_images"].values() for v in img.get("versions", [])]
+    used["tokens"] = [int(t["id"]) for t in tokens.values()]
+    for kind, ids in used.items():
+        if not ids:
+            continue
+        top = max(ids)
+        nxt = next_ids.get(kind, 1)
+        if nxt <= top:
+            raise _NextIdReused(kind, f"next_ids.{kind} is {nxt} but a stored {kind} record has id {top}: "
+                                      f"the next create would overwrite it. Give at least {top + 1}.")
+
+
+class TooManyNamespaces(MockError):
+    """A new namespace would pass the configured maximum (idle ones were expired first)."""
+
+    status = 507
+
+
+class Namespaces:
+    """namespace name -> Backend, created on first use; bounded in number, idle ones expire.
+
+    ``max_namespaces`` caps how many exist at once (0: no cap); a namespace unused for
+    ``idle_seconds`` of real time (0: never) is dropped when room is needed or on ``expire``.
+    ``default`` never expires.
+    """
+
+    def __init__(self, factory: Callable[[str], Backend] = Backend, max_namespaces: int = 0,
+                 idle_seconds: float = 0, now: Callable[[], float] = time.monotonic) -> None:
         self._lock = threading.Lock()
         self._backends: dict[str, Backend] = {}
+        self._used: dict[str, float] = {}
         self._factory = factory
+        self.max_namespaces, self.idle_seconds, self._now = max_namespaces, idle_seconds, now
 
     def get(self, name: str) -> Backend:
-        """The backend of ``name`` (created empty-but-default on first use)."""
+        """The backend of ``name`` (created empty-but-default on first use); ``TooManyNamespaces`` when full."""
+        now = self._now()
         backend = self._backends.get(name)
-        if backend is None:
-            with self._lock:
-                backend = self._backends.setdefault(name, self._factory(name))
+        if backend is not None:
+            self._used[name] = now
+            return backend
+        with self._lock:
+            backend = self._backends.get(name)
+            if backend is None:
+                self._expire(now)
+                if self.max_namespaces and len(self._backends) >= self.max_namespaces:
+                    raise TooManyNamespaces(
+                        f"The mock holds its maximum of {self.max_namespaces} namespaces; drop one "
+                        "(DELETE /__mock/namespace), wait until idle ones expire, or raise MAX_NAMESPACES.")
+                backend = self._backends[name] = self._factory(name)
+            self._used[name] = now
         return backend
+
+    def _expire(self, now: float) -> None:
+        if not self.idle_seconds:
+            return
+        for name, used in list(self._used.items()):
+            if name != "default" and now - used > self.idle_seconds:
+                self._backends.pop(name, None)
+                self._used.pop(name, None)
+
+    def expire(self) -> None:
+        """Drop the namespaces idle for longer than ``idle_seconds``."""
+        with self._lock:
+            self._expire(self._now())
 
     def names(self) -> list[str]:
         """Known namespace names."""
@@ -777,6 +852,7 @@ class Namespaces:
         """Forget a namespace entirely."""
         with self._lock:
             self._backends.pop(name, None)
+            self._used.pop(name, None)
 
 
 def token_digest(token: str) -> str:
