@@ -12,7 +12,16 @@ import re
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
-from contracts.solusvm import SERVER_STATUSES, USER_STATUSES, PlanCreateSchema, SettingsPatchSchema
+from contracts.solusvm import (
+    READ_ONLY_COLLECTIONS,
+    SERVER_STATUSES,
+    USER_STATUSES,
+    ApplicationSchema,
+    IsoImageSchema,
+    LicenseSchema,
+    PlanCreateSchema,
+    SettingsPatchSchema,
+)
 
 #: ``format`` and ``version`` of a state dump (``mock_solusvm.state``).
 STATE_FORMAT = "mock-solusvm-state"
@@ -216,6 +225,14 @@ class StateDumpSchema(_Open):
     tasks = fields.List(fields.Dict(), required=True)
     tokens = fields.List(fields.Dict(), required=True,
                          metadata={"description": "`{token_sha256, ...}`: digests, never tokens"})
+    ssh_keys = fields.List(fields.Dict())
+    applications = fields.List(fields.Dict())
+    iso_images = fields.List(fields.Dict())
+    backups = fields.List(fields.Dict())
+    snapshots = fields.List(fields.Dict())
+    readonly = fields.Dict(keys=fields.String(), values=fields.List(fields.Dict()),
+                           metadata={"description": "The read-only collections (activity_logs, ...)"})
+    license = fields.Dict()
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -342,6 +359,24 @@ class SeedServerSchema(_Open):
     deleted_at = _instant(allow_none=True)
 
 
+class SeedSshKeySchema(_Open):
+    id = _id()
+    name = fields.String(required=True, validate=validate.Length(1, 255))
+    body = fields.String(required=True, validate=validate.Length(1, 16384))
+    user_id = _id(allow_none=True)
+
+
+def _seed_variant(schema: type[Schema]) -> type[Schema]:
+    """A resource schema whose ``id`` is optional (a seed may let the mock number records)."""
+    name = schema.__name__.removesuffix("Schema")
+    return type(f"Seed{name}Schema", (schema,), {"id": _id(), "__doc__": f"A seeded {name}: `id` optional."})
+
+
+SeedApplicationSchema = _seed_variant(ApplicationSchema)
+SeedIsoImageSchema = _seed_variant(IsoImageSchema)
+SEED_READ_ONLY = {name: _seed_variant(schema) for name, (schema, _) in READ_ONLY_COLLECTIONS.items()}
+
+
 class SeedDocumentSchema(_Open):
     """``POST /__mock/seed``: every key optional; a key given replaces that collection of the default
     fixture. A ``clock`` sets and freezes the clock; without it the clock runs with real time."""
@@ -356,3 +391,11 @@ class SeedDocumentSchema(_Open):
     users = fields.List(fields.Nested(SeedUserSchema))
     servers = fields.List(fields.Nested(SeedServerSchema))
     projects = fields.List(fields.Nested(SeedProjectSchema))
+    ssh_keys = fields.List(fields.Nested(SeedSshKeySchema))
+    applications = fields.List(fields.Nested(SeedApplicationSchema))
+    iso_images = fields.List(fields.Nested(SeedIsoImageSchema))
+    license = fields.Nested(LicenseSchema)
+
+
+for _name, _schema in SEED_READ_ONLY.items():
+    SeedDocumentSchema._declared_fields[_name] = fields.List(fields.Nested(_schema))

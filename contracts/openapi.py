@@ -223,6 +223,7 @@ def build_solusvm_spec() -> dict[str, Any]:
             "post": _sv_op(f"{action.capitalize()} a server (async)", "200", task_env, errors=write,
                            tag="servers"),
         }
+    _extra_solusvm_paths(paths)
     for path in sorted(paths):
         ops = dict(paths[path])
         parameters = ops.pop("parameters", None)
@@ -230,6 +231,131 @@ def build_solusvm_spec() -> dict[str, Any]:
     doc = spec.to_dict()
     doc["security"] = [{"bearer": []}]
     return doc
+
+
+def _extra_solusvm_paths(paths: dict[str, dict[str, Any]]) -> None:
+    """Server actions, backups, snapshots, SSH keys, admin CRUD and the Go SDK's read-only collections."""
+    env, lst = sv.envelope, (lambda s: sv.envelope(s, many=True))
+    item = ("401", "404", "429", "503")
+    write = ("401", "404", "422", "429", "503")
+    create = ("401", "422", "429", "503")
+    listed = ("401", "422", "429", "503")
+    task = env(sv.TaskSchema)
+    gone = ("401", "404", "422", "429", "503")
+
+    def one_id(**ops: Any) -> dict[str, Any]:
+        return {"parameters": [_id_param()], **ops}
+
+    server_ops: dict[str, tuple[str, str, Any, Any, tuple[str, ...]]] = {
+        "resize": ("post", "Change the server's plan; usage bills the new plan from now (async)", task,
+                   sv.ServerResizeSchema, write),
+        "reinstall": ("post", "Reinstall from an OS version or an application (async)", task,
+                      sv.ServerReinstallSchema, write),
+        "reset_password": ("post", "Reset the root password (async)", task, None, item),
+        "vnc_up": ("post", "Open a VNC session", env(sv.VncSchema), None, write),
+    }
+    for action, (method, summary, answer, body, errors) in server_ops.items():
+        paths[f"/api/v1/servers/{{id}}/{action}"] = one_id(**{method: _sv_op(
+            summary, "200", answer, body=body, errors=errors, tag="servers")})
+    paths["/api/v1/servers/{id}/boot"] = one_id(
+        get=_sv_op("Boot mode (and ISO image)", "200", env(sv.BootSchema), errors=item, tag="servers"),
+        post=_sv_op("Set the boot mode (disk, rescue, iso)", "200", env(sv.BootSchema), body=sv.BootSchema,
+                    errors=write, tag="servers"))
+    paths["/api/v1/servers/{id}/settings"] = one_id(patch=_sv_op(
+        "Change hypervisor settings", "200", env(sv.ServerSchema), body=sv.ServerSettingsPatchSchema,
+        errors=write, tag="servers"))
+    paths["/api/v1/servers/{id}/ips"] = one_id(
+        post=_sv_op("Add additional IPv4 addresses (billed from now; async)", "200", task,
+                    body=sv.AdditionalIpsCreateSchema, errors=write, tag="servers"),
+        delete=_sv_op("Remove additional IPv4 addresses by id (async)", "200", task,
+                      body=sv.AdditionalIpsDeleteSchema, errors=write, tag="servers"))
+    paths["/api/v1/servers/{id}/disks"] = one_id(get=_sv_op(
+        "The server's disks", "200", lst(sv.DiskSchema), errors=item, tag="servers"))
+    paths["/api/v1/servers/{id}/backups"] = one_id(
+        get=_sv_op("The server's backups, newest first", "200", lst(sv.BackupSchema), errors=item, tag="backups"),
+        post=_sv_op("Back the server up (billed per the plan's backup_price)", "201", env(sv.BackupSchema),
+                    errors=write, tag="backups"))
+    paths["/api/v1/backups/{id}"] = one_id(
+        get=_sv_op("Get a backup", "200", env(sv.BackupSchema), errors=item, tag="backups"),
+        delete=_sv_op("Delete a backup", "204", None, errors=item, tag="backups"))
+    paths["/api/v1/backups/{id}/restore"] = one_id(post=_sv_op(
+        "Restore a created backup (async)", "200", task, errors=gone, tag="backups"))
+    paths["/api/v1/servers/{id}/snapshots"] = one_id(
+        get=_sv_op("The server's snapshots", "200", lst(sv.SnapshotSchema), errors=item, tag="backups"),
+        post=_sv_op("Take a snapshot", "201", env(sv.SnapshotSchema), body=sv.SnapshotCreateSchema,
+                    errors=write, tag="backups"))
+    paths["/api/v1/snapshots/{id}"] = one_id(
+        get=_sv_op("Get a snapshot", "200", env(sv.SnapshotSchema), errors=item, tag="backups"),
+        delete=_sv_op("Delete a snapshot (async)", "200", task, errors=item, tag="backups"))
+    paths["/api/v1/snapshots/{id}/revert"] = one_id(post=_sv_op(
+        "Revert the server to an available snapshot (async)", "200", task, errors=gone, tag="backups"))
+    paths["/api/v1/ssh_keys"] = {
+        "get": _sv_op("List SSH keys (a user token: its own)", "200", lst(sv.SshKeySchema),
+                      params=_page_params("search"), errors=listed, tag="ssh_keys"),
+        "post": _sv_op("Add an SSH key", "201", env(sv.SshKeySchema), body=sv.SshKeyCreateSchema, errors=create,
+                       tag="ssh_keys")}
+    paths["/api/v1/ssh_keys/{id}"] = one_id(
+        get=_sv_op("Get an SSH key", "200", env(sv.SshKeySchema), errors=item, tag="ssh_keys"),
+        delete=_sv_op("Delete an SSH key", "204", None, errors=item, tag="ssh_keys"))
+    for name, schema, label in (("applications", sv.ApplicationSchema, "applications"),
+                                ("iso_images", sv.IsoImageSchema, "ISO images")):
+        paths[f"/api/v1/{name}"] = {"get": _sv_op(f"List {label}", "200", lst(schema), params=_page_params("search"),
+                                                  errors=listed, tag="reference")}
+        paths[f"/api/v1/{name}/{{id}}"] = one_id(get=_sv_op(f"Get one of the {label}", "200", env(schema),
+                                                            errors=item, tag="reference"))
+    paths["/api/v1/tasks"] = {"get": _sv_op("List tasks, newest first (admin)", "200", lst(sv.TaskSchema),
+                                            params=_page_params("action", "status"), errors=listed, tag="servers")}
+    paths["/api/v1/projects/{id}/servers"] = one_id(
+        get=_sv_op("The project's servers", "200", lst(sv.ServerSchema), errors=item, tag="servers"),
+        post=_sv_op("Create a server in the project (owned by the project's owner)", "201", env(sv.ServerSchema),
+                    body=sv.ServerCreateSchema, errors=write, tag="servers"))
+    paths["/api/v1/license"] = {"get": _sv_op("The license (admin)", "200", env(sv.LicenseSchema),
+                                              errors=("401", "429", "503"), tag="reference")}
+    for name, (schema, _model) in sv.READ_ONLY_COLLECTIONS.items():
+        label = name.replace("_", " ")
+        paths[f"/api/v1/{name}"] = {"get": _sv_op(f"List {label} (admin; seedable, read-only in the mock)", "200",
+                                                  lst(schema), params=_page_params("search"), errors=listed,
+                                                  tag="reference")}
+        paths[f"/api/v1/{name}/{{id}}"] = one_id(get=_sv_op(f"Get one of the {label}", "200", env(schema),
+                                                            errors=item, tag="reference"))
+    # admin CRUD of the catalogue
+    paths["/api/v1/roles"]["post"] = _sv_op("Create a role (admin)", "201", env(sv.RoleSchema),
+                                            body=sv.RoleCreateSchema, errors=create, tag="reference")
+    paths["/api/v1/plans"]["post"] = _sv_op("Create a plan (admin)", "201", env(sv.PlanSchema),
+                                            body=sv.PlanCreateSchema, errors=create, tag="plans")
+    paths["/api/v1/plans/{id}"].update(
+        put=_sv_op("Update a plan (admin; partial)", "200", env(sv.PlanSchema), body=sv.PlanUpdateSchema,
+                   errors=write, tag="plans"),
+        delete=_sv_op("Delete a plan no server ever used (admin)", "204", None, errors=gone, tag="plans"))
+    paths["/api/v1/locations"]["post"] = _sv_op("Create a location (admin)", "201", env(sv.LocationSchema),
+                                                body=sv.LocationCreateSchema, errors=create, tag="reference")
+    paths["/api/v1/locations/{id}"].update(
+        put=_sv_op("Update a location (admin)", "200", env(sv.LocationSchema), body=sv.LocationCreateSchema,
+                   errors=write, tag="reference"),
+        patch=_sv_op("Patch a location (admin)", "200", env(sv.LocationSchema), body=sv.LocationCreateSchema,
+                     errors=write, tag="reference"),
+        delete=_sv_op("Delete a location without live servers (admin)", "204", None, errors=gone, tag="reference"))
+    paths["/api/v1/os_images"]["post"] = _sv_op("Create an OS image (admin)", "201", env(sv.OsImageSchema),
+                                                body=sv.OsImageCreateSchema, errors=create, tag="reference")
+    paths["/api/v1/os_images/{id}"].update(
+        put=_sv_op("Rename an OS image (admin)", "200", env(sv.OsImageSchema), body=sv.OsImageCreateSchema,
+                   errors=write, tag="reference"),
+        delete=_sv_op("Delete an OS image (admin)", "204", None, errors=gone, tag="reference"))
+    paths["/api/v1/os_images/{id}/versions"] = one_id(
+        get=_sv_op("The versions of an OS image", "200", lst(sv.OsImageVersionSchema), errors=item, tag="reference"),
+        post=_sv_op("Add a version (admin)", "201", env(sv.OsImageVersionSchema), body=sv.OsImageVersionCreateSchema,
+                    errors=write, tag="reference"))
+    paths["/api/v1/os_image_versions/{id}"] = one_id(
+        get=_sv_op("Get an OS image version", "200", env(sv.OsImageVersionSchema), errors=item, tag="reference"),
+        put=_sv_op("Update an OS image version (admin)", "200", env(sv.OsImageVersionSchema),
+                   body=sv.OsImageVersionCreateSchema, errors=write, tag="reference"),
+        delete=_sv_op("Delete an OS image version (admin)", "204", None, errors=gone, tag="reference"))
+    paths["/api/v1/projects"]["post"] = _sv_op("Create a project", "201", env(sv.ProjectSchema),
+                                               body=sv.ProjectCreateSchema, errors=create, tag="reference")
+    paths["/api/v1/projects/{id}"].update(
+        put=_sv_op("Update a project", "200", env(sv.ProjectSchema), body=sv.ProjectCreateSchema, errors=write,
+                   tag="reference"),
+        delete=_sv_op("Delete an empty, non-default project", "204", None, errors=gone, tag="reference"))
 
 
 # --- the bridge (GetTokenPricing + WHMCS External API) -----------------------------------

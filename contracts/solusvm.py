@@ -338,10 +338,11 @@ class ServerSchema(_Lenient):
     location = fields.Nested(LocationSchema, allow_none=True, load_default=None)
     specifications = fields.Nested(SpecificationsSchema, required=True)
     fqdns = fields.List(fields.String(), required=True)
-    boot_mode = fields.String(load_default="disk", validate=validate.OneOf(["disk", "rescue"]))
+    boot_mode = fields.String(load_default="disk", validate=validate.OneOf(["disk", "rescue", "iso"]))
     ip_addresses = fields.Nested(IpAddressesSchema, required=True)
     ips = fields.List(fields.Nested(IpBlockIpSchema), required=True)
     additional_ip_count = StrictInt(load_default=0, metadata={"description": "Extra IPv4 addresses (billed)"})
+    settings = fields.Dict(load_default=dict, metadata={"description": "Hypervisor settings (PATCH servers/{id}/settings)"})
     usage = fields.Dict(required=True, metadata={"description": "cpu and network counters"})
     created_at = Timestamp(required=True)
 
@@ -439,6 +440,340 @@ class SettingsSchema(_Lenient):
                                 metadata={"description": "The default limit group of new users"})
 
 
+# --- resources billing modules and the Go SDK use beyond the billing core ------------------
+
+BOOT_MODES = ("disk", "rescue", "iso")
+BACKUP_STATUSES = ("pending", "in_progress", "created", "failed", "restoring")
+SNAPSHOT_STATUSES = ("available", "processing", "failed")
+
+
+class NamedRefSchema(_Lenient):
+    """``{id, name}``: a short reference to another record."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+
+
+class SshKeySchema(_Lenient):
+    """An SSH key (Go SDK ``SSHKey``); ``user_id`` is its owner."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    body = fields.String(required=True)
+    user_id = StrictInt(required=True, allow_none=True)
+
+
+class SshKeyCreateSchema(_Lenient):
+    """``POST ssh_keys`` (VPS sends ``{name, body, user_id}``; a user token may leave ``user_id`` out)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    body = fields.String(required=True, validate=validate.Length(min=1, max=16384))
+    user_id = StrictInt(allow_none=True, load_default=None)
+
+
+class ApplicationSchema(_Lenient):
+    """A one-click application (Go SDK ``Application``); ``reinstall`` takes its id."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    url = fields.String(load_default="")
+    json_schema = fields.String(load_default="", metadata={"description": "Schema of application_data"})
+    is_default = fields.Boolean(load_default=False)
+    is_visible = fields.Boolean(load_default=True)
+    is_buildin = fields.Boolean(load_default=True, metadata={"description": "Sic: the API's spelling"})
+
+
+class IsoImageSchema(_Lenient):
+    """An ISO image a server can boot from (``mode: iso``); shape guessed from the Blesta module."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    iso_url = fields.String(load_default="")
+    os_type = fields.String(load_default="linux")
+    is_visible = fields.Boolean(load_default=True)
+
+
+class ServerRefSchema(_Lenient):
+    """A short server reference (``compute_resource_vm`` of a backup)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    uuid = fields.String(required=True)
+
+
+class CreatorRefSchema(_Lenient):
+    """Who made a backup."""
+
+    id = StrictInt(required=True)
+    email = fields.String(required=True)
+
+
+class BackupSchema(_Lenient):
+    """A server backup (Go SDK ``Backup``); ``status`` moves pending → in_progress → created on the clock."""
+
+    id = StrictInt(required=True)
+    type = fields.String(required=True, validate=validate.OneOf(["full", "incremental"]))
+    creation_method = fields.String(required=True, validate=validate.OneOf(["auto", "manual"]))
+    status = fields.String(required=True, validate=validate.OneOf(BACKUP_STATUSES))
+    size = fields.Float(required=True, metadata={"description": "GiB"})
+    disk = StrictInt(required=True)
+    backup_progress = fields.Float(required=True)
+    backup_fail_reason = fields.String(load_default="")
+    compute_resource_vm = fields.Nested(ServerRefSchema, required=True)
+    backup_node = fields.Nested(NamedRefSchema, required=True, allow_none=True)
+    creator = fields.Nested(CreatorRefSchema, required=True, allow_none=True)
+    created_at = Timestamp(required=True)
+
+
+class SnapshotSchema(_Lenient):
+    """A server snapshot (Go SDK ``Snapshot``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    size = fields.Float(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(SNAPSHOT_STATUSES))
+    created_at = Timestamp(required=True)
+
+
+class SnapshotCreateSchema(_Lenient):
+    """``POST servers/{id}/snapshots``."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class DiskSchema(_Lenient):
+    """A server disk (``GET servers/{id}/disks``); the primary disk has the plan's size (GiB)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    size = StrictInt(required=True)
+    is_primary = fields.Boolean(required=True)
+
+
+class BootSchema(_Lenient):
+    """``GET|POST servers/{id}/boot`` (Blesta module): the boot mode and, for ``iso``, the image."""
+
+    mode = fields.String(required=True, validate=validate.OneOf(BOOT_MODES))
+    iso_image_id = StrictInt(allow_none=True, load_default=None)
+
+
+class ServerResizeSchema(_Lenient):
+    """``POST servers/{id}/resize`` (Go SDK ``VirtualServerResizeRequest``; VPS and Blesta add fields)."""
+
+    plan_id = StrictInt(required=True)
+    preserve_disk = fields.Boolean(load_default=False)
+    backup_settings = fields.Dict(load_default=None, allow_none=True)
+
+
+class ServerReinstallSchema(_Lenient):
+    """``POST servers/{id}/reinstall``: ``os`` (a version id) or ``application`` (+ ``application_data``)."""
+
+    os = StrictInt(allow_none=True, load_default=None)
+    application = StrictInt(allow_none=True, load_default=None)
+    application_data = fields.Dict(load_default=dict)
+    ssh_keys = fields.List(StrictInt(), load_default=list)
+
+
+class ServerSettingsPatchSchema(_Lenient):
+    """``PATCH servers/{id}/settings`` (Go SDK ``VirtualServerUpdateSettingsRequest``)."""
+
+    disk_cache_mode = fields.String(validate=validate.OneOf(["none", "writethrough", "writeback", "directsync",
+                                                             "unsafe", "default"]))
+    disk_driver = fields.String(validate=validate.OneOf(["virtio", "scsi", "ide"]))
+    firmware = fields.String(validate=validate.OneOf(["bios", "efi"]))
+
+
+class ServerSettingsSchema(_Lenient):
+    """A server's hypervisor settings as ``PATCH servers/{id}/settings`` stores them."""
+
+    disk_cache_mode = fields.String(required=True)
+    disk_driver = fields.String(required=True)
+    firmware = fields.String(required=True)
+
+
+class AdditionalIpsCreateSchema(_Lenient):
+    """``POST servers/{id}/ips``: how many extra IPv4 addresses to add (billed per IP)."""
+
+    count = StrictInt(load_default=1, validate=validate.Range(min=1, max=256))
+
+
+class AdditionalIpsDeleteSchema(_Lenient):
+    """``DELETE servers/{id}/ips``: the ids (from ``ip_addresses.ipv4``) of extra addresses to remove."""
+
+    ids = fields.List(StrictInt(), required=True, validate=validate.Length(min=1))
+
+
+class VncSchema(_Lenient):
+    """``POST servers/{id}/vnc_up``: where a VNC client connects (a mock address)."""
+
+    url = fields.String(required=True)
+    password = fields.String(required=True)
+
+
+class ResetPasswordSchema(_Lenient):
+    """``POST servers/{id}/reset_password``: the task and the new root password (mock: random)."""
+
+    password = fields.String(required=True)
+
+
+class RoleCreateSchema(_Lenient):
+    """``POST roles`` / ``PUT roles/{id}``."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    is_default = fields.Boolean(load_default=False)
+
+
+class LocationCreateSchema(_Lenient):
+    """``POST locations`` / ``PUT`` / ``PATCH locations/{id}``."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    description = fields.String(load_default="", validate=validate.Length(max=1024))
+    is_visible = fields.Boolean(load_default=True)
+
+
+class OsImageCreateSchema(_Lenient):
+    """``POST os_images`` / ``PUT os_images/{id}``."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class OsImageVersionCreateSchema(_Lenient):
+    """``POST os_images/{id}/versions`` / ``PUT os_image_versions/{id}``."""
+
+    version = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class ProjectCreateSchema(_Lenient):
+    """``POST projects`` / ``PUT projects/{id}``; an admin may give ``owner_id``."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    description = fields.String(load_default="", validate=validate.Length(max=1024))
+    owner_id = StrictInt(allow_none=True, load_default=None)
+
+
+# read-only catalogue resources of the Go SDK (list + get, seedable)
+
+
+class ActivityLogSchema(_Lenient):
+    """An activity log entry (Go SDK ``ActivityLogs``)."""
+
+    id = StrictInt(required=True)
+    event = fields.String(required=True)
+    user_email = fields.String(load_default="")
+    created_at = fields.String(required=True)
+
+
+class BackupNodeSchema(_Lenient):
+    """A backup node (Go SDK ``BackupNode``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    type = fields.String(load_default="ssh_rsync")
+    compute_resources_count = StrictInt(load_default=0)
+    backups_count = StrictInt(load_default=0)
+    total_backups_size = StrictInt(load_default=0)
+
+
+class ComputeResourceSchema(_Lenient):
+    """A compute resource (Go SDK ``ComputeResource``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    host = fields.String(load_default="")
+    agent_port = StrictInt(load_default=8080)
+    status = fields.String(load_default="active")
+    vms_count = StrictInt(load_default=0)
+    version = fields.String(load_default="")
+    is_locked = fields.Boolean(load_default=False)
+
+
+class IpBlockSchema(_Lenient):
+    """An IP block (Go SDK ``IPBlock``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    type = fields.String(load_default="IPv4")
+    gateway = fields.String(load_default="")
+    netmask = fields.String(load_default="")
+    ns_1 = fields.String(load_default="")
+    ns_2 = fields.String(load_default="")
+    subnet = StrictInt(load_default=0)
+    range = fields.String(load_default="")
+
+
+class IconSchema(_Lenient):
+    """An icon (Go SDK ``Icon``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    url = fields.String(load_default="")
+    type = fields.String(load_default="os")
+
+
+class PermissionSchema(_Lenient):
+    """A permission (Go SDK ``Permission``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+
+
+class StorageSchema(_Lenient):
+    """A storage (Go SDK ``Storage``)."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    type = fields.String(load_default="fb")
+    path = fields.String(load_default="")
+    is_available_for_balancing = fields.Boolean(load_default=True)
+    servers_count = StrictInt(load_default=0)
+    compute_resources_count = StrictInt(load_default=0)
+    free_space = fields.Float(load_default=0)
+
+
+class StorageTypeSchema(_Lenient):
+    """A storage type (Go SDK ``StorageType``) with the image formats it takes."""
+
+    id = StrictInt(required=True)
+    name = fields.String(required=True)
+    formats = fields.List(fields.String(), load_default=list)
+
+
+class ServersMigrationSchema(_Lenient):
+    """A servers migration (Go SDK ``ServersMigration``)."""
+
+    id = StrictInt(required=True)
+    destination_compute_resource = fields.Dict(load_default=dict)
+    task = fields.Dict(load_default=dict)
+    children = fields.List(fields.Dict(), load_default=list)
+
+
+class LicenseSchema(_Lenient):
+    """The installation's license (Go SDK ``License``)."""
+
+    cpu_cores = StrictInt(required=True)
+    cpu_cores_in_use = StrictInt(required=True)
+    is_active = fields.Boolean(required=True)
+    key = fields.String(required=True)
+    key_type = fields.String(required=True)
+    product = fields.String(required=True)
+    expiration_date = fields.String(required=True)
+    update_date = fields.String(required=True)
+
+
+#: Read-only collections: URL name -> (schema, model name in 404 messages). Seeded under the same key.
+READ_ONLY_COLLECTIONS: dict[str, tuple[type[Schema], str]] = {
+    "activity_logs": (ActivityLogSchema, "ActivityLog"),
+    "backup_nodes": (BackupNodeSchema, "BackupNode"),
+    "compute_resources": (ComputeResourceSchema, "ComputeResource"),
+    "ip_blocks": (IpBlockSchema, "IpBlock"),
+    "icons": (IconSchema, "Icon"),
+    "permissions": (PermissionSchema, "Permission"),
+    "storages": (StorageSchema, "Storage"),
+    "storage_types": (StorageTypeSchema, "StorageType"),
+    "servers_migrations": (ServersMigrationSchema, "ServersMigration"),
+}
+
+
 # --- usage -----------------------------------------------------------------------------
 
 
@@ -479,7 +814,7 @@ class UsageIpsSchema(_Lenient):
 
 
 class UsageBackupsSchema(_Lenient):
-    """Backup charges (always 0 in the mock)."""
+    """Backup charges: the plan's ``backup_price`` percent of the item's server tokens while backups exist (guess)."""
 
     tokens = StrictInt(required=True)
 
@@ -617,6 +952,7 @@ class ServerCreateSchema(_Lenient):
     fqdns = fields.List(fields.String(), load_default=list)
     additional_ip_count = StrictInt(load_default=0, validate=validate.Range(min=0, max=256))
     boot_mode = fields.String(load_default="disk", validate=validate.OneOf(["disk", "rescue"]))
+    ssh_keys = fields.List(StrictInt(), load_default=list, metadata={"description": "SSH key ids to install"})
 
 
 class PlanLimitInputSchema(_Lenient):
@@ -678,6 +1014,7 @@ class ServerPatchSchema(_Lenient):
     description = fields.String()
     fqdns = fields.List(fields.String())
     boot_mode = fields.String(validate=validate.OneOf(["disk", "rescue"]))
+    backup_settings = fields.Dict(allow_none=True, metadata={"description": "Go SDK; stored as sent"})
 
 
 class ServerActionSchema(_Lenient):

@@ -32,10 +32,13 @@ from contracts.solusvm import (
 
 from .clock import Clock, format_instant, parse_instant
 from .errors import Forbidden, Invalid, MockError, NotFound, Unauthenticated, invalid
+from .extras import EXTRA_SEED_COLLECTIONS, ExtrasMixin, default_extras
 from .faults import Faults
 from .journal import Journal
 
 STATE_FORMAT = "mock-solusvm-state"
+#: Tables of the extra resources (optional in a state document).
+EXTRA_TABLES = ("ssh_keys", "applications", "iso_images", "backups", "snapshots")
 STATE_VERSION = 1
 #: Seconds of virtual time for a task to go pending → running → done.
 TASK_RUNNING_AFTER = 1
@@ -81,6 +84,7 @@ def default_fixture() -> dict[str, Any]:
                    "params": {"vcpu": 1, "ram": 1073741824, "disk": 10}}],
         "users": [],
         "servers": [],
+        **default_extras(),
     }
 
 
@@ -141,7 +145,7 @@ def plan_record(pid: int, data: dict[str, Any]) -> dict[str, Any]:
                                     "is_snapshots_enabled", "is_additional_ips_available", "virtualization_type")}}
 
 
-class Backend:
+class Backend(ExtrasMixin):
     """All data of one namespace, with the operations of the SolusVM API on it."""
 
     def __init__(self, name: str = "default", journal_limit: int = 10_000) -> None:
@@ -166,6 +170,13 @@ class Backend:
         self.servers: dict[int, dict[str, Any]] = {}
         self.projects: dict[int, dict[str, Any]] = {}
         self.tasks: dict[int, dict[str, Any]] = {}
+        self.ssh_keys: dict[int, dict[str, Any]] = {}
+        self.applications: dict[int, dict[str, Any]] = {}
+        self.iso_images: dict[int, dict[str, Any]] = {}
+        self.backups: dict[int, dict[str, Any]] = {}
+        self.snapshots: dict[int, dict[str, Any]] = {}
+        self.readonly: dict[str, dict[int, dict[str, Any]]] = {}
+        self.license: dict[str, Any] = {}
         self.tokens: dict[str, dict[str, Any]] = {}
         self.emails: dict[str, int] = {}  # lower-cased e-mail -> user id (uniqueness)
         self.view_cache: dict[int, dict[str, Any]] = {}  # user id -> serialised user (dropped on change)
@@ -203,7 +214,8 @@ class Backend:
         for key in fixture:
             if key in doc:
                 fixture[key] = doc[key]
-        for key in ("users", "servers", "roles", "plans", "limit_groups", "locations", "os_images", "projects"):
+        for key in ("users", "servers", "roles", "plans", "limit_groups", "locations", "os_images", "projects",
+                    *EXTRA_SEED_COLLECTIONS):
             if key in doc and not isinstance(doc[key], list):
                 raise invalid(key, f"{key} must be a list.")
         if doc.get("settings") is not None:
@@ -275,6 +287,7 @@ class Backend:
             self._seed_user(u, now)
         for s in fx["servers"]:
             self._seed_server(s, now)
+        self._apply_extras(fx)
 
     def _seed_user(self, u: dict[str, Any], now: datetime) -> None:
         email = str(u["email"])
@@ -359,6 +372,10 @@ class Backend:
             if not password_hashes:
                 data["users"] = [{**u, "password_hash": None} for u in data["users"]]
             data["tokens"] = [{"token_sha256": t, **rec} for t, rec in self.tokens.items()]
+            for k in EXTRA_TABLES:
+                data[k] = list(getattr(self, k).values())
+            data["readonly"] = {k: list(v.values()) for k, v in self.readonly.items()}
+            data["license"] = self.license
             doc = {"format": STATE_FORMAT, "version": STATE_VERSION, "namespace": self.name,
                    "clock": self.clock.to_json(), "settings": self.settings, "next_ids": self.next_ids,
                    "faults": self.faults.list(), **data}
@@ -377,6 +394,13 @@ class Backend:
             for k in ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers",
                       "projects", "tasks"):
                 tables[k] = {int(r["id"]): _unjsonify(r) for r in doc[k]}
+            for k in EXTRA_TABLES:  # optional: dumps from before these existed restore without them
+                tables[k] = {int(r["id"]): _unjsonify(r) for r in doc.get(k) or []}
+            readonly = {k: {int(r["id"]): dict(r) for r in v} for k, v in (doc.get("readonly") or {}).items()}
+            license_ = dict(doc.get("license") or default_extras()["license"])
+            for server in tables["servers"].values():
+                for h in server.get("history") or []:
+                    h["from"] = parse_instant(h["from"]) if isinstance(h["from"], str) else h["from"]
             tokens = {}
             for rec in doc["tokens"]:
                 rec = _unjsonify(rec)
@@ -412,6 +436,7 @@ class Backend:
             for k, v in tables.items():
                 setattr(self, k, v)
             self.tokens, self.next_ids, self.settings = tokens, next_ids, settings
+            self.readonly, self.license = readonly, license_
             self.emails = emails
             self.journal.clear()
 
@@ -644,6 +669,7 @@ class Backend:
                 proj = self.projects.get(data["project"])
                 if proj is None or proj["owner_id"] != owner_id:
                     raise invalid("project", "The selected project is invalid.")
+            self._check_ssh_keys(data["ssh_keys"], owner_id)
             self._check_limits(owner, new_servers=1, new_running=1, ips=data["additional_ip_count"])
             sid = self._id("servers")
             self.servers[sid] = {
@@ -652,7 +678,7 @@ class Backend:
                 "project_id": data["project"] or self._default_project(owner_id),
                 "status": "started", "is_suspended": False, "suspended_by_user": False,
                 "fqdns": data["fqdns"], "boot_mode": data["boot_mode"],
-                "additional_ip_count": data["additional_ip_count"],
+                "additional_ip_count": data["additional_ip_count"], "ssh_keys": data["ssh_keys"],
                 "created_at": self.clock.now(), "deleted_at": None,
             }
             return self.servers[sid]

@@ -9,11 +9,13 @@ accrue like running ones (the docs bill from creation to termination).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from contracts.rules import capped_tokens, month_bounds, overlap, started_hours
 
 from .errors import Invalid
+from .extras import history_segments
 
 MAX_PERIOD_DAYS = 3660  # ten years: keeps the per-month loop bounded
 
@@ -72,9 +74,37 @@ def server_usage(server: dict[str, Any], plan: dict[str, Any], lo: datetime, hi:
             "additional_ips": {"count": ips, "hours": ip_hours, "tokens": ip_tokens}}
 
 
+def _plan_groups(server: dict[str, Any]) -> list[list[tuple[datetime, datetime | None, int, int]]]:
+    """The server's history segments, consecutive ones on the same plan grouped (one usage item each)."""
+    groups: list[list[tuple[datetime, datetime | None, int, int]]] = []
+    for seg in history_segments(server):
+        if groups and groups[-1][-1][2] == seg[2]:
+            groups[-1].append(seg)
+        else:
+            groups.append([seg])
+    return groups
+
+
+def backup_tokens(backend: Any, server: dict[str, Any], plan: dict[str, Any], tokens: int, hi: datetime) -> int:
+    """Backup charge of one item (guess): ``backup_price`` percent of its server tokens, rounded half up,
+    when the server has a backup that was made before ``hi`` and not deleted by then."""
+    price = Decimal(str(plan.get("backup_price") or 0))
+    if not price or not tokens:
+        return 0
+    backups = getattr(backend, "backups", {})
+    if not any(b["server_id"] == server["id"] and b["created_at"] < hi
+               and (b["deleted_at"] is None or b["deleted_at"] >= hi) for b in backups.values()):
+        return 0
+    return int((Decimal(tokens) * price / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 def usage_items(backend: Any, date_from: date, date_to: date, user_id: int | None = None,
                 billing_user_id: int | None = None) -> list[dict[str, Any]]:
-    """One item per (user, server) with hours in the period; deleted servers included."""
+    """One item per (user, server, plan in force) with hours in the period; deleted servers included.
+
+    A resize starts a new item on the new plan at that instant; additional IPs are billed for
+    the time each count was in force.
+    """
     now = backend.clock.now()
     lo = datetime.combine(date_from, datetime.min.time(), UTC)
     hi = min(datetime.combine(date_to + timedelta(days=1), datetime.min.time(), UTC), now)
@@ -87,21 +117,32 @@ def usage_items(backend: Any, date_from: date, date_to: date, user_id: int | Non
             continue
         if hi <= lo:
             break
-        plan = backend.plans[server["plan_id"]]
-        u = server_usage(server, plan, lo, hi)
-        if u["hours"] == 0:
-            continue
-        items.append({
-            "user": {"id": user["id"], "email": user["email"], "billing_user_id": user["billing_user_id"]},
-            "server": {"id": server["id"], "uuid": server["uuid"], "name": server["name"],
-                       "is_deleted": server["deleted_at"] is not None, "deleted_at": server["deleted_at"]},
-            "plan": {k: plan[k] for k in ("id", "name", "tokens_per_hour", "tokens_per_month",
-                                          "ip_tokens_per_hour", "ip_tokens_per_month")},
-            "period": {"from_": date_from, "to": date_to},
-            **u,
-            "backups": {"tokens": 0},
-            "total_tokens": u["tokens"] + u["additional_ips"]["tokens"],
-        })
+        for group in _plan_groups(server):
+            plan = backend.plans[group[0][2]]
+            span = {"created_at": group[0][0], "deleted_at": group[-1][1], "additional_ip_count": 0}
+            u = server_usage(span, plan, lo, hi)
+            if u["hours"] == 0:
+                continue
+            ip_hours = ip_tokens = 0
+            for seg_from, seg_to, _plan, ips in group:
+                if ips:
+                    ipu = server_usage({"created_at": seg_from, "deleted_at": seg_to, "additional_ip_count": ips},
+                                       plan, lo, hi)["additional_ips"]
+                    ip_hours += ipu["hours"]
+                    ip_tokens += ipu["tokens"]
+            u["additional_ips"] = {"count": group[-1][3], "hours": ip_hours, "tokens": ip_tokens}
+            backups = backup_tokens(backend, server, plan, u["tokens"], hi)
+            items.append({
+                "user": {"id": user["id"], "email": user["email"], "billing_user_id": user["billing_user_id"]},
+                "server": {"id": server["id"], "uuid": server["uuid"], "name": server["name"],
+                           "is_deleted": server["deleted_at"] is not None, "deleted_at": server["deleted_at"]},
+                "plan": {k: plan[k] for k in ("id", "name", "tokens_per_hour", "tokens_per_month",
+                                              "ip_tokens_per_hour", "ip_tokens_per_month")},
+                "period": {"from_": date_from, "to": date_to},
+                **u,
+                "backups": {"tokens": backups},
+                "total_tokens": u["tokens"] + ip_tokens + backups,
+            })
     return items
 
 

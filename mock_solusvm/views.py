@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
+from .extras import server_settings
 from .pricing import BillingUnavailable, UserPricing, fetch_pricing, plan_price
 from .state import Backend
 
@@ -112,6 +113,7 @@ def server_view(backend: Backend, server: dict[str, Any], pricer: PlanPricer | N
                          "ipv6": _ipv6(sid)},
         "ips": [{"id": sid * 8 + i, "ip": a, "ip_block": {"id": 1, "name": "Default block"}}
                 for i, a in enumerate(addrs)],
+        "settings": server_settings(server),
         "usage": {"cpu": 0.0, "network": {"incoming": {"value": 0}, "outgoing": {"value": 0}}},
     }
 

@@ -144,4 +144,4 @@ def _item_dumper(schema: type[Schema]) -> Schema:
     return inst
 
 
-from . import catalog, servers, usage, users  # noqa: E402,F401  (routes register on api_bp)
+from . import actions, admin, catalog, resources, servers, usage, users  # noqa: E402,F401  (routes register on api_bp)
