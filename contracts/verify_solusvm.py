@@ -184,6 +184,36 @@ def _read_checks(api: _Api, report: Report, usage_period: str | None) -> None:
             return f"{body['meta']['total']} item(s), each a valid {item.__name__.removesuffix('Schema')}"
         return check
 
+    def optional_listing(path: str, item: type[Schema]) -> Callable[[], tuple[Status, str]]:
+        """A listing billing modules or the Go SDK read; a 403/404 is a warning (not every install has it)."""
+        def check() -> tuple[Status, str]:
+            resp = api.call("GET", path)
+            if resp.status_code in (403, 404):
+                return "warn", f"GET {path} answered {resp.status_code}"
+            body = api.expect(resp, 200, sv.envelope(item, many=True))
+            return "pass", f"{body['meta']['total']} item(s), each a valid {item.__name__.removesuffix('Schema')}"
+        return check
+
+    def license_() -> tuple[Status, str]:
+        resp = api.call("GET", "/license")
+        if resp.status_code in (403, 404):
+            return "warn", f"GET /license answered {resp.status_code}"
+        api.expect(resp, 200, sv.envelope(sv.LicenseSchema))
+        return "pass", "license valid"
+
+    def server_extras() -> tuple[Status, str]:
+        """Boot, disks, backups and snapshots of the first server, when there is one."""
+        servers = api.expect(api.call("GET", "/servers", params={"per_page": 1}), 200,
+                             sv.envelope(sv.ServerSchema, many=True))["data"]
+        if not servers:
+            return "skip", "no server to read boot, disks, backups and snapshots of"
+        sid = servers[0]["id"]
+        api.expect(api.call("GET", f"/servers/{sid}/boot"), 200, sv.envelope(sv.BootSchema))
+        api.expect(api.call("GET", f"/servers/{sid}/disks"), 200, sv.envelope(sv.DiskSchema, many=True))
+        api.expect(api.call("GET", f"/servers/{sid}/backups"), 200, sv.envelope(sv.BackupSchema, many=True))
+        api.expect(api.call("GET", f"/servers/{sid}/snapshots"), 200, sv.envelope(sv.SnapshotSchema, many=True))
+        return "pass", f"server {sid}: boot, disks, backups and snapshots valid"
+
     def settings() -> str:
         body = api.expect(api.call("GET", "/settings"), 200, sv.envelope(sv.SettingsSchema))
         integration = body["data"].get("billing_integration") or {}
@@ -226,6 +256,13 @@ def _read_checks(api: _Api, report: Report, usage_period: str | None) -> None:
     _run(report, "roles", listing("/roles", sv.RoleSchema))
     _run(report, "settings", settings)
     _run(report, "usage", usage)
+    for name, schema in (("locations", sv.LocationSchema), ("os_images", sv.OsImageSchema),
+                         ("projects", sv.ProjectSchema), ("applications", sv.ApplicationSchema),
+                         ("iso_images", sv.IsoImageSchema), ("ssh_keys", sv.SshKeySchema), ("tasks", sv.TaskSchema),
+                         *((n, sch) for n, (sch, _) in sv.READ_ONLY_COLLECTIONS.items())):
+        _run(report, name, optional_listing(f"/{name}", schema))
+    _run(report, "license", license_)
+    _run(report, "server_extras", server_extras)
 
 
 def _write_checks(api: _Api, report: Report) -> None:

@@ -190,3 +190,20 @@ def test_real_solusvm():
         pytest.skip("SOLUSVM_URL and SOLUSVM_API_TOKEN are not set: no real SolusVM to check against")
     report = verify_solusvm(url, api_token=token, allow_writes=os.environ.get("SOLUSVM_ALLOW_WRITES") == "1")
     assert report.ok, report.to_text()
+
+
+def test_the_new_shapes_are_checked(seeded):
+    report = run(seeded)
+    for name in ("locations", "os_images", "applications", "iso_images", "ssh_keys", "tasks", "ip_blocks",
+                 "compute_resources", "storage_types", "license", "server_extras"):
+        assert report.get(name).status == "pass", report.to_text()
+    assert "server 1: boot, disks, backups and snapshots valid" in report.get("server_extras").detail
+
+
+def test_a_wrong_new_shape_fails(seeded):
+    # an SSH key without its body, as a broken SolusVM might send it
+    seeded.faults.add(method="GET", path="/api/v1/ssh_keys", status=200, body={
+        "data": [{"id": 1, "name": "k"}], "links": {"first": "x", "last": "x", "prev": None, "next": None},
+        "meta": {"current_page": 1, "from": 1, "last_page": 1, "path": "x", "per_page": 15, "to": 1, "total": 1}})
+    report = run(seeded)
+    assert report.get("ssh_keys").status == "fail" and "body" in report.get("ssh_keys").detail
