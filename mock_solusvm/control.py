@@ -8,6 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 
 from contracts.solusvm import (
+    READ_ONLY_COLLECTIONS,
+    ApplicationSchema,
+    BackupSchema,
+    IsoImageSchema,
+    LicenseSchema,
     LimitGroupSchema,
     LocationSchema,
     OsImageSchema,
@@ -16,6 +21,8 @@ from contracts.solusvm import (
     RoleSchema,
     ServerSchema,
     SettingsSchema,
+    SnapshotSchema,
+    SshKeySchema,
     TaskSchema,
     UserSchema,
 )
@@ -106,7 +113,15 @@ def _unrenderable(backend: Any) -> str | None:
              (LimitGroupSchema, lambda r: r, backend.limit_groups),
              (LocationSchema, lambda r: r, backend.locations),
              (OsImageSchema, lambda r: r, backend.os_images),
-             (TaskSchema, lambda r: backend.task_view(r, poll=False), backend.tasks)]
+             (TaskSchema, lambda r: backend.task_view(r, poll=False), backend.tasks),
+             (SshKeySchema, lambda r: r, backend.ssh_keys),
+             (ApplicationSchema, lambda r: r, backend.applications),
+             (IsoImageSchema, lambda r: r, backend.iso_images),
+             (BackupSchema, backend.backup_view, backend.backups),
+             (SnapshotSchema, backend.snapshot_view, backend.snapshots)]
+    views += [(schema, lambda r: r, backend.readonly.get(name, {}))
+              for name, (schema, _) in READ_ONLY_COLLECTIONS.items()]
+    views.append((LicenseSchema, lambda r: r, {0: backend.license}))
     for schema, view, table in views:
         for rid, record in table.items():
             try:

@@ -413,8 +413,16 @@ class Backend(ExtrasMixin):
             for server in tables["servers"].values():
                 if server["user_id"] not in tables["users"] or server["plan_id"] not in tables["plans"]:
                     raise ValueError(f"server {server['id']} points at a missing user or plan")
+                for h in server.get("history") or []:
+                    if (h["plan_id"] not in tables["plans"] or not isinstance(h["from"], datetime)
+                            or isinstance(h["ips"], bool) or not isinstance(h["ips"], int) or h["ips"] < 0):
+                        raise ValueError(f"server {server['id']} has a bad history entry {h!r}")
                 if not isinstance(server["created_at"], datetime):
                     raise ValueError(f"server {server['id']} has no valid created_at")
+            for table in ("backups", "snapshots"):
+                for rec in tables[table].values():
+                    if rec.get("server_id") not in tables["servers"] or not isinstance(rec.get("created_at"), datetime):
+                        raise ValueError(f"{table} record {rec.get('id')} lacks a known server_id or created_at")
             next_ids = {str(k): int(v) for k, v in doc["next_ids"].items()}
             _check_next_ids(next_ids, tables, tokens)
             settings = dict(doc["settings"])

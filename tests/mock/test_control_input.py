@@ -140,3 +140,32 @@ def test_the_app_answers_a_clear_error_past_the_maximum():
     # dropping one makes room
     assert client.delete("/__mock/namespace", headers={"X-Mock-Namespace": "one"}).status_code == 204
     assert client.get("/api/v1/plans", headers={**auth, "X-Mock-Namespace": "two"}).status_code == 200
+
+
+def test_restore_refuses_new_records_the_api_could_not_serve(mock):
+    dump = mock.ctl.state()
+    for table, record, where in (
+            ("backups", {"id": 1, "server_id": 99, "created_at": "2026-10-01T00:00:00Z"}, "backups"),
+            ("ssh_keys", {"id": 1, "name": "k", "user_id": 1}, "sshkey 1"),
+            ("readonly", {"ip_blocks": [{"id": 1}]}, "ipblock 1")):
+        bad = copy.deepcopy(dump)
+        bad[table] = record if table == "readonly" else [record]
+        if table != "readonly":
+            bad["next_ids"][table] = 2
+        errors = _refused(mock.ctl.restore, bad)
+        assert where in str(errors), errors
+    assert mock.get("/ssh_keys").status_code == 200 and mock.get("/ip_blocks").json()["meta"]["total"] == 1
+
+
+def test_restore_refuses_a_bad_server_history(mock):
+    mock.post("/servers", json={"name": "a", "plan": 1, "user": 1})
+    mock.ctl.clock.advance(hours=1)
+    sid = mock.get("/servers").json()["data"][0]["id"]
+    mock.post(f"/servers/{sid}/resize", json={"plan_id": 2})
+    mock.ctl.clock.advance(hours=1)
+    dump = mock.ctl.state()
+    bad = copy.deepcopy(dump)
+    bad["servers"][0]["history"][1]["plan_id"] = 77
+    assert "history" in str(_refused(mock.ctl.restore, bad))
+    mock.ctl.restore(dump)
+    assert [i["plan"]["id"] for i in mock.get("/usage").json()["data"]] == [1, 2]
