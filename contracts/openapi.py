@@ -313,8 +313,9 @@ def _extra_solusvm_paths(paths: dict[str, dict[str, Any]]) -> None:
                                               errors=("401", "429", "503"), tag="reference")}
     for name, (schema, _model) in sv.READ_ONLY_COLLECTIONS.items():
         label = name.replace("_", " ")
+        filters = {"activity_logs": ("search", "event", "user_id"), "icons": ("search", "type")}.get(name, ("search",))
         paths[f"/api/v1/{name}"] = {"get": _sv_op(f"List {label} (admin; seedable, read-only in the mock)", "200",
-                                                  lst(schema), params=_page_params("search"), errors=listed,
+                                                  lst(schema), params=_page_params(*filters), errors=listed,
                                                   tag="reference")}
         paths[f"/api/v1/{name}/{{id}}"] = one_id(get=_sv_op(f"Get one of the {label}", "200", env(schema),
                                                             errors=item, tag="reference"))

@@ -123,10 +123,20 @@ def get_license() -> Response:
     return one(LicenseSchema, backend().license)
 
 
+#: Filters of the Go SDK on read-only collections: query parameter -> record key (compared as text).
+READ_ONLY_FILTERS = {"activity_logs": {"filter[event]": "event", "filter[user_id]": "user_id"},
+                     "icons": {"filter[type]": "type"}}
+
+
 def _register_read_only(name: str, schema: Any, model: str) -> None:
     def list_view() -> Response:
         require_admin()
-        return page(schema, _search(list(backend().readonly.get(name, {}).values())))
+        items = _search(list(backend().readonly.get(name, {}).values()))
+        for arg, key in READ_ONLY_FILTERS.get(name, {}).items():
+            wanted = request.args.get(arg)
+            if wanted:
+                items = [i for i in items if str(i.get(key, "")) == wanted]
+        return page(schema, items)
 
     def get_view(item_id: int) -> Response:
         require_admin()

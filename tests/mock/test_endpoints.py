@@ -406,3 +406,13 @@ def test_state_dump_and_restore_keep_the_new_records(mock):
     assert usage(mock) == before
     assert mock.get("/ssh_keys").json()["meta"]["total"] == 1
     assert mock.get(f"/servers/{sid}/backups").json()["meta"]["total"] == 1
+
+
+def test_read_only_filters_of_the_sdk(mock):
+    mock.ctl.seed(seed_doc(
+        icons=[{"id": 1, "name": "debian", "type": "os"}, {"id": 2, "name": "wordpress", "type": "application"}],
+        activity_logs=[{"id": 1, "event": "server_created", "user_id": 1, "created_at": "2026-10-01T00:00:00Z"},
+                       {"id": 2, "event": "backups_deleted", "user_id": 2, "created_at": "2026-10-01T00:00:00Z"}]))
+    assert [i["id"] for i in mock.get("/icons", params={"filter[type]": "application"}).json()["data"]] == [2]
+    assert [i["id"] for i in mock.get("/activity_logs", params={"filter[user_id]": "2"}).json()["data"]] == [2]
+    assert [i["id"] for i in mock.get("/activity_logs", params={"filter[event]": "server_created"}).json()["data"]] == [1]
