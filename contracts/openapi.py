@@ -311,6 +311,9 @@ def _extra_solusvm_paths(paths: dict[str, dict[str, Any]]) -> None:
                     body=sv.ServerCreateSchema, errors=write, tag="servers"))
     paths["/api/v1/license"] = {"get": _sv_op("The license (admin)", "200", env(sv.LicenseSchema),
                                               errors=("401", "429", "503"), tag="reference")}
+    paths["/api/v1/license/activate"] = {"post": _sv_op(
+        "Activate a license code (admin; the mock accepts any code)", "200", env(sv.LicenseSchema),
+        body=sv.LicenseActivateSchema, errors=create, tag="reference")}
     for name, (schema, _model) in sv.READ_ONLY_COLLECTIONS.items():
         label = name.replace("_", " ")
         filters = {"activity_logs": ("search", "event", "user_id"), "icons": ("search", "type")}.get(name, ("search",))

@@ -760,6 +760,12 @@ class LicenseSchema(_Lenient):
     update_date = fields.String(required=True)
 
 
+class LicenseActivateSchema(_Lenient):
+    """``POST license/activate`` (Go SDK ``LicenseActivateRequest``)."""
+
+    activation_code = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
 #: Read-only collections: URL name -> (schema, model name in 404 messages). Seeded under the same key.
 READ_ONLY_COLLECTIONS: dict[str, tuple[type[Schema], str]] = {
     "activity_logs": (ActivityLogSchema, "ActivityLog"),

@@ -12,6 +12,7 @@ from contracts.solusvm import (
     TASK_STATUSES,
     ApplicationSchema,
     IsoImageSchema,
+    LicenseActivateSchema,
     LicenseSchema,
     ServerCreateSchema,
     ServerSchema,
@@ -126,6 +127,16 @@ def get_license() -> Response:
 #: Filters of the Go SDK on read-only collections: query parameter -> record key (compared as text).
 READ_ONLY_FILTERS = {"activity_logs": {"filter[event]": "event", "filter[user_id]": "user_id"},
                      "icons": {"filter[type]": "type"}}
+
+
+@api_bp.post("/license/activate")
+def activate_license() -> Response:
+    """The Go SDK's only license call: the code becomes the key and the license active."""
+    require_admin()
+    data = load(LicenseActivateSchema(), body())
+    lic = backend().license
+    lic.update(key=data["activation_code"], is_active=True)
+    return one(LicenseSchema, lic)
 
 
 def _register_read_only(name: str, schema: Any, model: str) -> None:

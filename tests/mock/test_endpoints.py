@@ -416,3 +416,11 @@ def test_read_only_filters_of_the_sdk(mock):
     assert [i["id"] for i in mock.get("/icons", params={"filter[type]": "application"}).json()["data"]] == [2]
     assert [i["id"] for i in mock.get("/activity_logs", params={"filter[user_id]": "2"}).json()["data"]] == [2]
     assert [i["id"] for i in mock.get("/activity_logs", params={"filter[event]": "server_created"}).json()["data"]] == [1]
+
+
+def test_license_activate(mock):
+    r = mock.post("/license/activate", json={"activation_code": "A1B2-C3D4"})
+    assert r.status_code == 200 and r.json()["data"]["key"] == "A1B2-C3D4" and r.json()["data"]["is_active"] is True
+    assert mock.get("/license").json()["data"]["key"] == "A1B2-C3D4"
+    r = mock.post("/license/activate", json={})
+    assert r.status_code == 422 and "activation_code" in r.json()["errors"]
