@@ -220,3 +220,87 @@ def test_ipv6_as_the_whmcs_module_reads_it(mock):
 def test_compat_answers_validate_against_the_contract(mock, path):
     # the harness runs with VALIDATE_RESPONSES: a 200 means the body matched contracts/solusvm.py
     assert mock.get(path).status_code == 200
+
+
+# --- the calls billing modules make beyond the core, as they send them ---------------------------
+
+SSH_BODY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDmock user@host"
+
+
+def _seed_for_modules(mock) -> int:
+    doc = seed_doc()
+    doc["plans"][0].update(is_backup_available=True, is_snapshots_enabled=True)
+    mock.ctl.seed(doc)
+    r = mock.post("/servers", json={"name": "vps", "plan": 1, "user": 1})
+    mock.ctl.clock.advance(seconds=10)
+    return r.json()["data"]["id"]
+
+
+def test_whmcs_module_calls(mock):
+    """solusiovps lib/SolusAPI/Resources/*: the bodies it sends and the keys it reads."""
+    sid = _seed_for_modules(mock)
+    # SshKeyResource::create reads (int) data.id
+    r = mock.post("/ssh_keys", json={"name": "whmcs", "body": SSH_BODY, "user_id": 1})
+    assert r.status_code == 201 and isinstance(r.json()["data"]["id"], int)
+    # ServerResource: reinstall by OS or by application, resize, hostname, boot mode, IPs
+    for path, body in ((f"/servers/{sid}/reinstall", {"os": 1}),
+                       (f"/servers/{sid}/reinstall", {"application": 1, "application_data": {"x": 1}}),
+                       (f"/servers/{sid}/resize", {"plan_id": 2, "preserve_disk": True}),
+                       (f"/servers/{sid}/ips", {"count": 1})):
+        r = mock.post(path, json=body)
+        assert r.status_code == 200 and r.json()["data"]["status"] == "pending", (path, r.text)
+    ip = mock.get(f"/servers/{sid}").json()["data"]["ip_addresses"]["ipv4"][-1]["id"]
+    assert mock.delete(f"/servers/{sid}/ips", json={"ids": [ip]}).status_code == 200
+    r = mock.patch(f"/servers/{sid}", json={"name": "h.example.com", "fqdns": ["h.example.com"]})
+    assert r.json()["data"]["name"] == "h.example.com"
+    assert mock.patch(f"/servers/{sid}", json={"boot_mode": "rescue"}).json()["data"]["boot_mode"] == "rescue"
+    assert mock.post(f"/servers/{sid}/vnc_up").json()["data"]["url"].startswith("wss://")
+    assert mock.post(f"/servers/{sid}/reset_password").json()["data"]["action"] == "vm-reset-password"
+    # BackupResource: create sends {"id": serverId}; restore has no body
+    mock.patch(f"/servers/{sid}", json={"boot_mode": "disk"})
+    mock.post(f"/servers/{sid}/resize", json={"plan_id": 1, "preserve_disk": True})
+    r = mock.post(f"/servers/{sid}/backups", json={"id": sid})
+    assert r.status_code == 201
+    mock.ctl.clock.advance(seconds=10)
+    assert mock.get(f"/servers/{sid}/backups").json()["data"][0]["status"] == "created"
+    assert mock.post(f"/backups/{r.json()['data']['id']}/restore").status_code == 200
+    # ListRequest trait: GET <entity>?page=N until meta.last_page
+    for entity in ("applications", "plans", "locations", "os_images"):
+        r = mock.get(f"/{entity}?page=1")
+        assert r.status_code == 200 and r.json()["meta"]["last_page"] >= 1
+
+
+def test_blesta_module_calls(mock):
+    """apis/solusvm2_api.php: `delayed: true` riders, the boot tab, ISO images, SSH keys."""
+    sid = _seed_for_modules(mock)
+    assert mock.post(f"/servers/{sid}/resize", json={"plan_id": 2, "delayed": True}).status_code == 200
+    assert mock.post(f"/servers/{sid}/ips", json={"count": 1, "delayed": True}).status_code == 200
+    # the boot tab reads data.mode and data.iso_image_id, then posts {mode, iso_image_id}
+    iso = mock.get("/iso_images", params={"page": 1}).json()["data"][0]["id"]
+    boot = mock.get(f"/servers/{sid}/boot").json()["data"]
+    assert boot["mode"] == "disk" and boot["iso_image_id"] is None
+    assert mock.post(f"/servers/{sid}/boot", json={"mode": "iso", "iso_image_id": iso}).status_code == 200
+    assert mock.get(f"/servers/{sid}/boot").json()["data"] == {"mode": "iso", "iso_image_id": iso}
+    # stats: ipv4 entries have ip; the ipv6 loop reads ->ip or ->primary_ip
+    server = mock.get(f"/servers/{sid}").json()["data"]
+    assert all(x["ip"] for x in server["ip_addresses"]["ipv4"]) and server["ip_addresses"]["ipv6"]["primary_ip"]
+    key = mock.post("/ssh_keys", json={"name": "b", "body": SSH_BODY, "user_id": 1}).json()["data"]
+    assert mock.delete(f"/ssh_keys/{key['id']}").status_code == 204
+
+
+def test_go_sdk_status_codes(mock):
+    """The SDK checks exact codes: create → 201, asyncPost/asyncDelete → 200 + Task, syncDelete → 204."""
+    sid = _seed_for_modules(mock)
+    assert mock.post(f"/servers/{sid}/snapshots", json={"name": "s"}).status_code == 201
+    assert mock.post(f"/servers/{sid}/backups").status_code == 201
+    assert mock.post(f"/servers/{sid}/resize", json={"plan_id": 1, "preserve_disk": True}).status_code == 200
+    assert mock.post("/roles", json={"name": "R"}).status_code == 201
+    assert mock.post("/locations", json={"name": "L"}).status_code == 201
+    plan = mock.post("/plans", json={"name": "P"}).json()["data"]
+    assert mock.delete(f"/plans/{plan['id']}").status_code == 204
+    project = mock.post("/projects", json={"name": "X"}).json()["data"]
+    assert mock.delete(f"/projects/{project['id']}").status_code == 204
+    snap = mock.get(f"/servers/{sid}/snapshots").json()["data"][0]
+    mock.ctl.clock.advance(seconds=10)
+    r = mock.delete(f"/snapshots/{snap['id']}")
+    assert r.status_code == 200 and go_decodes(r.json()["data"], {"id": INT, "action": STR, "progress": INT}) == []
