@@ -130,3 +130,36 @@ def test_a_restored_state_the_api_cannot_serve_is_refused_whole(field, value):
     for path in ("/api/v1/users", "/api/v1/plans"):
         assert c.get(path, headers=ADMIN).status_code == 200
     assert [u["email"] for u in c.get("/api/v1/users", headers=ADMIN).get_json()["data"]] == ["a@example.com"]
+
+
+NEW_WRITE_PATHS = [("POST", "/api/v1/servers/1/resize"), ("POST", "/api/v1/servers/1/reinstall"),
+                   ("POST", "/api/v1/servers/1/boot"), ("PATCH", "/api/v1/servers/1/settings"),
+                   ("POST", "/api/v1/servers/1/ips"), ("DELETE", "/api/v1/servers/1/ips"),
+                   ("POST", "/api/v1/servers/1/snapshots"), ("POST", "/api/v1/ssh_keys"),
+                   ("POST", "/api/v1/roles"), ("POST", "/api/v1/plans"), ("PUT", "/api/v1/plans/1"),
+                   ("POST", "/api/v1/locations"), ("PATCH", "/api/v1/locations/1"), ("POST", "/api/v1/os_images"),
+                   ("POST", "/api/v1/os_images/1/versions"), ("PUT", "/api/v1/os_image_versions/1"),
+                   ("POST", "/api/v1/projects"), ("PUT", "/api/v1/projects/1"), ("POST", "/api/v1/projects/1/servers"),
+                   ("POST", "/api/v1/license/activate")]
+new_fields = st.sampled_from(["plan_id", "preserve_disk", "os", "application", "application_data", "mode",
+                              "iso_image_id", "firmware", "count", "ids", "name", "body", "user_id", "is_default",
+                              "tokens_per_hour", "params", "limits", "backup_price", "description", "version",
+                              "owner_id", "activation_code", "plan", "ssh_keys", "storage_type"])
+
+
+@pytest.mark.parametrize("method, path", NEW_WRITE_PATHS)
+@pytest.mark.parametrize("raw", [b"{", b"null", b"[]", b"12"])
+def test_new_endpoints_refuse_garbage_bodies(client, method, path, raw):
+    r = client.open(path, method=method, data=raw, headers={**ADMIN, "Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500, (r.status_code, r.get_data()[:200])
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(route=st.sampled_from(NEW_WRITE_PATHS), body=st.dictionaries(new_fields, json_values, max_size=5))
+def test_fuzzed_bodies_on_new_endpoints_never_500(client, route, body):
+    method, path = route
+    r = client.open(path, method=method, json=body, headers=ADMIN)
+    assert r.status_code < 500, (route, body, r.get_data()[:300])
+    for check in ("/api/v1/servers/1", "/api/v1/plans", "/api/v1/usage", "/api/v1/projects"):
+        got = client.get(check, headers=ADMIN)
+        assert got.status_code < 500, (route, body, check, got.get_data()[:300])
