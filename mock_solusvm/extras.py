@@ -69,11 +69,7 @@ class ExtrasMixin:
     readonly: dict[str, dict[int, dict[str, Any]]]
     license: dict[str, Any]
 
-    def _id(self, kind: str, wanted: Any = None) -> int: ...  # noqa: D102 - Backend's
-    def get_server(self, server_id: int, principal: Any = None) -> dict[str, Any]: ...  # noqa: D102
-    def _new_task(self, action: str, server_id: int) -> dict[str, Any]: ...  # noqa: D102
-    def _check_limits(self, owner: dict[str, Any], new_servers: int, new_running: int, ips: int) -> None: ...  # noqa: D102
-    def admin_user(self) -> dict[str, Any]: ...  # noqa: D102
+    # Backend also provides _id, get_server, _new_task, task_view, _check_limits and admin_user.
 
     # --- seeding ----------------------------------------------------------------------
 
@@ -441,7 +437,7 @@ class ExtrasMixin:
 
     def list_tasks(self, action: str | None, status: str | None) -> list[dict[str, Any]]:
         """Tasks, newest first, filtered by action and (computed) status; listing is not a poll."""
-        views = [self.task_view(t, poll=False) for t in reversed(list(self.tasks.values()))]  # type: ignore[attr-defined]
+        views = [self.task_view(t, poll=False) for t in reversed(list(self.tasks.values()))]
         return [v for v in views if (not action or v["action"] == action) and (not status or v["status"] == status)]
 
 

@@ -60,24 +60,24 @@ def create_plan() -> Response:
 
 @api_bp.put("/plans/<int:plan_id>")
 def update_plan(plan_id: int) -> Response:
-    """Partial in practice: the given fields change; token prices apply to usage from now on (guess:
-    the mock keeps one price per plan, so past hours of its servers are re-priced too)."""
+    """Partial in practice: the given fields change. New token prices price all the plan's usage, past
+    hours included (guess: the mock keeps one price per plan)."""
     require_admin()
     b = backend()
     plan = _get(b.plans, plan_id, "Plan")
     data = load(PlanUpdateSchema(), body(), partial=True)
     with b.lock:
-        merged = {**{k: v for k, v in plan.items() if k not in ("limits", "params", "backup_price")},
-                  "params": {**plan["params"], **data.pop("params", {})}}
-        limits = merge_plan_limits(plan["limits"], data.pop("limits", {}))
-        price = data.pop("backup_price", None)
-        merged.update(data)
-        merged["limits"] = {}
-        new = plan_record(plan_id, {**merged, "backup_price": None})
-        new["limits"] = limits
-        new["backup_price"] = plan["backup_price"] if price is None else format(price.normalize(), "f")
-        b.plans[plan_id] = new
-    return one(PlanSchema, plan_view(new))
+        # everything is computed before anything is stored: a refused unit leaves the plan as it was
+        changes: dict[str, Any] = dict(data)
+        if "limits" in data:
+            changes["limits"] = merge_plan_limits(plan["limits"], data["limits"])
+        if "params" in data:
+            changes["params"] = {**plan["params"], **data["params"]}
+        if "backup_price" in data:
+            price = data["backup_price"]
+            changes["backup_price"] = format(price.normalize(), "f") if price is not None else "0"
+        plan.update(changes)
+    return one(PlanSchema, plan_view(plan))
 
 
 @api_bp.delete("/plans/<int:plan_id>")
