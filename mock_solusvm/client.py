@@ -131,3 +131,7 @@ class ControlClient:
     def restore(self, dump: dict[str, Any]) -> None:
         """Replace the namespace with a dump."""
         self._call("POST", "/state", dump)
+
+    def drop(self) -> None:
+        """Forget the namespace (frees its room under MAX_NAMESPACES); its next use starts afresh."""
+        self._call("DELETE", "/namespace")

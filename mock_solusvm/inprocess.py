@@ -129,6 +129,10 @@ class InProcessMock:
         """Replace the namespace with a dump."""
         self._control.restore(dump)
 
+    def drop(self) -> None:
+        """Forget the namespace; its next use starts from the default fixture."""
+        self._control.drop()
+
     @property
     def backend(self) -> Backend:
         """The in-memory backend of this handle's namespace, for direct assertions."""

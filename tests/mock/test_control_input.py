@@ -169,3 +169,11 @@ def test_restore_refuses_a_bad_server_history(mock):
     assert "history" in str(_refused(mock.ctl.restore, bad))
     mock.ctl.restore(dump)
     assert [i["plan"]["id"] for i in mock.get("/usage").json()["data"]] == [1, 2]
+
+
+def test_drop_forgets_the_namespace(mock):
+    mock.post("/users", json={"email": "gone@example.com", "password": "p"})
+    mock.ctl.drop()
+    # back to the default fixture: no seeded users, the default plan
+    assert mock.get("/users", params={"filter[search]": "gone@"}).json()["meta"]["total"] == 0
+    assert [p["id"] for p in mock.get("/plans").json()["data"]] == [1]
