@@ -85,11 +85,29 @@ def _plan_groups(server: dict[str, Any]) -> list[list[tuple[datetime, datetime |
     return groups
 
 
+def _group_usage(plan: dict[str, Any], group: list[tuple[datetime, datetime | None, int, int]], lo: datetime,
+                 hi: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Usage of one plan's stretch of a server's life; each IP count billed for the time it was in force."""
+    u = server_usage({"created_at": group[0][0], "deleted_at": group[-1][1], "additional_ip_count": 0}, plan, lo, hi)
+    ip_hours = ip_tokens = 0
+    for seg_from, seg_to, _plan, ips in group:
+        if ips:
+            ipu = server_usage({"created_at": seg_from, "deleted_at": seg_to, "additional_ip_count": ips},
+                               plan, lo, hi)["additional_ips"]
+            ip_hours += ipu["hours"]
+            ip_tokens += ipu["tokens"]
+    u["additional_ips"] = {"count": group[-1][3], "hours": ip_hours, "tokens": ip_tokens}
+    return plan, u
+
+
 def backup_tokens(backend: Any, server: dict[str, Any], plan: dict[str, Any], tokens: int, hi: datetime) -> int:
     """Backup charge of one item (guess): ``backup_price`` percent of its server tokens, rounded half up,
     when the server has a backup that was made before ``hi`` and not deleted by then."""
-    price = Decimal(str(plan.get("backup_price") or 0))
-    if not price or not tokens:
+    raw = plan.get("backup_price")
+    if not tokens or raw in (None, 0, "0"):
+        return 0  # the common case, without building a Decimal per server
+    price = Decimal(str(raw))
+    if not price:
         return 0
     backups = getattr(backend, "backups", {})
     if not any(b["server_id"] == server["id"] and b["created_at"] < hi
@@ -117,20 +135,14 @@ def usage_items(backend: Any, date_from: date, date_to: date, user_id: int | Non
             continue
         if hi <= lo:
             break
-        for group in _plan_groups(server):
-            plan = backend.plans[group[0][2]]
-            span = {"created_at": group[0][0], "deleted_at": group[-1][1], "additional_ip_count": 0}
-            u = server_usage(span, plan, lo, hi)
+        if not server.get("history"):  # never resized nor re-addressed: one span, one plan (the common case)
+            parts = [(backend.plans[server["plan_id"]], server_usage(server, backend.plans[server["plan_id"]], lo, hi))]
+        else:
+            parts = [_group_usage(backend.plans[group[0][2]], group, lo, hi) for group in _plan_groups(server)]
+        for plan, u in parts:
             if u["hours"] == 0:
                 continue
-            ip_hours = ip_tokens = 0
-            for seg_from, seg_to, _plan, ips in group:
-                if ips:
-                    ipu = server_usage({"created_at": seg_from, "deleted_at": seg_to, "additional_ip_count": ips},
-                                       plan, lo, hi)["additional_ips"]
-                    ip_hours += ipu["hours"]
-                    ip_tokens += ipu["tokens"]
-            u["additional_ips"] = {"count": group[-1][3], "hours": ip_hours, "tokens": ip_tokens}
+            ip_tokens = u["additional_ips"]["tokens"]
             backups = backup_tokens(backend, server, plan, u["tokens"], hi)
             items.append({
                 "user": {"id": user["id"], "email": user["email"], "billing_user_id": user["billing_user_id"]},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, request
 
 from contracts.solusvm import (
@@ -14,6 +16,7 @@ from contracts.solusvm import (
 )
 
 from ..errors import invalid
+from ..state import Backend
 from ..views import server_view
 from . import api_bp, backend, body, int_arg, load, one, page, principal
 
@@ -28,7 +31,20 @@ def list_servers() -> Response:
     virtualization = request.args.get("filter[virtualization_type]") or None
     if virtualization is not None:  # every server of the mock is KVM
         servers = [s for s in servers if virtualization == "kvm"]
-    return page(ServerSchema, [server_view(b, s) for s in servers])
+    return page(ServerSchema, _Views(b, servers))
+
+
+class _Views:
+    """Servers whose page slice alone is turned into views (a list used to build every server's view)."""
+
+    def __init__(self, b: Backend, servers: list[dict[str, Any]]) -> None:
+        self._b, self._servers = b, servers
+
+    def __len__(self) -> int:
+        return len(self._servers)
+
+    def __getitem__(self, item: slice) -> list[dict[str, Any]]:
+        return [server_view(self._b, s) for s in self._servers[item]]
 
 
 @api_bp.get("/servers/<int:server_id>")
