@@ -303,6 +303,8 @@ def _extra_solusvm_paths(paths: dict[str, dict[str, Any]]) -> None:
                                                   errors=listed, tag="reference")}
         paths[f"/api/v1/{name}/{{id}}"] = one_id(get=_sv_op(f"Get one of the {label}", "200", env(schema),
                                                             errors=item, tag="reference"))
+    paths["/api/v1/applications"]["post"] = _sv_op("Add an application (admin)", "201", env(sv.ApplicationSchema),
+                                                   body=sv.ApplicationCreateSchema, errors=create, tag="reference")
     paths["/api/v1/tasks"] = {"get": _sv_op("List tasks, newest first (admin)", "200", lst(sv.TaskSchema),
                                             params=_page_params("action", "status"), errors=listed, tag="servers")}
     paths["/api/v1/projects/{id}/servers"] = one_id(

@@ -483,6 +483,15 @@ class ApplicationSchema(_Lenient):
     is_buildin = fields.Boolean(load_default=True, metadata={"description": "Sic: the API's spelling"})
 
 
+class ApplicationCreateSchema(_Lenient):
+    """``POST applications`` (admin; Go SDK ``ApplicationCreateRequest``, the fields the mock keeps)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=255))
+    url = fields.String(load_default="", validate=validate.Length(max=2048))
+    json_schema = fields.String(load_default="")
+    is_visible = fields.Boolean(load_default=True)
+
+
 class IsoImageSchema(_Lenient):
     """An ISO image a server can boot from (``mode: iso``); shape guessed from the Blesta module."""
 

@@ -10,6 +10,7 @@ from flask import Response, request
 from contracts.solusvm import (
     READ_ONLY_COLLECTIONS,
     TASK_STATUSES,
+    ApplicationCreateSchema,
     ApplicationSchema,
     IsoImageSchema,
     LicenseActivateSchema,
@@ -62,6 +63,17 @@ def delete_ssh_key(key_id: int) -> Response:
 @api_bp.get("/applications")
 def list_applications() -> Response:
     return page(ApplicationSchema, _search(list(backend().applications.values())))
+
+
+@api_bp.post("/applications")
+def create_application() -> Response:
+    require_admin()
+    b = backend()
+    data = load(ApplicationCreateSchema(), body())
+    with b.lock:
+        aid = b._id("applications")
+        b.applications[aid] = {"id": aid, **data, "is_default": False, "is_buildin": False}
+    return one(ApplicationSchema, b.applications[aid], 201)
 
 
 @api_bp.get("/applications/<int:app_id>")

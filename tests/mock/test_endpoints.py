@@ -424,3 +424,14 @@ def test_license_activate(mock):
     assert mock.get("/license").json()["data"]["key"] == "A1B2-C3D4"
     r = mock.post("/license/activate", json={})
     assert r.status_code == 422 and "activation_code" in r.json()["errors"]
+
+
+def test_applications_create(mock):
+    r = mock.post("/applications", json={"name": "Nextcloud", "url": "https://nextcloud.com", "icon_id": 1})
+    assert r.status_code == 201 and r.json()["data"]["name"] == "Nextcloud"
+    aid = r.json()["data"]["id"]
+    assert mock.get(f"/applications/{aid}").status_code == 200
+    sid = server(mock)["id"]
+    assert mock.post(f"/servers/{sid}/reinstall", json={"application": aid}).status_code == 200
+    assert mock.post("/applications", json={"url": "x"}).status_code == 422
+    assert mock.as_token(mock.user_token(1)).post(mock.url("/applications"), json={"name": "x"}).status_code == 403
