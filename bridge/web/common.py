@@ -83,6 +83,24 @@ def _database_busy(exc: OperationalError) -> Any:
     return body, status, {"Retry-After": "2"}
 
 
+LOCK_RETRIES = 5
+
+
+def retry_on_lock(work: Callable[[], Any], attempts: int = LOCK_RETRIES) -> Any:
+    """Run ``work`` (one whole transaction, committed inside) again when SQLite's deferred
+    transaction loses the write lock to a concurrent one, so parallel visitors get the same
+    answer instead of a 503 (nothing of a lost attempt was written). The last failure propagates."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            db.get_session().rollback()
+            if not db.is_lock_conflict(exc) or attempt == attempts:
+                raise
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
+
+
 def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
     """A blueprint with CSRF protection on every form, bounded ids in URLs, HTML 404 pages and
     a retry page when SQLite's write lock is busy."""

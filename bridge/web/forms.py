@@ -28,6 +28,11 @@ class SignupForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(message="Please choose a password.")])
 
 
+class ConfirmForm(FlaskForm):
+    password = PasswordField("Password you chose at sign-up",
+                             validators=[DataRequired(message="Please enter your password.")])
+
+
 class ResendForm(FlaskForm):
     email = EmailField("E-mail address", validators=[DataRequired(message="Please enter your e-mail address."),
                                                      _email,

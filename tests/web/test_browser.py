@@ -122,6 +122,9 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     link = URL_RE.findall(SMTPServer.body(msg))[0]
     assert link.startswith(f"{bridge}/signup/verify/")
     page.goto(link)
+    assert "Ann Lee" in page.inner_text("main")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Confirm')")
     assert page.url == f"{bridge}/signup/terms"
     page.screenshot(path=shots / "terms.png", full_page=True)
 
