@@ -6,17 +6,18 @@ from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from bridge.errors import BridgeError
 from bridge.models import Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
-from bridge.services import catalogue, hooks
+from bridge.services import audit, catalogue, hooks
 from bridge.services import invoices as invoice_service
 from bridge.services import pricing as pricing_service
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import accounts
-from bridge.web.common import admin_required, dbs, log_in_admin, rate_limit, solus, web_blueprint
+from bridge.web import sessions as web_sessions
+from bridge.web.common import admin_required, dbs, log_in_admin, log_out, rate_limit, solus, web_blueprint
 from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm
 from bridge.web.provision import provision_now
 from contracts.rules import quantize_money
@@ -52,8 +53,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    session.pop("admin_id", None)
-    session.pop("admin_tag", None)
+    log_out("admin")
     return redirect(url_for("web_admin.login"))
 
 
@@ -98,9 +98,15 @@ def client_detail(_admin: Any, client_id: int) -> Any:
 
 
 def _client_page(client: Client, form: ActionForm, status: int = 200) -> tuple[str, int]:
+    from datetime import UTC, datetime
+
     from bridge.services import outbox
 
-    return render_template("admin/client.html", client=client, desired=_desired(client),
+    max_age = int(current_app.permanent_session_lifetime.total_seconds())
+    rows = [{"id": row.id, "ip": row.ip, "user_agent": row.user_agent,
+             "started": datetime.fromtimestamp(row.created_at, UTC)}
+            for row in web_sessions.list_for(dbs(), "client", client.id, max_age)]
+    return render_template("admin/client.html", client=client, desired=_desired(client), sessions=rows,
                            changes=outbox.pending_changes(dbs(), client.id), form=form,
                            invoices=list(dbs().scalars(select(Invoice).where(Invoice.client_id == client.id)
                                                        .order_by(Invoice.id.desc())))), status
@@ -121,6 +127,8 @@ def client_action(admin: Any, client_id: int, action: str) -> Any:
     try:
         provisioning.set_status(dbs(), client_id, ACTIONS[action], actor=f"admin:{admin.name}",
                                 reason=(form.reason.data or "").strip())
+        if action == "lock":  # a locked client is logged out everywhere
+            web_sessions.end_all(dbs(), "client", client_id)
     except BridgeError as exc:
         dbs().rollback()
         flash(exc.message, "error")
@@ -134,6 +142,31 @@ def client_action(admin: Any, client_id: int, action: str) -> Any:
               "retried.", "warning")
     else:
         flash(f"{action.capitalize()}: done, SolusVM updated.", "ok")
+    return redirect(url_for("web_admin.client_detail", client_id=client_id))
+
+
+@bp.post("/clients/<int:client_id>/sessions/end")
+@admin_required
+def end_sessions(admin: Any, client_id: int) -> Any:
+    """Log a client out everywhere."""
+    dbs().get(Client, client_id) or abort(404)
+    ended = web_sessions.end_all(dbs(), "client", client_id)
+    audit.record(dbs(), f"admin:{admin.name}", "client.sessions_ended", "client", client_id, {"count": ended})
+    dbs().commit()
+    flash(f"Ended {ended} session(s).", "ok")
+    return redirect(url_for("web_admin.client_detail", client_id=client_id))
+
+
+@bp.post("/clients/<int:client_id>/sessions/<session_id>/end")
+@admin_required
+def end_session(admin: Any, client_id: int, session_id: str) -> Any:
+    """End one of a client's sessions."""
+    dbs().get(Client, client_id) or abort(404)
+    if not web_sessions.end_by_id(dbs(), "client", client_id, session_id[:64]):
+        abort(404)
+    audit.record(dbs(), f"admin:{admin.name}", "client.sessions_ended", "client", client_id, {"count": 1})
+    dbs().commit()
+    flash("Session ended.", "ok")
     return redirect(url_for("web_admin.client_detail", client_id=client_id))
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, url_for
 
 from bridge.web import accounts
+from bridge.web import sessions as web_sessions
 from bridge.web.common import (
     dbs,
     log_in_client,
+    log_out,
     public_url,
     rate_limit,
     safe_next,
@@ -46,8 +48,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    session.pop("client_id", None)
-    session.pop("client_tag", None)
+    log_out("client")
     return redirect(url_for("web_auth.login"))
 
 
@@ -88,6 +89,7 @@ def reset(token: str) -> Any:
             dbs().rollback()
             form.password.errors = [exc.message]
             return render_template("password_reset.html", form=form), 400
+        web_sessions.end_all(dbs(), "client", client.id)  # a reset ends every other session
         dbs().commit()
         log_in_client(client)
         return redirect(url_for("web_clientarea.dashboard"))

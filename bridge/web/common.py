@@ -38,6 +38,7 @@ from bridge.models import Client
 from bridge.services.mailer import Mailer, MailError
 from bridge.services.solusvm_client import SolusVMClient, client_from_config
 from bridge.web import ratelimit
+from bridge.web import sessions as web_sessions
 from bridge.web.accounts import Mail
 from bridge.web.models import Admin
 from bridge.web.paths import local_path
@@ -298,10 +299,41 @@ def _tag_matches(name: str, kind: str, account_id: int, password_hash: str | Non
     return isinstance(tag, str) and hmac.compare_digest(tag, password_tag(kind, account_id, password_hash))
 
 
+def _session_max_age() -> int:
+    lifetime = current_app.permanent_session_lifetime
+    return int(lifetime.total_seconds())
+
+
+def _start_session(kind: str, account_id: int) -> None:
+    """Replace the cookie's contents with a new server-side session of this account (committed)."""
+    s = dbs()
+    old = session.get(f"{kind}_sid")
+    session.clear()  # a fresh session on every log-in: no fixation
+    web_sessions.end(s, old)
+    token = web_sessions.start(s, kind, account_id, ip=request.remote_addr or "",
+                               user_agent=request.headers.get("User-Agent", ""))
+    s.commit()
+    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (cookie and row alike)
+    session[f"{kind}_id"] = account_id
+    session[f"{kind}_sid"] = token
+
+
+def _forget(kind: str) -> None:
+    for suffix in ("id", "tag", "sid"):
+        session.pop(f"{kind}_{suffix}", None)
+
+
+def log_out(kind: str) -> None:
+    """End this browser's ``kind`` session on the server and in the cookie."""
+    token = session.get(f"{kind}_sid")
+    if token:
+        web_sessions.end(dbs(), token)
+        dbs().commit()
+    _forget(kind)
+
+
 def log_in_client(client: Client) -> None:
-    session.clear()
-    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
-    session["client_id"] = client.id
+    _start_session("client", client.id)
     session["client_tag"] = password_tag("client", client.id, client.password_hash)
 
 
@@ -311,17 +343,15 @@ def current_client() -> Client | None:
         return None
     client = dbs().get(Client, cid)
     if (client is None or client.status == "Closed"
-            or not _tag_matches("client_tag", "client", client.id, client.password_hash)):
-        session.pop("client_id", None)
-        session.pop("client_tag", None)
+            or not _tag_matches("client_tag", "client", client.id, client.password_hash)
+            or not web_sessions.is_valid(dbs(), "client", cid, session.get("client_sid"), _session_max_age())):
+        _forget("client")
         return None
     return client
 
 
 def log_in_admin(admin: Admin) -> None:
-    session.clear()
-    session.permanent = True
-    session["admin_id"] = admin.id
+    _start_session("admin", admin.id)
     session["admin_tag"] = password_tag("admin", admin.id, admin.password_hash)
 
 
@@ -330,9 +360,9 @@ def current_admin() -> Admin | None:
     if not isinstance(aid, int):
         return None
     admin = dbs().get(Admin, aid)
-    if admin is None or not _tag_matches("admin_tag", "admin", admin.id, admin.password_hash):
-        session.pop("admin_id", None)
-        session.pop("admin_tag", None)
+    if (admin is None or not _tag_matches("admin_tag", "admin", admin.id, admin.password_hash)
+            or not web_sessions.is_valid(dbs(), "admin", aid, session.get("admin_sid"), _session_max_age())):
+        _forget("admin")
         return None
     return admin
 
