@@ -63,12 +63,13 @@ def _settings(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     """Register the web pages on the bridge app."""
     from bridge.services.pricing import plain
-    from bridge.web import admin, auth, clientarea, signup, whmcs_sso
+    from bridge.web import admin, auth, clientarea, headers, signup, whmcs_sso
     from bridge.web import models as _models  # noqa: F401 - tables join the shared metadata
     from bridge.web.formatting import format_money, format_when
 
     _settings(app)
     csrf.init_app(app)
+    headers.init_app(app)
     blueprints: list[Blueprint] = [signup.bp, auth.bp, clientarea.bp, admin.bp, whmcs_sso.bp]
     for bp in blueprints:
         app.register_blueprint(bp)
