@@ -328,7 +328,8 @@ def _after(response: Response) -> Response:
     metrics.HTTP_REQUESTS.labels(rule, method, str(response.status_code)).inc()
     endpoint = request.endpoint or ""
     if endpoint in PRICING_ENDPOINTS or (
-        endpoint == WHMCS_ENDPOINT and request.form.get("action") == "GetTokenPricing"
+        # A refused body (413) was never read, and must not be read here either.
+        endpoint == WHMCS_ENDPOINT and response.status_code != 413 and request.form.get("action") == "GetTokenPricing"
     ):
         metrics.TOKEN_PRICING_SECONDS.observe(elapsed)
     if access_log.isEnabledFor(logging.INFO) and flag(current_app.config.get("ACCESS_LOG")):
