@@ -25,7 +25,10 @@ WEB_DEFAULTS: dict[str, Any] = {
     "TERMS_URL": "",  # Terms of Service; empty = the built-in placeholder page /terms
     "POSTPAY_TERMS_URL": "",  # Post-Pay Terms & Conditions; empty = not asked
     "RATE_LIMIT_SIGNUP": "5/3600",  # hits/seconds per IP (and per e-mail)
-    "RATE_LIMIT_LOGIN": "10/300",
+    "RATE_LIMIT_LOGIN": "10/300",  # attempts per (source address, account)
+    "RATE_LIMIT_LOGIN_ADDRESS": "100/300",  # attempts per source address, all accounts together
+    # wrong passwords per account from anywhere, in growing tiers (browsers that logged in before are exempt)
+    "RATE_LIMIT_LOGIN_ACCOUNT": "20/900,50/3600,200/86400",
     "RATE_LIMIT_RESEND": "3/3600",
     "RATE_LIMIT_RETRY": "10/600",  # "Try again" provisioning button, per client
     "SOLUSVM_LOGIN_URL_TEMPLATE": "{solusvm_url}/auth/by_token?token={token}",

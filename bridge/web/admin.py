@@ -17,7 +17,15 @@ from bridge.services import pricing as pricing_service
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import accounts
 from bridge.web import sessions as web_sessions
-from bridge.web.common import admin_required, dbs, log_in_admin, log_out, rate_limit, solus, web_blueprint
+from bridge.web.common import (
+    LoginAttempt,
+    admin_required,
+    dbs,
+    log_in_admin,
+    log_out,
+    solus,
+    web_blueprint,
+)
 from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm
 from bridge.web.provision import provision_now
 from contracts.rules import quantize_money
@@ -41,11 +49,15 @@ ACTIONS = {"lock": "locked", "unlock": "active", "suspend": "suspended", "unsusp
 def login() -> Any:
     form = AdminLoginForm()
     if form.validate_on_submit():
-        rate_limit("login", f"admin:{form.name.data.lower()}")
+        attempt = LoginAttempt("admin", form.name.data)
+        attempt.check()
         admin = accounts.authenticate_admin(dbs(), form.name.data.strip(), form.password.data)
         if admin is None:
+            dbs().rollback()
+            attempt.failed()
             return render_template("admin/login.html", form=form, error="Name or password is not correct."), 401
         dbs().commit()
+        attempt.succeeded()
         log_in_admin(admin)
         return redirect(url_for("web_admin.clients"))
     return render_template("admin/login.html", form=form), 400 if form.is_submitted() else 200

@@ -9,6 +9,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from bridge.web import accounts
 from bridge.web import sessions as web_sessions
 from bridge.web.common import (
+    LoginAttempt,
     dbs,
     log_in_client,
     log_out,
@@ -31,9 +32,12 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("login", f"email:{email.lower()}")
+        attempt = LoginAttempt("client", email)
+        attempt.check()
         client = accounts.authenticate(dbs(), email, form.password.data)
         if client is None:
+            dbs().rollback()
+            attempt.failed()
             # One message for unknown e-mail and wrong password: no account enumeration.
             return render_template("login.html", form=form, error=BAD_LOGIN), 401
         if not client.email_verified:
@@ -41,6 +45,7 @@ def login() -> Any:
                                    error="Please confirm your e-mail address first: follow the link we sent "
                                          "you, or ask for a new one."), 403
         dbs().commit()  # the audit record of the log-in
+        attempt.succeeded()
         log_in_client(client)
         return redirect(safe_next(request.args.get("next"), url_for("web_clientarea.dashboard")))
     return render_template("login.html", form=form), 400 if form.is_submitted() else 200

@@ -282,6 +282,94 @@ def rate_limit(name: str, *keys: str) -> None:
         ratelimit.hit(db.get_engine(), f"{name}:{key}", limit)
 
 
+KNOWN_DEVICE_SALT = "bridge.web.known-device"
+KNOWN_DEVICE_DAYS = 90
+KNOWN_DEVICE_MAX = 5  # accounts remembered per browser
+
+
+def _known_cookie(kind: str) -> str:
+    return f"bridge_known_{kind}"
+
+
+def _identity_digest(identity: str) -> str:
+    return hashlib.sha256(identity.encode()).hexdigest()[:20]
+
+
+def _known_identities(kind: str) -> list[str]:
+    from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+    raw = request.cookies.get(_known_cookie(kind))
+    if not raw:
+        return []
+    try:
+        data = URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt=KNOWN_DEVICE_SALT).loads(
+            raw, max_age=KNOWN_DEVICE_DAYS * 86400)
+    except BadSignature:
+        return []
+    return [d for d in data if isinstance(d, str)] if isinstance(data, list) else []
+
+
+def _remember_device(kind: str, identity: str) -> None:
+    """After a successful log-in: this browser has shown it knows the account's password."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    digest = _identity_digest(identity)
+    known = [digest] + [d for d in _known_identities(kind) if d != digest]
+    value = URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt=KNOWN_DEVICE_SALT).dumps(
+        known[:KNOWN_DEVICE_MAX])
+    cfg = current_app.config
+
+    @after_this_request
+    def _set(response: Response) -> Response:
+        response.set_cookie(_known_cookie(kind), value, max_age=KNOWN_DEVICE_DAYS * 86400, httponly=True,
+                            secure=bool(cfg.get("SESSION_COOKIE_SECURE")), samesite="Lax",
+                            path=cfg.get("APPLICATION_ROOT") or "/")
+        return response
+
+
+class LoginAttempt:
+    """The log-in limits of one attempt (client or admin), keyed on the normalised identity.
+
+    - per source address (all accounts): ``RATE_LIMIT_LOGIN_ADDRESS``, against spraying;
+    - per (address, account), every attempt: ``RATE_LIMIT_LOGIN``, the tight one;
+    - per account, failures only, from anywhere: ``RATE_LIMIT_LOGIN_ACCOUNT``, looser tiers with
+      growing waits (e.g. 15 minutes, then an hour, then a day), against guessing from many
+      addresses. A browser that logged in to this account before (a signed "known device"
+      cookie) is exempt from this one, so a stranger's failures never keep the owner out.
+    """
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.identity = ratelimit.identity_key(name)
+        self.address = request.remote_addr or "-"
+
+    def check(self) -> None:
+        """Count the attempt; raise RateLimited when any limit is used up."""
+        engine, cfg = db.get_engine(), current_app.config
+        ratelimit.hit(engine, f"login:ip:{self.address}", ratelimit.parse_limit(cfg["RATE_LIMIT_LOGIN_ADDRESS"]))
+        ratelimit.hit(engine, f"login:pair:{self.kind}:{self.address}:{self.identity}",
+                      ratelimit.parse_limit(cfg["RATE_LIMIT_LOGIN"]))
+        if _identity_digest(self.identity) in _known_identities(self.kind):
+            return
+        for i, limit in enumerate(ratelimit.parse_limits(cfg["RATE_LIMIT_LOGIN_ACCOUNT"])):
+            ratelimit.peek(engine, self._account_key(i), limit)
+
+    def failed(self) -> None:
+        """Count a wrong password against the account (call with no read transaction open)."""
+        engine = db.get_engine()
+        for i, limit in enumerate(ratelimit.parse_limits(current_app.config["RATE_LIMIT_LOGIN_ACCOUNT"])):
+            try:
+                ratelimit.hit(engine, self._account_key(i), limit)
+            except ratelimit.RateLimited:
+                pass  # this answer is already a refusal; the next attempt meets the limit in check()
+
+    def succeeded(self) -> None:
+        _remember_device(self.kind, self.identity)
+
+    def _account_key(self, tier: int) -> str:
+        return f"login:account{tier}:{self.kind}:{self.identity}"
+
+
 def password_tag(kind: str, account_id: int, password_hash: str | None) -> str:
     """A keyed digest of the account's current password hash, kept in its session.
 

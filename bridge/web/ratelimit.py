@@ -13,7 +13,7 @@ import time
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete
+from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bridge.web.models import RateLimitCounter
@@ -70,6 +70,22 @@ def hit(engine: Engine, key: str, limit: Limit, *, now: float | None = None) -> 
     if count > limit.count:
         raise RateLimited(max(1, int(window + limit.seconds - now)))
     return count
+
+
+def peek(engine: Engine, key: str, limit: Limit, *, now: float | None = None) -> None:
+    """Raise RateLimited when ``key`` already used up ``limit`` in the current window (counts nothing)."""
+    now = time.time() if now is None else now
+    window = int(now // limit.seconds) * limit.seconds
+    with engine.connect() as conn:
+        count = conn.execute(select(RateLimitCounter.count).where(
+            RateLimitCounter.key == key[:200], RateLimitCounter.window_start == window)).scalar()
+    if count is not None and count >= limit.count:
+        raise RateLimited(max(1, int(window + limit.seconds - now)))
+
+
+def parse_limits(text: str) -> list[Limit]:
+    """``"20/900,50/3600"`` -> several limits that all apply (longer windows allow more)."""
+    return [parse_limit(part) for part in str(text).split(",") if part.strip()]
 
 
 def purge(engine: Engine, *, older_than: float) -> int:
