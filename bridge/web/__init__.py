@@ -34,6 +34,7 @@ WEB_DEFAULTS: dict[str, Any] = {
     "SOLUSVM_LOGIN_URL_TEMPLATE": "{solusvm_url}/auth/by_token?token={token}",
     "WEB_SOLUSVM_RETRIES": 1,
     "SITE_NAME": "Cloud Billing",
+    "ADMIN_REQUIRE_2FA": False,  # every admin must turn on TOTP two-factor log-in before using /admin
 }
 
 from bridge.web.common import csrf  # noqa: E402 - the one CSRFProtect, used by our blueprints
@@ -43,7 +44,9 @@ def _settings(app: Flask) -> None:
     for key, value in WEB_DEFAULTS.items():
         app.config.setdefault(key, value)
         # BRIDGE_* environment values arrive as strings.
-        if isinstance(value, int) and isinstance(app.config[key], str):
+        if isinstance(value, bool) and isinstance(app.config[key], str):
+            app.config[key] = app.config[key].strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(value, int) and isinstance(app.config[key], str):
             app.config[key] = int(app.config[key])
     lifetime = app.config.get("PERMANENT_SESSION_LIFETIME")
     if isinstance(lifetime, str | int):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from bridge.errors import BridgeError
@@ -23,10 +24,13 @@ from bridge.web.common import (
     dbs,
     log_in_admin,
     log_out,
+    password_tag,
     solus,
     web_blueprint,
 )
-from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm
+from bridge.web.errors import WebError
+from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm, TotpForm
+from bridge.web.models import Admin
 from bridge.web.provision import provision_now
 from contracts.rules import quantize_money
 
@@ -58,9 +62,103 @@ def login() -> Any:
             return render_template("admin/login.html", form=form, error="Name or password is not correct."), 401
         dbs().commit()
         attempt.succeeded()
+        if admin.totp_enabled:  # the password was right; the code comes next, on its own page
+            session.clear()
+            session["admin_2fa"] = {"id": admin.id, "at": int(time.time()),
+                                    "tag": password_tag("admin-2fa", admin.id, admin.password_hash)}
+            return redirect(url_for("web_admin.login_code"))
         log_in_admin(admin)
         return redirect(url_for("web_admin.clients"))
     return render_template("admin/login.html", form=form), 400 if form.is_submitted() else 200
+
+
+TWO_FACTOR_WAIT = 300  # seconds between the password and the code
+
+
+def _pending_two_factor() -> Admin | None:
+    """The admin whose password was just accepted and who owes a code, or None."""
+    pending = session.get("admin_2fa")
+    if not isinstance(pending, dict) or not isinstance(pending.get("id"), int):
+        return None
+    admin = dbs().get(Admin, pending["id"])
+    if (admin is None or not admin.totp_enabled or int(pending.get("at", 0)) + TWO_FACTOR_WAIT < time.time()
+            or pending.get("tag") != password_tag("admin-2fa", admin.id, admin.password_hash)):
+        return None
+    return admin
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Any:
+    """Second step of an admin log-in with two-factor on: the authenticator app's code."""
+    pending = session.get("admin_2fa")
+    name = ""
+    if isinstance(pending, dict) and isinstance(pending.get("id"), int):
+        name = f"#{pending['id']}"
+    form = TotpForm()
+    if form.validate_on_submit():
+        attempt = LoginAttempt("admin-2fa", name or "-")
+        attempt.check()  # before any read: counted against this admin, from this address
+    admin = _pending_two_factor()
+    if admin is None:
+        session.pop("admin_2fa", None)
+        flash("Log in again: the code must follow the password within 5 minutes.", "warning")
+        return redirect(url_for("web_admin.login"))
+    if form.validate_on_submit():
+        if not accounts.check_admin_totp(dbs(), admin, form.code.data):
+            dbs().rollback()
+            attempt.failed()
+            return render_template("admin/login_code.html", form=form, error="That code does not match."), 401
+        audit.record(dbs(), f"admin:{admin.name}", "admin.login_2fa", "admin", admin.id, {})
+        dbs().commit()
+        log_in_admin(admin)
+        return redirect(url_for("web_admin.clients"))
+    return render_template("admin/login_code.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.route("/account/2fa", methods=["GET", "POST"])
+@admin_required
+def two_factor(admin: Any) -> Any:
+    """Turn TOTP two-factor log-in on (QR code + a code to confirm) or off."""
+    form = TotpForm()
+    required = bool(current_app.config.get("ADMIN_REQUIRE_2FA"))
+    if admin.totp_enabled:
+        if form.validate_on_submit():
+            if required:
+                abort(403)
+            try:
+                accounts.disable_totp(dbs(), admin, form.code.data, actor=f"admin:{admin.name}")
+            except WebError as exc:
+                dbs().rollback()
+                return render_template("admin/two_factor.html", form=form, enabled=True, required=required,
+                                       error=exc.message), 400
+            dbs().commit()
+            flash("Two-factor log-in is off.", "ok")
+            return redirect(url_for("web_admin.two_factor"))
+        return render_template("admin/two_factor.html", form=form, enabled=True, required=required)
+    secret = session.get("admin_totp_secret")
+    if not isinstance(secret, str) or not secret:
+        secret = session["admin_totp_secret"] = accounts.new_totp_secret()
+    if form.validate_on_submit():
+        try:
+            accounts.enable_totp(dbs(), admin, secret, form.code.data)
+        except WebError as exc:
+            dbs().rollback()
+            return _enrol_page(admin, secret, form, required, exc.message), 400
+        dbs().commit()
+        session.pop("admin_totp_secret", None)
+        flash("Two-factor log-in is on: from now on, log-in asks for a code from your app.", "ok")
+        return redirect(url_for("web_admin.clients"))
+    return _enrol_page(admin, secret, form, required), 400 if form.is_submitted() else 200
+
+
+def _enrol_page(admin: Any, secret: str, form: TotpForm, required: bool, error: str = "") -> str:
+    import segno
+
+    uri = accounts.totp_uri(secret, admin.name, current_app.config.get("SITE_NAME") or accounts.TOTP_ISSUER)
+    # An SVG data: URI (CSP allows data: images): no request that could leak the secret elsewhere.
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+    return render_template("admin/two_factor.html", form=form, enabled=False, required=required, qr=qr,
+                           secret=secret, error=error)
 
 
 @bp.post("/logout")

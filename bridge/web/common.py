@@ -468,6 +468,9 @@ def client_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+TWO_FACTOR_ENDPOINTS = frozenset({"web_admin.two_factor", "web_admin.logout"})
+
+
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Redirect to /admin/login unless an admin is logged in."""
 
@@ -476,6 +479,9 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         admin = current_admin()
         if admin is None:
             return redirect(url_for("web_admin.login"))
+        if (current_app.config.get("ADMIN_REQUIRE_2FA") and not admin.totp_enabled
+                and request.endpoint not in TWO_FACTOR_ENDPOINTS):
+            return redirect(url_for("web_admin.two_factor"))  # enrol first: nothing else until then
         return view(admin, *args, **kwargs)
 
     return wrapped

@@ -34,6 +34,10 @@ class WrongPassword(WebError):
     title = "The password does not match"
 
 
+class WrongCode(WebError):
+    title = "The code does not match"
+
+
 class TermsNotAccepted(WebError):
     title = "Please accept the terms"
 

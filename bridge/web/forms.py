@@ -70,3 +70,8 @@ class PreviewForm(FlaskForm):
 
 class NewPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(message="Please choose a password.")])
+
+
+class TotpForm(FlaskForm):
+    code = StringField("6-digit code from your authenticator app",
+                       validators=[DataRequired(message="Please enter the code."), Length(max=12)])
