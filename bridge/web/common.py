@@ -323,7 +323,7 @@ def _remember_device(kind: str, identity: str) -> None:
     def _set(response: Response) -> Response:
         response.set_cookie(_known_cookie(kind), value, max_age=KNOWN_DEVICE_DAYS * 86400, httponly=True,
                             secure=bool(cfg.get("SESSION_COOKIE_SECURE")), samesite="Lax",
-                            path=cfg.get("APPLICATION_ROOT") or "/")
+                            path=current_app.session_interface.get_cookie_path(current_app))
         return response
 
 
