@@ -22,6 +22,7 @@ from bridge.web.common import (
 )
 from bridge.web.errors import WeakPassword, WebError, WrongPassword
 from bridge.web.forms import ConfirmForm, ResendForm, SignupForm, TermsForm
+from bridge.web.headers import allow_solusvm_login_form
 from bridge.web.provision import provision_now
 
 bp = web_blueprint("web_signup", __name__, template_folder="templates", static_folder="static",
@@ -144,6 +145,7 @@ def terms(client: Any) -> Any:
         dbs().commit()
         result = provision_now(client.id)
         session["just_enrolled"] = True
+        allow_solusvm_login_form()  # the page has the "Log in to SolusVM" button
         return render_template("signup/done.html", result=result)
     return render_template("signup/terms.html", form=form, **info), 400 if form.is_submitted() else 200
 

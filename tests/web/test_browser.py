@@ -187,8 +187,14 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     assert "marked as paid" in admin.inner_text("main")
     admin.context.close()
 
-    # 7. The locked user's SolusVM area says so (a fresh one-time login).
+    # 7. Locking ended the client's sessions: the client logs in again, and the locked user's
+    #    SolusVM area says so (a fresh one-time login).
     page.goto(f"{bridge}/clientarea")
+    assert "/login" in page.url
+    page.fill("#email", "ann@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("main button:has-text('Log in')")
+    assert page.url.endswith("/clientarea")
     page.click("#panel-enrolled button:has-text('Log in to SolusVM')")
     page.wait_for_load_state()
     assert "locked" in page.inner_text("body").lower()
