@@ -398,6 +398,7 @@ def _start_session(kind: str, account_id: int) -> None:
     old = session.get(f"{kind}_sid")
     session.clear()  # a fresh session on every log-in: no fixation
     web_sessions.end(s, old)
+    web_sessions.purge_account(s, kind, account_id, _session_max_age())  # this account's expired rows
     token = web_sessions.start(s, kind, account_id, ip=request.remote_addr or "",
                                user_agent=request.headers.get("User-Agent", ""))
     s.commit()

@@ -76,6 +76,14 @@ def list_for(session: Session, kind: str, account_id: int, max_age: int,
         .order_by(WebSession.created_at.desc())))
 
 
+def purge_account(session: Session, kind: str, account_id: int, max_age: int, *, now: float | None = None) -> int:
+    """Delete one account's sessions older than ``max_age`` seconds (at each of its log-ins)."""
+    cutoff = int((time.time() if now is None else now) - max_age)
+    result = session.execute(delete(WebSession).where(WebSession.kind == kind, WebSession.account_id == account_id,
+                                                      WebSession.created_at <= cutoff))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def purge(session: Session, max_age: int, *, now: float | None = None) -> int:
     """Delete sessions older than ``max_age`` seconds; returns rows removed."""
     cutoff = int((time.time() if now is None else now) - max_age)
