@@ -20,14 +20,21 @@ MESSAGE = "Request body too large"
 
 
 def _check_size() -> None:
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    if not limit or request.method in ("GET", "HEAD", "OPTIONS"):
+    environ = request.environ  # read once: this runs before every request, GetTokenPricing's included
+    if environ.get("REQUEST_METHOD") in ("GET", "HEAD", "OPTIONS"):
         return
-    if request.content_length is not None:
-        if request.content_length > limit:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if not limit:
+        return
+    length = environ.get("CONTENT_LENGTH")
+    if length and "chunked" not in environ.get("HTTP_TRANSFER_ENCODING", ""):
+        try:
+            too_big = int(length) > limit
+        except ValueError:
+            return  # werkzeug treats a malformed length as no body
+        if too_big:
             abort(413)
         return
-    environ = request.environ
     if "wsgi.input_terminated" not in environ:
         return  # no length and no terminated stream: werkzeug reads no body at all
     # A chunked body: read at most one byte past the limit here, so an oversized one is refused

@@ -46,7 +46,7 @@ def add_security_headers(response: Response) -> Response:
     """``after_request``: nosniff everywhere; CSP, framing, referrer and no-store on HTML pages."""
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
-    if response.mimetype == "text/html":
+    if (headers.get("Content-Type") or "").startswith("text/html"):
         headers.setdefault("Content-Security-Policy", policy())
         headers.setdefault("X-Frame-Options", "DENY")  # for browsers without frame-ancestors
         headers.setdefault("Referrer-Policy", REFERRER_POLICY)
