@@ -21,6 +21,7 @@ from bridge.web.common import (
 )
 from bridge.web.errors import WeakPassword, WebError
 from bridge.web.forms import LoginForm, NewPasswordForm, ResendForm
+from bridge.web.ratelimit import identity_key
 
 bp = web_blueprint("web_auth", __name__)
 
@@ -69,7 +70,7 @@ def forgot() -> Any:
     form = ResendForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("resend", f"reset:{email.lower()}")
+        rate_limit("resend", f"reset:{identity_key(email)}")
         secret, max_age = _reset_settings()
         mail = accounts.reset_mail(dbs(), email, secret_key=secret, max_age=max_age,
                                    link_for=lambda t: public_url("web_auth.reset", token=t))

@@ -24,6 +24,7 @@ from bridge.web.errors import WeakPassword, WebError, WrongPassword
 from bridge.web.forms import ConfirmForm, ResendForm, SignupForm, TermsForm
 from bridge.web.headers import allow_solusvm_login_form
 from bridge.web.provision import provision_now
+from bridge.web.ratelimit import identity_key
 
 bp = web_blueprint("web_signup", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web-static")
@@ -55,7 +56,7 @@ def signup() -> Any:
     form = SignupForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("signup", f"email:{email.lower()}")
+        rate_limit("signup", f"email:{identity_key(email)}")
 
         def attempt() -> Any:
             _client, mail = accounts.signup(
@@ -86,7 +87,7 @@ def resend() -> Any:
     form = ResendForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("resend", f"email:{email.lower()}")
+        rate_limit("resend", f"email:{identity_key(email)}")
         mail = accounts.resend(dbs(), email, **_mail_args())
         # Nothing to send (unknown or verified address) looks exactly like a send.
         if mail is not None:

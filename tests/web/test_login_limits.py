@@ -101,3 +101,14 @@ def test_account_waits_grow(limited: Any) -> None:
             assert login(from_addr(limited, f"10.8.2.{i}"), "ann@example.com", "wrong pass 1") == 401
         later = from_addr(limited, "10.8.3.1").submit("/login", {"email": "ann@example.com", "password": "x"})
     assert later.status_code == 429 and int(later.headers["Retry-After"]) > 900
+
+
+def test_sign_up_and_resend_limits_use_the_normalised_address(sqlite_url: str, tmp_path: Any, mock: Any,
+                                                              mid_window: Any) -> None:
+    app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, RATE_LIMIT_RESEND="2/3600"))
+    try:
+        codes = [from_addr(app, f"10.4.0.{i}").submit("/signup/resend", {"email": e}).status_code
+                 for i, e in enumerate(["ann@example.com", "ANN@example.com", " Ann@Example.com"])]
+        assert codes == [200, 200, 429]
+    finally:
+        app.extensions["bridge_db"]["engine"].dispose()
