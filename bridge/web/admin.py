@@ -21,6 +21,7 @@ from bridge.web import sessions as web_sessions
 from bridge.web.common import (
     LoginAttempt,
     admin_required,
+    clear_session,
     dbs,
     log_in_admin,
     log_out,
@@ -63,7 +64,8 @@ def login() -> Any:
         dbs().commit()
         attempt.succeeded()
         if admin.totp_enabled:  # the password was right; the code comes next, on its own page
-            session.clear()
+            clear_session(dbs())
+            dbs().commit()
             session["admin_2fa"] = {"id": admin.id, "at": int(time.time()),
                                     "tag": password_tag("admin-2fa", admin.id, admin.password_hash)}
             return redirect(url_for("web_admin.login_code"))

@@ -395,9 +395,7 @@ def _session_max_age() -> int:
 def _start_session(kind: str, account_id: int) -> None:
     """Replace the cookie's contents with a new server-side session of this account (committed)."""
     s = dbs()
-    old = session.get(f"{kind}_sid")
-    session.clear()  # a fresh session on every log-in: no fixation
-    web_sessions.end(s, old)
+    clear_session(s)  # a fresh session on every log-in: no fixation
     web_sessions.purge_account(s, kind, account_id, _session_max_age())  # this account's expired rows
     token = web_sessions.start(s, kind, account_id, ip=request.remote_addr or "",
                                user_agent=request.headers.get("User-Agent", ""))
@@ -405,6 +403,14 @@ def _start_session(kind: str, account_id: int) -> None:
     session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (cookie and row alike)
     session[f"{kind}_id"] = account_id
     session[f"{kind}_sid"] = token
+
+
+def clear_session(s: Session) -> None:
+    """Empty the cookie, ending on the server every session it held (client and admin), so no
+    copy of the old cookie stays logged in. The caller commits."""
+    for kind in web_sessions.KINDS:
+        web_sessions.end(s, session.get(f"{kind}_sid"))
+    session.clear()
 
 
 def _forget(kind: str) -> None:

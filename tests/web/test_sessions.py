@@ -130,3 +130,17 @@ def test_password_reset_ends_every_session(app: Any) -> None:
     assert_client_logged_out(user)
     with session_of(app) as s:
         assert len(list(s.scalars(select(WebSession).where(WebSession.account_id == ann(app).id)))) == 1
+
+
+def test_a_new_log_in_in_the_same_browser_ends_the_previous_session(app: Any) -> None:
+    """Logging in as a client where an admin was logged in: the admin session is ended on the
+    server too, so a copy of the earlier cookie does not stay an admin."""
+    user = Browser(app)
+    enroll(user)
+    make_admin(app)
+    shared = Browser(app)
+    assert admin_login(shared).status_code == 302
+    copied = cookie_of(shared)
+    assert shared.submit("/login", {"email": "ann@example.com", "password": "correct horse 42"}).status_code == 302
+    resp = replay(app, copied).get("/admin/clients")
+    assert resp.status_code == 302 and resp.location.endswith("/admin/login")
