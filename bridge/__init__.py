@@ -25,6 +25,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from bridge import observability
 
     observability.init_app(app)
+    from bridge import body_limit
+
+    body_limit.init_app(app)  # before any blueprint: refused bodies never reach a view
 
     app.register_blueprint(health.bp)
     app.register_blueprint(pricing.bp)

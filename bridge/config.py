@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     "INVOICE_DUE_DAYS": 14,
     "BENCH_ROUTES": False,  # adds /bench/ping, a trivial JSON route for bench/pricing_throughput.py
     "METRICS_TOKEN": "",  # when set, GET /metrics requires "Authorization: Bearer <token>"
+    # without METRICS_TOKEN, /metrics answers only direct (not proxied) requests from these addresses
+    "METRICS_ALLOWED_IPS": "127.0.0.1,::1",
+    "RATE_LIMIT_PRICING_TOKEN": "20/60",  # wrong GetTokenPricing tokens per source address (then 429)
+    "MAX_CONTENT_LENGTH": 1048576,  # request body limit in bytes on every surface (413 above it)
     "CONFIG_FILE": "",  # optional TOML file with any of these keys (upper-case, no prefix)
 }
 

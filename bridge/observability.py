@@ -14,8 +14,9 @@
   no id or token in a URL becomes a label) and observes GetTokenPricing's latency;
 - writes one JSON line per request to the ``bridge.access`` logger (method, route rule,
   status, duration, request id; no query strings, which may carry SSO tokens);
-- serves ``GET /metrics`` in Prometheus text format (with ``METRICS_TOKEN`` set, only to
-  ``Authorization: Bearer <token>``, compared in constant time; 401 otherwise). Under gunicorn, set
+- serves ``GET /metrics`` in Prometheus text format, closed by default: with ``METRICS_TOKEN`` set,
+  only to ``Authorization: Bearer <token>``, compared in constant time (401 otherwise); without
+  it, only to direct requests from ``METRICS_ALLOWED_IPS`` (loopback by default; 403 otherwise). Under gunicorn, set
   ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, before the workers start) and every
   worker's counters are summed at scrape time. Gauges that describe the database (pending
   outbox changes, unpaid invoices) are read from the database at scrape time by
@@ -328,7 +329,8 @@ def _after(response: Response) -> Response:
     metrics.HTTP_REQUESTS.labels(rule, method, str(response.status_code)).inc()
     endpoint = request.endpoint or ""
     if endpoint in PRICING_ENDPOINTS or (
-        endpoint == WHMCS_ENDPOINT and request.form.get("action") == "GetTokenPricing"
+        # A refused body (413) was never read, and must not be read here either.
+        endpoint == WHMCS_ENDPOINT and response.status_code != 413 and request.form.get("action") == "GetTokenPricing"
     ):
         metrics.TOKEN_PRICING_SECONDS.observe(elapsed)
     if access_log.isEnabledFor(logging.INFO) and flag(current_app.config.get("ACCESS_LOG")):
@@ -350,11 +352,44 @@ def metrics_authorized(config: Any, authorization: str | None) -> bool:
     return same and scheme.lower() == "bearer"
 
 
+PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
+
+
+def metrics_address_allowed(config: Any, remote_addr: str | None, headers: Any) -> bool:
+    """Without ``METRICS_TOKEN``: only a direct request from ``METRICS_ALLOWED_IPS`` (default
+    loopback). A request that came through a proxy (forwarding headers) is refused, because
+    a reverse proxy on the same host would make every visitor look like 127.0.0.1."""
+    import ipaddress
+
+    if any(headers.get(name) for name in PROXY_HEADERS):
+        return False
+    try:
+        addr = ipaddress.ip_address(remote_addr or "")
+    except ValueError:
+        return False
+    entries = str(config.get("METRICS_ALLOWED_IPS", "127.0.0.1,::1") or "").split(",")
+    for entry in (e.strip() for e in entries):
+        if not entry:
+            continue
+        try:
+            if addr in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue  # check-config reports malformed entries
+    return False
+
+
 def metrics_view() -> Response:
-    """``GET /metrics``; with ``METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>`` (else 401)."""
-    if not metrics_authorized(current_app.config, request.headers.get("Authorization")):
-        return Response("401 Unauthorized: /metrics needs Authorization: Bearer <METRICS_TOKEN>\n", status=401,
-                        mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    """``GET /metrics``: with ``METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``
+    (else 401); without it, only for direct requests from ``METRICS_ALLOWED_IPS`` (else 403)."""
+    cfg = current_app.config
+    if cfg.get("METRICS_TOKEN"):
+        if not metrics_authorized(cfg, request.headers.get("Authorization")):
+            return Response("401 Unauthorized: /metrics needs Authorization: Bearer <METRICS_TOKEN>\n", status=401,
+                            mimetype="text/plain", headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+    elif not metrics_address_allowed(cfg, request.remote_addr, request.headers):
+        return Response("403 Forbidden: /metrics answers loopback only; set METRICS_TOKEN (or "
+                        "METRICS_ALLOWED_IPS) to scrape it from elsewhere\n", status=403, mimetype="text/plain")
     engine = current_app.extensions["bridge_db"]["engine"]
     return Response(exposition(engine), mimetype=CONTENT_TYPE_LATEST)
 

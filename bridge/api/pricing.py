@@ -1,6 +1,7 @@
 """``POST /modules/addons/solusio/api/``: the URL SolusVM calls for GetTokenPricing.
 
 Errors: 400 bad or missing userid/action, 403 bad token, 404 unknown or closed client,
+429 too many wrong tokens from one address, 413 a body over ``MAX_CONTENT_LENGTH``,
 500 when no price can be given (never a price of 0) - always ``{"result":"error","message"}``.
 """
 
@@ -16,6 +17,7 @@ from marshmallow import ValidationError
 from bridge.db import get_engine
 from bridge.errors import AuthFailed, BridgeError, NotFound, ValidationFailed
 from bridge.services.pricing import token_pricing_fast
+from bridge.web.ratelimit import FailureThrottle, RateLimited
 from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
 
 bp = Blueprint("pricing", __name__)
@@ -30,12 +32,43 @@ def check_token(given: Any) -> None:
     A token that is not a string (``token[]=x`` decoded into a list or dict by the WHMCS
     endpoint's PHP-array parsing) is refused like a wrong one, even when no token is
     configured: it is malformed input, never a 500.
+
+    Wrong tokens are throttled per source address on both URLs (they share this path):
+    see ``bridge.web.ratelimit.FailureThrottle``. A throttled address is refused (429) even
+    with the right token, so guessing on learns nothing.
     """
+    remote = request.remote_addr or "-"
+    retry_after = _token_throttle.blocked_for(get_engine(), remote)
+    if retry_after:
+        raise TokenThrottled(retry_after)
     if given is not None and not isinstance(given, str):
-        raise AuthFailed("Invalid token")
+        _wrong_token(remote)
     expected = current_app.config.get("PRICING_TOKEN") or ""
     if expected and not hmac.compare_digest((given or "").encode(), expected.encode()):
-        raise AuthFailed("Invalid token")
+        _wrong_token(remote)
+
+
+class TokenThrottled(BridgeError):
+    """Too many wrong tokens from one address (HTTP 429 with Retry-After, on both URLs)."""
+
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many invalid tokens, try again later")
+        self.retry_after = retry_after
+
+
+_token_throttle = FailureThrottle("pricing_token")
+
+
+def _wrong_token(remote: str) -> None:
+    """Count a wrong token for ``remote``, then refuse it (TokenThrottled once over the limit)."""
+    try:
+        _token_throttle.fail(get_engine(), remote, str(current_app.config.get("RATE_LIMIT_PRICING_TOKEN")
+                                                       or "20/60"))
+    except RateLimited as exc:
+        raise TokenThrottled(exc.retry_after) from None
+    raise AuthFailed("Invalid token")
 
 
 def get_token_pricing(form: Any) -> dict[str, Any]:
@@ -72,6 +105,11 @@ def pricing_response(form: Any) -> Response:
 
 def error_response(exc: BridgeError) -> Response:
     """GetTokenPricing's own status mapping: 400 bad input, 403 bad token, 404 unknown or closed client."""
+    if isinstance(exc, TokenThrottled):
+        resp = current_app.json.response({"result": "error", "message": exc.message})
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     if isinstance(exc, AuthFailed):
         status = 403
     elif isinstance(exc, NotFound):

@@ -1,4 +1,5 @@
-"""``solus-bridge admin create --name NAME --password PW``: accounts for the /admin pages."""
+"""``solus-bridge admin create --name NAME --password PW``: accounts for the /admin pages;
+``solus-bridge admin reset-2fa --name NAME``: turn off a lost authenticator."""
 
 from __future__ import annotations
 
@@ -29,3 +30,25 @@ def register(group: click.Group) -> None:
         except (WebError, BridgeError) as exc:
             raise click.ClickException(exc.message) from None
         click.echo(f"admin {admin.name} (id {admin.id}) ready")
+
+    @admin_group.command("reset-2fa")
+    @click.option("--name", required=True, help="Log-in name of the admin who lost their authenticator.")
+    def reset_2fa(name: str) -> None:
+        """Turn an admin's two-factor log-in off (they enrol again at the next log-in if it is required)."""
+        from sqlalchemy import select
+
+        from bridge.cli import make_app
+        from bridge.services import audit
+        from bridge.web import sessions as web_sessions
+        from bridge.web.models import Admin
+
+        app = make_app()
+        factory = app.extensions["bridge_db"]["session_factory"]
+        with factory() as session, session.begin():
+            admin = session.scalar(select(Admin).where(Admin.name == name.strip()))
+            if admin is None:
+                raise click.ClickException(f"no admin named {name.strip()!r}")
+            admin.totp_secret, admin.totp_enabled, admin.totp_last_step = "", False, 0
+            web_sessions.end_all(session, "admin", admin.id)
+            audit.record(session, "cli", "admin.totp_disabled", "admin", admin.id, {})
+        click.echo(f"two-factor log-in of admin {admin.name} is off; their sessions were ended")

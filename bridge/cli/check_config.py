@@ -151,9 +151,6 @@ def check_values(config: Mapping[str, Any], report: Report) -> None:
         report.warn("PRICING_TOKEN", "is shorter than 16 characters: use a long random token")
     if len(str(config.get("SECRET_KEY") or "")) < 32:
         report.warn("SECRET_KEY", "is shorter than 32 characters: use a long random key (the same on every machine)")
-    if not config.get("METRICS_TOKEN"):
-        report.warn("METRICS_TOKEN", "is not set: /metrics is open to anyone who can reach the bridge; set it "
-                    "or restrict /metrics at the reverse proxy")
     if not config.get("MAIL_SERVER"):
         report.warn("MAIL_SERVER", "is not set: mail is written to the outbox folder, nobody receives it")
     if config.get("MAIL_USERNAME") and not config.get("MAIL_PASSWORD"):
@@ -174,6 +171,90 @@ def check_values(config: Mapping[str, Any], report: Report) -> None:
             bad = True
     if not bad:
         report.ok("settings", "types, URLs and combinations are valid")
+
+
+def _networks(text: str) -> tuple[list[Any], list[str]]:
+    """(parsed networks, malformed entries) of a comma-separated address list."""
+    import ipaddress
+
+    nets, bad = [], []
+    for entry in (e.strip() for e in str(text or "").replace("\n", ",").split(",")):
+        if not entry:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            bad.append(entry)
+    return nets, bad
+
+
+def check_security(config: Mapping[str, Any], report: Report) -> None:
+    """Settings that are unsafe in production (docs/web.md, "Security model"): each one a WARN,
+    malformed values a FAIL."""
+    from bridge.web.ratelimit import parse_limit, parse_limits
+
+    system_url = str(config.get("SYSTEM_URL") or "")
+    local = urlsplit(system_url).hostname in ("127.0.0.1", "localhost", "::1")
+    secure = config.get("SESSION_COOKIE_SECURE", False)
+    if not (secure if isinstance(secure, bool) else str(secure).strip().lower() in {"1", "true", "yes", "on"}) \
+            and not local:
+        report.warn("SESSION_COOKIE_SECURE", "is off: log-in cookies may travel over plain http; serve the bridge "
+                    "over https and set BRIDGE_SESSION_COOKIE_SECURE=true")
+
+    metrics_nets, metrics_bad = _networks(str(config.get("METRICS_ALLOWED_IPS", "127.0.0.1,::1") or ""))
+    if metrics_bad:
+        report.fail("METRICS_ALLOWED_IPS", f"has entries that are not addresses or networks: {', '.join(metrics_bad)}")
+    if not config.get("METRICS_TOKEN"):
+        if any(not net.is_loopback for net in metrics_nets):
+            report.warn("METRICS_TOKEN", "is not set and METRICS_ALLOWED_IPS goes beyond loopback: anyone in "
+                        "those networks can read /metrics; set BRIDGE_METRICS_TOKEN")
+        else:
+            report.warn("METRICS_TOKEN", "is not set: /metrics answers loopback only; set BRIDGE_METRICS_TOKEN "
+                        "for a Prometheus on another machine")
+
+    api_nets, api_bad = _networks(str(config.get("API_ALLOWED_IPS") or ""))
+    if api_bad:
+        report.fail("API_ALLOWED_IPS", f"has entries that are not addresses or networks: {', '.join(api_bad)}")
+    if not api_nets and not config.get("API_ACCESS_KEY"):
+        report.warn("API_ALLOWED_IPS", "is empty: WHMCS API credentials without their own allow-list work from "
+                    "any address; list the addresses of the systems that call /includes/api.php")
+    elif any(net.prefixlen == 0 for net in api_nets):
+        report.warn("API_ALLOWED_IPS", "contains a network of every address (/0): it allows any caller")
+
+    require_2fa = config.get("ADMIN_REQUIRE_2FA", False)
+    if not (require_2fa if isinstance(require_2fa, bool)
+            else str(require_2fa).strip().lower() in {"1", "true", "yes", "on"}):
+        report.warn("ADMIN_REQUIRE_2FA", "is off: admins may log in with a password alone; set "
+                    "BRIDGE_ADMIN_REQUIRE_2FA=true once every admin has an authenticator app")
+
+    limit = config.get("MAX_CONTENT_LENGTH", 1048576)
+    try:
+        limit_bytes = int(str(limit))
+    except ValueError:
+        report.fail("MAX_CONTENT_LENGTH", f"must be a whole number of bytes, got {limit!r}")
+    else:
+        if limit_bytes <= 0 or limit_bytes > 16 * 1024 * 1024:
+            report.warn("MAX_CONTENT_LENGTH", "is 0 or above 16 MiB: every request body is read into memory up to "
+                        "this size; the bridge needs no more than 1 MiB")
+
+    lifetime = config.get("PERMANENT_SESSION_LIFETIME")
+    seconds = lifetime.total_seconds() if hasattr(lifetime, "total_seconds") else lifetime
+    try:
+        if seconds not in (None, "") and float(str(seconds)) > 24 * 3600:
+            report.warn("PERMANENT_SESSION_LIFETIME", "is longer than a day: a stolen or forgotten session stays "
+                        "usable that long")
+    except ValueError:
+        report.fail("PERMANENT_SESSION_LIFETIME", f"must be a number of seconds, got {lifetime!r}")
+
+    for key in ("RATE_LIMIT_SIGNUP", "RATE_LIMIT_LOGIN", "RATE_LIMIT_RESEND", "RATE_LIMIT_RETRY",
+                "RATE_LIMIT_LOGIN_ADDRESS", "RATE_LIMIT_PRICING_TOKEN", "RATE_LIMIT_LOGIN_ACCOUNT"):
+        value = config.get(key)
+        if value in (None, ""):
+            continue
+        try:
+            parse_limits(str(value)) if key == "RATE_LIMIT_LOGIN_ACCOUNT" else parse_limit(str(value))
+        except ValueError as exc:
+            report.fail(key, str(exc))
 
 
 def check_database(config: Mapping[str, Any], report: Report) -> None:
@@ -293,6 +374,7 @@ def run_checks(config: Mapping[str, Any], *, solusvm: bool = True, live: bool = 
     """Every check against a merged configuration mapping (as ``bridge.config.load_config`` builds)."""
     report = Report()
     check_values(config, report)
+    check_security(config, report)
     check_database(config, report)
     if solusvm:
         check_solusvm(config, report)

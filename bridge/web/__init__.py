@@ -25,12 +25,16 @@ WEB_DEFAULTS: dict[str, Any] = {
     "TERMS_URL": "",  # Terms of Service; empty = the built-in placeholder page /terms
     "POSTPAY_TERMS_URL": "",  # Post-Pay Terms & Conditions; empty = not asked
     "RATE_LIMIT_SIGNUP": "5/3600",  # hits/seconds per IP (and per e-mail)
-    "RATE_LIMIT_LOGIN": "10/300",
+    "RATE_LIMIT_LOGIN": "10/300",  # attempts per (source address, account)
+    "RATE_LIMIT_LOGIN_ADDRESS": "100/300",  # attempts per source address, all accounts together
+    # wrong passwords per account from anywhere, in growing tiers (browsers that logged in before are exempt)
+    "RATE_LIMIT_LOGIN_ACCOUNT": "20/900,50/3600,200/86400",
     "RATE_LIMIT_RESEND": "3/3600",
     "RATE_LIMIT_RETRY": "10/600",  # "Try again" provisioning button, per client
     "SOLUSVM_LOGIN_URL_TEMPLATE": "{solusvm_url}/auth/by_token?token={token}",
     "WEB_SOLUSVM_RETRIES": 1,
     "SITE_NAME": "Cloud Billing",
+    "ADMIN_REQUIRE_2FA": False,  # every admin must turn on TOTP two-factor log-in before using /admin
 }
 
 from bridge.web.common import csrf  # noqa: E402 - the one CSRFProtect, used by our blueprints
@@ -40,7 +44,9 @@ def _settings(app: Flask) -> None:
     for key, value in WEB_DEFAULTS.items():
         app.config.setdefault(key, value)
         # BRIDGE_* environment values arrive as strings.
-        if isinstance(value, int) and isinstance(app.config[key], str):
+        if isinstance(value, bool) and isinstance(app.config[key], str):
+            app.config[key] = app.config[key].strip().lower() in {"1", "true", "yes", "on"}
+        elif isinstance(value, int) and isinstance(app.config[key], str):
             app.config[key] = int(app.config[key])
     lifetime = app.config.get("PERMANENT_SESSION_LIFETIME")
     if isinstance(lifetime, str | int):
@@ -63,12 +69,13 @@ def _settings(app: Flask) -> None:
 def init_app(app: Flask) -> None:
     """Register the web pages on the bridge app."""
     from bridge.services.pricing import plain
-    from bridge.web import admin, auth, clientarea, signup, whmcs_sso
+    from bridge.web import admin, auth, clientarea, headers, signup, whmcs_sso
     from bridge.web import models as _models  # noqa: F401 - tables join the shared metadata
     from bridge.web.formatting import format_money, format_when
 
     _settings(app)
     csrf.init_app(app)
+    headers.init_app(app)
     blueprints: list[Blueprint] = [signup.bp, auth.bp, clientarea.bp, admin.bp, whmcs_sso.bp]
     for bp in blueprints:
         app.register_blueprint(bp)

@@ -7,18 +7,29 @@ functions return, so a failed commit never leaves a sent link to a record that i
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
+from bridge.errors import Conflict
 from bridge.models import Client, utcnow
 from bridge.services import audit, clients
-from bridge.web.errors import LinkExpired, LinkInvalid, LinkUsed, TermsNotAccepted, WeakPassword
+from bridge.web.errors import (
+    LinkExpired,
+    LinkInvalid,
+    LinkUsed,
+    TermsNotAccepted,
+    WeakPassword,
+    WrongCode,
+    WrongPassword,
+)
 from bridge.web.models import Admin
 
 VERIFY_SALT = "bridge.web.signup.verify"
@@ -67,16 +78,23 @@ def _serializer(secret_key: str) -> URLSafeTimedSerializer:
 
 
 def verification_token(secret_key: str, client: Client) -> str:
-    """A signed, timestamped token naming the client and its current e-mail."""
-    return _serializer(secret_key).dumps({"c": client.id, "e": client.email_normalized})
+    """A signed, timestamped token naming the client, its current e-mail and its pending sign-up.
+
+    ``h`` ties the link to the submission that sent it (the end of that submission's password
+    hash): a newer sign-up for the same unconfirmed address replaces the pending details, and
+    every older link stops working.
+    """
+    return _serializer(secret_key).dumps({"c": client.id, "e": client.email_normalized, "h": _hash_tag(client)})
 
 
 def verification_mail(client: Client, link: str, max_age: int) -> Mail:
     hours = max(1, max_age // 3600)
+    name = " ".join(part for part in (client.firstname, client.lastname) if part)
     return Mail(client.email, "Confirm your e-mail address",
-                f"Hello {client.firstname},\n\nplease confirm your e-mail address to finish signing up:\n\n"
-                f"{link}\n\nThe link works once and expires in {hours} hour(s).\n"
-                "If you did not sign up, ignore this message.\n")
+                f"Hello {client.firstname},\n\nplease confirm your e-mail address to finish signing up "
+                f"as {name}:\n\n{link}\n\nThe page asks for the password you chose when you signed up. "
+                f"The link works once and expires in {hours} hour(s); only the newest link we sent works.\n"
+                "If you did not sign up, ignore this message: nothing is activated without that password.\n")
 
 
 def signup(session: Session, *, firstname: str, lastname: str, companyname: str, email: str, password: str,
@@ -89,27 +107,48 @@ def signup(session: Session, *, firstname: str, lastname: str, companyname: str,
     ``link_for(token) -> url`` builds the verification link.
     """
     check_password_policy(password, email)
+    details = {"firstname": firstname, "lastname": lastname, "companyname": companyname}
     existing = clients.get_by_email(session, email)
-    if existing is not None:
-        # Hashed and thrown away: a new address pays for the hash (scrypt, ~0.1 s), so a taken
-        # one must too, or the answer's time would tell that the address has an account.
-        clients.hash_password(password)
-        if not existing.email_verified and existing.status != "Closed":
-            # An abandoned sign-up: send a fresh link; the first password stays.
-            return None, verification_mail(existing, link_for(verification_token(secret_key, existing)), max_age)
-        return None, Mail(existing.email, "Someone tried to sign up with your e-mail address",
+    if existing is None:
+        try:
+            with session.begin_nested():  # a parallel sign-up for the same address may win the insert
+                client = clients.create(session, {**details, "email": email, "password2": password,
+                                                  "email_verified": False}, actor=actor)
+        except Conflict:
+            existing = clients.get_by_email(session, email)
+            if existing is None:  # the winner was deleted again in between: rare; the same answer
+                raise
+        else:
+            return client, verification_mail(client, link_for(verification_token(secret_key, client)), max_age)
+    return None, _signup_for_existing(session, existing, details, password, secret_key=secret_key,
+                                      link_for=link_for, login_url=login_url, max_age=max_age)
+
+
+def _signup_for_existing(session: Session, existing: Client, details: dict[str, str], password: str, *,
+                         secret_key: str, link_for: Callable[[str], str], login_url: str, max_age: int) -> Mail:
+    """The mail for a sign-up whose address already has a record."""
+    new_hash = clients.hash_password(password)  # also paid for a taken address: no timing tell
+    if not existing.email_verified and existing.status != "Closed":
+        # A pending sign-up nobody confirmed: this submission replaces it entirely (name and
+        # password), so the link we now send activates only what this visitor typed, and
+        # the links of earlier submissions (maybe someone else's) stop working.
+        for attr, value in details.items():
+            setattr(existing, attr, value)
+        existing.password_hash = new_hash
+        existing.updated_at = utcnow()
+        session.flush()
+        audit.record(session, "signup", "client.signup_replaced", "client", existing.id, {})
+        return verification_mail(existing, link_for(verification_token(secret_key, existing)), max_age)
+    return Mail(existing.email, "Someone tried to sign up with your e-mail address",
                           "Hello,\n\nsomeone (maybe you) tried to create a new account with this e-mail address, "
                           "but an account with it already exists.\n\n"
                           f"To use it, log in here: {login_url}\n(forgot the password? use \"Forgot your password?\" "
-                          "on that page)\n\nIf it was not you, you can ignore this message.\n")
-    client = clients.create(session, {"firstname": firstname, "lastname": lastname, "companyname": companyname,
-                                      "email": email, "password2": password, "email_verified": False},
-                            actor=actor)
-    return client, verification_mail(client, link_for(verification_token(secret_key, client)), max_age)
+                "on that page)\n\nIf it was not you, you can ignore this message.\n")
 
 
-def verify_email(session: Session, secret_key: str, token: str, max_age: int) -> Client:
-    """Check a verification token and mark the e-mail verified. Single use."""
+def pending_signup(session: Session, secret_key: str, token: str, max_age: int) -> Client:
+    """The unconfirmed client a verification token is for (nothing changes); LinkExpired,
+    LinkInvalid or LinkUsed otherwise."""
     ser = _serializer(secret_key)
     try:
         data = ser.loads(token, max_age=max_age)
@@ -123,6 +162,23 @@ def verify_email(session: Session, secret_key: str, token: str, max_age: int) ->
         raise LinkInvalid("The link does not match an account waiting for confirmation. Request a new one.")
     if client.email_verified:
         raise LinkUsed("Your e-mail address is already confirmed. Log in to continue.")
+    if data.get("h") != _hash_tag(client):
+        raise LinkUsed("A newer sign-up was made with this address since this link was sent: only the link in "
+                       "the newest e-mail works. Sign up again if that was not you.")
+    return client
+
+
+def verify_email(session: Session, secret_key: str, token: str, max_age: int, password: str) -> Client:
+    """Confirm the e-mail of a pending sign-up. Single use.
+
+    The password typed on the confirmation page must be the one of the submission the link
+    belongs to: owning the mailbox alone never activates a password (or name) somebody else chose.
+    Raises WrongPassword when it is not.
+    """
+    client = pending_signup(session, secret_key, token, max_age)
+    if not check_password_hash(client.password_hash, password):
+        raise WrongPassword("That is not the password chosen with this sign-up. If you did not sign up with "
+                            "these details, sign up again: your new sign-up replaces this one.")
     client.email_verified = True
     session.flush()
     audit.record(session, "signup", "client.email_verified", "client", client.id, {})
@@ -193,6 +249,77 @@ def authenticate_admin(session: Session, name: str, password: str) -> Admin | No
     session.flush()
     audit.record(session, f"admin:{admin.name}", "admin.login", "admin", admin.id, {})
     return admin
+
+
+# --- admin two-factor log-in (TOTP, RFC 6238: 6 digits, 30-second steps) -------------------
+
+TOTP_ISSUER = "SolusVM billing bridge"
+
+
+def new_totp_secret() -> str:
+    """A fresh random base32 secret (160 bits) for an authenticator app."""
+    import pyotp
+
+    return pyotp.random_base32(32)
+
+
+def totp_uri(secret: str, admin_name: str, issuer: str = TOTP_ISSUER) -> str:
+    """The ``otpauth://`` URI an authenticator app reads from the enrolment QR code."""
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=admin_name, issuer_name=issuer)
+
+
+def totp_step(secret: str, code: str, *, after_step: int = 0, now: float | None = None) -> int | None:
+    """The time step ``code`` is valid for (this step or one either side, for clock drift), or None.
+
+    A step not after ``after_step`` is refused: each code works once, so one seen over a
+    shoulder or in a proxy log cannot be replayed.
+    """
+    import time
+
+    import pyotp
+
+    code = "".join((code or "").split())
+    if not secret or len(code) != 6 or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret)
+    now = time.time() if now is None else now
+    current = totp.timecode(datetime.fromtimestamp(now, UTC))
+    found = None
+    for step in (current - 1, current, current + 1):  # compare all three: no early exit
+        if hmac.compare_digest(totp.generate_otp(step), code) and step > after_step:
+            found = step
+    return found
+
+
+def enable_totp(session: Session, admin: Admin, secret: str, code: str) -> None:
+    """Turn two-factor log-in on once a code from the new secret proves the app has it."""
+    step = totp_step(secret, code)
+    if step is None:
+        raise WrongCode("That code does not match. Check the time on your phone and try the newest code.")
+    admin.totp_secret, admin.totp_enabled, admin.totp_last_step = secret, True, step
+    session.flush()
+    audit.record(session, f"admin:{admin.name}", "admin.totp_enabled", "admin", admin.id, {})
+
+
+def disable_totp(session: Session, admin: Admin, code: str, actor: str) -> None:
+    """Turn two-factor log-in off (needs a current code)."""
+    if not check_admin_totp(session, admin, code):
+        raise WrongCode("That code does not match.")
+    admin.totp_secret, admin.totp_enabled, admin.totp_last_step = "", False, 0
+    session.flush()
+    audit.record(session, actor, "admin.totp_disabled", "admin", admin.id, {})
+
+
+def check_admin_totp(session: Session, admin: Admin, code: str) -> bool:
+    """True (and the code used up) when ``code`` is the admin's current code."""
+    step = totp_step(admin.totp_secret, code, after_step=admin.totp_last_step or 0)
+    if step is None:
+        return False
+    admin.totp_last_step = step
+    session.flush()
+    return True
 
 
 RESET_SALT = "bridge.web.password.reset"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -11,13 +12,26 @@ from sqlalchemy import func, select
 
 from bridge.errors import BridgeError
 from bridge.models import Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
-from bridge.services import catalogue, hooks
+from bridge.services import audit, catalogue, hooks
 from bridge.services import invoices as invoice_service
 from bridge.services import pricing as pricing_service
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import accounts
-from bridge.web.common import admin_required, dbs, log_in_admin, rate_limit, solus, web_blueprint
-from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm
+from bridge.web import sessions as web_sessions
+from bridge.web.common import (
+    LoginAttempt,
+    admin_required,
+    clear_session,
+    dbs,
+    log_in_admin,
+    log_out,
+    password_tag,
+    solus,
+    web_blueprint,
+)
+from bridge.web.errors import WebError
+from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm, TotpForm
+from bridge.web.models import Admin
 from bridge.web.provision import provision_now
 from contracts.rules import quantize_money
 
@@ -40,20 +54,118 @@ ACTIONS = {"lock": "locked", "unlock": "active", "suspend": "suspended", "unsusp
 def login() -> Any:
     form = AdminLoginForm()
     if form.validate_on_submit():
-        rate_limit("login", f"admin:{form.name.data.lower()}")
+        attempt = LoginAttempt("admin", form.name.data)
+        attempt.check()
         admin = accounts.authenticate_admin(dbs(), form.name.data.strip(), form.password.data)
         if admin is None:
+            dbs().rollback()
+            attempt.failed()
             return render_template("admin/login.html", form=form, error="Name or password is not correct."), 401
         dbs().commit()
+        attempt.succeeded()
+        if admin.totp_enabled:  # the password was right; the code comes next, on its own page
+            clear_session(dbs())
+            dbs().commit()
+            session["admin_2fa"] = {"id": admin.id, "at": int(time.time()),
+                                    "tag": password_tag("admin-2fa", admin.id, admin.password_hash)}
+            return redirect(url_for("web_admin.login_code"))
         log_in_admin(admin)
         return redirect(url_for("web_admin.clients"))
     return render_template("admin/login.html", form=form), 400 if form.is_submitted() else 200
 
 
+TWO_FACTOR_WAIT = 300  # seconds between the password and the code
+
+
+def _pending_two_factor() -> Admin | None:
+    """The admin whose password was just accepted and who owes a code, or None."""
+    pending = session.get("admin_2fa")
+    if not isinstance(pending, dict) or not isinstance(pending.get("id"), int):
+        return None
+    admin = dbs().get(Admin, pending["id"])
+    if (admin is None or not admin.totp_enabled or int(pending.get("at", 0)) + TWO_FACTOR_WAIT < time.time()
+            or pending.get("tag") != password_tag("admin-2fa", admin.id, admin.password_hash)):
+        return None
+    return admin
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code() -> Any:
+    """Second step of an admin log-in with two-factor on: the authenticator app's code."""
+    pending = session.get("admin_2fa")
+    name = ""
+    if isinstance(pending, dict) and isinstance(pending.get("id"), int):
+        name = f"#{pending['id']}"
+    form = TotpForm()
+    if form.validate_on_submit():
+        attempt = LoginAttempt("admin-2fa", name or "-")
+        attempt.check()  # before any read: counted against this admin, from this address
+    admin = _pending_two_factor()
+    if admin is None:
+        session.pop("admin_2fa", None)
+        flash("Log in again: the code must follow the password within 5 minutes.", "warning")
+        return redirect(url_for("web_admin.login"))
+    if form.validate_on_submit():
+        if not accounts.check_admin_totp(dbs(), admin, form.code.data):
+            dbs().rollback()
+            attempt.failed()
+            return render_template("admin/login_code.html", form=form, error="That code does not match."), 401
+        audit.record(dbs(), f"admin:{admin.name}", "admin.login_2fa", "admin", admin.id, {})
+        dbs().commit()
+        log_in_admin(admin)
+        return redirect(url_for("web_admin.clients"))
+    return render_template("admin/login_code.html", form=form), 400 if form.is_submitted() else 200
+
+
+@bp.route("/account/2fa", methods=["GET", "POST"])
+@admin_required
+def two_factor(admin: Any) -> Any:
+    """Turn TOTP two-factor log-in on (QR code + a code to confirm) or off."""
+    form = TotpForm()
+    required = bool(current_app.config.get("ADMIN_REQUIRE_2FA"))
+    if admin.totp_enabled:
+        if form.validate_on_submit():
+            if required:
+                abort(403)
+            try:
+                accounts.disable_totp(dbs(), admin, form.code.data, actor=f"admin:{admin.name}")
+            except WebError as exc:
+                dbs().rollback()
+                return render_template("admin/two_factor.html", form=form, enabled=True, required=required,
+                                       error=exc.message), 400
+            dbs().commit()
+            flash("Two-factor log-in is off.", "ok")
+            return redirect(url_for("web_admin.two_factor"))
+        return render_template("admin/two_factor.html", form=form, enabled=True, required=required)
+    secret = session.get("admin_totp_secret")
+    if not isinstance(secret, str) or not secret:
+        secret = session["admin_totp_secret"] = accounts.new_totp_secret()
+    if form.validate_on_submit():
+        try:
+            accounts.enable_totp(dbs(), admin, secret, form.code.data)
+        except WebError as exc:
+            dbs().rollback()
+            return _enrol_page(admin, secret, form, required, exc.message), 400
+        dbs().commit()
+        session.pop("admin_totp_secret", None)
+        flash("Two-factor log-in is on: from now on, log-in asks for a code from your app.", "ok")
+        return redirect(url_for("web_admin.clients"))
+    return _enrol_page(admin, secret, form, required), 400 if form.is_submitted() else 200
+
+
+def _enrol_page(admin: Any, secret: str, form: TotpForm, required: bool, error: str = "") -> str:
+    import segno
+
+    uri = accounts.totp_uri(secret, admin.name, current_app.config.get("SITE_NAME") or accounts.TOTP_ISSUER)
+    # An SVG data: URI (CSP allows data: images): no request that could leak the secret elsewhere.
+    qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
+    return render_template("admin/two_factor.html", form=form, enabled=False, required=required, qr=qr,
+                           secret=secret, error=error)
+
+
 @bp.post("/logout")
 def logout() -> Any:
-    session.pop("admin_id", None)
-    session.pop("admin_tag", None)
+    log_out("admin")
     return redirect(url_for("web_admin.login"))
 
 
@@ -98,9 +210,15 @@ def client_detail(_admin: Any, client_id: int) -> Any:
 
 
 def _client_page(client: Client, form: ActionForm, status: int = 200) -> tuple[str, int]:
+    from datetime import UTC, datetime
+
     from bridge.services import outbox
 
-    return render_template("admin/client.html", client=client, desired=_desired(client),
+    max_age = int(current_app.permanent_session_lifetime.total_seconds())
+    rows = [{"id": row.id, "ip": row.ip, "user_agent": row.user_agent,
+             "started": datetime.fromtimestamp(row.created_at, UTC)}
+            for row in web_sessions.list_for(dbs(), "client", client.id, max_age)]
+    return render_template("admin/client.html", client=client, desired=_desired(client), sessions=rows,
                            changes=outbox.pending_changes(dbs(), client.id), form=form,
                            invoices=list(dbs().scalars(select(Invoice).where(Invoice.client_id == client.id)
                                                        .order_by(Invoice.id.desc())))), status
@@ -121,6 +239,8 @@ def client_action(admin: Any, client_id: int, action: str) -> Any:
     try:
         provisioning.set_status(dbs(), client_id, ACTIONS[action], actor=f"admin:{admin.name}",
                                 reason=(form.reason.data or "").strip())
+        if action == "lock":  # a locked client is logged out everywhere
+            web_sessions.end_all(dbs(), "client", client_id)
     except BridgeError as exc:
         dbs().rollback()
         flash(exc.message, "error")
@@ -134,6 +254,31 @@ def client_action(admin: Any, client_id: int, action: str) -> Any:
               "retried.", "warning")
     else:
         flash(f"{action.capitalize()}: done, SolusVM updated.", "ok")
+    return redirect(url_for("web_admin.client_detail", client_id=client_id))
+
+
+@bp.post("/clients/<int:client_id>/sessions/end")
+@admin_required
+def end_sessions(admin: Any, client_id: int) -> Any:
+    """Log a client out everywhere."""
+    dbs().get(Client, client_id) or abort(404)
+    ended = web_sessions.end_all(dbs(), "client", client_id)
+    audit.record(dbs(), f"admin:{admin.name}", "client.sessions_ended", "client", client_id, {"count": ended})
+    dbs().commit()
+    flash(f"Ended {ended} session(s).", "ok")
+    return redirect(url_for("web_admin.client_detail", client_id=client_id))
+
+
+@bp.post("/clients/<int:client_id>/sessions/<session_id>/end")
+@admin_required
+def end_session(admin: Any, client_id: int, session_id: str) -> Any:
+    """End one of a client's sessions."""
+    dbs().get(Client, client_id) or abort(404)
+    if not web_sessions.end_by_id(dbs(), "client", client_id, session_id[:64]):
+        abort(404)
+    audit.record(dbs(), f"admin:{admin.name}", "client.sessions_ended", "client", client_id, {"count": 1})
+    dbs().commit()
+    flash("Session ended.", "ok")
     return redirect(url_for("web_admin.client_detail", client_id=client_id))
 
 

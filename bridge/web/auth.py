@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, redirect, render_template, request, url_for
 
 from bridge.web import accounts
+from bridge.web import sessions as web_sessions
 from bridge.web.common import (
+    LoginAttempt,
     dbs,
     log_in_client,
+    log_out,
     public_url,
     rate_limit,
     safe_next,
@@ -18,6 +21,7 @@ from bridge.web.common import (
 )
 from bridge.web.errors import WeakPassword, WebError
 from bridge.web.forms import LoginForm, NewPasswordForm, ResendForm
+from bridge.web.ratelimit import identity_key
 
 bp = web_blueprint("web_auth", __name__)
 
@@ -29,9 +33,12 @@ def login() -> Any:
     form = LoginForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("login", f"email:{email.lower()}")
+        attempt = LoginAttempt("client", email)
+        attempt.check()
         client = accounts.authenticate(dbs(), email, form.password.data)
         if client is None:
+            dbs().rollback()
+            attempt.failed()
             # One message for unknown e-mail and wrong password: no account enumeration.
             return render_template("login.html", form=form, error=BAD_LOGIN), 401
         if not client.email_verified:
@@ -39,6 +46,7 @@ def login() -> Any:
                                    error="Please confirm your e-mail address first: follow the link we sent "
                                          "you, or ask for a new one."), 403
         dbs().commit()  # the audit record of the log-in
+        attempt.succeeded()
         log_in_client(client)
         return redirect(safe_next(request.args.get("next"), url_for("web_clientarea.dashboard")))
     return render_template("login.html", form=form), 400 if form.is_submitted() else 200
@@ -46,8 +54,7 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    session.pop("client_id", None)
-    session.pop("client_tag", None)
+    log_out("client")
     return redirect(url_for("web_auth.login"))
 
 
@@ -63,7 +70,7 @@ def forgot() -> Any:
     form = ResendForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("resend", f"reset:{email.lower()}")
+        rate_limit("resend", f"reset:{identity_key(email)}")
         secret, max_age = _reset_settings()
         mail = accounts.reset_mail(dbs(), email, secret_key=secret, max_age=max_age,
                                    link_for=lambda t: public_url("web_auth.reset", token=t))
@@ -88,6 +95,7 @@ def reset(token: str) -> Any:
             dbs().rollback()
             form.password.errors = [exc.message]
             return render_template("password_reset.html", form=form), 400
+        web_sessions.end_all(dbs(), "client", client.id)  # a reset ends every other session
         dbs().commit()
         log_in_client(client)
         return redirect(url_for("web_clientarea.dashboard"))

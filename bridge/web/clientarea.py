@@ -13,6 +13,7 @@ from bridge.models import Client, Invoice, utcnow
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web.common import client_required, dbs, rate_limit, solus, web_blueprint
 from bridge.web.forms import ActionForm
+from bridge.web.headers import allow_solusvm_login_form
 from bridge.web.provision import provision_now
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def panel(client: Client) -> str:
 @client_required
 def dashboard(client: Client) -> Any:
     usage, usage_error = _usage(client)
+    allow_solusvm_login_form()
     return render_template("clientarea/dashboard.html", client=client, panel=panel(client), usage=usage,
                            usage_error=usage_error, invoices=_invoices(client, 5), form=ActionForm())
 

@@ -38,6 +38,7 @@ from bridge.models import Client
 from bridge.services.mailer import Mailer, MailError
 from bridge.services.solusvm_client import SolusVMClient, client_from_config
 from bridge.web import ratelimit
+from bridge.web import sessions as web_sessions
 from bridge.web.accounts import Mail
 from bridge.web.models import Admin
 from bridge.web.paths import local_path
@@ -81,6 +82,24 @@ def _database_busy(exc: OperationalError) -> Any:
     body, status = error_page("Busy for a moment", "Many changes are being saved right now and yours was not. "
                               "Please send the form again in a few seconds.", 503)
     return body, status, {"Retry-After": "2"}
+
+
+LOCK_RETRIES = 5
+
+
+def retry_on_lock(work: Callable[[], Any], attempts: int = LOCK_RETRIES) -> Any:
+    """Run ``work`` (one whole transaction, committed inside) again when SQLite's deferred
+    transaction loses the write lock to a concurrent one, so parallel visitors get the same
+    answer instead of a 503 (nothing of a lost attempt was written). The last failure propagates."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except OperationalError as exc:
+            db.get_session().rollback()
+            if not db.is_lock_conflict(exc) or attempt == attempts:
+                raise
+            time.sleep(0.02 * attempt)
+    raise AssertionError("unreachable")
 
 
 def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
@@ -263,6 +282,94 @@ def rate_limit(name: str, *keys: str) -> None:
         ratelimit.hit(db.get_engine(), f"{name}:{key}", limit)
 
 
+KNOWN_DEVICE_SALT = "bridge.web.known-device"
+KNOWN_DEVICE_DAYS = 90
+KNOWN_DEVICE_MAX = 5  # accounts remembered per browser
+
+
+def _known_cookie(kind: str) -> str:
+    return f"bridge_known_{kind}"
+
+
+def _identity_digest(identity: str) -> str:
+    return hashlib.sha256(identity.encode()).hexdigest()[:20]
+
+
+def _known_identities(kind: str) -> list[str]:
+    from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+    raw = request.cookies.get(_known_cookie(kind))
+    if not raw:
+        return []
+    try:
+        data = URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt=KNOWN_DEVICE_SALT).loads(
+            raw, max_age=KNOWN_DEVICE_DAYS * 86400)
+    except BadSignature:
+        return []
+    return [d for d in data if isinstance(d, str)] if isinstance(data, list) else []
+
+
+def _remember_device(kind: str, identity: str) -> None:
+    """After a successful log-in: this browser has shown it knows the account's password."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    digest = _identity_digest(identity)
+    known = [digest] + [d for d in _known_identities(kind) if d != digest]
+    value = URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt=KNOWN_DEVICE_SALT).dumps(
+        known[:KNOWN_DEVICE_MAX])
+    cfg = current_app.config
+
+    @after_this_request
+    def _set(response: Response) -> Response:
+        response.set_cookie(_known_cookie(kind), value, max_age=KNOWN_DEVICE_DAYS * 86400, httponly=True,
+                            secure=bool(cfg.get("SESSION_COOKIE_SECURE")), samesite="Lax",
+                            path=current_app.session_interface.get_cookie_path(current_app))
+        return response
+
+
+class LoginAttempt:
+    """The log-in limits of one attempt (client or admin), keyed on the normalised identity.
+
+    - per source address (all accounts): ``RATE_LIMIT_LOGIN_ADDRESS``, against spraying;
+    - per (address, account), every attempt: ``RATE_LIMIT_LOGIN``, the tight one;
+    - per account, failures only, from anywhere: ``RATE_LIMIT_LOGIN_ACCOUNT``, looser tiers with
+      growing waits (e.g. 15 minutes, then an hour, then a day), against guessing from many
+      addresses. A browser that logged in to this account before (a signed "known device"
+      cookie) is exempt from this one, so a stranger's failures never keep the owner out.
+    """
+
+    def __init__(self, kind: str, name: str) -> None:
+        self.kind = kind
+        self.identity = ratelimit.identity_key(name)
+        self.address = request.remote_addr or "-"
+
+    def check(self) -> None:
+        """Count the attempt; raise RateLimited when any limit is used up."""
+        engine, cfg = db.get_engine(), current_app.config
+        ratelimit.hit(engine, f"login:ip:{self.address}", ratelimit.parse_limit(cfg["RATE_LIMIT_LOGIN_ADDRESS"]))
+        ratelimit.hit(engine, f"login:pair:{self.kind}:{self.address}:{self.identity}",
+                      ratelimit.parse_limit(cfg["RATE_LIMIT_LOGIN"]))
+        if _identity_digest(self.identity) in _known_identities(self.kind):
+            return
+        for i, limit in enumerate(ratelimit.parse_limits(cfg["RATE_LIMIT_LOGIN_ACCOUNT"])):
+            ratelimit.peek(engine, self._account_key(i), limit)
+
+    def failed(self) -> None:
+        """Count a wrong password against the account (call with no read transaction open)."""
+        engine = db.get_engine()
+        for i, limit in enumerate(ratelimit.parse_limits(current_app.config["RATE_LIMIT_LOGIN_ACCOUNT"])):
+            try:
+                ratelimit.hit(engine, self._account_key(i), limit)
+            except ratelimit.RateLimited:
+                pass  # this answer is already a refusal; the next attempt meets the limit in check()
+
+    def succeeded(self) -> None:
+        _remember_device(self.kind, self.identity)
+
+    def _account_key(self, tier: int) -> str:
+        return f"login:account{tier}:{self.kind}:{self.identity}"
+
+
 def password_tag(kind: str, account_id: int, password_hash: str | None) -> str:
     """A keyed digest of the account's current password hash, kept in its session.
 
@@ -280,10 +387,48 @@ def _tag_matches(name: str, kind: str, account_id: int, password_hash: str | Non
     return isinstance(tag, str) and hmac.compare_digest(tag, password_tag(kind, account_id, password_hash))
 
 
-def log_in_client(client: Client) -> None:
+def _session_max_age() -> int:
+    lifetime = current_app.permanent_session_lifetime
+    return int(lifetime.total_seconds())
+
+
+def _start_session(kind: str, account_id: int) -> None:
+    """Replace the cookie's contents with a new server-side session of this account (committed)."""
+    s = dbs()
+    clear_session(s)  # a fresh session on every log-in: no fixation
+    web_sessions.purge_account(s, kind, account_id, _session_max_age())  # this account's expired rows
+    token = web_sessions.start(s, kind, account_id, ip=request.remote_addr or "",
+                               user_agent=request.headers.get("User-Agent", ""))
+    s.commit()
+    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME (cookie and row alike)
+    session[f"{kind}_id"] = account_id
+    session[f"{kind}_sid"] = token
+
+
+def clear_session(s: Session) -> None:
+    """Empty the cookie, ending on the server every session it held (client and admin), so no
+    copy of the old cookie stays logged in. The caller commits."""
+    for kind in web_sessions.KINDS:
+        web_sessions.end(s, session.get(f"{kind}_sid"))
     session.clear()
-    session.permanent = True  # expires after PERMANENT_SESSION_LIFETIME
-    session["client_id"] = client.id
+
+
+def _forget(kind: str) -> None:
+    for suffix in ("id", "tag", "sid"):
+        session.pop(f"{kind}_{suffix}", None)
+
+
+def log_out(kind: str) -> None:
+    """End this browser's ``kind`` session on the server and in the cookie."""
+    token = session.get(f"{kind}_sid")
+    if token:
+        web_sessions.end(dbs(), token)
+        dbs().commit()
+    _forget(kind)
+
+
+def log_in_client(client: Client) -> None:
+    _start_session("client", client.id)
     session["client_tag"] = password_tag("client", client.id, client.password_hash)
 
 
@@ -293,17 +438,15 @@ def current_client() -> Client | None:
         return None
     client = dbs().get(Client, cid)
     if (client is None or client.status == "Closed"
-            or not _tag_matches("client_tag", "client", client.id, client.password_hash)):
-        session.pop("client_id", None)
-        session.pop("client_tag", None)
+            or not _tag_matches("client_tag", "client", client.id, client.password_hash)
+            or not web_sessions.is_valid(dbs(), "client", cid, session.get("client_sid"), _session_max_age())):
+        _forget("client")
         return None
     return client
 
 
 def log_in_admin(admin: Admin) -> None:
-    session.clear()
-    session.permanent = True
-    session["admin_id"] = admin.id
+    _start_session("admin", admin.id)
     session["admin_tag"] = password_tag("admin", admin.id, admin.password_hash)
 
 
@@ -312,9 +455,9 @@ def current_admin() -> Admin | None:
     if not isinstance(aid, int):
         return None
     admin = dbs().get(Admin, aid)
-    if admin is None or not _tag_matches("admin_tag", "admin", admin.id, admin.password_hash):
-        session.pop("admin_id", None)
-        session.pop("admin_tag", None)
+    if (admin is None or not _tag_matches("admin_tag", "admin", admin.id, admin.password_hash)
+            or not web_sessions.is_valid(dbs(), "admin", aid, session.get("admin_sid"), _session_max_age())):
+        _forget("admin")
         return None
     return admin
 
@@ -332,6 +475,9 @@ def client_required(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapped
 
 
+TWO_FACTOR_ENDPOINTS = frozenset({"web_admin.two_factor", "web_admin.logout"})
+
+
 def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
     """Redirect to /admin/login unless an admin is logged in."""
 
@@ -340,6 +486,9 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         admin = current_admin()
         if admin is None:
             return redirect(url_for("web_admin.login"))
+        if (current_app.config.get("ADMIN_REQUIRE_2FA") and not admin.totp_enabled
+                and request.endpoint not in TWO_FACTOR_ENDPOINTS):
+            return redirect(url_for("web_admin.two_factor"))  # enrol first: nothing else until then
         return view(admin, *args, **kwargs)
 
     return wrapped

@@ -30,6 +30,14 @@ class LinkUsed(WebError):
     title = "This link was already used"
 
 
+class WrongPassword(WebError):
+    title = "The password does not match"
+
+
+class WrongCode(WebError):
+    title = "The code does not match"
+
+
 class TermsNotAccepted(WebError):
     title = "Please accept the terms"
 

@@ -28,6 +28,11 @@ class SignupForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(message="Please choose a password.")])
 
 
+class ConfirmForm(FlaskForm):
+    password = PasswordField("Password you chose at sign-up",
+                             validators=[DataRequired(message="Please enter your password.")])
+
+
 class ResendForm(FlaskForm):
     email = EmailField("E-mail address", validators=[DataRequired(message="Please enter your e-mail address."),
                                                      _email,
@@ -65,3 +70,8 @@ class PreviewForm(FlaskForm):
 
 class NewPasswordForm(FlaskForm):
     password = PasswordField("New password", validators=[DataRequired(message="Please choose a password.")])
+
+
+class TotpForm(FlaskForm):
+    code = StringField("6-digit code from your authenticator app",
+                       validators=[DataRequired(message="Please enter the code."), Length(max=12)])

@@ -1,10 +1,11 @@
-"""Tables of the web part: admin accounts and rate-limit counters (migration 0002)."""
+"""Tables of the web part: admin accounts and rate-limit counters (migration 0002), log-in sessions
+and admin two-factor secrets (migration 0005_issue15)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Index, Integer, String
+from sqlalchemy import Boolean, DateTime, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bridge.models import Base, utcnow
@@ -20,6 +21,28 @@ class Admin(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # TOTP (RFC 6238) two-factor log-in: the base32 secret, on once a code from it was confirmed.
+    totp_secret: Mapped[str] = mapped_column(String(64), default="")
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int] = mapped_column(Integer, default=0)  # a code works once
+
+
+class WebSession(Base):
+    """One logged-in browser (client or admin). The signed cookie carries a random token; the
+    row, keyed by that token's SHA-256, is what makes the session valid, so deleting the row
+    ends the session on the server (log-out, an admin ending it, password reset, close, lock)
+    whatever copy of the cookie exists. Times are epoch seconds: the same on every backend.
+    """
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (Index("ix_web_sessions_account", "kind", "account_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie's token
+    kind: Mapped[str] = mapped_column(String(8))  # "client" or "admin"
+    account_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[int] = mapped_column(Integer)
+    ip: Mapped[str] = mapped_column(String(45), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
 
 
 class RateLimitCounter(Base):

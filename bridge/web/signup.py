@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import current_app, redirect, render_template, session, url_for
+from flask import current_app, redirect, render_template, request, session, url_for
 
 from bridge.errors import BridgeError
 from bridge.web import accounts
@@ -15,12 +16,15 @@ from bridge.web.common import (
     log_in_client,
     public_url,
     rate_limit,
+    retry_on_lock,
     send_after_response,
     web_blueprint,
 )
-from bridge.web.errors import WeakPassword, WebError
-from bridge.web.forms import ResendForm, SignupForm, TermsForm
+from bridge.web.errors import WeakPassword, WebError, WrongPassword
+from bridge.web.forms import ConfirmForm, ResendForm, SignupForm, TermsForm
+from bridge.web.headers import allow_solusvm_login_form
 from bridge.web.provision import provision_now
+from bridge.web.ratelimit import identity_key
 
 bp = web_blueprint("web_signup", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web-static")
@@ -52,19 +56,24 @@ def signup() -> Any:
     form = SignupForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("signup", f"email:{email.lower()}")
-        try:
-            client, mail = accounts.signup(
+        rate_limit("signup", f"email:{identity_key(email)}")
+
+        def attempt() -> Any:
+            _client, mail = accounts.signup(
                 dbs(), firstname=form.firstname.data.strip(), lastname=form.lastname.data.strip(),
                 companyname=(form.companyname.data or "").strip(), email=email, password=form.password.data,
                 login_url=public_url("web_auth.login"), **_mail_args())
+            dbs().commit()
+            return mail
+
+        try:
+            mail = retry_on_lock(attempt)  # parallel sign-ups for one address: the same page for all
         except WeakPassword as exc:
             form.password.errors = [exc.message]
             return render_template("signup/landing.html", form=form, **_terms()), 400
         except BridgeError as exc:  # e.g. invalid characters, no currency configured
             form.form_errors.append(exc.message)
             return render_template("signup/landing.html", form=form, **_terms()), 400
-        dbs().commit()
         # The same page whether or not the address was new: no account enumeration. The mail goes
         # after the response; if it fails, the account is kept and the resend page sends a new link.
         send_after_response(mail)
@@ -78,7 +87,7 @@ def resend() -> Any:
     form = ResendForm()
     if form.validate_on_submit():
         email = form.email.data.strip()
-        rate_limit("resend", f"email:{email.lower()}")
+        rate_limit("resend", f"email:{identity_key(email)}")
         mail = accounts.resend(dbs(), email, **_mail_args())
         # Nothing to send (unknown or verified address) looks exactly like a send.
         if mail is not None:
@@ -87,18 +96,36 @@ def resend() -> Any:
     return render_template("signup/resend.html", form=form), 400 if form.is_submitted() else 200
 
 
-@bp.get("/signup/verify/<token>")
+@bp.route("/signup/verify/<token>", methods=["GET", "POST"])
 def verify(token: str) -> Any:
-    """Follow the e-mailed link: confirm the address, log in, ask for the terms."""
+    """Follow the e-mailed link: show the pending sign-up and ask for its password; a match
+    confirms the address, logs in and asks for the terms.
+
+    Opening the link changes nothing (mail scanners open links too); confirming needs the
+    password of the submission the link belongs to, so a mailbox owner never activates a
+    password or name somebody else typed (see docs/web.md, "Security model").
+    """
+    secret, max_age = current_app.config["SECRET_KEY"], int(current_app.config["SIGNUP_LINK_MAX_AGE"])
+    if request.method == "POST":  # counted before any read: SQLite's write lock wants no open read
+        rate_limit("login", f"confirm:{hashlib.sha256(token.encode()).hexdigest()[:32]}")
     try:
-        client = accounts.verify_email(dbs(), current_app.config["SECRET_KEY"], token,
-                                       int(current_app.config["SIGNUP_LINK_MAX_AGE"]))
+        pending = accounts.pending_signup(dbs(), secret, token, max_age)
     except WebError as exc:
-        dbs().rollback()
         return render_template("signup/link_problem.html", error=exc, form=ResendForm()), 400
-    dbs().commit()
-    log_in_client(client)
-    return redirect(url_for("web_signup.terms"))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            client = accounts.verify_email(dbs(), secret, token, max_age, form.password.data)
+        except WrongPassword as exc:
+            dbs().rollback()
+            return render_template("signup/confirm.html", form=form, pending=pending, error=exc.message), 401
+        except WebError as exc:
+            dbs().rollback()
+            return render_template("signup/link_problem.html", error=exc, form=ResendForm()), 400
+        dbs().commit()
+        log_in_client(client)
+        return redirect(url_for("web_signup.terms"))
+    return render_template("signup/confirm.html", form=form, pending=pending), 400 if form.is_submitted() else 200
 
 
 @bp.route("/signup/terms", methods=["GET", "POST"])
@@ -119,6 +146,7 @@ def terms(client: Any) -> Any:
         dbs().commit()
         result = provision_now(client.id)
         session["just_enrolled"] = True
+        allow_solusvm_login_form()  # the page has the "Log in to SolusVM" button
         return render_template("signup/done.html", result=result)
     return render_template("signup/terms.html", form=form, **info), 400 if form.is_submitted() else 200
 

@@ -1,4 +1,4 @@
-"""``METRICS_TOKEN``: /metrics open when unset, Bearer-only when set."""
+"""``METRICS_TOKEN``: /metrics loopback-only when unset (``METRICS_ALLOWED_IPS``), Bearer-only when set."""
 
 from __future__ import annotations
 
@@ -11,11 +11,38 @@ from bridge.config import load_config
 from tests.bridge.conftest import build_app
 
 
-def test_metrics_are_open_without_a_token(app: Any, client: Any) -> None:
+def test_metrics_answer_loopback_without_a_token(app: Any, client: Any) -> None:
     assert not app.config["METRICS_TOKEN"]
-    resp = client.get("/metrics")
+    resp = client.get("/metrics")  # the test client comes from 127.0.0.1
     assert resp.status_code == 200
     assert "bridge_http_requests_total" in resp.get_data(as_text=True)
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "::1"}).status_code == 200
+
+
+@pytest.mark.parametrize(("addr", "headers"), [
+    ("203.0.113.9", {}),
+    ("10.0.0.5", {}),
+    ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9"}),  # a reverse proxy on this host
+    ("127.0.0.1", {"Forwarded": "for=203.0.113.9"}),
+    ("127.0.0.1", {"X-Real-IP": "203.0.113.9"}),
+])
+def test_metrics_are_closed_to_others_without_a_token(client: Any, addr: str, headers: dict[str, str]) -> None:
+    resp = client.get("/metrics", environ_base={"REMOTE_ADDR": addr}, headers=headers)
+    assert resp.status_code == 403
+    assert "bridge_" not in resp.get_data(as_text=True)
+
+
+def test_metrics_allowed_ips_opens_a_network(sqlite_url: str, tmp_path: Any) -> None:
+    client = build_app(sqlite_url, tmp_path, METRICS_ALLOWED_IPS="10.0.0.0/8").test_client()
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    assert client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"}).status_code == 403
+
+
+def test_with_a_token_any_address_may_scrape(sqlite_url: str, tmp_path: Any) -> None:
+    client = build_app(sqlite_url, tmp_path, METRICS_TOKEN="scrape-token-5678").test_client()
+    ok = client.get("/metrics", environ_base={"REMOTE_ADDR": "203.0.113.9"},
+                    headers={"Authorization": "Bearer scrape-token-5678"})
+    assert ok.status_code == 200
 
 
 def test_metrics_need_the_bearer_token_when_set(sqlite_url: str, tmp_path: Any) -> None:

@@ -180,7 +180,9 @@ def test_two_bridge_processes_on_one_postgresql(fresh_pg: str, tmp_path: Path) -
                 preferencelist=("plain",)).get_content()
             link = re.search(r"/signup/verify/[^\s\"<>]+", body)
             assert link, body
-            verified = visitor.get(B + link.group(0), timeout=10, allow_redirects=False)
+            token = csrf(visitor, B + link.group(0))
+            verified = visitor.post(B + link.group(0), data={"csrf_token": token, "password": "scale-out-pass-1"},
+                                    timeout=10, allow_redirects=False)
             assert verified.status_code in (302, 303), verified.text[:500]
             with factory() as s:
                 sam = s.scalar(select(Client).where(Client.email == "sam@example.com"))

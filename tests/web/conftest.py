@@ -115,11 +115,16 @@ def sign_up(browser: Browser, email_addr: str = "ann@example.com", password: str
     return browser.submit("/signup", data)
 
 
+def confirm(browser: Browser, link: str, password: str = PASSWORD) -> Any:
+    """Open an e-mailed confirmation link and confirm with the sign-up's password."""
+    return browser.submit(link, {"password": password})
+
+
 def enroll(browser: Browser, email_addr: str = "ann@example.com") -> Any:
     """Sign up, follow the e-mailed link and accept the terms; returns the terms POST response."""
     resp = sign_up(browser, email_addr)
     assert resp.status_code == 200, resp.get_data(as_text=True)
     mails = [m for m in outbox_mails(browser.app) if m["To"] == email_addr]
-    resp = browser.get(link_in(mails[-1]))
+    resp = confirm(browser, link_in(mails[-1]))
     assert resp.status_code == 302 and resp.location.endswith("/signup/terms")
     return browser.submit("/signup/terms", {"tos": "y"})

@@ -122,6 +122,9 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     link = URL_RE.findall(SMTPServer.body(msg))[0]
     assert link.startswith(f"{bridge}/signup/verify/")
     page.goto(link)
+    assert "Ann Lee" in page.inner_text("main")
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Confirm')")
     assert page.url == f"{bridge}/signup/terms"
     page.screenshot(path=shots / "terms.png", full_page=True)
 
@@ -184,8 +187,14 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     assert "marked as paid" in admin.inner_text("main")
     admin.context.close()
 
-    # 7. The locked user's SolusVM area says so (a fresh one-time login).
+    # 7. Locking ended the client's sessions: the client logs in again, and the locked user's
+    #    SolusVM area says so (a fresh one-time login).
     page.goto(f"{bridge}/clientarea")
+    assert "/login" in page.url
+    page.fill("#email", "ann@example.com")
+    page.fill("#password", PASSWORD)
+    page.click("main button:has-text('Log in')")
+    assert page.url.endswith("/clientarea")
     page.click("#panel-enrolled button:has-text('Log in to SolusVM')")
     page.wait_for_load_state()
     assert "locked" in page.inner_text("body").lower()

@@ -11,6 +11,7 @@ from tests.web.conftest import (
     PASSWORD,
     Browser,
     build_app,
+    confirm,
     enroll,
     mail_text,
     outbox_mails,
@@ -61,7 +62,7 @@ def test_mail_links_join_system_url_and_the_route(sqlite_url: str, tmp_path: Any
         [url] = links(app)
         assert url.startswith(system_url.rstrip("/") + "/signup/verify/")
         # and the link works (the test client has no host: follow its path)
-        resp = b.get(url.replace(system_url.rstrip("/"), ""))
+        resp = confirm(b, url.replace(system_url.rstrip("/"), ""), SIGNUP["password"])
         assert resp.status_code == 302 and resp.location.endswith("/signup/terms")
     finally:
         app.extensions["bridge_db"]["engine"].dispose()

@@ -13,6 +13,7 @@ from tests.web.conftest import (
     PASSWORD,
     Browser,
     build_app,
+    confirm,
     enroll,
     link_in,
     mail_text,
@@ -121,7 +122,7 @@ def test_unverified_taken_email_gets_a_fresh_link(browser: Browser, app: Any) ->
 def test_reused_link_says_already_used(browser: Browser, app: Any) -> None:
     sign_up(browser)
     link = link_in(outbox_mails(app)[-1])
-    assert browser.get(link).status_code == 302
+    assert confirm(browser, link).status_code == 302
     again = Browser(app).get(link)
     assert again.status_code == 400
     assert "already used" in again.get_data(as_text=True)
@@ -159,7 +160,7 @@ def test_resend_sends_a_new_link_only_to_unverified_accounts(browser: Browser, a
 
 def test_terms_must_be_accepted(browser: Browser, app: Any) -> None:
     sign_up(browser)
-    browser.get(link_in(outbox_mails(app)[-1]))
+    confirm(browser, link_in(outbox_mails(app)[-1]))
     resp = browser.submit("/signup/terms", {})
     assert resp.status_code == 400
     assert "accept the Terms of Service" in resp.get_data(as_text=True)
@@ -172,7 +173,7 @@ def test_postpay_terms_asked_when_configured(sqlite_url: str, tmp_path: Any, moc
     app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, POSTPAY_TERMS_URL="https://example.com/postpay"))
     b = Browser(app)
     sign_up(b)
-    b.get(link_in(outbox_mails(app)[-1]))
+    confirm(b, link_in(outbox_mails(app)[-1]))
     page = b.get("/signup/terms").get_data(as_text=True)
     assert "https://example.com/postpay" in page and 'name="postpay"' in page
     assert b.submit("/signup/terms", {"tos": "y"}).status_code == 400
@@ -254,3 +255,84 @@ def test_verification_mail_over_smtp(sqlite_url: str, tmp_path: Any, mock: Any, 
         assert outbox_mails(app) == []
     finally:
         app.extensions["bridge_db"]["engine"].dispose()
+
+
+def test_pre_account_takeover_at_sign_up_fails(browser: Browser, app: Any) -> None:
+    """An attacker signs up first with the victim's address and their own password and name; the
+    victim signs up later with their own password and follows the link: the account must carry the
+    victim's name and password, never the attacker's."""
+    attacker = Browser(app)
+    sign_up(attacker, "victim@example.com", "red fox 66 jump", firstname="Mallory", lastname="Evil")
+    sign_up(browser, "victim@example.com", "blue sky 77 walk", firstname="Vera", lastname="Victim")
+    mails = [m for m in outbox_mails(app) if m["To"] == "victim@example.com"]
+    assert len(mails) == 2
+    victim_link = link_in(mails[-1])
+    page = browser.get(victim_link).get_data(as_text=True)
+    assert "Vera" in page and "Mallory" not in page
+    resp = confirm(browser, victim_link, "blue sky 77 walk")
+    assert resp.status_code == 302 and resp.location.endswith("/signup/terms")
+    row = client_row(app, "victim@example.com")
+    assert row is not None and row.email_verified and (row.firstname, row.lastname) == ("Vera", "Victim")
+    # The attacker's password does not log in; the victim's does.
+    bad = Browser(app).submit("/login", {"email": "victim@example.com", "password": "red fox 66 jump"})
+    assert bad.status_code == 401
+    good = Browser(app).submit("/login", {"email": "victim@example.com", "password": "blue sky 77 walk"})
+    assert good.status_code == 302
+    # The attacker's own (earlier) link, had it reached the mailbox, is dead.
+    assert Browser(app).get(link_in(mails[0])).status_code == 400
+
+
+def test_confirming_needs_the_password_of_that_sign_up(browser: Browser, app: Any) -> None:
+    """An attacker who signs up after the owner does: the newest link (the attacker's) cannot be
+    confirmed by the mailbox owner's password, so the attacker's password is never activated."""
+    sign_up(browser, "vic@example.com", "blue sky 77 walk", firstname="Vera")
+    sign_up(Browser(app), "vic@example.com", "red fox 66 jump", firstname="Mallory")
+    mails = [m for m in outbox_mails(app) if m["To"] == "vic@example.com"]
+    owner_first, attacker_last = link_in(mails[0]), link_in(mails[-1])
+    assert browser.get(owner_first).status_code == 400  # replaced by the newer sign-up
+    wrong = confirm(browser, attacker_last, "blue sky 77 walk")
+    assert wrong.status_code == 401 and "not the password" in wrong.get_data(as_text=True)
+    row = client_row(app, "vic@example.com")
+    assert row is not None and not row.email_verified
+    # Opening the link alone (as a mail scanner does) changes nothing either.
+    assert browser.get(attacker_last).status_code == 200
+    assert not client_row(app, "vic@example.com").email_verified  # type: ignore[union-attr]
+
+
+def test_parallel_sign_ups_for_one_new_address_get_the_same_page(db_url: str, tmp_path: Any,  # noqa: F811
+                                                                 mock: Any) -> None:
+    app = build_app(db_url, tmp_path, **web_config(tmp_path))
+    try:
+        _four_parallel_sign_ups(app)
+        with session_of(app) as s:
+            assert len(list(s.scalars(select(Client).where(Client.email_normalized == "par@example.com")))) == 1
+    finally:
+        app.extensions["bridge_db"]["engine"].dispose()
+
+
+def _four_parallel_sign_ups(app: Any) -> None:
+    import threading
+
+    browsers = [Browser(app) for _ in range(4)]
+    pages = [b.get("/signup") for b in browsers]
+    from tests.web.conftest import csrf_of
+
+    tokens = [csrf_of(p.get_data(as_text=True)) for p in pages]
+    barrier = threading.Barrier(4)
+    results: list[Any] = [None] * 4
+
+    def go(i: int) -> None:
+        barrier.wait()
+        results[i] = browsers[i].http.post("/signup", buffered=True, data={
+            "csrf_token": tokens[i], "firstname": "Ann", "lastname": "Lee", "companyname": "",
+            "email": "par@example.com", "password": PASSWORD})
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = [r.status_code for r in results]
+    assert statuses == [200] * 4, [r.get_data(as_text=True)[:300] for r in results]
+    assert all("Check your e-mail" in r.get_data(as_text=True) for r in results)
+    assert len({r.get_data(as_text=True) for r in results}) == 1
