@@ -153,9 +153,20 @@ def invoices(_admin: Any) -> Any:
 @bp.get("/invoices/<int:invoice_id>")
 @admin_required
 def invoice_detail(_admin: Any, invoice_id: int) -> Any:
+    from bridge.services.invoice_document import document
+
     inv = dbs().get(Invoice, invoice_id) or abort(404)
-    return render_template("clientarea/invoice.html", client=inv.client, invoice=inv, admin_view=True,
-                           balance=invoice_service.balance(dbs(), inv), form=ActionForm())
+    return render_template("clientarea/invoice.html", client=inv.client, doc=document(dbs(), inv), admin_view=True,
+                           form=ActionForm())
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+@admin_required
+def invoice_pdf(_admin: Any, invoice_id: int) -> Any:
+    from bridge.services.invoice_document import document
+    from bridge.web.pdf import invoice_pdf as render_pdf
+
+    return render_pdf(document(dbs(), dbs().get(Invoice, invoice_id) or abort(404)))
 
 
 @bp.post("/invoices/<int:invoice_id>/paid")
