@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-SUBCOMMAND_MODULES = ["db", "clients", "credentials", "serve", "users", "invoices", "cron", "demo", "check_config", "admin"]
+SUBCOMMAND_MODULES = ["db", "clients", "credentials", "serve", "users", "invoices", "invoice_show", "cron", "demo", "check_config", "admin"]
 
 
 def make_app(config: dict[str, Any] | None = None) -> Any:
