@@ -46,7 +46,7 @@ def login() -> Any:
             return render_template("admin/login.html", form=form, error="Name or password is not correct."), 401
         dbs().commit()
         log_in_admin(admin)
-        return redirect(url_for("web_admin.clients"))
+        return redirect(url_for("web_admin.index"))
     return render_template("admin/login.html", form=form), 400 if form.is_submitted() else 200
 
 
@@ -60,7 +60,34 @@ def logout() -> Any:
 @bp.get("")
 @admin_required
 def index(_admin: Any) -> Any:
-    return redirect(url_for("web_admin.clients"))
+    """The admin home: revenue, what is owed, plans and clients at a glance (SVG charts)."""
+    from bridge.services.overview import overview
+    from bridge.web import charts
+    from bridge.web.formatting import format_money
+
+    data = overview(dbs(), today=utcnow().date())
+    revenue = []
+    for cur in data.currencies:
+        def fmt(value: Any, cur: Any = cur) -> str:
+            return format_money(value, cur.currency)
+
+        revenue.append({"code": cur.code, "unpaid": fmt(cur.unpaid), "overdue": fmt(cur.overdue),
+                        "chart": charts.column_chart(
+                            f"revenue-{cur.code}", f"Invoiced and collected per month, {cur.code}", data.months,
+                            [charts.Series("Invoiced", "invoiced", cur.invoiced),
+                             charts.Series("Collected", "collected", cur.collected)], fmt, charts.month_label),
+                        "owed": charts.bar_list(f"owed-{cur.code}", f"Unpaid and overdue, {cur.code}",
+                                                [("Unpaid, not yet due", cur.unpaid, fmt(cur.unpaid)),
+                                                 ("Overdue", cur.overdue, fmt(cur.overdue))], "owed")})
+    codes = {c.code: c.currency for c in data.currencies}
+    plans = charts.bar_list("plans", f"Tokens by plan, invoices issued in {data.plans_month}", [
+        (p.plan_name, p.tokens, f"{p.tokens:,} tokens · " + ", ".join(
+            format_money(v, codes[k]) if k in codes else f"{v} {k}" for k, v in sorted(p.revenue.items())))
+        for p in data.plans], "tokens") if data.plans else None
+    statuses = charts.bar_list("clients-by-status", "Clients by SolusVM status",
+                               [(s.capitalize(), n, str(n)) for s, n in data.clients_by_status.items()], "clients")
+    return render_template("admin/home.html", revenue=revenue, plans=plans, plans_month=data.plans_month,
+                           statuses=statuses, counts=data.clients_by_status)
 
 
 def _pending_by_client() -> Counter[int]:
