@@ -149,3 +149,43 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     if ctx.enabled and ctx.rate2:
         taxes.append(TaxLine(name2, ctx.rate2, totals.tax2))
     return MonthPreview(lines, totals.subtotal, taxes, totals.total, ctx.inclusive)
+
+
+# (solus base URL, SolusVM user id, day) -> tokens used from the 1st to the end of that day.
+# Past days do not change, so each is asked of SolusVM once per process; bounded.
+_CUMULATIVE: dict[tuple[str, int, Any], int] = {}
+_CUMULATIVE_MAX = 50_000
+
+
+def usage_by_day(solus: Any, client: Client, *, now: datetime) -> list[tuple[Any, int]]:
+    """Tokens used on each day of the running month so far: ``[(date, tokens), ...]``.
+
+    SolusVM's usage is per period, so each day is the month-to-date total at its end minus
+    the day before's (the monthly cap included: a capped server stops adding tokens). Days
+    before today are cached; today is asked every time. SolusVM errors propagate.
+    """
+    from datetime import timedelta
+
+    from bridge.services.usage import iter_usage_items
+
+    if not client.solusvm_user_id:
+        return []
+    today = now.date()
+    base = str(getattr(solus, "base_url", ""))
+    out: list[tuple[Any, int]] = []
+    previous = 0
+    day = today.replace(day=1)
+    while day <= today:
+        key = (base, int(client.solusvm_user_id), day)
+        total = _CUMULATIVE.get(key) if day < today else None
+        if total is None:
+            total = sum(item.total_tokens for item in iter_usage_items(
+                solus, day.year, day.month, user_id=client.solusvm_user_id, until=day))
+            if day < today:
+                if len(_CUMULATIVE) >= _CUMULATIVE_MAX:
+                    _CUMULATIVE.clear()
+                _CUMULATIVE[key] = total
+        out.append((day, max(total - previous, 0)))
+        previous = total
+        day += timedelta(days=1)
+    return out

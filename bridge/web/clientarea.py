@@ -53,12 +53,32 @@ def panel(client: Client) -> str:
     return "enrolled" if client.solusvm_user_id else "provisioning"
 
 
+def _usage_chart(client: Client) -> Any:
+    """This month's tokens per day as an SVG column chart (None when unavailable)."""
+    from bridge.services.invoice_document import usage_by_day
+    from bridge.web import charts
+
+    try:
+        days = usage_by_day(solus(), client, now=utcnow())
+    except (SolusVMError, ValueError) as exc:
+        log.warning("usage by day for client %s unavailable: %s", client.id, exc)
+        return None
+    if not days:
+        return None
+    return charts.column_chart(
+        "usage-by-day", "Tokens used per day this month", [d.isoformat() for d, _t in days],
+        [charts.Series("Tokens", "usage", {d.isoformat(): t for d, t in days})],
+        lambda v: f"{int(v):,} tokens", lambda d: str(int(d[8:])), height=180)
+
+
 @bp.get("")
 @client_required
 def dashboard(client: Client) -> Any:
     usage, usage_error = _usage(client)
+    chart = _usage_chart(client) if usage is not None else None
     return render_template("clientarea/dashboard.html", client=client, panel=panel(client), usage=usage,
-                           usage_error=usage_error, invoices=_invoices(client, 5), form=ActionForm())
+                           usage_error=usage_error, usage_chart=chart, invoices=_invoices(client, 5),
+                           form=ActionForm())
 
 
 @bp.post("/solusvm")

@@ -140,3 +140,51 @@ def test_pdf_is_private_to_the_client_and_open_to_the_admin(browser: Browser, ap
     resp = admin.get(f"/admin/invoices/{inv}.pdf")
     assert resp.status_code == 200 and "City Tax 6%" in pdf_text(resp.get_data())
     assert f'href="/admin/invoices/{inv}.pdf"' in admin.get(f"/admin/invoices/{inv}").get_data(as_text=True)
+
+
+def test_dashboard_month_so_far_reads_like_the_invoice_with_a_usage_by_day_chart(
+        browser: Browser, app: Any, mock: Any) -> None:
+    import re
+
+    from bridge.services.solusvm_client import client_from_config
+    from tests.web.conftest import enroll
+
+    with session_of(app) as s, s.begin():
+        catalogue.load_catalogue(s, {"settings": {"TaxEnabled": True, "TaxL2Compound": True},
+                                     "currencies": [{"code": "USD", "prefix": "$", "suffix": " USD", "format": 2,
+                                                     "token_price": "0.001", "default": True}],
+                                     "tax_rules": [{"level": 1, "name": "City Tax", "rate": "6"},
+                                                   {"level": 2, "name": "State Tax", "rate": "2"}]})
+    enroll(browser)
+    solus = client_from_config(app.config)
+    user = solus.find_user_by_email("ann@example.com")
+    plans = list(solus.iter_plans())
+    for name, plan in (("web-7", plans[0]), ("db-7", plans[-1])):
+        solus.request("POST", "servers", json={"name": name, "plan": plan["id"], "user": user["id"]})
+    mock.clock.advance(hours=30)
+    html = browser.get("/clientarea").get_data(as_text=True)
+    usage = html.split('id="usage"')[1].split("</section>")[0]
+    assert "Subtotal before tax" in usage and "City Tax 6%" in usage and "State Tax 2%" in usage
+    assert "Projected total after tax" in usage and "taxes included" not in usage
+
+    def amount(text: str) -> Decimal:
+        return Decimal(text.replace(" USD", "").replace(",", ""))
+
+    body, foot = usage.split("<tbody>", 1)[1].split("</tbody>", 1)
+    line_amounts = [amount(c) for c in re.findall(r'<td class="num">([\d.,]+ USD)</td>', body)]
+    subtotal = amount(re.search(r'id="usage-subtotal">([^<]+)<', foot).group(1))  # type: ignore[union-attr]
+    tax1, tax2 = (amount(c) for c in re.findall(r'<tr class="tax">.*?<td class="num">([^<]+)</td>', foot))
+    total = amount(re.search(r'id="usage-total">([^<]+)<', foot).group(1))  # type: ignore[union-attr]
+    assert len(line_amounts) == 2
+    assert subtotal == sum(line_amounts) and total == subtotal + tax1 + tax2
+    # The same rounding as an invoice: City Tax per line on the net, State Tax on net + City Tax.
+    from contracts.rules import quantize_money
+    assert tax1 == sum(quantize_money(a * Decimal("0.06"), 2) for a in line_amounts)
+    assert tax2 == sum(quantize_money((a + quantize_money(a * Decimal("0.06"), 2)) * Decimal("0.02"), 2)
+                       for a in line_amounts)
+    # The chart: one bar per day so far, the bars add up to the tokens in the table.
+    chart = usage.split('<svg id="usage-by-day"', 1)[1].split("</svg>", 1)[0]
+    values = [int(v) for v in re.findall(r'data-value="(\d+)"', chart)]
+    tokens = [int(t) for t in re.findall(r'<td class="num opt">(\d+)</td>\s*<td class="num">', usage)]
+    assert values and sum(values) == sum(tokens) > 0
+    assert "style=" not in chart and "<script" not in html
