@@ -262,4 +262,11 @@ def pricing(_admin: Any) -> Any:
         groups=list(s.scalars(select(ClientGroup).order_by(ClientGroup.id))),
         rules=list(s.scalars(select(TaxRule).order_by(TaxRule.level, TaxRule.id))),
         tax_enabled=catalogue.get_setting(s, "TaxEnabled"), tax_type=catalogue.get_setting(s, "TaxType"),
-        tax_compound=catalogue.get_setting(s, "TaxL2Compound")), 400 if error else 200
+        tax_compound=catalogue.get_setting(s, "TaxL2Compound"), number_example=_number_example), 400 if error else 200
+
+
+def _number_example(currency: Currency) -> str:
+    """How a currency's format code writes 1234.56 (format 2: ``1,234.56``), instead of the bare code."""
+    from bridge.web.formatting import format_number
+
+    return format_number(Decimal("1234.56"), currency.format, currency.decimals)
