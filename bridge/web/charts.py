@@ -35,12 +35,15 @@ def month_label(month: str) -> str:
 
 def column_chart(chart_id: str, title: str, categories: Sequence[str], series: Sequence[Series],
                  fmt: Callable[[Decimal | int], str], label: Callable[[str], str] = str, *,
-                 width: int = 720, height: int = 220) -> Markup:
-    """Grouped vertical bars: one group per category (a month, a day), one bar per series."""
+                 width: int = 720, height: int = 220, slots: int = 0) -> Markup:
+    """Grouped vertical bars: one group per category (a month, a day), one bar per series.
+
+    ``slots``: room for this many groups (e.g. the days of the month when only some have passed).
+    """
     left, right, top, bottom = 8, 8, 22, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([Decimal(v) for s in series for v in s.values.values()] + [Decimal(0)])
-    group_w = plot_w / max(len(categories), 1)
+    group_w = plot_w / max(len(categories), slots, 1)
     bar_w = max(group_w * 0.8 / max(len(series), 1), 1)
     out = [f'<svg id="{escape(chart_id)}" class="chart" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">',

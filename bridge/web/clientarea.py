@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import logging
 from typing import Any
 
@@ -68,7 +69,8 @@ def _usage_chart(client: Client) -> Any:
     return charts.column_chart(
         "usage-by-day", "Tokens used per day this month", [d.isoformat() for d, _t in days],
         [charts.Series("Tokens", "usage", {d.isoformat(): t for d, t in days})],
-        lambda v: f"{int(v):,} tokens", lambda d: str(int(d[8:])), height=180)
+        lambda v: f"{int(v):,} tokens", lambda d: str(int(d[8:])), height=180,
+        slots=calendar.monthrange(days[0][0].year, days[0][0].month)[1])
 
 
 @bp.get("")

@@ -71,6 +71,7 @@ def test_invoice_fits_a_phone_and_admin_tables_do_not_wrap(chromium: Any, stack:
     page.fill("#email", "maximiliane@example.com")
     page.fill("#password", PASSWORD)
     page.click("main button:has-text('Log in')")
+    page.wait_for_url(re.compile(r".*/clientarea.*"))
     page.goto(f"{bridge}/clientarea/invoices/{inv}")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     for cell in ("#total", "#balance", "#subtotal", "#tax", "#tax2"):
@@ -78,9 +79,13 @@ def test_invoice_fits_a_phone_and_admin_tables_do_not_wrap(chromium: Any, stack:
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, (cell, box)
     amounts = page.locator("#invoice-lines tbody td.num:not(.opt)")
     assert amounts.count() == 3
+    total_box = page.locator("#total").bounding_box()
+    assert total_box is not None
     for i in range(3):
         box = amounts.nth(i).bounding_box()
         assert box is not None and box["x"] + box["width"] <= 390
+        # one column of amounts: the lines line up with the totals
+        assert abs((box["x"] + box["width"]) - (total_box["x"] + total_box["width"])) < 1
     assert "City Tax 6%" in page.inner_text("#invoice-lines")
     page.screenshot(path=shots / "invoice-phone.png", full_page=True)
     page.goto(f"{bridge}/clientarea/invoices")
@@ -92,6 +97,7 @@ def test_invoice_fits_a_phone_and_admin_tables_do_not_wrap(chromium: Any, stack:
     admin.fill("#name", "root")
     admin.fill("#password", "admin pass 123")
     admin.click("button:has-text('Log in')")
+    admin.wait_for_selector("#revenue-USD")
     admin.goto(f"{bridge}/admin/clients")
     assert one_line(admin, "#clients tbody td a, #clients tbody td:not(:nth-child(2))") == []
     # ... and the table fits the page instead of scrolling sideways
@@ -135,7 +141,7 @@ def test_overview_and_usage_charts_render_with_the_datas_numbers(chromium: Any, 
     admin.fill("#name", "root")
     admin.fill("#password", "admin pass 123")
     admin.click("button:has-text('Log in')")
-    assert admin.is_visible("#revenue-USD")
+    admin.wait_for_selector("#revenue-USD")
     bars = admin.eval_on_selector_all(
         "#revenue-USD rect.bar", "els => els.map(e => [e.dataset.series, e.dataset.label, e.dataset.value,"
         " e.getBoundingClientRect().height])")
@@ -160,8 +166,9 @@ def test_overview_and_usage_charts_render_with_the_datas_numbers(chromium: Any, 
     page.fill("#email", "maximiliane@example.com")
     page.fill("#password", PASSWORD)
     page.click("main button:has-text('Log in')")
+    page.wait_for_url(re.compile(r".*/clientarea.*"))
     page.goto(f"{bridge}/clientarea")
-    assert page.is_visible("#usage-by-day")
+    page.wait_for_selector("#usage-by-day")
     days = page.eval_on_selector_all("#usage-by-day rect.bar", "els => els.map(e => [e.dataset.label, +e.dataset.value])")
     assert [d for d, _v in days] == [(now.date().replace(day=1) + timedelta(days=i)).isoformat()
                                      for i in range(now.day)]
