@@ -188,3 +188,20 @@ def test_dashboard_month_so_far_reads_like_the_invoice_with_a_usage_by_day_chart
     tokens = [int(t) for t in re.findall(r'<td class="num opt">(\d+)</td>\s*<td class="num">', usage)]
     assert values and sum(values) == sum(tokens) > 0
     assert "style=" not in chart and "<script" not in html
+
+
+def test_pdf_without_pango_is_a_503_page_not_a_500(browser: Browser, app: Any, monkeypatch: Any) -> None:
+    import builtins
+
+    _cid, inv = setup_invoice(app)
+    log_in(browser)
+    real_import = builtins.__import__
+
+    def no_weasyprint(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_weasyprint)
+    resp = browser.get(f"/clientarea/invoices/{inv}.pdf")
+    assert resp.status_code == 503 and "PDF not available" in resp.get_data(as_text=True)
