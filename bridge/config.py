@@ -70,6 +70,7 @@ def load_config(instance_path: str | os.PathLike[str], overrides: Mapping[str, A
             cfg[name] = _coerce(value, DEFAULTS.get(name, ""))
     if overrides:
         cfg.update(overrides)
+    cfg["SOLUSVM_URL"] = solusvm_base_url(cfg.get("SOLUSVM_URL"))
     instance = Path(instance_path)
     if not cfg.get("DATABASE_URL"):
         instance.mkdir(parents=True, exist_ok=True)
@@ -77,6 +78,14 @@ def load_config(instance_path: str | os.PathLike[str], overrides: Mapping[str, A
     if not cfg.get("SECRET_KEY"):
         cfg["SECRET_KEY"] = _persistent_secret(instance / "secret_key")
     return cfg
+
+
+def solusvm_base_url(value: Any) -> str:
+    """SolusVM's base URL: the API URL people copy (``.../api/v1``) is accepted and trimmed to it."""
+    url = str(value or "").strip().rstrip("/")
+    if url.endswith("/api/v1"):
+        url = url[: -len("/api/v1")]
+    return url
 
 
 def _persistent_secret(path: Path) -> str:

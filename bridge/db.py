@@ -61,6 +61,65 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
+def url_problem(url: str) -> str | None:
+    """What is wrong with a database URL before connecting (one line), or None.
+
+    Catches the mistakes people make first: a Heroku-style ``postgres://`` URL, a
+    ``postgresql://`` URL that would ask for psycopg2 (this package ships psycopg 3), text
+    that is not a URL, and a driver that is not installed.
+    """
+    from sqlalchemy.exc import ArgumentError
+
+    shown = url
+    try:
+        parsed = make_url(url)
+        shown = parsed.render_as_string(hide_password=True)
+    except ArgumentError:
+        return (f"BRIDGE_DATABASE_URL {url!r} is not a database URL: use sqlite:////path/to/bridge.sqlite3 "
+                "or postgresql+psycopg://user:password@host:5432/dbname")
+    if parsed.drivername in ("postgres", "postgresql", "postgresql+psycopg2"):
+        fixed = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=True)
+        return f"BRIDGE_DATABASE_URL {shown}: use the psycopg 3 driver this package installs: {fixed}"
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError as exc:
+        return f"BRIDGE_DATABASE_URL {shown}: its driver is not installed ({exc})"
+    except Exception as exc:  # noqa: BLE001 - NoSuchModuleError and friends: an unknown dialect
+        return f"BRIDGE_DATABASE_URL {shown}: {exc}"
+    return None
+
+
+def error_line(exc: BaseException, url: str | None = None) -> str:
+    """A one-line explanation of a failure to reach or use the database (no traceback)."""
+    first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+    where = f"{make_url(url).render_as_string(hide_password=True)}: " if url else ""
+    return f"database {where}{first}"
+
+
+NOT_INITIALISED = "database not initialised: run solus-bridge init-db"
+
+
+def schema_problem(engine: Engine) -> str | None:
+    """None when the database is at the newest migration; otherwise the line to show.
+
+    ``NOT_INITIALISED`` when it has no tables yet or is behind the code; a connection
+    failure is described by ``error_line``.
+    """
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        return error_line(exc, engine.url.render_as_string(hide_password=False))
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    if current is None:
+        return NOT_INITIALISED
+    if current != head:
+        return f"database at revision {current}, the code needs {head}: run solus-bridge init-db"
+    return None
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory; objects stay usable after commit (expire_on_commit=False).
 
@@ -133,7 +192,13 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def init_app(app: Any) -> None:
-    """Attach engine and session factory to ``app.extensions['bridge_db']``."""
+    """Attach engine and session factory to ``app.extensions['bridge_db']``.
+
+    A URL that cannot work (see ``url_problem``) is a ValueError naming the fix.
+    """
+    problem = url_problem(app.config["DATABASE_URL"])
+    if problem:
+        raise ValueError(problem)
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["bridge_db"] = {"engine": engine, "session_factory": make_session_factory(engine)}
     app.teardown_appcontext(_remove_session)

@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
-# Set up everything this project needs on a fresh machine: a virtualenv with the package
-# and its dev extras and, for the browser tests, Debian's Chromium. Safe to run again.
+# Set up everything this project needs on a fresh machine: Pango (for invoice PDFs), a
+# virtualenv with the package and its dev extras and, for the browser tests, Debian's Chromium. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Invoice PDFs (WeasyPrint) need Pango from the system.
+if command -v apt-get >/dev/null 2>&1 && ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libpango-1.0-0 libpangoft2-1.0-0 >/dev/null
+fi
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

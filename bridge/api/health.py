@@ -79,7 +79,8 @@ def _probe() -> SolusVMProbe:
 
 @bp.get("/healthz")
 def healthz():  # type: ignore[no-untyped-def]
-    """200 ``{"status": "ok"|"degraded", "database": "ok", "solusvm": {...}}``; 503 when the database is down.
+    """200 ``{"status": "ok"|"degraded", "database": "ok", "solusvm": {...}}``; 503 when the database is
+    down or not initialised (``"database": "database not initialised: run solus-bridge init-db"``).
 
     ``solusvm`` is left out when no SolusVM URL is configured.
     """
@@ -90,6 +91,14 @@ def healthz():  # type: ignore[no-untyped-def]
     except SQLAlchemyError:
         log.exception("health check: database unreachable")
         return jsonify(status="error", database="unreachable", **extra), 503
+    if not current_app.extensions.get("bridge_schema_ok"):
+        # Checked until it is right once (a migrated database stays migrated while we run).
+        from bridge.db import get_engine, schema_problem
+
+        problem = schema_problem(get_engine())
+        if problem:
+            return jsonify(status="error", database=problem, **extra), 503
+        current_app.extensions["bridge_schema_ok"] = True
     status = "degraded" if solusvm["state"] == "unreachable" else "ok"
     return jsonify(status=status, database="ok", **extra)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-SUBCOMMAND_MODULES = ["db", "credentials", "serve", "users", "invoices", "cron", "demo", "check_config", "admin"]
+SUBCOMMAND_MODULES = ["db", "clients", "credentials", "serve", "users", "invoices", "invoice_show", "cron", "demo", "check_config", "admin"]
 
 
 def make_app(config: dict[str, Any] | None = None) -> Any:
@@ -22,6 +22,15 @@ def make_app(config: dict[str, Any] | None = None) -> Any:
         return create_app(config)
     except ValueError as exc:  # a setting that cannot work: say which, without a traceback
         raise click.ClickException(f"configuration: {exc}") from None
+
+
+def database_ready(app: Any) -> None:
+    """Refuse to go on (one line, exit 1) unless the app's database is reachable and migrated."""
+    from bridge import db
+
+    problem = db.schema_problem(app.extensions["bridge_db"]["engine"])
+    if problem:
+        raise click.ClickException(problem)
 
 
 def cli_logging() -> None:

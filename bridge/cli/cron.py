@@ -26,7 +26,7 @@ def register(group: click.Group) -> None:
         """Apply the overdue rules, send pending SolusVM changes and, on the 1st, invoice last month."""
         from bridge import observability
         from bridge.cli import cli_logging, make_app
-        from bridge.cli.invoices import ProgressReporter, database_message, services
+        from bridge.cli.invoices import ProgressReporter, database_message, mail_wording, services
         from bridge.services import cron, locks
 
         if when is None:
@@ -53,6 +53,6 @@ def register(group: click.Group) -> None:
             raise click.ClickException(database_message(exc)) from None
         finally:
             progress.close()
-        click.echo(summary.render())
+        click.echo(mail_wording(summary.render(), None if no_mail else mailer))
         if not summary.ok:
             sys.exit(EXIT_FAILED)

@@ -24,19 +24,42 @@ def init_db(config: dict | None = None, catalogue_file: str | None = None) -> di
     return None
 
 
+def where(url: str) -> str:
+    """The database as a person looks for it: the file of a SQLite URL, else the URL without password."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        import os
+
+        return os.path.abspath(parsed.database)
+    return parsed.render_as_string(hide_password=True)
+
+
 def register(group: click.Group) -> None:
     @group.command("init-db")
     @click.option("--catalogue", "catalogue_file", type=click.Path(exists=True, dir_okay=False),
                   help="TOML catalogue: currencies, token prices, groups, tax rules, tax settings.")
     def init_db_cmd(catalogue_file: str | None) -> None:
-        """Create or migrate the database and load the pricing catalogue."""
+        """Create or migrate the database and load the pricing catalogue.
+
+        The database is BRIDGE_DATABASE_URL, by default SQLite in the instance folder
+        (the command prints the path).
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from bridge import db
+        from bridge.cli import make_app
         from bridge.errors import BridgeError
 
+        url = make_app().config["DATABASE_URL"]  # a URL that cannot work stops here, in one line
         try:
             counts = init_db(catalogue_file=catalogue_file)
         except BridgeError as exc:
             raise click.ClickException(exc.message) from None
-        click.echo("database is at the newest revision")
+        except SQLAlchemyError as exc:
+            raise click.ClickException(db.error_line(exc, url)) from None
+        click.echo(f"database {where(url)} is at the newest revision")
         if counts:
             click.echo(f"catalogue loaded: {counts['currencies']} currencies, {counts['groups']} groups, "
                        f"{counts['tax_rules']} tax rules")

@@ -63,6 +63,15 @@ def services(app: Any) -> tuple[Any, Any, Any]:
     return factory, solus, Mailer.from_config(mail_config)
 
 
+def mail_wording(text: str, mailer: Any) -> str:
+    """Say where invoice mail went: "written to the outbox <dir>" when no SMTP server is set."""
+    settings = getattr(mailer, "settings", None)
+    if mailer is None or settings is None or settings.server:
+        return text
+    return text.replace(" mails sent;", f" mails written to the outbox {settings.outbox_dir} (no MAIL_SERVER "
+                                        "configured, nothing was sent);")
+
+
 def database_message(exc: Exception) -> str:
     """A one-line explanation of a database failure (no traceback for the operator)."""
     first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
@@ -101,6 +110,6 @@ def register(group: click.Group) -> None:
             raise click.ClickException(database_message(exc)) from None
         finally:
             progress.close()
-        click.echo(summary.render())
+        click.echo(mail_wording(summary.render(), None if no_mail else mailer))
         if not summary.ok:
             sys.exit(EXIT_FAILED)

@@ -13,8 +13,9 @@ def register(group: click.Group) -> None:
     @click.option("--dev", is_flag=True, help="Flask's development server (reloader, debugger off).")
     def serve(host: str, port: int, workers: int, dev: bool) -> None:
         """Serve the bridge."""
-        from bridge.cli import make_app
+        from bridge.cli import database_ready, make_app
 
+        database_ready(make_app())  # one line and exit 1 before init-db, not 500s later
         if dev:
             make_app().run(host=host, port=port, debug=False)
             return

@@ -188,6 +188,7 @@ class Demo:
         self._mock.control("default").seed(mock_seed(
             clients, pricing_url=bridge_url + PRICING_PATH, pricing_token=pricing_token,
             now=datetime.now(UTC)))
+        invoices = self._issue_last_month(app)
         self._thread = threading.Thread(target=self._server.serve_forever, name="bridge-demo", daemon=True)
         self._thread.start()
         demo_client_id = clients[0][0]
@@ -215,6 +216,9 @@ class Demo:
             "outbox_dir": str(data / "outbox"),
             "data_dir": str(data),
             "clients": {person.email: cid for cid, person in clients},
+            "invoices": invoices,
+            "invoice_url": (f"{bridge_url}/clientarea/invoices/{invoices[PEOPLE[0].email]}"
+                            if PEOPLE[0].email in invoices else ""),
         }
 
     def _build_app(self, data: Path, mock_url: str, mock_token: str, pricing_token: str) -> Any:
@@ -275,6 +279,27 @@ class Demo:
                 made.append((client.id, person))
         return made, (cred.identifier, cred.secret)
 
+    def _issue_last_month(self, app: Any) -> dict[str, int]:
+        """Invoice last month's usage (the older servers have some), so there is an invoice to
+        look at from the start; the mails land in the outbox. Returns e-mail -> invoice id."""
+        from sqlalchemy import select
+
+        from bridge.models import Client, Invoice
+        from bridge.services import invoicing
+        from bridge.services.mailer import Mailer
+        from bridge.services.solusvm_client import client_from_config
+
+        today = datetime.now(UTC).date()
+        year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
+        factory = app.extensions["bridge_db"]["session_factory"]
+        mailer = Mailer.from_config({"INSTANCE_PATH": app.instance_path, **app.config, "MAIL_PRINT_LINKS": False})
+        invoicing.generate_period(factory, client_from_config(app.config), year, month, config=app.config,
+                                  mailer=mailer)
+        with factory() as session:
+            rows = session.execute(select(Client.email, Invoice.id).join(Invoice, Invoice.client_id == Client.id)
+                                   .where(Invoice.period == f"{year:04d}-{month:02d}"))
+            return {email: invoice_id for email, invoice_id in rows}
+
     def stop(self) -> None:
         """Stop both servers, close the database and remove the data folder (unless ``keep``)."""
         if self._server is not None:
@@ -309,13 +334,15 @@ class Demo:
             f"  Bridge:          {i['bridge_url']}/",
             f"  Sign up:         {i['signup_url']}",
             f"  Client area:     {i['login_url']}  login {i['client_email']} / {i['client_password']}",
+            *([f"  Invoice:         {i['invoice_url']}  (last month's usage, issued at start; PDF: add .pdf)"]
+              if i.get("invoice_url") else []),
             f"  Admin:           {i['admin_url']}  login {i['admin_name']} / {i['admin_password']}",
             f"  WHMCS API:       {i['api_url']}  identifier {i['api_identifier']} secret {i['api_secret']}",
             f"  GetTokenPricing: {i['pricing_url']}  token {i['pricing_token']}",
             f"  Metrics:         {i['metrics_url']}",
             f"  Health:          {i['health_url']}",
             f"  Mock SolusVM:    {i['mock_url']}/  API {i['mock_api_url']}  token {i['mock_api_token']}",
-            f"  Mail outbox:     {i['outbox_dir']}",
+            f"  Mail outbox:     {i['outbox_dir']}  (links in new mail are also printed here, decoded)",
             f"  Data:            {i['data_dir']}" + ("" if self.keep or not self._own_dir else "  (removed on exit)"),
             "",
             "Try: curl -s -X POST -d 'action=GetTokenPricing' -d 'token=" + i["pricing_token"] + "' -d 'userid="

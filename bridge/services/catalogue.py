@@ -109,13 +109,55 @@ def auto_bump(session: Session, _flush_context: object, _instances: object) -> N
 # --- loading ---------------------------------------------------------------------------
 
 
-def _dec(value: Any, what: str) -> Decimal:
+# What a catalogue file may contain. Anything else is refused by name: a misspelt table
+# (``[[currency]]``) or key would otherwise be ignored and the prices silently wrong.
+KEYS: dict[str, frozenset[str]] = {
+    "settings": frozenset(TAX_SETTINGS),
+    "currencies": frozenset({"code", "prefix", "suffix", "format", "rate", "decimals", "default", "token_price",
+                             "payment_instructions"}),
+    "groups": frozenset({"name", "discount_percent", "colour", "susp_term_exempt", "separate_invoices"}),
+    "tax_rules": frozenset({"level", "name", "country", "state", "rate"}),
+}
+# Decimal places the columns keep (bridge.models): a finer value would be rounded by one
+# database and not another (SQLite keeps what it is given), so it is refused instead.
+PLACES = {"token_price": 10, "rate": 5, "discount_percent": 2, "tax rate": 3}
+# Money columns keep 2 decimals, so a currency can have 0, 1 or 2 (KWD, BHD, OMR, TND and
+# other 3-decimal currencies cannot be billed exactly and are refused).
+MAX_CURRENCY_DECIMALS = 2
+PAYMENT_INSTRUCTIONS_KEY = "PaymentInstructions."
+
+
+def _check_keys(doc: Mapping[str, Any]) -> None:
+    """Refuse unknown tables and keys, naming them."""
+    if not isinstance(doc, Mapping):
+        raise ValidationFailed("catalogue: not a TOML table")
+    for table, value in doc.items():
+        allowed = KEYS.get(table)
+        if allowed is None:
+            hint = " (did you mean [[currencies]]?)" if table.startswith("currenc") else ""
+            raise ValidationFailed(f"catalogue: unknown table [{table}]{hint}; the tables are "
+                                   f"{', '.join(KEYS)}")
+        rows = [value] if table == "settings" else value
+        if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+            form = f"[{table}]" if table == "settings" else f"[[{table}]]"
+            raise ValidationFailed(f"catalogue: {table} must be written as {form}")
+        for row in rows:
+            for key in row:
+                if key not in allowed:
+                    raise ValidationFailed(f"catalogue: unknown key {key!r} in [{table}]; allowed: "
+                                           f"{', '.join(sorted(allowed))}")
+
+
+def _dec(value: Any, what: str, places: int | None = None) -> Decimal:
     try:
         result = Decimal(str(value))
     except (InvalidOperation, ValueError):
         raise ValidationFailed(f"catalogue: {what} is not a number: {value!r}") from None
     if not result.is_finite() or result < 0:
         raise ValidationFailed(f"catalogue: {what} must be a non-negative number")
+    if places is not None and -result.normalize().as_tuple().exponent > places:  # type: ignore[operator]
+        raise ValidationFailed(f"catalogue: {what} {value} has more than {places} decimal places, "
+                               f"which the bridge stores; round it yourself")
     return result
 
 
@@ -131,6 +173,7 @@ def load_toml(session: Session, path: str | Path, *, actor: str = "cli") -> dict
 
 def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cli") -> dict[str, int]:
     """Upsert currencies, token prices, groups, tax rules and tax settings from a mapping."""
+    _check_keys(doc)
     counts = {"currencies": 0, "groups": 0, "tax_rules": 0}
     for item in doc.get("currencies", []):
         code = str(item.get("code", "")).upper()
@@ -140,8 +183,9 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
         if fmt not in SEPARATORS:
             raise ValidationFailed(f"catalogue: currency {code} format must be 1-4")
         decimals = int(item.get("decimals", 0 if fmt == 4 else 2))
-        if not 0 <= decimals <= 8:
-            raise ValidationFailed(f"catalogue: currency {code} decimals must be 0-8")
+        if not 0 <= decimals <= MAX_CURRENCY_DECIMALS:
+            raise ValidationFailed(f"catalogue: currency {code} decimals must be 0-{MAX_CURRENCY_DECIMALS} "
+                                   "(amounts are stored with 2 decimals)")
         cur = session.scalar(select(Currency).where(Currency.code == code))
         if cur is None:
             cur = Currency(code=code)
@@ -149,7 +193,7 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
         cur.prefix = str(item.get("prefix", ""))
         cur.suffix = str(item.get("suffix", ""))
         cur.format = fmt
-        cur.rate = _dec(item.get("rate", "1"), f"{code} rate")
+        cur.rate = _dec(item.get("rate", "1"), f"{code} rate", PLACES["rate"])
         cur.decimals = decimals
         if item.get("default"):
             for other in session.scalars(select(Currency).where(Currency.is_default.is_(True))):
@@ -157,7 +201,7 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
             cur.is_default = True
         session.flush()
         if "token_price" in item:
-            price = _dec(item["token_price"], f"{code} token_price")
+            price = _dec(item["token_price"], f"{code} token_price", PLACES["token_price"])
             if price == 0:
                 # A zero price would make every server free; refuse rather than guess.
                 raise ValidationFailed(f"catalogue: {code} token_price must be greater than zero")
@@ -166,7 +210,13 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
                 session.add(TokenPrice(currency_id=cur.id, price_per_token=price))
             else:
                 tp.price_per_token = price
+        if "payment_instructions" in item:
+            set_setting(session, PAYMENT_INSTRUCTIONS_KEY + code, str(item["payment_instructions"]).strip(),
+                        actor=actor)
         counts["currencies"] += 1
+    if not has_currency(session):
+        raise ValidationFailed("catalogue: no currency: add at least one [[currencies]] table with a code "
+                               "and a token_price")
     if session.scalar(select(Currency).where(Currency.is_default.is_(True))) is None:
         first = session.scalar(select(Currency).order_by(Currency.id))
         if first is not None:
@@ -175,7 +225,7 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
         name = str(item.get("name", "")).strip()
         if not name:
             raise ValidationFailed("catalogue: group name is required")
-        pct = _dec(item.get("discount_percent", "0"), f"group {name} discount_percent")
+        pct = _dec(item.get("discount_percent", "0"), f"group {name} discount_percent", PLACES["discount_percent"])
         if pct > 100:
             raise ValidationFailed(f"catalogue: group {name} discount_percent must be 0-100")
         grp = session.scalar(select(ClientGroup).where(ClientGroup.name == name))
@@ -199,7 +249,7 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
             rule = TaxRule(level=level, country=country, state=state)
             session.add(rule)
         rule.name = str(item.get("name", "Tax"))
-        rule.rate = _dec(item.get("rate", "0"), "tax rate")
+        rule.rate = _dec(item.get("rate", "0"), f"tax rule {rule.name!r} rate", PLACES["tax rate"])
         counts["tax_rules"] += 1
     settings = doc.get("settings", {})
     for key in TAX_SETTINGS:
@@ -215,6 +265,11 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
     audit.record(session, actor, "catalogue.load", "catalogue", "", counts)
     bump_version(session)
     return counts
+
+
+def payment_instructions(session: Session, code: str) -> str:
+    """How to pay an invoice in ``code`` (the catalogue's ``payment_instructions``), or ''."""
+    return get_setting(session, PAYMENT_INSTRUCTIONS_KEY + code.upper())
 
 
 def has_currency(session: Session) -> bool:

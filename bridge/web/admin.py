@@ -70,7 +70,7 @@ def login() -> Any:
                                     "tag": password_tag("admin-2fa", admin.id, admin.password_hash)}
             return redirect(url_for("web_admin.login_code"))
         log_in_admin(admin)
-        return redirect(url_for("web_admin.clients"))
+        return redirect(url_for("web_admin.index"))
     return render_template("admin/login.html", form=form), 400 if form.is_submitted() else 200
 
 
@@ -172,7 +172,34 @@ def logout() -> Any:
 @bp.get("")
 @admin_required
 def index(_admin: Any) -> Any:
-    return redirect(url_for("web_admin.clients"))
+    """The admin home: revenue, what is owed, plans and clients at a glance (SVG charts)."""
+    from bridge.services.overview import overview
+    from bridge.web import charts
+    from bridge.web.formatting import format_money
+
+    data = overview(dbs(), today=utcnow().date())
+    revenue = []
+    for cur in data.currencies:
+        def fmt(value: Any, cur: Any = cur) -> str:
+            return format_money(value, cur.currency)
+
+        revenue.append({"code": cur.code, "unpaid": fmt(cur.unpaid), "overdue": fmt(cur.overdue),
+                        "chart": charts.column_chart(
+                            f"revenue-{cur.code}", f"Invoiced and collected per month, {cur.code}", data.months,
+                            [charts.Series("Invoiced", "invoiced", cur.invoiced),
+                             charts.Series("Collected", "collected", cur.collected)], fmt, charts.month_label),
+                        "owed": charts.bar_list(f"owed-{cur.code}", f"Unpaid and overdue, {cur.code}",
+                                                [("Unpaid, not yet due", cur.unpaid, fmt(cur.unpaid)),
+                                                 ("Overdue", cur.overdue, fmt(cur.overdue))], "owed")})
+    codes = {c.code: c.currency for c in data.currencies}
+    plans = charts.bar_list("plans", f"Tokens by plan, invoices issued in {data.plans_month}", [
+        (p.plan_name, p.tokens, f"{p.tokens:,} tokens · " + ", ".join(
+            format_money(v, codes[k]) if k in codes else f"{v} {k}" for k, v in sorted(p.revenue.items())))
+        for p in data.plans], "tokens") if data.plans else None
+    statuses = charts.bar_list("clients-by-status", "Clients by SolusVM status",
+                               [(s.capitalize(), n, str(n)) for s, n in data.clients_by_status.items()], "clients")
+    return render_template("admin/home.html", revenue=revenue, plans=plans, plans_month=data.plans_month,
+                           statuses=statuses, counts=data.clients_by_status)
 
 
 def _pending_by_client() -> Counter[int]:
@@ -298,9 +325,20 @@ def invoices(_admin: Any) -> Any:
 @bp.get("/invoices/<int:invoice_id>")
 @admin_required
 def invoice_detail(_admin: Any, invoice_id: int) -> Any:
+    from bridge.services.invoice_document import document
+
     inv = dbs().get(Invoice, invoice_id) or abort(404)
-    return render_template("clientarea/invoice.html", client=inv.client, invoice=inv, admin_view=True,
-                           balance=invoice_service.balance(dbs(), inv), form=ActionForm())
+    return render_template("clientarea/invoice.html", client=inv.client, doc=document(dbs(), inv), admin_view=True,
+                           form=ActionForm())
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+@admin_required
+def invoice_pdf(_admin: Any, invoice_id: int) -> Any:
+    from bridge.services.invoice_document import document
+    from bridge.web.pdf import invoice_pdf as render_pdf
+
+    return render_pdf(document(dbs(), dbs().get(Invoice, invoice_id) or abort(404)))
 
 
 @bp.post("/invoices/<int:invoice_id>/paid")
@@ -369,4 +407,11 @@ def pricing(_admin: Any) -> Any:
         groups=list(s.scalars(select(ClientGroup).order_by(ClientGroup.id))),
         rules=list(s.scalars(select(TaxRule).order_by(TaxRule.level, TaxRule.id))),
         tax_enabled=catalogue.get_setting(s, "TaxEnabled"), tax_type=catalogue.get_setting(s, "TaxType"),
-        tax_compound=catalogue.get_setting(s, "TaxL2Compound")), 400 if error else 200
+        tax_compound=catalogue.get_setting(s, "TaxL2Compound"), number_example=_number_example), 400 if error else 200
+
+
+def _number_example(currency: Currency) -> str:
+    """How a currency's format code writes 1234.56 (format 2: ``1,234.56``), instead of the bare code."""
+    from bridge.web.formatting import format_number
+
+    return format_number(Decimal("1234.56"), currency.format, currency.decimals)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import logging
 from typing import Any
 
@@ -36,11 +37,10 @@ def _usage(client: Client) -> tuple[Any, str]:
     if not client.solusvm_user_id:
         return None, ""
     try:
-        from bridge.services import invoicing
+        from bridge.services.invoice_document import month_preview
 
-        return invoicing.usage_so_far(dbs(), solus(), client, now=utcnow()), ""
-    except ImportError:
-        return None, "Usage is not available yet."
+        # Priced like the invoice that will follow: amounts before tax, each tax, the total.
+        return month_preview(dbs(), solus(), client, now=utcnow()), ""
     except (SolusVMError, ValueError) as exc:
         log.warning("usage for client %s unavailable: %s", client.id, exc)
         return None, "Usage could not be loaded from SolusVM right now. Please try again later."
@@ -55,13 +55,34 @@ def panel(client: Client) -> str:
     return "enrolled" if client.solusvm_user_id else "provisioning"
 
 
+def _usage_chart(client: Client) -> Any:
+    """This month's tokens per day as an SVG column chart (None when unavailable)."""
+    from bridge.services.invoice_document import usage_by_day
+    from bridge.web import charts
+
+    try:
+        days = usage_by_day(solus(), client, now=utcnow())
+    except (SolusVMError, ValueError) as exc:
+        log.warning("usage by day for client %s unavailable: %s", client.id, exc)
+        return None
+    if not days:
+        return None
+    return charts.column_chart(
+        "usage-by-day", "Tokens used per day this month", [d.isoformat() for d, _t in days],
+        [charts.Series("Tokens", "usage", {d.isoformat(): t for d, t in days})],
+        lambda v: f"{int(v):,} tokens", lambda d: str(int(d[8:])), height=180,
+        slots=calendar.monthrange(days[0][0].year, days[0][0].month)[1])
+
+
 @bp.get("")
 @client_required
 def dashboard(client: Client) -> Any:
     usage, usage_error = _usage(client)
     allow_solusvm_login_form()
+    chart = _usage_chart(client) if usage is not None else None
     return render_template("clientarea/dashboard.html", client=client, panel=panel(client), usage=usage,
-                           usage_error=usage_error, invoices=_invoices(client, 5), form=ActionForm())
+                           usage_error=usage_error, usage_chart=chart, invoices=_invoices(client, 5),
+                           form=ActionForm())
 
 
 @bp.post("/solusvm")
@@ -99,14 +120,56 @@ def invoices(client: Client) -> Any:
     return render_template("clientarea/invoices.html", client=client, invoices=_invoices(client))
 
 
-@bp.get("/invoices/<int:invoice_id>")
-@client_required
-def invoice(client: Client, invoice_id: int) -> Any:
+def _own_invoice(client: Client, invoice_id: int) -> Invoice:
     inv = dbs().get(Invoice, invoice_id)
     # Someone else's invoice is "not found", exactly like a missing one.
     if inv is None or inv.client_id != client.id or inv.status not in VISIBLE:
         abort(404)
-    from bridge.services import invoices as invoice_service
+    return inv
 
-    return render_template("clientarea/invoice.html", client=client, invoice=inv,
-                           balance=invoice_service.balance(dbs(), inv))
+
+@bp.get("/invoices/<int:invoice_id>")
+@client_required
+def invoice(client: Client, invoice_id: int) -> Any:
+    from bridge.services.invoice_document import document
+
+    return render_template("clientarea/invoice.html", client=client,
+                           doc=document(dbs(), _own_invoice(client, invoice_id)))
+
+
+@bp.get("/invoices/<int:invoice_id>.pdf")
+@client_required
+def invoice_pdf(client: Client, invoice_id: int) -> Any:
+    from bridge.services.invoice_document import document
+    from bridge.web.pdf import invoice_pdf as render_pdf
+
+    return render_pdf(document(dbs(), _own_invoice(client, invoice_id)))
+
+
+@bp.post("/invoices/<int:invoice_id>/pay-with-credit")
+@client_required
+def pay_with_credit(client: Client, invoice_id: int) -> Any:
+    """Settle an open invoice from the client's credit when the credit covers the balance."""
+    from flask import flash
+
+    from bridge.db import lock_row
+    from bridge.services import hooks
+    from bridge.services import invoices as invoice_service
+    from bridge.services.invoice_document import document
+
+    inv = _own_invoice(client, invoice_id)
+    lock_row(dbs(), client)
+    doc = document(dbs(), inv)
+    if not doc.can_pay_with_credit:
+        flash("Your credit does not cover this invoice (or it is not open).", "warning")
+        return redirect(url_for("web_clientarea.invoice", invoice_id=inv.id))
+    dbs().info[hooks.CONFIG_KEY] = current_app.config  # a paid invoice can lift an overdue hold
+    try:
+        invoice_service.apply_credit(dbs(), inv, doc.balance, actor=f"client:{client.id}", paid=doc.paid)
+    except BridgeError as exc:
+        dbs().rollback()
+        flash(exc.message, "error")
+        return redirect(url_for("web_clientarea.invoice", invoice_id=inv.id))
+    dbs().commit()
+    flash(f"Invoice #{doc.number} paid with credit.", "ok")
+    return redirect(url_for("web_clientarea.invoice", invoice_id=inv.id))

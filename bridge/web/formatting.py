@@ -27,7 +27,8 @@ def format_number(amount: Decimal, fmt: int, decimals: int) -> str:
 
 
 def format_money(amount: Decimal | int | str | None, currency: Any) -> str:
-    """``amount`` in ``currency`` (a model, object or mapping with prefix, suffix, format, decimals), e.g. ``$1,234.50 USD``."""
+    """``amount`` in ``currency`` (a model, object or mapping with prefix, suffix, format, decimals), e.g.
+    ``1,234.50 USD``; with only a prefix, ``$1,234.50``."""
     if amount is None:
         return ""
     def attr(name: str, default: Any) -> Any:
@@ -39,6 +40,10 @@ def format_money(amount: Decimal | int | str | None, currency: Any) -> str:
     number = format_number(Decimal(str(amount)), fmt, decimals)
     prefix = str(attr("prefix", ""))
     suffix = str(attr("suffix", ""))
+    if prefix.strip() and suffix.strip():
+        # The currency once: "5,76 EUR", not "€5,76 EUR" (the suffix is the code WHMCS
+        # catalogues carry; a symbol alone would not tell $ USD from $ CAD).
+        prefix = ""
     sign, number = ("-", number[1:]) if number.startswith("-") else ("", number)
     return f"{sign}{prefix}{number}{suffix}".strip()
 

@@ -16,4 +16,4 @@ ROOT = HERE.parents[1]
 if __name__ == "__main__":
     env = {**os.environ, "BRIDGE_SCREENSHOTS_DIR": str(HERE)}
     sys.exit(subprocess.call([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                              "tests/web/test_browser.py"], cwd=ROOT, env=env))
+                              "tests/web/test_browser.py", "tests/web/test_browser_pages.py"], cwd=ROOT, env=env))

@@ -162,7 +162,7 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     rows.first.locator("a").click()
     assert "Invoice #" in page.inner_text("h1")
     assert "web-1" in page.inner_text("table")
-    assert re.search(r"\$\d[\d,]*\.\d\d USD", page.inner_text("#total"))
+    assert re.search(r"^\d[\d,]*\.\d\d USD$", page.inner_text("#total"))  # the currency once
     page.screenshot(path=shots / "invoice-detail.png", full_page=True)
 
     # 6. The admin locks the user; the mock shows it locked.
@@ -171,7 +171,8 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     admin.fill("#name", "root")
     admin.fill("#password", "admin pass 123")
     admin.click("button:has-text('Log in')")
-    assert "/admin/clients" in admin.url
+    assert admin.url.rstrip("/").endswith("/admin")  # the overview
+    admin.goto(f"{bridge}/admin/clients")
     admin.screenshot(path=shots / "admin-clients.png", full_page=True)
     admin.click("#clients a:has-text('Ann Lee')")
     admin.fill("#reason", "unpaid invoice")

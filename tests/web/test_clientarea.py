@@ -82,12 +82,12 @@ def test_invoices_list_and_detail_in_the_clients_currency(browser: Browser, app:
     log_in(browser, "eu@example.com")
     listing = browser.get("/clientarea/invoices").get_data(as_text=True)
     assert f"/clientarea/invoices/{inv}" in listing
-    assert "€1.234,50 EUR" in listing  # WHMCS format 3
+    assert "1.234,50 EUR" in listing and "€" not in listing  # WHMCS format 3, the currency shown once
     detail = browser.get(f"/clientarea/invoices/{inv}")
     html = detail.get_data(as_text=True)
     assert detail.status_code == 200
     assert "web-1 (1 Core) 700 h" in html and "4900" in html
-    assert 'id="total">€1.234,50 EUR' in html and 'id="balance">€1.234,50 EUR' in html
+    assert 'id="total">1.234,50 EUR' in html and 'id="balance">1.234,50 EUR' in html
 
 
 def test_invoice_with_taxes_shows_tax_lines(browser: Browser, app: Any) -> None:
@@ -98,7 +98,7 @@ def test_invoice_with_taxes_shows_tax_lines(browser: Browser, app: Any) -> None:
         expected_total = invoice.total
     log_in(browser, "tax@example.com")
     html = browser.get(f"/clientarea/invoices/{inv}").get_data(as_text=True)
-    assert "Tax (19%)" in html
+    assert "Tax 19%" in html  # no rule names this rate: the generic name
     from bridge.web.formatting import format_money
 
     with session_of(app) as s:
@@ -207,7 +207,7 @@ def test_safe_next_refuses_the_decoded_variants(target: str) -> None:
 def test_enrolled_dashboard_shows_usage_so_far(browser: Browser, app: Any, mock: Any) -> None:
     enroll(browser)
     html = browser.get("/clientarea").get_data(as_text=True)
-    assert 'id="usage"' in html and 'id="usage-total">$0.00 USD' in html
+    assert 'id="usage"' in html and 'id="usage-total">0.00 USD' in html
 
 
 def test_sso_refused_with_a_message_when_not_enrolled(browser: Browser, app: Any) -> None:

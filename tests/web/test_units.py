@@ -23,8 +23,9 @@ def test_whmcs_format_codes(fmt: int, expected: str) -> None:
 
 def test_prefix_suffix_sign_and_zero_decimals() -> None:
     usd = SimpleNamespace(prefix="$", suffix=" USD", format=2, decimals=2)
-    assert format_money(Decimal("-5.5"), usd) == "-$5.50 USD"
-    assert format_money(Decimal("0.005"), usd) == "$0.01 USD"  # half-up
+    assert format_money(Decimal("-5.5"), usd) == "-5.50 USD"  # the currency once: the code, not "$... USD"
+    assert format_money(Decimal("0.005"), usd) == "0.01 USD"  # half-up
+    assert format_money(Decimal("5"), {"prefix": "$", "suffix": "", "format": 2, "decimals": 2}) == "$5.00"
     jpy = {"prefix": "¥", "suffix": "", "format": 2, "decimals": 0}
     assert format_money(Decimal("1234.5"), jpy) == "¥1,235"
     assert format_money(None, usd) == ""
