@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 
@@ -46,7 +47,8 @@ def serve(host: str, port: int, api_tokens: tuple[str, ...], seed_file: object, 
     try:
         server = ThreadedServer(app, host, port)
     except OSError as err:  # one line, no traceback
-        raise click.ClickException(f"cannot listen on {host}:{port}: {err.strerror or err}") from None
+        reason = "address already in use" if err.errno == errno.EADDRINUSE else (err.strerror or str(err))
+        raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
     # The URL ends the line when tokens were given (scripts take the last word); the default
     # token is named, so a first run needs no --help.
     token = "" if api_tokens else f" (API token: {DEFAULT_TOKEN})"

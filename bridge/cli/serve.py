@@ -19,6 +19,7 @@ listening socket is checked first, so a port in use is one line, not a retry loo
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -116,7 +117,7 @@ def check_port(host: str, port: int) -> tuple[int, socket.socket]:
         keep.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         keep.bind((host, port))
     except OSError as exc:
-        reason = "address already in use" if exc.errno == 98 else (exc.strerror or str(exc))
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
         raise click.ClickException(f"cannot listen on {host}:{port}: {reason}") from None
     return port, keep
 
