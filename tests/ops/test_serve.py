@@ -68,6 +68,31 @@ def pricing_count(base: str) -> float:
                and sample.labels.get("status") == "200")
 
 
+def apply_change(url: str, cid: int, change: Any) -> None:
+    """A client or catalogue change made by this (third) process, as the WHMCS API or CLI would."""
+    from sqlalchemy import select
+
+    from bridge import db
+    from bridge.models import ClientGroup
+    from bridge.services import clients
+
+    engine = db.make_engine(url)
+    factory = db.make_session_factory(engine)
+    try:
+        with factory() as s, s.begin():
+            if change == "taxes":
+                catalogue.load_catalogue(s, {
+                    "groups": [{"name": "Resellers", "discount_percent": "5"}],
+                    "tax_rules": [{"level": 1, "name": "State Tax", "country": "US", "state": "IL", "rate": "6.25"}],
+                    "settings": {"TaxEnabled": True}}, actor="test")
+                return
+            if change.get("groupid") == "Resellers":
+                change = {"groupid": s.scalar(select(ClientGroup.id).where(ClientGroup.name == "Resellers"))}
+            clients.update(s, clients.get(s, cid), change, actor="test")
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def bridge_db(sqlite_url: str, tmp_path: Path) -> tuple[str, int]:
     from tests.bridge.conftest import build_app, session_of
@@ -124,6 +149,20 @@ def test_serve_operations_on_granian(bridge_db: tuple[str, int], tmp_path: Path)
                                 timeout=10).status_code == 200
         assert list(prom.glob("counter_*.db")), "no multi-process metric files"
         assert {pricing_count(base) for _ in range(4)} == {6}
+
+        # Correctness before speed: a price changes at once in both workers when the client's
+        # currency, group, country or exemption, or the catalogue, is changed by another process.
+        def prices() -> set[str]:
+            return {price(base, cid).json()["user_token_unit_cost"].__str__() for _ in range(6)}
+
+        apply_change(url, cid, {"country": "US", "state": "IL"})
+        seen = [prices()]
+        for change in ({"currency": 2}, "taxes", {"groupid": "Resellers"}, {"country": "FR"}, {"country": "US"},
+                       {"taxexempt": True}):
+            apply_change(url, cid, change)
+            now = prices()
+            assert len(now) == 1 and now != seen[-1], (change, now, seen)
+            seen.append(now)
 
         # A token in a query string never reaches a log line.
         requests.get(base + "/oauth/singlesignon.php?access_token=leaky-secret-value-123", timeout=10)
