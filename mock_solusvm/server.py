@@ -28,6 +28,41 @@ from .client import ControlClient
 DEFAULT_THREADS = 2
 
 
+class _AcceptedConnections:
+    """Stands in for werkzeug's ``werkzeug.socket`` environ key, which the mock's ``drop``
+    fault shuts down so the client sees the connection close with no answer.
+
+    granian does not expose a request's socket (nor the client's port), so ``shutdown``
+    closes every connection accepted by this server: found among this process's file
+    descriptors as sockets bound to the server's port with a peer. Idle keep-alive
+    connections that go with it are reopened by HTTP clients; only drop faults pay the scan.
+    """
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def shutdown(self, how: int = socket.SHUT_RDWR) -> None:
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                dup = os.dup(int(name))
+            except OSError:
+                continue
+            try:
+                sock = socket.socket(fileno=dup)
+            except OSError:
+                os.close(dup)
+                continue
+            try:
+                if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.getsockname()[1] == self.port:
+                    sock.getpeername()  # raises for the listening socket
+                    sock.shutdown(how)
+            except OSError:
+                pass
+            finally:
+                sock.detach()  # the duplicate only: os.close below
+                os.close(dup)
+
+
 class ThreadedServer:
     """Serve a WSGI ``app`` with one granian worker in a daemon thread of this process.
 
@@ -39,7 +74,7 @@ class ThreadedServer:
 
     def __init__(self, app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = DEFAULT_THREADS,
                  backlog: int = 1024) -> None:
-        self.app, self.host, self.threads = app, host, max(1, threads)
+        self.host, self.threads = host, max(1, threads)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -54,6 +89,14 @@ class ThreadedServer:
             raise
         self._sock = sock
         self.port: int = sock.getsockname()[1]
+        self.app = app
+        dropper = _AcceptedConnections(self.port)
+
+        def with_socket(environ: dict[str, Any], start_response: Any) -> Any:
+            environ["werkzeug.socket"] = dropper
+            return app(environ, start_response)
+
+        self._wsgi = with_socket
         self._signal: Any = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -98,7 +141,7 @@ class ThreadedServer:
                 False, None, None, None, "tls1.3", None, [], False,  # no TLS
                 (None, None),  # no granian metrics
             )
-            scheduler = _new_cbscheduler(loop, _callback_wrapper(self.app, {}, None), impl_asyncio=True)
+            scheduler = _new_cbscheduler(loop, _callback_wrapper(self._wsgi, {}, None), impl_asyncio=True)
             worker.serve_mtr(scheduler, loop, self._signal)
         except BaseException as err:  # surfaced by start()
             self._error = err
