@@ -15,12 +15,25 @@ one minor version.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import socket
 import threading
+import weakref
 from typing import Any
 
 from .client import ControlClient
+
+# Servers still running when the interpreter exits are stopped first: a granian worker thread
+# alive during interpreter finalisation aborts the process (a Rust panic).
+_RUNNING: weakref.WeakSet[ThreadedServer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for server in list(_RUNNING):
+        server.stop()
+
 
 # Python threads that run the app in one in-thread server. One is fastest (no GIL hand-offs
 # between threads), but a request that calls back into another server of the same process
@@ -118,6 +131,7 @@ class ThreadedServer:
         holder = SocketHolder(self._fd, False, 1024)
         self._thread = threading.Thread(target=self._run, args=(holder,), name="granian-in-thread", daemon=True)
         self._thread.start()
+        _RUNNING.add(self)
         self._ready.wait(30)
         if self._error is not None:
             raise self._error
@@ -154,6 +168,7 @@ class ThreadedServer:
 
     def stop(self) -> None:
         """Stop serving: close the socket and the open connections."""
+        _RUNNING.discard(self)
         if self._signal is not None:
             self._signal.set()
             self._signal = None
