@@ -30,9 +30,12 @@ def invoicing(sizes: str) -> dict[str, Any]:
     out = subprocess.run([sys.executable, str(ROOT / "bench" / "invoicing_scale.py"), "--sizes", sizes],
                          capture_output=True, text=True, timeout=900)
     rows = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
-    if not rows:
-        return {"skipped": f"invoicing_scale.py gave no result (exit {out.returncode}): {out.stderr[-500:]}"}
-    return {"sizes": rows}
+    result: dict[str, Any] = {"sizes": rows}
+    missing = [n for n in sizes.split(",") if int(n) not in {r["clients"] for r in rows}]
+    if missing:
+        last = (out.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        result["skipped"] = f"no result for {', '.join(missing)} clients (exit {out.returncode}): {last}"
+    return result
 
 
 def row(name: str, value: float | None, goal: str, ok: bool | None, note: str = "") -> dict[str, Any]:
