@@ -25,7 +25,7 @@ from typing import Any
 from .client import ControlClient
 
 # Servers still running when the interpreter exits are stopped first: a granian worker thread
-# alive during interpreter finalisation aborts the process (a Rust panic).
+# still busy during interpreter finalisation was seen to abort the process (a Rust panic).
 _RUNNING: weakref.WeakSet[ThreadedServer] = weakref.WeakSet()
 
 

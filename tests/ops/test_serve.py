@@ -286,3 +286,25 @@ def test_serve_rejects_a_timeout_below_granians_crash_loop_window() -> None:
     assert out.exit_code == 2 and "--timeout" in out.output
 
 
+
+
+def test_in_thread_server_refuses_a_taken_port_and_stops_at_exit() -> None:
+    """``ThreadedServer`` (the mock, the demo, ``serve_wsgi``): a taken port is an OSError at
+    once; a process that exits with a server still running exits cleanly; answers go out
+    without Nagle delays (TCP_NODELAY is inherited by accepted connections)."""
+    from mock_solusvm.server import ThreadedServer
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    with ThreadedServer(app) as server:
+        assert requests.get(server.url, timeout=10).text == "ok"
+        assert server._sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        with pytest.raises(OSError):
+            ThreadedServer(app, port=server.port)
+    code = ("from mock_solusvm.server import ThreadedServer\n"
+            "def app(e, r):\n    r('200 OK', []); return [b'ok']\n"
+            "import requests; s = ThreadedServer(app).start(); print(requests.get(s.url, timeout=10).text)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "ok\n"), done.stderr[-2000:]
