@@ -1,7 +1,7 @@
 """``solus-bridge serve``: the bridge on granian worker processes (one per core).
 
 granian is a Rust HTTP server with a WSGI interface. Measured against gunicorn's sync
-workers on this project's machine kind (``bench/servers.py``, docs/performance.md), the
+workers on this project's machine kind (``bench/pricing_throughput.py``, docs/performance.md), the
 same two worker processes answer GetTokenPricing about twice as fast. What gunicorn gave
 the operator is kept:
 
