@@ -1,12 +1,13 @@
 """GetTokenPricing throughput beside a trivial JSON route of the same app, in one run.
 
 Creates a temporary SQLite database with 10,000 clients (mixed currencies, groups and tax
-rules), serves the bridge with gunicorn (2 sync workers) on a free loopback port, and
-drives it with ``wrk`` (POSTs with a random userid among the 10,000) then the trivial
-``/bench/ping`` route. Reports requests/s, p50/p99 latency and the ratio, and writes JSON
-to bench/results/. The two routes alternate for ``--rounds`` rounds and the medians are
-reported, so load from other processes affects both alike.
-Usage: ``.venv/bin/python bench/pricing_throughput.py [--duration 5] [--rounds 3]``.
+rules), serves the bridge twice on free loopback ports, with gunicorn (2 sync workers) and
+with ``solus-bridge serve`` (granian, 2 workers), and drives each with ``wrk`` (POSTs with a
+random userid among the 10,000) and the trivial ``/bench/ping`` route of the same app. The
+four targets alternate for ``--rounds`` rounds and the medians are reported, so load from
+other processes affects all alike. Reports requests/s, p50/p99 and the ratios; JSON goes
+to bench/results/pricing_throughput.json.
+Usage: ``.venv/bin/python bench/pricing_throughput.py [--duration 5] [--rounds 2]``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import requests
 from sqlalchemy import insert
@@ -30,6 +29,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.benchlib import alternate, free_port, stop, wait_http, write_result, wrk  # noqa: E402
 from bridge import db  # noqa: E402
 from bridge.models import Client  # noqa: E402
 from bridge.services import catalogue  # noqa: E402
@@ -67,60 +67,34 @@ def prepare(url: str) -> None:
     engine.dispose()
 
 
-def start_gunicorn(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    env = {**os.environ, "BRIDGE_DATABASE_URL": url, "BRIDGE_PRICING_TOKEN": TOKEN,
-           "BRIDGE_SECRET_KEY": "bench-secret", "BRIDGE_BENCH_ROUTES": "true"}
-    log = workdir / "gunicorn.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", "127.0.0.1:0", "--error-logfile",
-         str(log), "bridge:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        text = log.read_text() if log.exists() else ""
-        m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", text)
-        if m:
-            base = f"http://127.0.0.1:{m.group(1)}"
-            try:
-                if requests.get(base + "/bench/ping", timeout=1).status_code == 200:
-                    return proc, base
-            except requests.RequestException:
-                pass
-        time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("gunicorn did not start:\n" + (log.read_text() if log.exists() else ""))
+def start_servers(url: str, workdir: Path) -> dict[str, tuple[subprocess.Popen[bytes], str]]:
+    """gunicorn (2 sync workers, what `serve` used before) and `solus-bridge serve` (granian,
+    2 workers), both up at once on their own ports so that the rounds can alternate."""
+    env = {**os.environ, "BRIDGE_DATABASE_URL": url, "BRIDGE_PRICING_TOKEN": TOKEN, "HOME": str(workdir),
+           "BRIDGE_SECRET_KEY": "bench-secret", "BRIDGE_BENCH_ROUTES": "true", "BRIDGE_LOG_LEVEL": "WARNING"}
+    ports = {"gunicorn": free_port(), "granian": free_port()}
+    cmds = {
+        "gunicorn": [sys.executable, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", f"127.0.0.1:{ports['gunicorn']}",
+                     "--no-control-socket", "bridge:create_app()"],
+        "granian": [sys.executable, "-c", "from bridge.cli import main; main()", "serve", "--workers", "2",
+                    "--port", str(ports["granian"])],
+    }
+    servers = {}
+    for name, cmd in cmds.items():
+        log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - lives as long as the server
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=log)
+        servers[name] = (proc, f"http://127.0.0.1:{ports[name]}")
+    for proc, base in servers.values():
+        wait_http(base + "/bench/ping", proc=proc)
+    return servers
 
 
-def to_ms(value: str) -> float:
-    m = re.match(r"([\d.]+)(us|ms|s)", value)
-    if not m:
-        raise ValueError(value)
-    n, unit = float(m.group(1)), m.group(2)
-    return n / 1000 if unit == "us" else n * 1000 if unit == "s" else n
-
-
-def run_wrk(url: str, duration: int, script: Path | None) -> dict[str, float]:
-    cmd = ["wrk", "-t2", "-c16", f"-d{duration}s", "--latency"]
-    if script:
-        cmd += ["-s", str(script)]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True, timeout=duration + 30).stdout
-    if "Non-2xx" in out:
-        raise SystemExit(f"non-2xx responses during the run:\n{out}")
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = to_ms(re.search(r"^\s*50(?:\.000)?%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    p99 = to_ms(re.search(r"^\s*99(?:\.000)?%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
-    return {"requests_per_second": rps, "p50_ms": p50, "p99_ms": p99}
-
-
-def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-
-
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=5, help="seconds per route per round (default 5)")
-    parser.add_argument("--rounds", type=int, default=3,
+    parser.add_argument("--rounds", type=int, default=2,
                         help="alternating rounds; medians are reported, so a noisy neighbour hits both routes")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     with tempfile.TemporaryDirectory() as tmp:
@@ -131,38 +105,38 @@ def main() -> None:
         print(f"prepared {N_CLIENTS} clients in {time.monotonic() - t0:.1f}s")
         script = work / "pricing.lua"
         script.write_text(LUA % (TOKEN, N_CLIENTS))
-        proc, base = start_gunicorn(url, work)
+        servers = start_servers(url, work)
         try:
-            sample = requests.post(base + "/modules/addons/solusio/api/",
+            pricing_url = "/modules/addons/solusio/api/"
+            sample = requests.post(servers["granian"][1] + pricing_url,
                                    data={"token": TOKEN, "action": "GetTokenPricing", "userid": "2"}, timeout=5)
             sample.raise_for_status()
-            run_wrk(base + "/modules/addons/solusio/api/", 2, script)  # warm both workers' caches
-            rounds_p, rounds_t = [], []
-            for _ in range(args.rounds):
-                rounds_p.append(run_wrk(base + "/modules/addons/solusio/api/", args.duration, script))
-                rounds_t.append(run_wrk(base + "/bench/ping", args.duration, None))
-            pricing, ping = median_of(rounds_p), median_of(rounds_t)
+            targets: dict[str, tuple[str, Path | None]] = {}
+            for name, (_proc, base) in servers.items():
+                wrk(base + pricing_url, 2, 16, script)  # warm every worker's caches
+                targets[f"{name}_pricing"] = (base + pricing_url, script)
+                targets[f"{name}_ping"] = (base + "/bench/ping", None)
+            medians = alternate(targets, args.rounds, args.duration)
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            for proc, _base in servers.values():
+                stop(proc)
+    g, gp = medians["granian_pricing"], medians["granian_ping"]
     result = {
-        "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "server": "gunicorn, 2 sync workers, SQLite (WAL)",
         "load": (f"wrk -t2 -c16 -d{args.duration}s --latency, random userid among {N_CLIENTS}; "
-                 f"{args.rounds} alternating rounds per route, medians"),
-        "rounds": {"get_token_pricing": rounds_p, "trivial_json_route": rounds_t},
+                 f"{args.rounds} rounds alternating the four targets, medians"),
         "clients": N_CLIENTS,
-        "get_token_pricing": pricing,
-        "trivial_json_route": ping,
-        "ratio_rps": round(pricing["requests_per_second"] / ping["requests_per_second"], 3),
+        "servers": {"gunicorn": "gunicorn 2 sync workers", "granian": "solus-bridge serve --workers 2 (granian)"},
+        "medians": medians,
+        "ratio_pricing_to_ping": round(g["rps"] / gp["rps"], 3),
+        "ratio_p99_pricing_to_ping": round(g["p99_ms"] / gp["p99_ms"], 3),
+        "ratio_granian_to_gunicorn_pricing": round(g["rps"] / medians["gunicorn_pricing"]["rps"], 3),
+        "ratio_granian_to_gunicorn_ping": round(gp["rps"] / medians["gunicorn_ping"]["rps"], 3),
         "sample_response": sample.json(),
     }
-    out_dir = ROOT / "bench" / "results"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / f"pricing_throughput-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: v for k, v in result.items() if k not in ("sample_response", "rounds")}, indent=2))
+    out = write_result("pricing_throughput", result)
+    print(json.dumps({k: v for k, v in result.items() if k != "sample_response"}, indent=2))
     print(f"written to {out}")
+    return result
 
 
 if __name__ == "__main__":

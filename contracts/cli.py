@@ -15,6 +15,7 @@ def _emit(report: Report, as_json: bool) -> None:
 
 
 @click.group()
+@click.version_option(package_name="solusvm-billing-bridge", prog_name="solus-contracts")
 def main() -> None:
     """Contract tools for SolusVM 2 billing: verifiers and OpenAPI documents."""
 

@@ -48,6 +48,7 @@ def cli_logging() -> None:
 
 
 @click.group()
+@click.version_option(package_name="solusvm-billing-bridge", prog_name="solus-bridge")
 def main() -> None:
     """SolusVM 2 billing bridge."""
 

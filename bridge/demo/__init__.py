@@ -7,10 +7,10 @@ City 6 % + State 2 % taxes for US clients), an admin, a WHMCS API credential and
 clients; then the mock, seeded with seed 001's plan table and one SolusVM user per client
 (``billing_user_id`` = client id) owning servers of different ages, and with
 ``settings.billing_integration`` pointing at the bridge's GetTokenPricing URL and token.
-Both servers are werkzeug threaded servers in this one process: the demo needs no fork,
-knows its ports as soon as the sockets are bound (port 0 works), and stops cleanly on
-Ctrl-C. Production serving is gunicorn (``solus-bridge serve``); the demo is not about
-throughput. ``stop()`` shuts both down and removes the data folder unless ``keep``.
+Both servers are in-thread granian workers (``mock_solusvm.server.ThreadedServer``) in
+this one process: the demo needs no fork, knows its ports as soon as the sockets are bound
+(port 0 works), and stops cleanly on Ctrl-C. Production serving is ``solus-bridge serve``
+(granian worker processes). ``stop()`` shuts both down and removes the data folder unless ``keep``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 DEMO_CATALOGUE = Path(__file__).resolve().parent / "catalogue.toml"
 PRICING_PATH = "/modules/addons/solusio/api/"
@@ -88,16 +85,6 @@ CLIENT_PASSWORD = "tokens-by-the-hour-1"
 ADMIN_NAME, ADMIN_PASSWORD = "admin", "operator-console-1"
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on the console: SSO URLs carry one-time tokens (the bridge logs its own lines)."""
-
-    def log_request(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def log_error(self, *args: Any) -> None:
-        pass  # werkzeug would print the raw request line, which may carry a token
-
-
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -145,8 +132,7 @@ class Demo:
     def __post_init__(self) -> None:
         self._own_dir = False
         self._mock: Any = None
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: Any = None  # mock_solusvm.server.ThreadedServer once bound
         self._app: Any = None
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -161,7 +147,7 @@ class Demo:
         return self
 
     def _start(self) -> None:
-        from mock_solusvm.server import MockServer
+        from mock_solusvm.server import MockServer, ThreadedServer
 
         if self.data_dir is None:
             self.data_dir = tempfile.mkdtemp(prefix="solus-bridge-demo-")
@@ -173,24 +159,23 @@ class Demo:
 
         try:
             self._mock = MockServer(port=self.mock_port, host=self.host, api_tokens=[mock_token]).start()
-        except SystemExit:
+        except OSError:
             raise OSError(f"the mock port {self.mock_port} on {self.host} is in use") from None
         mock_url = self._mock.url
         app = self._app = self._build_app(data, mock_url, mock_token, pricing_token)
         # Bind first: with port 0 the URL is known only now, and SolusVM must be told it.
         try:
-            self._server = make_server(self.host, self.port, app, threaded=True, request_handler=_QuietHandler)
-        except SystemExit:  # werkzeug exits (after printing why) when the port is taken
+            self._server = ThreadedServer(app, self.host, self.port)
+        except OSError:
             raise OSError(f"the bridge port {self.port} on {self.host} is in use") from None
-        bridge_url = f"http://{self.host}:{self._server.server_port}"
+        bridge_url = f"http://{self.host}:{self._server.port}"
         app.config["SYSTEM_URL"] = bridge_url
         clients, api_cred = self._populate(app)
         self._mock.control("default").seed(mock_seed(
             clients, pricing_url=bridge_url + PRICING_PATH, pricing_token=pricing_token,
             now=datetime.now(UTC)))
         invoices = self._issue_last_month(app)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="bridge-demo", daemon=True)
-        self._thread.start()
+        self._server.start()
         demo_client_id = clients[0][0]
         self.info = {
             "bridge_url": bridge_url,
@@ -303,11 +288,8 @@ class Demo:
     def stop(self) -> None:
         """Stop both servers, close the database and remove the data folder (unless ``keep``)."""
         if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()
-                self._thread.join(timeout=10)
-            self._server.server_close()
-            self._server = self._thread = None
+            self._server.stop()
+            self._server = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

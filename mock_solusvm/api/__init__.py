@@ -117,10 +117,26 @@ def page(schema: type[Schema], items: Sequence[Any], dumped: bool = False) -> Re
     chunk = list(items[start:start + per_page])
     base = request.base_url
 
+    # The query with ``page`` replaced (where it stood, else last): every other argument is
+    # encoded once for the four links (copying and re-encoding the arguments per link was a
+    # tenth of a users page's cost).
+    parts: list[str | None] = []
+    at = -1
+    for key, value in request.args.items(multi=True):
+        if key == "page":
+            if at < 0:
+                at = len(parts)
+                parts.append(None)
+        else:
+            parts.append(urlencode([(key, value)]))
+    if at < 0:
+        at = len(parts)
+        parts.append(None)
+
     def link(n: int) -> str:
-        args = request.args.copy()
-        args["page"] = str(n)
-        return f"{base}?{urlencode(list(args.items(multi=True)))}"
+        query = parts.copy()
+        query[at] = f"page={n}"
+        return f"{base}?{'&'.join(query)}"  # type: ignore[arg-type]
 
     out = {
         "data": chunk if dumped else _item_dumper(schema).dump(chunk, many=True),

@@ -214,7 +214,11 @@ def test_one_query_per_request_on_a_warm_server(app: Any, client: Any, make_clie
         if not statement.lstrip().upper().startswith(("BEGIN", "ROLLBACK", "COMMIT")):
             statements.append(statement)
 
-    # Count both what goes through SQLAlchemy and what runs on raw pooled DBAPI connections.
+    # Count both what goes through SQLAlchemy and what runs on raw DBAPI connections (the hot
+    # path keeps one per thread on SQLite: released here so that it is taken through the counter).
+    from bridge.services.pricing import release_connections
+
+    release_connections()
     real_raw = engine.raw_connection
     monkeypatch.setattr(engine, "raw_connection", lambda: _CountingConnection(real_raw(), statements))
     event.listen(engine, "before_cursor_execute", count)
