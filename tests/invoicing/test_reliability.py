@@ -19,14 +19,7 @@ from bridge.models import Client, InvoiceRun
 from bridge.services import cron, invoicing
 from bridge.services.solusvm_client import SolusVMClient
 from tests.invoicing.conftest import TOKEN
-from tests.invoicing.test_processes import (  # noqa: F401 - fixtures
-    CLI,
-    backend_url,
-    env_for,
-    invoice_facts,
-    live_mock,
-    prepare,
-)
+from tests.invoicing.test_processes import CLI, env_for, invoice_facts, prepare
 
 
 def backdate(factory: Any, day: date = date(2026, 10, 1)) -> None:
@@ -201,8 +194,9 @@ def test_a_fallback_that_read_every_client_is_done_and_pages_at_the_configured_s
 def test_the_cron_exits_0_after_a_complete_fallback(backend_url, live_mock, tmp_path):
     factory, ids = prepare(backend_url, live_mock, 3)
     ctl = live_mock.control("default")
-    ctl.faults.add(method="GET", path="/api/v1/usage", status=503, times=5)  # 1 try + 4 retries of the bulk page
-    env = env_for(backend_url, live_mock, tmp_path, BRIDGE_SOLUSVM_TIMEOUT="2", BRIDGE_USAGE_PER_PAGE="2")
+    ctl.faults.add(method="GET", path="/api/v1/usage", status=503, times=2)  # 1 try + 1 retry of the bulk page
+    env = env_for(backend_url, live_mock, tmp_path, BRIDGE_SOLUSVM_TIMEOUT="2", BRIDGE_USAGE_PER_PAGE="2",
+                  BRIDGE_SOLUSVM_RETRIES="1")
     done = subprocess.run([*CLI, "cron", "--date", "2026-11-01", "--no-mail"], env=env, capture_output=True,
                           text=True, timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
