@@ -717,11 +717,19 @@ class Projection:
     currency: dict[str, Any]
 
 
-def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: datetime) -> Projection:
+def usage_items_so_far(solus: Any, solusvm_user_id: int, *, now: datetime) -> list[UsageItem]:
+    """The running month's usage items of one SolusVM user, up to ``now`` (SolusVM errors propagate)."""
+    now = now.astimezone(UTC)
+    return list(iter_usage_items(solus, now.year, now.month, user_id=solusvm_user_id, until=now.date()))
+
+
+def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: datetime,
+                 items: list[UsageItem] | None = None) -> Projection:
     """The running month's usage of a client priced at its ``user_token_unit_cost``.
 
     A client not linked to a SolusVM user yet has an empty projection. SolusVM errors
-    (``SolusVMError``) propagate so the page can say the figures are unavailable.
+    (``SolusVMError``) propagate so the page can say the figures are unavailable. ``items``
+    (from ``usage_items_so_far``, e.g. a snapshot) are priced without asking SolusVM.
     """
     if isinstance(client, int):
         found = session.get(Client, client)
@@ -734,9 +742,9 @@ def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: dat
                 "suffix": tp.currency["display_suffix"], "decimals": decimals}
     lines: list[ProjectionLine] = []
     if client.solusvm_user_id:
-        now = now.astimezone(UTC)
-        for item in iter_usage_items(solus, now.year, now.month, user_id=client.solusvm_user_id,
-                                     until=now.date()):
+        if items is None:
+            items = usage_items_so_far(solus, client.solusvm_user_id, now=now)
+        for item in items:
             amount = quantize_money(item.total_tokens * tp.user_token_unit_cost, decimals)
             lines.append(ProjectionLine(item.server_name, item.plan_name, item.hours, item.total_tokens, amount))
     total = sum((line.amount for line in lines), Decimal(0))

@@ -30,21 +30,32 @@ def _invoices(client: Client, limit: int | None = None) -> list[Invoice]:
     return list(dbs().scalars(query))
 
 
-def _usage(client: Client) -> tuple[Any, str]:
-    """(projection or None, message) for this month so far."""
-    if not client.solusvm_user_id:
-        return None, ""
-    try:
-        from bridge.services import invoicing
+def _usage(client: Client) -> tuple[Any, str, str]:
+    """(projection or None, message, "as of" text when the figures are a snapshot) for this month so far.
 
-        return invoicing.usage_so_far(dbs(), solus(), client, now=utcnow()), ""
-    except ImportError:
-        return None, "Usage is not available yet."
-    except (SolusVMError, ValueError) as exc:
+    SolusVM is asked at most once a minute per user, within the request's budget; when it
+    does not answer in time the last figures are shown with their age.
+    """
+    if not client.solusvm_user_id:
+        return None, "", ""
+    from bridge.services import invoicing, snapshots
+
+    now = utcnow()
+    uid = client.solusvm_user_id
+    usage_cache = snapshots.cache(current_app.extensions, "usage")  # by (SolusVM user, month)
+    snap, exc = usage_cache.get((uid, now.year, now.month),
+                                    lambda: invoicing.usage_items_so_far(solus(), uid, now=now),
+                                    errors=(SolusVMError, ValueError))
+    if exc is not None:
         log.warning("usage for client %s unavailable: %s", client.id, exc)
-        return None, "Usage could not be loaded from SolusVM right now. Please try again later."
+    if snap is None:
+        return None, "Usage could not be loaded from SolusVM right now. Please try again later.", ""
+    try:
+        projection = invoicing.usage_so_far(dbs(), None, client, now=now, items=snap.value)
     except BridgeError as exc:
-        return None, exc.message
+        return None, exc.message, ""
+    return projection, "", (f"as of {snap.age_text()}: SolusVM did not answer in time" if exc is not None
+                            else "")
 
 
 def panel(client: Client) -> str:
@@ -57,9 +68,10 @@ def panel(client: Client) -> str:
 @bp.get("")
 @client_required
 def dashboard(client: Client) -> Any:
-    usage, usage_error = _usage(client)
+    usage, usage_error, usage_as_of = _usage(client)
     return render_template("clientarea/dashboard.html", client=client, panel=panel(client), usage=usage,
-                           usage_error=usage_error, invoices=_invoices(client, 5), form=ActionForm())
+                           usage_error=usage_error, usage_as_of=usage_as_of, invoices=_invoices(client, 5),
+                           form=ActionForm())
 
 
 @bp.post("/solusvm")
