@@ -33,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "CATALOGUE_CACHE": True,  # in-process catalogue cache for GetTokenPricing
     "WHMCS_VERSION": "8.13.1",
     "INVOICE_DUE_DAYS": 14,
+    "INVOICE_CATCHUP_MONTHS": 3,  # how far back the cron looks for months without a completed run
+    "SOLUSVM_REQUEST_BUDGET": 3.0,  # seconds a web/API request may wait on SolusVM in total, retries included
     "BENCH_ROUTES": False,  # adds /bench/ping, a trivial JSON route for bench/pricing_throughput.py
     "METRICS_TOKEN": "",  # when set, GET /metrics requires "Authorization: Bearer <token>"
     # without METRICS_TOKEN, /metrics answers only direct (not proxied) requests from these addresses

@@ -1,7 +1,7 @@
 """``solus-bridge cron [--date YYYY-MM-DD]``: the daily automation.
 
-Exit codes: 0 every step succeeded; 1 a step failed or invoicing is incomplete (the next
-run retries), or the database is unusable; 2 bad arguments or configuration; 75 (EX_TEMPFAIL) another cron run holds
+Exit codes: 0 every step succeeded and every month due is invoiced in full; 1 a step failed
+or invoicing is incomplete (the next run retries), or the database is unusable; 2 bad arguments or configuration; 75 (EX_TEMPFAIL) another cron run holds
 the lock, nothing was done.
 """
 
@@ -23,7 +23,8 @@ def register(group: click.Group) -> None:
                   help="Run as if today were this date (UTC), e.g. to invoice a month by hand.")
     @click.option("--no-mail", is_flag=True, help="Do not e-mail invoices.")
     def cron_cmd(when: str | None, no_mail: bool) -> None:
-        """Apply the overdue rules, send pending SolusVM changes and, on the 1st, invoice last month."""
+        """Apply the overdue rules, send pending SolusVM changes and invoice every ended month
+        without a completed run (last month on the 1st; a missed or unfinished one any day)."""
         from bridge import observability
         from bridge.cli import cli_logging, make_app
         from bridge.cli.invoices import ProgressReporter, database_message, mail_wording, services

@@ -8,9 +8,13 @@ at a time:
 2. send the pending SolusVM changes (``bridge.services.outbox.apply_pending``): the ones
    step 1 just queued and older ones due for a retry, so an invoice that goes past the
    lock or suspend grace period reaches SolusVM in the same run, not a day later;
-3. on the 1st of a month, invoice the previous month (``invoicing.generate_period``); on
-   any other day, finish the previous month if its last run did not complete (a partial
-   run on the 1st is completed by the next day's cron without an operator).
+3. invoice every ended month that has no ``done`` run yet, oldest first
+   (``invoicing.generate_period``): on the 1st that is the previous month; on any other day
+   it finishes a month whose run did not complete (``partial``, ``failed``, ``abandoned``)
+   and invoices a month whose run was never recorded at all (the machine was down on the
+   1st, the cron was killed in its first second, the database was unreachable). It looks
+   back ``INVOICE_CATCHUP_MONTHS`` months (default 3) and never at a month that ended
+   before the first client was added, so a fresh install does not invoice history.
 
 A step that fails is reported and the next steps still run (the outbox step also runs when
 the overdue step failed, for the older pending changes).
@@ -24,12 +28,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.models import InvoiceRun
+from bridge.models import Client, InvoiceRun
 from bridge.services import invoicing, locks, outbox, overdue
-from contracts.rules import previous_period
+from contracts.rules import month_bounds, previous_period
 
 log = logging.getLogger(__name__)
 
@@ -47,32 +51,51 @@ class CronSummary:
 
     today: date
     steps: list[Step] = field(default_factory=list)
-    invoicing: invoicing.RunSummary | None = None
+    invoicing: invoicing.RunSummary | None = None  # the last month invoiced (``runs[-1]``)
+    runs: list[invoicing.RunSummary] = field(default_factory=list)  # every month invoiced, oldest first
 
     @property
     def ok(self) -> bool:
         steps_ok = all(s.status != "failed" for s in self.steps)
-        return steps_ok and (self.invoicing is None or self.invoicing.ok)
+        return steps_ok and all(run.ok for run in self.runs)
 
     def render(self) -> str:
         """Human summary."""
         out = [f"cron {self.today.isoformat()}: " + ("ok" if self.ok else "FAILED")]
         out += [f"  {s.name}: {s.status}" + (f" ({s.detail})" if s.detail else "") for s in self.steps]
-        if self.invoicing is not None:
-            out.append(self.invoicing.render())
+        out += [run.render() for run in self.runs]
         return "\n".join(out)
 
 
-def needs_invoicing(session: Session, today: date) -> tuple[int, int] | None:
-    """The period to invoice today: the previous month on the 1st, or later while its last run is incomplete."""
+DEFAULT_CATCHUP_MONTHS = 3
+
+
+def due_periods(session: Session, today: date, horizon: int = DEFAULT_CATCHUP_MONTHS) -> list[tuple[int, int]]:
+    """The months to invoice today, oldest first: every ended month of the last ``horizon``
+    without a ``done`` run. A month with no run at all that ended before the first client was
+    added is skipped (nothing to bill; a fresh install does not invoice history), except the
+    previous month on the 1st, which is always run, as it always was."""
+    first_client = session.scalar(select(func.min(Client.datecreated)))
+    done = set(session.scalars(select(InvoiceRun.period).where(InvoiceRun.status == "done").distinct()))
+    started = set(session.scalars(select(InvoiceRun.period).distinct()))
+    due: list[tuple[int, int]] = []
     year, month = previous_period(today)
-    if today.day == 1:
-        return year, month
-    period = f"{year:04d}-{month:02d}"
-    statuses = set(session.scalars(select(InvoiceRun.status).where(InvoiceRun.period == period)))
-    if statuses and "done" not in statuses:
-        return year, month
-    return None
+    for back in range(max(1, horizon)):
+        ended = date(year + month // 12, month % 12 + 1, 1)  # the 1st of the following month
+        always = back == 0 and today.day == 1
+        period = f"{year:04d}-{month:02d}"
+        if period not in done:
+            if always or period in started or (first_client is not None and ended > first_client):
+                due.append((year, month))
+            # else: no run was ever started and it ended before there was anyone to bill
+        year, month = previous_period(date(year, month, 1))
+    return due[::-1]
+
+
+def needs_invoicing(session: Session, today: date) -> tuple[int, int] | None:
+    """The oldest month to invoice today (``due_periods`` with the default horizon), or None."""
+    due = due_periods(session, today)
+    return due[0] if due else None
 
 
 def run_daily(config: Mapping[str, Any], *, today: date, session_factory: sessionmaker[Session] | None = None,
@@ -152,24 +175,36 @@ def _counts(report: Any) -> str:
 def _invoicing_step(session_factory: sessionmaker[Session], solus: Any, config: Mapping[str, Any], today: date,
                     mailer: Any, progress: invoicing.Progress | None, summary: CronSummary,
                     say: Callable[[str], None]) -> None:
+    horizon = int(config.get("INVOICE_CATCHUP_MONTHS") or DEFAULT_CATCHUP_MONTHS)
     with session_factory() as session:
-        due = needs_invoicing(session, today)
-    if due is None:
-        summary.steps.append(Step("invoicing", "skipped", "not the 1st and nothing left to finish"))
+        due = due_periods(session, today, horizon)
+    if not due:
+        summary.steps.append(Step("invoicing", "skipped", "every month is invoiced"))
         return
     if solus is None:
         summary.steps.append(Step("invoicing", "failed", "SolusVM is not configured"))
         return
-    year, month = due
-    say(f"invoicing {year:04d}-{month:02d}")
-    try:
-        summary.invoicing = invoicing.generate_period(session_factory, solus, year, month, config=config,
-                                                      mailer=mailer, progress=progress)
-    except invoicing.PeriodNotOver as exc:
-        summary.steps.append(Step("invoicing", "failed", str(exc)))
-        return
-    summary.steps.append(Step("invoicing", "ok" if summary.invoicing.ok else "failed",
-                              f"{summary.invoicing.invoices} invoices"))
+    # ``--date`` in the future: months still open are not tried, only the latest one is, to say so.
+    now = datetime.now(UTC)
+    runnable = [p for p in due if month_bounds(*p)[1] <= now]
+    if len(runnable) < len(due):
+        runnable.append(due[-1])
+    details, failed = [], False
+    for year, month in runnable:
+        period = f"{year:04d}-{month:02d}"
+        say(f"invoicing {period}")
+        try:
+            run = invoicing.generate_period(session_factory, solus, year, month, config=config,
+                                            mailer=mailer, progress=progress)
+        except invoicing.PeriodNotOver as exc:
+            details.append(str(exc))
+            failed = True
+            continue
+        summary.runs.append(run)
+        summary.invoicing = run
+        failed = failed or not run.ok
+        details.append(f"{period}: {run.invoices} invoices" + ("" if run.ok else ", incomplete"))
+    summary.steps.append(Step("invoicing", "failed" if failed else "ok", "; ".join(details)))
 
 
 def today_utc() -> date:

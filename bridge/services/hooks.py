@@ -52,9 +52,9 @@ def apply_after_commit(session: Session, client_id: int | None) -> None:
     def run(sess: Session) -> None:
         ids = sorted(sess.info.pop(_AFTER_COMMIT, set()))
         try:
-            # One quick attempt: the caller (a web or API request) is waiting; the cron retries.
-            cfg = sess.info.get(CONFIG_KEY) or {}
-            solus = solus_for(sess, retries=0, timeout=min(float(cfg.get("SOLUSVM_TIMEOUT") or 10.0), 5.0))
+            # Within the request's budget: the caller (a web or API request) is waiting; what
+            # does not fit stays pending in the outbox and the cron applies it.
+            solus = solus_for(sess, request_budget=True)
             if solus is None or not ids:
                 return
             from bridge.db import make_session_factory
@@ -111,7 +111,7 @@ def before_client_delete(session: Session, client: Client, *, delete_servers: bo
     from bridge.services.solusvm_client import SolusVMError, SolusVMRequestError
 
     if client.solusvm_user_id is not None:
-        solus = solus_for(session, retries=1)
+        solus = solus_for(session, request_budget=True)  # the caller waits: never past the budget
         if solus is None:
             raise provisioning.ProvisioningError(
                 "Client Delete Failed: the client has a SolusVM user and SolusVM is not configured")
@@ -127,28 +127,35 @@ def before_client_delete(session: Session, client: Client, *, delete_servers: bo
             raise provisioning.ProvisioningError(
                 f"Client Delete Failed: the SolusVM user still owns {len(servers)} server"
                 f"{'s' if len(servers) != 1 else ''}; pass deleteservers=1 to delete them first")
-    provisioning.queue_delete(session, client, delete_servers=delete_servers, actor=actor)
+    row = provisioning.queue_delete(session, client, delete_servers=delete_servers, actor=actor)
     provisioning.drop_holds(session, client.id)
-    if client.solusvm_user_id is not None:
-        # The client row is gone after commit: apply by SolusVM user, not by client id.
-        _apply_deletion_after_commit(session, client.solusvm_user_id)
+    if row is not None:
+        session.info[DELETION_KEY] = row.id
+        # The client row is gone after commit: apply this very change, not the client's.
+        _apply_deletion_after_commit(session, row.id)
 
 
-def _apply_deletion_after_commit(session: Session, user_id: int) -> None:
+#: ``session.info`` key: the outbox id of the SolusVM user deletion a DeleteClient queued.
+DELETION_KEY = "bridge_queued_deletion"
+
+
+def _apply_deletion_after_commit(session: Session, row_id: int) -> None:
     if session.info.get(CONFIG_KEY) is None:
         return
 
     def run(sess: Session) -> None:
         try:
-            solus = solus_for(sess, retries=1)
+            # The commit is done and the caller waits: one try within the request's budget;
+            # what does not fit stays pending and the cron finishes it.
+            solus = solus_for(sess, request_budget=True)
             if solus is None:
                 return
             from bridge.db import make_session_factory
             from bridge.services import outbox
 
-            outbox.apply_pending(make_session_factory(sess.get_bind()), solus, solusvm_user_id=user_id)
+            outbox.apply_pending(make_session_factory(sess.get_bind()), solus, ids=[row_id])
         except Exception:  # noqa: BLE001 - the commit has happened; never fail it, the cron retries
-            log.exception("deleting SolusVM user %s after commit failed", user_id)
+            log.exception("deleting the SolusVM user of outbox change %s after commit failed", row_id)
 
     event.listen(session, "after_commit", run, once=True)
 

@@ -116,10 +116,13 @@ class MonthPreview:
     inclusive: bool = False
 
 
-def month_preview(session: Session, solus: Any, client: Client, *, now: datetime) -> MonthPreview:
+def month_preview(session: Session, solus: Any, client: Client, *, now: datetime,
+                  items: list[Any] | None = None) -> MonthPreview:
     """This month's usage so far with the invoicing run's line amounts and tax rules.
 
-    SolusVM errors propagate (the page says the figures are unavailable).
+    ``items`` (a snapshot of ``invoicing.usage_items_so_far``) are priced without asking
+    SolusVM; without them SolusVM is asked and its errors propagate (the page says the
+    figures are unavailable).
     """
     from bridge.services import invoicing
     from bridge.services.money import compute_line, sum_lines
@@ -132,8 +135,10 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     moneys = []
     rates = [ctx.rate1, ctx.rate2] if ctx.enabled else []
     if client.solusvm_user_id:
-        for item in iter_usage_items(solus, now.year, now.month, user_id=client.solusvm_user_id,
-                                     until=now.date()):
+        if items is None:
+            items = list(iter_usage_items(solus, now.year, now.month, user_id=client.solusvm_user_id,
+                                          until=now.date()))
+        for item in items:
             for line in invoicing.item_lines(item, period, price):
                 money = compute_line(line["amount"], rates if line["taxed"] else [], ctx.compound,
                                      ctx.inclusive and bool(line["taxed"]), price.decimals)

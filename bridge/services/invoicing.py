@@ -102,6 +102,7 @@ class RunSummary:
     mail_failure_count: int = 0
     request_id: str = ""
     abandoned_runs: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -112,6 +113,12 @@ class RunSummary:
         log.warning("invoicing %s: %s", self.period, message)
         if len(self.failures) < MAX_LISTED:
             self.failures.append(message)
+
+    def note(self, message: str) -> None:
+        """Something worth knowing that needs no operator (the run can still be ``done``)."""
+        log.info("invoicing %s: %s", self.period, message)
+        if len(self.notes) < MAX_LISTED:
+            self.notes.append(message)
 
     def add_total(self, code: str, amount: Decimal) -> None:
         self.totals[code] = self.totals.get(code, Decimal(0)) + amount
@@ -128,7 +135,7 @@ class RunSummary:
             "fetch_seconds": round(self.fetch_seconds, 3), "failures": self.failures, "problems": self.problems[:MAX_LISTED],
             "unbilled": self.unbilled[:MAX_LISTED], "mail_failures": self.mail_failures[:MAX_LISTED],
             "request_id": self.request_id, "abandoned_runs": self.abandoned_runs[:MAX_LISTED],
-            "ok": self.ok,
+            "notes": self.notes[:MAX_LISTED], "ok": self.ok,
         }
 
     def render(self) -> str:
@@ -144,6 +151,7 @@ class RunSummary:
             out.append(f"earlier runs that never finished (process killed?), now marked abandoned: "
                        f"{len(self.abandoned_runs)}")
             out += [f"  ABANDONED: {m}" for m in self.abandoned_runs[:MAX_LISTED]]
+        out += [f"  NOTE: {m}" for m in self.notes]
         out += [f"  FAILED: {m}" for m in self.failures]
         out += [f"  USAGE DISAGREES: {m}" for m in self.problems[:MAX_LISTED]]
         out += [f"  UNBILLED: {m}" for m in self.unbilled[:MAX_LISTED]]
@@ -224,38 +232,47 @@ class _Spool:
             pass
 
 
+USER_LIST_ATTEMPTS = 3  # whole re-reads of the SolusVM user list before the run gives up
+
+
 def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary,
            per_page: int = 100) -> set[int | None]:
     """Fill the spool; return the client ids whose usage could not be read completely.
 
-    ``None`` in the result means "SolusVM users without a billing id" failed (harmless).
-    Raises :class:`UsageUnavailable` when not even the user list can be read.
+    Every listing must be provably whole (``SolusVMClient.iter_pages(complete=True)``: page
+    counts, ``meta.total``, no empty or short page) and name each server once; a listing that
+    is not is never used. ``None`` in the result means "SolusVM users without a billing id"
+    failed (harmless). Raises :class:`UsageUnavailable` when not even the user list can be
+    read whole.
     """
     from bridge.services.solusvm_client import SolusVMError
 
     try:
-        for item in iter_usage_items(solus, year, month, per_page=per_page):
+        servers: set[int] = set()
+        for item in iter_usage_items(solus, year, month, per_page=per_page, complete=True):
+            _once(item, servers)
             spool.add(item)
             summary.items += 1
         return set()
     except (SolusVMError, UsageFormatError) as exc:
-        summary.fail(f"usage listing failed ({exc}); falling back to one usage request per SolusVM user")
+        # Not a failure by itself: the per-user reads below decide whether the run is complete.
+        summary.note(f"usage listing unusable ({exc}); read one user at a time instead")
     spool.clear()
     summary.items = 0
     summary.fetch_mode = "per-user"
     failed: set[int | None] = set()
-    try:
-        # Only (id, billing id) pairs are kept: small, and the list must be complete
-        # before any client can be called complete.
-        users = [(int(u["id"]), u.get("billing_user_id")) for u in solus.iter_users()]
-    except (SolusVMError, KeyError, TypeError, ValueError) as exc:
-        raise UsageUnavailable(f"could not read usage nor the SolusVM user list: {exc}") from exc
-    for user_id, raw_billing in users:
-        billing = int(raw_billing) if isinstance(raw_billing, int | str) and str(raw_billing).isdigit() else None
+    users = _user_list(solus, per_page)
+    for user_id, billing in users:
         try:
             # One user's items are few (one per server): collect, then spool, so a
             # failure halfway through a user leaves nothing of that user behind.
-            items = list(iter_usage_items(solus, year, month, user_id=user_id, per_page=per_page))
+            items = list(iter_usage_items(solus, year, month, user_id=user_id, per_page=per_page, complete=True))
+            seen: set[int] = set()
+            for item in items:
+                _once(item, seen)
+                if item.solus_user_id != user_id or item.billing_user_id != billing:
+                    raise UsageFormatError(f"the listing of SolusVM user {user_id} holds server {item.server_id} "
+                                           f"of user {item.solus_user_id} (billing id {item.billing_user_id})")
         except (SolusVMError, UsageFormatError) as exc:
             failed.add(billing)
             if billing is not None:
@@ -266,6 +283,36 @@ def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary
             spool.add(item)
             summary.items += 1
     return failed
+
+
+def _once(item: UsageItem, seen: set[int]) -> None:
+    """A server listed twice means the pages shifted while they were read: the listing is not whole."""
+    if item.server_id in seen:
+        raise UsageFormatError(f"server {item.server_id} is listed twice (the listing changed while it was read)")
+    seen.add(item.server_id)
+
+
+def _user_list(solus: Any, per_page: int) -> list[tuple[int, int | None]]:
+    """Every SolusVM user as ``(id, billing id)``, read whole at ``per_page`` (re-read on failure)."""
+    from bridge.services.solusvm_client import SolusVMError
+
+    for attempt in range(USER_LIST_ATTEMPTS):
+        try:
+            # Only (id, billing id) pairs are kept: small, and the list must be complete
+            # before any client can be called complete.
+            out = []
+            for u in solus.iter_users(per_page=per_page, complete=True):
+                raw = u.get("billing_user_id")
+                billing = int(raw) if isinstance(raw, int | str) and str(raw).isdigit() else None
+                out.append((int(u["id"]), billing))
+            if len({uid for uid, _ in out}) != len(out):
+                raise ValueError("a user is listed twice (the list changed while it was read)")
+            return out
+        except (SolusVMError, KeyError, TypeError, ValueError) as exc:
+            if attempt == USER_LIST_ATTEMPTS - 1:
+                raise UsageUnavailable(f"could not read usage nor the SolusVM user list (whole): {exc}") from exc
+            log.info("SolusVM user list unreadable (%s); reading it again", exc)
+    raise AssertionError("unreachable")
 
 
 # --- money -------------------------------------------------------------------------------
@@ -560,7 +607,7 @@ def _work(session_factory: sessionmaker[Session], solus: Any, year: int, month: 
                 progress(done, total)
             if pause:
                 time.sleep(pause)  # spreads the load on the database and the mail server
-        if _truthy(config.get("INVOICE_EMPTY")) and not failed and summary.fetch_mode == "bulk":
+        if _truthy(config.get("INVOICE_EMPTY")) and not failed:
             _invoice_empty(session_factory, period, config, mailer, summary)
     finally:
         spool.close()
@@ -670,11 +717,19 @@ class Projection:
     currency: dict[str, Any]
 
 
-def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: datetime) -> Projection:
+def usage_items_so_far(solus: Any, solusvm_user_id: int, *, now: datetime) -> list[UsageItem]:
+    """The running month's usage items of one SolusVM user, up to ``now`` (SolusVM errors propagate)."""
+    now = now.astimezone(UTC)
+    return list(iter_usage_items(solus, now.year, now.month, user_id=solusvm_user_id, until=now.date()))
+
+
+def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: datetime,
+                 items: list[UsageItem] | None = None) -> Projection:
     """The running month's usage of a client priced at its ``user_token_unit_cost``.
 
     A client not linked to a SolusVM user yet has an empty projection. SolusVM errors
-    (``SolusVMError``) propagate so the page can say the figures are unavailable.
+    (``SolusVMError``) propagate so the page can say the figures are unavailable. ``items``
+    (from ``usage_items_so_far``, e.g. a snapshot) are priced without asking SolusVM.
     """
     if isinstance(client, int):
         found = session.get(Client, client)
@@ -687,9 +742,9 @@ def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: dat
                 "suffix": tp.currency["display_suffix"], "decimals": decimals}
     lines: list[ProjectionLine] = []
     if client.solusvm_user_id:
-        now = now.astimezone(UTC)
-        for item in iter_usage_items(solus, now.year, now.month, user_id=client.solusvm_user_id,
-                                     until=now.date()):
+        if items is None:
+            items = usage_items_so_far(solus, client.solusvm_user_id, now=now)
+        for item in items:
             amount = quantize_money(item.total_tokens * tp.user_token_unit_cost, decimals)
             lines.append(ProjectionLine(item.server_name, item.plan_name, item.hours, item.total_tokens, amount))
     total = sum((line.amount for line in lines), Decimal(0))

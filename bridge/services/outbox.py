@@ -104,10 +104,12 @@ def retry_failed(session: Session, client_id: int | None = None) -> int:
 
 
 def apply_pending(session_factory: sessionmaker[Session], solus: SolusVMClient, *, client_id: int | None = None,
-                  now: datetime | None = None, solusvm_user_id: int | None = None) -> ApplyReport:
+                  now: datetime | None = None, solusvm_user_id: int | None = None,
+                  ids: list[int] | None = None) -> ApplyReport:
     """Apply every due change, in order per client; each outcome committed on its own.
 
-    ``client_id`` / ``solusvm_user_id`` restrict the run to one client's or one user's changes.
+    ``client_id`` / ``solusvm_user_id`` / ``ids`` restrict the run to one client's, one
+    user's or the listed changes.
     """
     now = _aware(now) or datetime.now(UTC)
     opts = options(solus)
@@ -121,6 +123,8 @@ def apply_pending(session_factory: sessionmaker[Session], solus: SolusVMClient, 
             stmt = stmt.where(Outbox.client_id == client_id)
         if solusvm_user_id is not None:
             stmt = stmt.where(Outbox.solusvm_user_id == solusvm_user_id)
+        if ids is not None:
+            stmt = stmt.where(Outbox.id.in_(ids))
         rows = session.execute(stmt).all()
     blocked: set[tuple[str, int]] = set()
     for row_id, cid, uid, status, next_at in rows:
@@ -315,8 +319,29 @@ def apply_email(solus: SolusVMClient, payload: dict[str, Any], user_id: int | No
     return None
 
 
+def _find_orphan(solus: SolusVMClient, payload: dict[str, Any]) -> int | None:
+    """The SolusVM user a deleted client's lost create made: same e-mail and ``billing_user_id``."""
+    billing = payload.get("billing_user_id")
+    if billing is None:
+        return None
+    for email in payload.get("find_by") or [payload.get("email")]:
+        if not email:
+            continue
+        found = solus.find_user_by_email(str(email))
+        if found is not None and str(found.get("billing_user_id")) == str(billing):
+            return int(found["id"])
+    return None
+
+
 def apply_delete(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
-    """Delete the user (and first its servers when asked); a user already gone is done."""
+    """Delete the user (and first its servers when asked); a user already gone is done.
+
+    Without a user id (the client was deleted before its create's answer came back) the user
+    is looked up by e-mail and must carry the client's ``billing_user_id``: a user someone
+    else owns is never deleted. None found: SolusVM never created it, nothing to do.
+    """
+    if user_id is None:
+        user_id = _find_orphan(solus, payload)
     if user_id is None:
         return None  # never created: nothing to delete
     try:

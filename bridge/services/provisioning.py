@@ -191,12 +191,27 @@ def set_status(session: Session, client_id: int, status: str, *, actor: str, rea
 
 
 def queue_delete(session: Session, client: Client, *, delete_servers: bool, actor: str) -> Outbox | None:
-    """Queue deletion of the client's SolusVM user and cancel its other pending changes."""
-    for row in session.scalars(select(Outbox).where(Outbox.client_id == client.id, Outbox.status == "pending")):
+    """Queue deletion of the client's SolusVM user and cancel its other pending changes.
+
+    A client that was enrolled but has no ``solusvm_user_id`` yet (the create's answer was
+    lost, or the create is still queued) may still have a user in SolusVM: the deletion is
+    queued anyway, with the e-mails and billing id to find that user by
+    (``outbox.apply_delete``); when SolusVM never created it, the deletion finds nothing and is done.
+    """
+    emails = [client.email]
+    for row in session.scalars(select(Outbox).where(Outbox.client_id == client.id,
+                                                    Outbox.status.in_(("pending", "failed")))):
+        if row.kind in ("create", "email") and (row.payload or {}).get("email"):
+            emails.append(str(row.payload["email"]))  # the user may carry an older or newer e-mail
+        row.last_error = (row.last_error + "; " if row.last_error else "") + "cancelled: the client was deleted"
         row.status = "cancelled"
-        row.last_error = "cancelled: the client was deleted"
     session.flush()
     if client.solusvm_user_id is None:
-        return None
+        if client.enrolled_at is None:
+            return None  # never enrolled: billing never asked SolusVM for a user
+        return queue_change(session, client.id, "delete",
+                            {"delete_servers": delete_servers, "email": client.email, "billing_user_id": client.id,
+                             "find_by": list(dict.fromkeys(e.strip().lower() for e in emails))},
+                            actor=actor, solusvm_user_id=None)
     return queue_change(session, client.id, "delete", {"delete_servers": delete_servers, "email": client.email},
                         actor=actor, solusvm_user_id=client.solusvm_user_id)

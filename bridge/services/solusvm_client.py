@@ -135,6 +135,11 @@ class SolusVMRequestError(SolusVMError):
     """SolusVM refused the request (4xx): retrying the same request will not help."""
 
 
+class SolusVMIncomplete(SolusVMUnavailable):
+    """A list could not be proven whole: an empty page while more follow, a short page, a
+    ``meta.total`` that disagrees with what was read. Nothing built from it may be trusted."""
+
+
 class SolusVMNotFound(SolusVMRequestError):
     """404: the user, server or task does not exist (any more)."""
 
@@ -150,6 +155,12 @@ class SolusVMClient:
     ``sleep`` too, so retry tests need not wait. ``request_id`` returns the id sent as
     ``X-Request-ID`` with each call (default ``observability.current_request_id``; ``None``
     sends none); an id that is not a plain token is not sent.
+
+    ``budget`` (seconds, ``None``: unbounded) caps the time this client waits on SolusVM in
+    total, over every call and retry it makes: each attempt's timeout and each backoff sleep
+    is cut to what is left, and once it is spent a call fails at once with
+    ``SolusVMUnavailable``. A client built for one web request gets the request's budget
+    (``SOLUSVM_REQUEST_BUDGET``), so no visitor and no worker waits on a slow SolusVM longer.
     """
 
     def __init__(
@@ -165,6 +176,7 @@ class SolusVMClient:
         sleep: Callable[[float], None] = time.sleep,
         headers: dict[str, str] | None = None,
         request_id: Callable[[], str | None] | None = observability.current_request_id,
+        budget: float | None = None,
     ) -> None:
         if not base_url:
             raise ValueError("SolusVM URL is not configured")
@@ -190,6 +202,16 @@ class SolusVMClient:
         self.stats: dict[str, int] = {"calls": 0, "retries": 0, "errors": 0}
         #: Provisioning options (limit group, roles, outbox retry policy); see ``client_from_config``.
         self.options: dict[str, Any] = {}
+        self.budget = budget if budget is None else max(0.0, float(budget))
+        self._deadline: float | None = None  # set by the first call when there is a budget
+
+    def remaining(self) -> float | None:
+        """Seconds left of the budget (``None``: no budget); the clock starts at the first call."""
+        if self.budget is None:
+            return None
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.budget
+        return max(0.0, self._deadline - time.monotonic())
 
     def __repr__(self) -> str:  # never show the token
         return f"SolusVMClient({self.base_url!r})"
@@ -204,11 +226,18 @@ class SolusVMClient:
         attempt = 0
         while True:
             attempt += 1
+            left = self.remaining()
+            if left is not None and left < 0.05:
+                self.stats["errors"] += 1
+                metrics.SOLUSVM_CALLS.labels("error").inc()
+                raise SolusVMUnavailable(f"{method} {path}: no answer within the {self.budget:g} s budget "
+                                         "for SolusVM calls")
             self.stats["calls"] += 1
             delay: float | None = None
+            timeout = self.timeout if left is None else min(self.timeout, left)
             try:
                 resp = self.session.request(
-                    method, url, params=params, json=json, headers=headers, timeout=self.timeout
+                    method, url, params=params, json=json, headers=headers, timeout=timeout
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 failure: SolusVMError = SolusVMUnavailable(
@@ -240,8 +269,14 @@ class SolusVMClient:
             if delay is None:
                 delay = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
                 delay *= random.uniform(0.8, 1.2)  # jitter: workers must not retry in lockstep
+            delay = min(delay, self.max_backoff)
+            left = self.remaining()
+            if left is not None and delay >= left:  # the retry could not happen within the budget
+                self.stats["errors"] += 1
+                metrics.SOLUSVM_CALLS.labels("error").inc()
+                raise failure
             log.info("SolusVM %s %s failed (%s); retry %d in %.2fs", method, path, failure, attempt, delay)
-            self._sleep(min(delay, self.max_backoff))
+            self._sleep(delay)
 
     def _call_headers(self) -> dict[str, str]:
         """The headers of one call (its retries included): the fixed ones plus ``X-Request-ID``."""
@@ -274,13 +309,19 @@ class SolusVMClient:
         return _checked(body, schema, f"{method} {path}")["data"]
 
     def iter_pages(self, path: str, params: dict[str, Any] | None = None, per_page: int | None = None,
-                   *, schema: Schema) -> Iterator[dict[str, Any]]:
+                   *, schema: Schema, complete: bool = False) -> Iterator[dict[str, Any]]:
         """Yield every item of a paginated list, page by page (never loading all pages at once).
 
         Each page must match ``schema``, the caller's list envelope from ``_page`` (``data`` an
         array). The pages end at ``meta.last_page``; a list without ``meta`` goes on while
         ``links.next`` is set (and not past an empty page); one with neither is a single page.
+
+        ``complete``: the list must be provably whole (see :meth:`_iter_complete`); used where a
+        missing item would cost money (invoicing).
         """
+        if complete:
+            yield from self._iter_complete(path, params, per_page, schema)
+            return
         page = 1
         while True:
             query = dict(params or {})
@@ -293,6 +334,93 @@ class SolusVMClient:
             if not self._more_pages(body, page, what):
                 return
             page += 1
+
+    def _iter_complete(self, path: str, params: dict[str, Any] | None, per_page: int | None,
+                       schema: Schema) -> Iterator[dict[str, Any]]:
+        """Every item of a list whose pages agree with each other, or ``SolusVMIncomplete``.
+
+        Checked on every page: ``meta.current_page`` is the page asked for; ``meta.total``,
+        ``meta.last_page`` and ``meta.per_page`` do not change between pages; ``last_page`` is
+        what ``total`` and ``per_page`` give; every page before the last holds exactly
+        ``per_page`` items and the last one the rest (so an empty or short page is caught),
+        and the items read add up to ``total``. A list without ``meta.total`` gets the checks
+        it can (full pages before the last, no empty page while more follow). A page that
+        fails a check is asked again (``retries`` times, like a 5xx) before giving up: a
+        proxy's empty 200 is usually gone on the next try.
+        """
+        expected: dict[str, Any] = {}
+        page, read = 1, 0
+        while True:
+            what = f"GET {path} (page {page})"
+            for attempt in range(self.retries + 1):
+                query = {**(params or {}), "page": page}
+                if per_page:
+                    query["per_page"] = per_page
+                answer = self.request("GET", path, params=query)  # transport failures: retried in there
+                try:
+                    body = _checked(answer, schema, what, data_list=True)
+                    more = self._check_page(body, page, per_page, expected, what)
+                    break
+                except SolusVMUnavailable as exc:  # a 2xx that is not a whole page: ask again
+                    failure: SolusVMError = exc
+                if attempt >= self.retries:
+                    raise failure
+                self.stats["retries"] += 1
+                log.info("SolusVM %s: %s; asking again", what, failure)
+            yield from body["data"]
+            read += len(body["data"])
+            if not more:
+                break
+            page += 1
+        if expected.get("total") is not None and read != expected["total"]:
+            raise SolusVMIncomplete(f"GET {path}: read {read} items, meta.total says {expected['total']}")
+
+    def _check_page(self, body: dict[str, Any], page: int, per_page: int | None, expected: dict[str, Any],
+                    what: str) -> bool:
+        """Check one page against the list's first page; whether more pages follow."""
+        data, meta = body["data"], body.get("meta")
+        if meta is None:  # links only: no total to check against; full pages, none empty
+            more = self._more_pages(body, page, what)
+            links = body.get("links")
+            if not data and isinstance(links, dict) and links.get("next"):
+                raise SolusVMIncomplete(f"{what}: an empty page while links.next says more follow")
+            if more and len(data) != expected.setdefault("size", len(data)):
+                raise SolusVMIncomplete(f"{what}: {len(data)} items on a page before the last, "
+                                        f"page 1 had {expected['size']}")
+            return more
+
+        def number(key: str) -> int | None:
+            value = meta.get(key)
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+        last, total, size, current = number("last_page"), number("total"), number("per_page"), number("current_page")
+        if current is not None and current != page:
+            raise SolusVMIncomplete(f"{what}: the answer is page {current}")
+        size = size or per_page
+        seen = {"last": last, "total": total, "size": size}
+        if expected:
+            changed = [k for k, v in seen.items() if v != expected[k]]
+            if changed:
+                raise SolusVMIncomplete(f"{what}: the list changed while it was read "
+                                        f"({', '.join(f'{k} {expected[k]} → {seen[k]}' for k in changed)})")
+        elif total is not None and size and last != max(1, -(-total // size)):
+            raise SolusVMIncomplete(f"{what}: meta.last_page {last} does not fit meta.total {total} "
+                                    f"at {size} per page")
+        else:
+            expected.update(seen)
+        more = page < (last or 1)
+        if more:
+            want: int | None = size
+        elif total is not None and size:
+            want = total - size * (page - 1)
+        else:
+            want = None
+        if want is not None and len(data) != want:
+            raise SolusVMIncomplete(f"{what}: {len(data)} items where {want} were due "
+                                    f"(meta: total {total}, {size} per page, {last} pages)")
+        if more and not data:
+            raise SolusVMIncomplete(f"{what}: an empty page while meta.last_page is {last}")
+        return more
 
     @staticmethod
     def _more_pages(body: dict[str, Any], page: int, what: str) -> bool:
@@ -309,14 +437,15 @@ class SolusVMClient:
     # --- users ---------------------------------------------------------------------
 
     def iter_users(self, *, search: str | None = None, status: str | None = None,
-                   per_page: int | None = None) -> Iterator[dict[str, Any]]:
-        """Every user, optionally filtered (``search`` is SolusVM's substring search)."""
+                   per_page: int | None = None, complete: bool = False) -> Iterator[dict[str, Any]]:
+        """Every user, optionally filtered (``search`` is SolusVM's substring search);
+        ``complete``: provably every one (``iter_pages``)."""
         params: dict[str, Any] = {}
         if search is not None:
             params["filter[search]"] = search
         if status is not None:
             params["filter[status]"] = status
-        return self.iter_pages("users", params, per_page=per_page, schema=USER_PAGE)
+        return self.iter_pages("users", params, per_page=per_page, schema=USER_PAGE, complete=complete)
 
     def find_user_by_email(self, email_address: str) -> dict[str, Any] | None:
         """The user whose e-mail is exactly ``email_address`` (case-insensitive), or None.
@@ -383,15 +512,16 @@ class SolusVMClient:
     # --- usage, settings, reference data ------------------------------------------------
 
     def iter_usage(self, date_from: date, date_to: date, *, user_id: int | None = None,
-                   per_page: int | None = None) -> Iterator[dict[str, Any]]:
+                   per_page: int | None = None, complete: bool = False) -> Iterator[dict[str, Any]]:
         """Billing usage items for ``[date_from, date_to]`` (inclusive, UTC), every page.
 
         The envelope is checked here; the items by ``bridge.services.usage.parse_item``.
+        ``complete``: provably every item (``iter_pages``), as invoicing needs.
         """
         params: dict[str, Any] = {"date_from": date_from.isoformat(), "date_to": date_to.isoformat()}
         if user_id is not None:
             params["filter[user_id]"] = int(user_id)
-        return self.iter_pages("usage", params, per_page=per_page, schema=USAGE_PAGE)
+        return self.iter_pages("usage", params, per_page=per_page, schema=USAGE_PAGE, complete=complete)
 
     def get_settings(self) -> dict[str, Any]:
         """``GET settings`` (``features`` is checked; ``billing_integration`` is read defensively)."""
@@ -412,15 +542,29 @@ class SolusVMClient:
 
 def client_from_config(config: Any, **kwargs: Any) -> SolusVMClient:
     """A client for an app config mapping (``SOLUSVM_URL``, ``SOLUSVM_API_TOKEN``, ``SOLUSVM_TIMEOUT``,
-    ``SOLUSVM_RETRIES``)."""
+    ``SOLUSVM_RETRIES``). ``request_budget=True``: the client serves one request, so all its
+    calls share ``SOLUSVM_REQUEST_BUDGET`` seconds (``budget=`` sets another figure)."""
     kwargs.setdefault("timeout", float(config.get("SOLUSVM_TIMEOUT") or 10.0))
     # An explicit ``retries=`` wins (e.g. a quick attempt inside a web request).
     kwargs.setdefault("retries", int(config.get("SOLUSVM_RETRIES") if config.get("SOLUSVM_RETRIES") is not None
                                      else 4))
+    if kwargs.pop("request_budget", False):
+        # A visitor (or a WHMCS caller) is waiting: every SolusVM call of the request shares this.
+        kwargs.setdefault("budget", request_budget(config))
     client = SolusVMClient(str(config.get("SOLUSVM_URL") or ""), str(config.get("SOLUSVM_API_TOKEN") or ""),
                            **kwargs)
     client.options = provisioning_options(config)
     return client
+
+
+#: Default of ``SOLUSVM_REQUEST_BUDGET``: seconds a request may wait on SolusVM in total.
+DEFAULT_REQUEST_BUDGET = 3.0
+
+
+def request_budget(config: Any) -> float:
+    """``SOLUSVM_REQUEST_BUDGET`` of a config mapping (seconds, retries included; default 3)."""
+    value = config.get("SOLUSVM_REQUEST_BUDGET")
+    return float(value) if value not in (None, "") else DEFAULT_REQUEST_BUDGET
 
 
 def provisioning_options(config: Any) -> dict[str, Any]:

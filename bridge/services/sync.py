@@ -3,7 +3,7 @@
 ``reconcile`` walks every page of SolusVM users and reports:
 
 - ``unlinked``: users with no ``billing_user_id`` whose e-mail is an enrolled client's;
-- ``orphaned``: users linked to a client that does not exist;
+- ``orphaned``: users linked to a client that does not exist (a deleted client's user left behind);
 - ``unknown`` (a list of its own): users no billing client owns, created outside billing;
 - ``unknown_active``: such users still active, when ``lock_unknown`` asks to lock them;
 - ``wrong_status``: users whose status differs from billing's desired status;
@@ -12,7 +12,8 @@
 
 With ``fix`` it repairs what billing owns: a user whose e-mail is exactly an enrolled
 client's is linked (``billing_user_id``, and the client's ``solusvm_user_id``); status and
-e-mail are set to billing's; a dangling ``billing_user_id`` is cleared; a missing user is
+e-mail are set to billing's; a user whose ``billing_user_id`` names a deleted client is
+deleted (refused, and reported, while it owns servers); a missing user is
 re-queued for creation; and with ``lock_unknown`` users created outside billing are locked. Clients with changes still queued in the outbox are reported as ``pending``
 and left to the outbox, so the two never fight. It warns when SolusVM's
 ``features.allow_registration`` is on: billing can only be the master with it off.
@@ -28,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.models import Client, Outbox
-from bridge.services import audit, clients, provisioning
+from bridge.services import audit, clients, outbox, provisioning
 from bridge.services.solusvm_client import SolusVMClient, SolusVMError
 from contracts.solusvm import SettingsSchema
 
@@ -103,7 +104,10 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
     still_trying = set(session.scalars(
         select(Outbox.client_id).where(Outbox.status == "pending", Outbox.client_id.is_not(None))))
     report.pending = sorted(c for c in pending_clients if c is not None)
+    deleting = set(session.scalars(select(Outbox.solusvm_user_id).where(
+        Outbox.kind == "delete", Outbox.status.in_(("pending", "failed")), Outbox.solusvm_user_id.is_not(None))))
     seen_users: set[int] = set()
+    orphans: list[tuple[Finding, int]] = []
     for user in solus.iter_users(per_page=per_page):
         report.users_seen += 1
         uid = int(user["id"])
@@ -127,12 +131,14 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
                                      else ""))
             lock = lock_unknown and user.get("status") == "active"
             if billing_id not in (None, ""):
+                if uid in deleting:
+                    continue  # a DeleteClient already queued its deletion: the outbox finishes it
                 finding = Finding("orphaned", uid, None,
-                                  f"{email} is linked to client {billing_id}, which does not exist")
+                                  f"{email} is linked to client {billing_id}, which does not exist "
+                                  "(the client was deleted)")
                 report.findings.append(finding)
-                fields: dict[str, Any] = {"billing_user_id": None, **({"status": "locked"} if lock else {})}
                 if fix:
-                    _try(report, finding, lambda u=uid, f=fields: solus.update_user(u, **f))
+                    orphans.append((finding, uid))  # deleted after the walk: deleting now would shift the pages
             elif lock:
                 finding = Finding("unknown_active", uid, None, f"{email} was created outside billing and is active")
                 report.findings.append(finding)
@@ -160,6 +166,11 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
             if fix:
                 _try(report, finding, lambda u=uid, e=client.email: solus.patch_user(u, email=e))
 
+    for finding, uid in orphans:
+        # Billing is the master and the client is gone: the user goes too, as DeleteClient would
+        # have done. Its servers are not deleted behind the operator's back: a user that still
+        # owns servers is reported as not fixed.
+        _try(report, finding, lambda u=uid: outbox.apply_delete(solus, {"delete_servers": False}, u, None))
     for client in session.scalars(select(Client).where(Client.enrolled_at.is_not(None),
                                                        Client.solusvm_user_id.is_not(None)).order_by(Client.id)):
         if client.solusvm_user_id in seen_users or client.id in still_trying:

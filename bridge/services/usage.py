@@ -220,17 +220,21 @@ def month_dates(year: int, month: int) -> tuple[date, date]:
 
 
 def iter_usage_items(solus: Any, year: int, month: int, *, user_id: int | None = None,
-                     per_page: int | None = 100, until: date | None = None) -> Iterator[UsageItem]:
+                     per_page: int | None = 100, until: date | None = None,
+                     complete: bool = False) -> Iterator[UsageItem]:
     """Every usage item of one month, page by page, each checked against the cap rule.
 
     ``solus`` is a ``SolusVMClient``; its errors (``SolusVMUnavailable`` after retries)
     propagate. Malformed items raise ``UsageFormatError``. ``until`` cuts a running month
-    (the client area's usage so far).
+    (the client area's usage so far). ``complete``: the listing must be provably whole
+    (``SolusVMIncomplete`` otherwise), as invoicing needs.
     """
     date_from, date_to = month_dates(year, month)
     if until is not None:
         date_to = max(date_from, min(date_to, until))
-    for raw in solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page):
+    pages = (solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page, complete=True) if complete
+             else solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page))
+    for raw in pages:
         item = parse_item(raw)
         problems = check_item(item, year, month)
         yield replace(item, problems=problems) if problems else item

@@ -364,11 +364,20 @@ def mark_paid(admin: Any, invoice_id: int) -> Any:
 
 
 def _plan_prices(user_cost: Decimal, decimals: int) -> tuple[list[dict[str, Any]], str]:
-    """What SolusVM would show per plan: tokens x user token cost, rounded to the currency."""
-    try:
-        plans = list(solus().iter_plans())
-    except (SolusVMError, ValueError) as exc:
+    """What SolusVM would show per plan: tokens x user token cost, rounded to the currency.
+
+    The plan list is a snapshot (``snapshots.PLANS``): asked at most once a minute, within the
+    request's budget; when SolusVM does not answer in time the last list is shown with its age.
+    """
+    from bridge.services import snapshots
+
+    plans_cache = snapshots.cache(current_app.extensions, "plans")  # by SolusVM URL
+    snap, exc = plans_cache.get(str(current_app.config.get("SOLUSVM_URL") or ""),
+                                    lambda: list(solus().iter_plans()), errors=(SolusVMError, ValueError))
+    if snap is None:
         return [], f"Plans could not be loaded from SolusVM: {exc}"
+    plans = snap.value
+    note = f"Plan list as of {snap.age_text()}: SolusVM did not answer in time ({exc})." if exc else ""
     rows = []
     for plan in plans:
         per_hour = int(plan.get("tokens_per_hour") or 0)
@@ -376,7 +385,7 @@ def _plan_prices(user_cost: Decimal, decimals: int) -> tuple[list[dict[str, Any]
         rows.append({"name": plan.get("name", ""), "tokens_per_hour": per_hour, "tokens_per_month": per_month,
                      "per_hour": quantize_money(per_hour * user_cost, decimals),
                      "per_month": quantize_money(per_month * user_cost, decimals) if per_month else None})
-    return rows, ""
+    return rows, note
 
 
 @bp.get("/pricing")

@@ -32,20 +32,34 @@ def _invoices(client: Client, limit: int | None = None) -> list[Invoice]:
     return list(dbs().scalars(query))
 
 
-def _usage(client: Client) -> tuple[Any, str]:
-    """(projection or None, message) for this month so far."""
-    if not client.solusvm_user_id:
-        return None, ""
-    try:
-        from bridge.services.invoice_document import month_preview
+def _usage(client: Client) -> tuple[Any, str, str]:
+    """(projection or None, message, "as of" text when the figures are a snapshot) for this month so far.
 
-        # Priced like the invoice that will follow: amounts before tax, each tax, the total.
-        return month_preview(dbs(), solus(), client, now=utcnow()), ""
-    except (SolusVMError, ValueError) as exc:
+    SolusVM is asked at most once a minute per user, within the request's budget; when it
+    does not answer in time the last figures are shown with their age.
+    """
+    if not client.solusvm_user_id:
+        return None, "", ""
+    from bridge.services import invoicing, snapshots
+    from bridge.services.invoice_document import month_preview
+
+    now = utcnow()
+    uid = client.solusvm_user_id
+    usage_cache = snapshots.cache(current_app.extensions, "usage")  # by (SolusVM user, month)
+    snap, exc = usage_cache.get((uid, now.year, now.month),
+                                    lambda: invoicing.usage_items_so_far(solus(), uid, now=now),
+                                    errors=(SolusVMError, ValueError))
+    if exc is not None:
         log.warning("usage for client %s unavailable: %s", client.id, exc)
-        return None, "Usage could not be loaded from SolusVM right now. Please try again later."
+    if snap is None:
+        return None, "Usage could not be loaded from SolusVM right now. Please try again later.", ""
+    try:
+        # Priced like the invoice that will follow: amounts before tax, each tax, the total.
+        projection = month_preview(dbs(), None, client, now=now, items=snap.value)
     except BridgeError as exc:
-        return None, exc.message
+        return None, exc.message, ""
+    return projection, "", (f"as of {snap.age_text()}: SolusVM did not answer in time" if exc is not None
+                            else "")
 
 
 def panel(client: Client) -> str:
@@ -57,14 +71,22 @@ def panel(client: Client) -> str:
 
 def _usage_chart(client: Client) -> Any:
     """This month's tokens per day as an SVG column chart (None when unavailable)."""
+    from bridge.services import snapshots
     from bridge.services.invoice_document import usage_by_day
     from bridge.web import charts
 
-    try:
-        days = usage_by_day(solus(), client, now=utcnow())
-    except (SolusVMError, ValueError) as exc:
+    now = utcnow()
+    # Through the same per-worker snapshot as the usage table: SolusVM is asked at most once
+    # a minute, within the request's budget, so a slow SolusVM never holds this worker.
+    chart_cache = snapshots.cache(current_app.extensions, "usage_by_day")
+    snap, exc = chart_cache.get((client.solusvm_user_id, now.year, now.month),
+                                lambda: usage_by_day(solus(), client, now=now),
+                                errors=(SolusVMError, ValueError))
+    if exc is not None:
         log.warning("usage by day for client %s unavailable: %s", client.id, exc)
+    if snap is None:
         return None
+    days = snap.value
     if not days:
         return None
     return charts.column_chart(
@@ -77,11 +99,12 @@ def _usage_chart(client: Client) -> Any:
 @bp.get("")
 @client_required
 def dashboard(client: Client) -> Any:
-    usage, usage_error = _usage(client)
+    usage, usage_error, usage_as_of = _usage(client)
     allow_solusvm_login_form()
     chart = _usage_chart(client) if usage is not None else None
     return render_template("clientarea/dashboard.html", client=client, panel=panel(client), usage=usage,
-                           usage_error=usage_error, usage_chart=chart, invoices=_invoices(client, 5),
+                           usage_error=usage_error, usage_as_of=usage_as_of, usage_chart=chart,
+                           invoices=_invoices(client, 5),
                            form=ActionForm())
 
 

@@ -123,9 +123,11 @@ def session_factory() -> sessionmaker[Session]:
 
 
 def solus() -> SolusVMClient:
-    """A SolusVM client from the app config (few retries: a visitor is waiting)."""
+    """A SolusVM client from the app config for this request: few retries and, in total, no
+    more than ``SOLUSVM_REQUEST_BUDGET`` seconds (a visitor waits and holds a worker)."""
     cfg = current_app.config
-    return client_from_config({**cfg, "SOLUSVM_RETRIES": int(cfg.get("WEB_SOLUSVM_RETRIES", 1))})
+    return client_from_config({**cfg, "SOLUSVM_RETRIES": int(cfg.get("WEB_SOLUSVM_RETRIES", 1))},
+                              request_budget=True)
 
 
 def mailer() -> Mailer:

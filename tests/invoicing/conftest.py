@@ -6,6 +6,7 @@ SQLite and, where reachable, PostgreSQL).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,7 @@ from bridge.models import ClientGroup, Currency
 from bridge.services import catalogue, clients
 from bridge.services.solusvm_client import SolusVMClient
 from mock_solusvm.inprocess import mock_solusvm
+from mock_solusvm.server import MockServer
 from tests.bridge.conftest import (  # noqa: F401 - fixtures re-exported for this folder
     _cheap_password_hashing,
     build_app,
@@ -116,3 +118,27 @@ def world(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[World]:
 def any_world(db_url: str, tmp_path: Any) -> Iterator[World]:  # noqa: F811 - the imported fixture
     """On SQLite and on PostgreSQL (when reachable): ``db_url`` is parametrised over both."""
     yield from make_world(db_url, tmp_path)
+
+
+# --- live-mock fixtures (real processes and sockets) --------------------------------------
+
+
+@pytest.fixture
+def live_mock() -> Iterator[Any]:
+    """A MockServer of its own (port 0); tests use its ``default`` namespace."""
+    with MockServer(port=0, api_tokens=[TOKEN]) as srv:
+        yield srv
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "bridge.sqlite3"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    from tests.bridge.conftest import _empty_postgres
+
+    url = request.getfixturevalue("pg_database")
+    _empty_postgres(request.getfixturevalue("pg_reset_engine"))
+    catalogue.clear_cache()
+    return url

@@ -15,23 +15,15 @@ import time
 from decimal import Decimal as D
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
 from bridge import db
 from bridge.models import Client, Currency, Invoice
 from bridge.services import catalogue, locks
-from mock_solusvm.server import MockServer
 from tests.invoicing.conftest import TOKEN, server, user
 
 OCT, DEL_700 = "2026-10-01T00:00:00Z", "2026-10-30T04:00:00Z"
 CLI = [sys.executable, "-c", "from bridge.cli import main; main()"]
-
-
-@pytest.fixture
-def live_mock():
-    with MockServer(port=0, api_tokens=[TOKEN]) as srv:
-        yield srv
 
 
 def prepare(url: str, mock: Any, n: int) -> tuple[Any, list[int]]:
@@ -65,20 +57,6 @@ def invoice_facts(factory: Any) -> tuple[int, int, set[D]]:
         distinct = s.scalar(select(func.count(func.distinct(Invoice.client_id))))
         totals = set(s.scalars(select(Invoice.total)))
     return n, distinct, totals
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def backend_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "sqlite":
-        path = tmp_path / "bridge.sqlite3"
-        shutil.copy(request.getfixturevalue("sqlite_template"), path)
-        return f"sqlite:///{path}"
-    from tests.bridge.conftest import _empty_postgres
-
-    url = request.getfixturevalue("pg_database")
-    _empty_postgres(request.getfixturevalue("pg_reset_engine"))
-    catalogue.clear_cache()
-    return url
 
 
 def test_two_concurrent_runs_make_one_invoice_per_client(backend_url, live_mock, tmp_path):

@@ -164,7 +164,8 @@ def test_a_malformed_usage_listing_is_a_reported_failure(world, bad):
     world.mock.faults.add(method="GET", path="/api/v1/usage", status=200, body=body)
     summary = world.run()
     assert not summary.ok and count_invoices(world) == 0
-    assert "usage listing failed" in summary.failures[0]
+    assert "usage listing unusable" in summary.notes[0]
+    assert "not invoiced, the next run will retry" in summary.failures[0]
 
 
 def test_the_usage_spool_leaves_no_file_behind(world, tmp_path, monkeypatch):

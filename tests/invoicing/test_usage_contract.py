@@ -213,7 +213,8 @@ def test_a_malformed_item_from_solusvm_is_reported_by_invoicing(world):
     world.mock.faults.add(method="GET", path="/api/v1/usage", status=200, body=body)
     summary = world.run()
     assert not summary.ok and world.invoices() == []
-    assert "usage listing failed" in summary.failures[0] and "hours: Not a valid integer." in summary.failures[0]
+    assert "usage listing unusable" in summary.notes[0] and "hours: Not a valid integer." in summary.notes[0]
+    assert "hours: Not a valid integer." in summary.failures[0]
 
 
 def test_a_malformed_usage_envelope_is_reported_by_invoicing(world):

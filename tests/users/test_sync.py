@@ -59,7 +59,7 @@ def test_inconsistent_mock_becomes_consistent(app, factory, solus, mock):
     assert {f.kind for f in report.findings} >= {"unknown_active"}
     users = mock.backend.users
     assert users[1]["billing_user_id"] == ann and users[1]["status"] == "active"
-    assert users[2]["billing_user_id"] is None and users[2]["status"] == "locked"
+    assert 2 not in users  # linked to a client that does not exist: deleted
     assert users[3]["status"] == "locked" and users[4]["email"] == "cat@example.com"
     assert users[5]["status"] == "locked" and users[6]["status"] == "suspended"
     with session_of(app) as s:

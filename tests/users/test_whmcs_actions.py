@@ -114,9 +114,12 @@ def test_delete_unprovisioned_client_cancels_its_queue(app, api, mock, make_clie
     cid = make_client()
     mock.faults.add(method="POST", path=USERS, status=503)
     assert api("SolusVMEnrollClient", clientid=cid)["pendingchanges"] == "1"
-    assert api("DeleteClient", clientid=cid)["result"] == "success"
-    with session_of(app) as s:
-        assert [r.status for r in s.scalars(select(Outbox))] == ["cancelled"]
+    deleted = api("DeleteClient", clientid=cid)
+    assert deleted["result"] == "success" and deleted["solusvm_user_deletion"] == "pending"
+    with session_of(app) as s:  # the create is cancelled; the deletion looked, found no user, is done
+        assert [(r.kind, r.status) for r in s.scalars(select(Outbox).order_by(Outbox.id))] == [
+            ("create", "cancelled"), ("delete", "done")]
+    assert mock.journal.count(method="DELETE") == 0
 
 
 def test_solusvm_down_change_waits_then_lands_once(app, api, factory, mock, make_client):

@@ -9,7 +9,7 @@ from bridge.api.whmcs.params import bridged, money, sid, wdate
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import NotFound, ValidationFailed
 from bridge.models import Client
-from bridge.services import clients
+from bridge.services import clients, hooks
 from contracts import whmcs_requests as req
 
 # The parameters are defined once, in contracts.whmcs_requests (and documented in bridge.json).
@@ -90,6 +90,10 @@ def delete_client(ctx: ActionContext) -> dict[str, Any]:
     data = ClientIdSchema.load_params(ctx.params)
     client = clients.get(ctx.session, data["clientid"])
     clients.delete(ctx.session, client, delete_servers=data["deleteservers"], actor=ctx.actor)
+    if ctx.session.info.get(hooks.DELETION_KEY):
+        # Committed with the client; SolusVM is asked after the commit, within the request's
+        # budget, and the cron finishes what does not fit: the caller must not wait for it.
+        return {"clientid": sid(data["clientid"]), "solusvm_user_deletion": "pending"}
     return {"clientid": sid(data["clientid"])}
 
 

@@ -90,7 +90,7 @@ def login_url(ctx: ActionContext) -> dict[str, Any]:
     clients.get(ctx.session, data["clientid"])
     if not ctx.config.get("SOLUSVM_URL"):
         raise ValidationFailed("SolusVM is not configured")
-    solus = client_from_config(ctx.config, retries=1)
+    solus = client_from_config(ctx.config, retries=1, request_budget=True)
     url = sso.login_url(ctx.session, data["clientid"], solus, ctx.config.get("SOLUSVM_LOGIN_URL_TEMPLATE"),
                         actor=ctx.actor)
     return {"clientid": sid(data["clientid"]), "url": url}

@@ -1,0 +1,93 @@
+"""Pages never hold a worker while SolusVM is slow: usage so far and the plan list come from a snapshot.
+
+The client area is driven through the web test helpers (sign-up, e-mailed link, terms) on the
+in-process mock; the snapshot cache itself is tested directly for its one-refresh-at-a-time rule.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bridge.services import snapshots
+from tests.web.conftest import (  # noqa: F401 - fixtures used by name
+    _no_mail_left_behind,
+    app,
+    browser,
+    enroll,
+    mock,
+)
+
+
+def usage_section(browser: Any) -> str:  # noqa: F811 - a Browser, not the fixture
+    resp = browser.get("/clientarea")
+    assert resp.status_code == 200
+    return resp.get_data(as_text=True).split('id="usage"')[1].split("</section>")[0]
+
+
+def put_server(app: Any) -> None:  # noqa: F811 - an app, not the fixture
+    from bridge.services.solusvm_client import client_from_config
+
+    solus = client_from_config(app.config)
+    user = solus.find_user_by_email("ann@example.com")
+    plan = next(solus.iter_plans())
+    solus.request("POST", "servers", json={"name": "web-9", "plan": plan["id"], "user": user["id"]})
+
+
+def test_usage_so_far_is_served_from_the_snapshot_while_solusvm_fails(browser, app, mock):  # noqa: F811
+    enroll(browser)
+    put_server(app)
+    assert "web-9" in usage_section(browser)
+    asked = mock.journal.count(method="GET", path="/api/v1/usage")
+    mock.faults.add(method="GET", path="/api/v1/usage", delay=30)  # SolusVM hangs from now on
+    # Within a minute the page does not ask SolusVM at all.
+    section = usage_section(browser)
+    assert "web-9" in section and "usage-as-of" not in section
+    assert mock.journal.count(method="GET", path="/api/v1/usage") == asked
+    # Later, SolusVM is asked once (within the budget) and, failing, the last figures are shown with their age.
+    mock.faults.clear()
+    mock.faults.add(method="GET", path="/api/v1/usage", status=503)
+    snapshots.cache(app.extensions, "usage").fresh_seconds = 0
+    section = usage_section(browser)
+    assert "web-9" in section and 'id="usage-as-of"' in section and "SolusVM did not answer in time" in section
+
+
+def test_a_stale_snapshot_is_served_while_another_request_refreshes_it():
+    cache = snapshots.SnapshotCache(fresh_seconds=60)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    first, _ = cache.get("k", lambda: "old", now=long_ago)
+    assert first is not None and first.value == "old"
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+
+    def slow() -> str:
+        calls.append("slow")
+        started.set()
+        release.wait(10)
+        return "new"
+
+    worker = threading.Thread(target=lambda: cache.get("k", slow))
+    worker.start()
+    assert started.wait(10)
+    # A second request while the first waits on SolusVM: the old snapshot at once, no second call.
+    snap, error = cache.get("k", lambda: calls.append("second") or "never")
+    assert snap is not None and snap.value == "old" and error is None and calls == ["slow"]
+    release.set()
+    worker.join(10)
+    assert cache.get("k", lambda: "unused")[0].value == "new"
+
+
+def test_a_failed_refresh_keeps_the_snapshot_with_its_age_and_drops_it_when_too_old():
+    cache = snapshots.SnapshotCache(fresh_seconds=60, keep_seconds=3600)
+    taken = datetime.now(UTC) - timedelta(minutes=10)
+    cache.get("k", lambda: [1, 2], now=taken)
+
+    def down() -> Any:
+        raise ValueError("SolusVM down")
+
+    snap, error = cache.get("k", down)
+    assert snap is not None and snap.value == [1, 2] and isinstance(error, ValueError)
+    assert snap.age_text() == "10 minutes ago"
+    snap, error = cache.get("k", down, now=datetime.now(UTC) + timedelta(hours=2))
+    assert snap is None and isinstance(error, ValueError)
