@@ -347,6 +347,9 @@ def build_bridge_spec() -> dict[str, Any]:
             "403": {"description": "Authentication Failed / Invalid IP <ip> (GetTokenPricing: Invalid token)",
                     "content": {**err, **xml}},
             "404": {"description": "GetTokenPricing: unknown client", "content": {**err, **xml}},
+            "429": {"description": "Too many failed authentications from this address in the window "
+                                   "(RATE_LIMIT_WHMCS_AUTH): every call is refused until it ends (Retry-After)",
+                    "content": {**err, **xml}},
             "500": {"description": "GetTokenPricing: no price can be given", "content": {**err, **xml}},
         },
     }})

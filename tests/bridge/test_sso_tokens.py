@@ -192,7 +192,7 @@ def test_migration_0004_creates_used_tokens(fresh_url: str) -> None:
     try:
         db.upgrade(engine, "0003")
         assert "used_tokens" not in _tables(engine)
-        db.upgrade(engine)
+        db.upgrade(engine, "0004")
         assert db.current_revision(engine) == "0004"
         insp = inspect(engine)
         assert "used_tokens" in insp.get_table_names()
