@@ -168,8 +168,12 @@ class MaxLength(validate.Length):
     """``validate.Length`` whose too-long error load_params turns into "<field> is too long ..."."""
 
     def __init__(self, max: int, min: int | None = None) -> None:  # noqa: A002 - marshmallow's names
-        super().__init__(min=min, max=max, error=None)
-        self.error_max = f"{TOO_LONG}{max}"
+        super().__init__(min=min, max=max)
+
+    def __call__(self, value: Any) -> Any:
+        if self.max is not None and len(value) > self.max:
+            raise ValidationError(f"{TOO_LONG}{self.max}")
+        return super().__call__(value)
 
 
 def _text(max_len: int = 200, min_len: int | None = None, **kw: Any) -> fields.String:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bridge.api.whmcs import envelope
 from bridge.api.whmcs.params import php_form
@@ -215,6 +215,13 @@ def api() -> Response:
     except BridgeError as exc:
         session.rollback()
         return envelope.error(exc, responsetype)
+    except DBAPIError as exc:
+        session.rollback()
+        # The driver's text can quote the failing row (PostgreSQL's DETAIL: "Failing row
+        # contains (...)", with addresses and password hashes): name the error, never its text.
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "-"
+        log.error("WHMCS API action failed: database error %s (SQLSTATE %s)", type(exc.orig).__name__, code)
+        return envelope.render({"result": "error", "message": "An unexpected error occurred"}, responsetype, 500)
     except Exception:
         session.rollback()
         log.exception("WHMCS API action failed")
