@@ -65,7 +65,10 @@ def import_model_modules() -> None:
             importlib.import_module(info.name)
 
 
-Money = Numeric(16, 2, asdecimal=True)
+#: Decimal places of every stored amount. A currency with more (e.g. KWD's 3) cannot be
+#: invoiced: the bridge refuses it rather than round a third decimal away on PostgreSQL.
+MONEY_SCALE = 2
+Money = Numeric(16, MONEY_SCALE, asdecimal=True)
 
 
 class Currency(Base):

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
-from bridge.models import Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
+from bridge.models import MONEY_SCALE, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
 from bridge.services.money import ZERO, check_ceiling, compute_line
 from contracts.rules import quantize_money
@@ -104,6 +104,11 @@ def recompute_totals(session: Session, invoice: Invoice, ctx: TaxContext | None 
     if ctx is None:
         ctx = tax_context(session, invoice.client)
     decimals = invoice.currency.decimals
+    if decimals > MONEY_SCALE:
+        # Stored amounts have MONEY_SCALE places: a finer currency would lose its last digits
+        # on PostgreSQL (and keep them as floats on SQLite), so the backends would disagree.
+        raise ValidationFailed(f"Currency {invoice.currency.code} has {decimals} decimal places; invoices are "
+                               f"stored with at most {MONEY_SCALE}")
     rate1, rate2 = Decimal(invoice.taxrate), Decimal(invoice.taxrate2)
     lines = [(item, *_item_money(item, ctx, rate1, rate2, decimals)) for item in invoice.items]
     tax = sum((line[2] for line in lines), Decimal(0))
