@@ -287,7 +287,7 @@ class AddClientSchema(WhmcsRequestSchema):
         "firstname": "You did not enter your first name",
         "lastname": "You did not enter your last name",
         "email": "You did not enter your email address",
-        "address1": "You did not enter your address (line 1)",
+        "address1": "You did not enter your  address line 1",  # sic: WHMCS's documented text
         "city": "You did not enter your city",
         "state": "You did not enter your state",
         "postcode": "You did not enter your postcode",

@@ -46,6 +46,9 @@ def test_add_client_password_is_hashed(app: Any, api: Any) -> None:
     ("email", "You did not enter your email address"),
     ("country", "Valid country required"),
     ("password2", "You did not enter a password"),
+    ("address1", "You did not enter your  address line 1"),  # two spaces: WHMCS's documented text
+    ("city", "You did not enter your city"),
+    ("phonenumber", "You did not enter your phone number"),
 ])
 def test_add_client_missing_fields(api: Any, field: str, message: str) -> None:
     data = {k: v for k, v in CLIENT.items() if k != field}
