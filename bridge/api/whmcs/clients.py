@@ -75,6 +75,7 @@ def client_fields(session: Any, c: Client) -> dict[str, Any]:
         "overrideautoclose": False, "allowSingleSignOn": 0 if c.status == "Closed" else 1,
         "email_verified": bool(c.email_verified), "language": c.language, "isOptedInToMarketingEmails": False,
         "lastlogin": "", "currency_code": cur.code if cur else "", "customfields": [],
+        "datecreated": wdate(c.datecreated),  # not in the example; WHMCS's GetClients has it, and so do we
         "users": {"user": [{"id": owner.id, "name": f"{owner.firstname} {owner.lastname}".strip(),
                             "email": owner.email, "is_owner": True}]},
     }
