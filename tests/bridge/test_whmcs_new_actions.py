@@ -35,7 +35,8 @@ def test_validate_login(api: Any, make_client: Any, app: Any) -> None:
 
 def _outbox(app: Any) -> list[email.message.Message]:
     folder = Path(app.instance_path) / "outbox"
-    return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))] if folder.exists() else []
+    files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
+    return [email.message_from_bytes(p.read_bytes()) for p in files]
 
 
 def test_send_email_templates(api: Any, make_client: Any, app: Any) -> None:
@@ -46,8 +47,11 @@ def test_send_email_templates(api: Any, make_client: Any, app: Any) -> None:
         assert ok(api("SendEmail", messagename=name, id=iid)) == {"result": "success"}
     sent = _outbox(app)
     assert len(sent) == 5 and {m["To"] for m in sent} == {"mail@example.com"}
-    assert sent[0]["Subject"] == f"Customer Invoice #{iid}"
-    assert "$12.00 USD" in sent[0].get_payload(decode=True).decode()
+    by_subject = {m["Subject"]: m for m in sent}
+    assert set(by_subject) == {f"Customer Invoice #{iid}", f"Invoice Payment Confirmation #{iid}",
+                               f"First Overdue Notice - Invoice #{iid}", f"Second Overdue Notice - Invoice #{iid}",
+                               f"Third Overdue Notice - Invoice #{iid}"}
+    assert "$12.00 USD" in by_subject[f"Customer Invoice #{iid}"].get_payload(decode=True).decode()
     assert err(api("SendEmail", messagename="Nope", id=iid)) == "Email Template not found"
     assert err(api("SendEmail", messagename="Invoice Created")) == "A related ID is required"
     assert err(api("SendEmail", messagename="Invoice Created", id="999")) == "Invoice ID Not Found"
@@ -59,7 +63,7 @@ def test_send_email_custom(api: Any, make_client: Any, app: Any) -> None:
     cid = make_client(email="custom@example.com")
     ok(api("SendEmail", customtype="general", id=cid, customsubject="Hello",
            custommessage="<p>Maintenance &amp; news</p>"))
-    msg = _outbox(app)[-1]
+    [msg] = _outbox(app)
     assert (msg["To"], msg["Subject"]) == ("custom@example.com", "Hello")
     parts = {p.get_content_type(): p.get_payload(decode=True).decode() for p in msg.walk() if not p.is_multipart()}
     assert parts["text/plain"].strip() == "Maintenance & news" and "<p>" in parts["text/html"]
