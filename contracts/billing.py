@@ -10,6 +10,7 @@ verifier checks any billing system against them.
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -44,6 +45,15 @@ class FiniteNonNegativeNumber(fields.Number):
         return None if value is None else Decimal(value)
 
 
+class AsciiInt(fields.Integer):
+    """An integer written in ASCII decimal digits only."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and not re.match(r"^-?[0-9]+\Z", value)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class TokenPricingRequestSchema(Schema):
     """The form SolusVM sends. ``token`` is optional on the wire; the billing side decides."""
 
@@ -51,8 +61,10 @@ class TokenPricingRequestSchema(Schema):
         unknown = EXCLUDE  # SolusVM may add fields later; they must not break pricing.
 
     token = fields.String(load_default=None, metadata={"description": "Authorization token configured in SolusVM"})
-    action = fields.String(required=True, validate=validate.Equal("GetTokenPricing"))
-    userid = fields.Integer(
+    # Action names are case-insensitive, as on /includes/api.php.
+    action = fields.String(required=True, validate=validate.Regexp(r"(?i)^gettokenpricing\Z"),
+                           metadata={"description": "GetTokenPricing (any case)"})
+    userid = AsciiInt(  # ASCII digits only: int() would also read "١", "+1", " 1 ", "1_0"
         required=True,
         strict=False,
         validate=validate.Range(min=1),

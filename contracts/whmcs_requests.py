@@ -125,11 +125,33 @@ def WLimit(default: int = 25) -> fields.Integer:  # noqa: N802
         "description": f"Page size (default {default}); larger values are clamped to {MAX_PAGE}"})
 
 
+#: A plain decimal in ASCII digits: Decimal() would also read "١٢", "1_0" (as 10) and "1e3".
+DECIMAL_TEXT = re.compile(r"^-?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})\Z")
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    """``value`` as a Decimal when it is a plain ASCII decimal (or an int), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str) and DECIMAL_TEXT.match(value.strip()):
+        return Decimal(value.strip())
+    return None
+
+
+class _AsciiDecimal(fields.Decimal):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        if isinstance(value, str) and not DECIMAL_TEXT.match(value.strip()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kw)
+
+
 def WMoney(**kw: Any) -> fields.Decimal:  # noqa: N802
-    """An amount: finite, at most 14 integer digits (further checks in ``validate``)."""
+    """An amount in ASCII digits: at most 14 integer digits (further checks in ``validate``)."""
     extra = kw.pop("validate", None)
     checks = [validate.Range(min=-MAX_MONEY, max=MAX_MONEY)] + ([extra] if extra else [])
-    return fields.Decimal(allow_nan=False, validate=checks, **kw)
+    return _AsciiDecimal(allow_nan=False, validate=checks, **kw)
 
 
 def WDate(**kw: Any) -> fields.Date:  # noqa: N802

@@ -194,3 +194,40 @@ def test_failed_authentication_is_throttled_per_address(db_url: str, tmp_path: A
         assert ok(c.post(URL, data=good, environ_base={"REMOTE_ADDR": "198.51.100.7"}))["result"] == "success"
     finally:
         app.extensions["bridge_db"]["engine"].dispose()
+
+
+@pytest.mark.parametrize("bad", ["\u0661\u0662", "1_0", "1e1", "\uff11", "0x10", "1,5"])
+def test_amounts_are_ascii_decimals_only(api: Any, make_client: Any, bad: str) -> None:
+    cid = make_client()
+    assert err(api("CreateInvoice", userid=cid, itemdescription1="x", itemamount1=bad)) == "Invalid amount for item 1"
+    assert err(api("AddCredit", clientid=cid, description="x", amount=bad)) == \
+        "Amount must be in decimal format: ### or ###.##"
+    iid = ok(api("CreateInvoice", userid=cid, itemdescription1="x", itemamount1="5"))["invoiceid"]
+    assert err(api("AddInvoicePayment", invoiceid=iid, transid="t", gateway="g", amount=bad)) == \
+        "Amount must be in decimal format: ### or ###.##"
+    assert ok(api("GetInvoice", invoiceid=iid))["transactions"] == ""
+
+
+def test_line_numbers_and_line_ids_are_ascii(api: Any, make_client: Any) -> None:
+    cid = make_client()
+    assert err(api("CreateInvoice", userid=cid, **{"itemdescription[\u0661]": "x"})) == \
+        "Malformed array parameter itemdescription"
+    iid = ok(api("CreateInvoice", userid=cid, itemdescription1="x", itemamount1="5"))["invoiceid"]
+    assert err(api("UpdateInvoice", invoiceid=iid, **{"deletelineids[]": "\u0661"})) == \
+        "Malformed array parameter deletelineids"
+
+
+@pytest.mark.parametrize("bad", ["\u0661", "+1", " 1 ", "1_0"])
+def test_get_token_pricing_userid_is_ascii_on_both_urls(client: Any, make_client: Any, bad: str) -> None:
+    for _ in range(10):
+        make_client()
+    for url in ("/modules/addons/solusio/api/", URL):
+        resp = client.post(url, data={"action": "GetTokenPricing", "token": "s3cret", "userid": bad})
+        assert (resp.status_code, resp.get_json()["message"]) == (400, "A valid userid is required")
+
+
+def test_get_token_pricing_action_any_case_on_the_addon_url(client: Any, make_client: Any) -> None:
+    cid = make_client()
+    resp = client.post("/modules/addons/solusio/api/", data={"action": "gettokenpricing", "token": "s3cret",
+                                                             "userid": str(cid)})
+    assert resp.status_code == 200 and "user_token_unit_cost" in resp.get_json()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from bridge.api.whmcs.params import MAX_MONEY, bridged, money, rate, sid, wdate, wdatetime
@@ -19,8 +19,9 @@ from bridge.models import BillableItem, Client, Currency, Invoice, Transaction
 from bridge.services import invoices
 from bridge.services.money import check_ceiling
 from contracts import whmcs_requests as req
+from contracts.whmcs_requests import parse_decimal, parse_int
 
-_LINE = re.compile(r"^(itemdescription|itemamount|itemtaxed)(\d+)$")
+_LINE = re.compile(r"^(itemdescription|itemamount|itemtaxed)([0-9]+)\Z")  # ASCII digits only
 
 # The parameters are defined once, in contracts.whmcs_requests (and documented in bridge.json);
 # invoice lines and PHP arrays are documented there and checked below.
@@ -36,13 +37,8 @@ AddBillableItemSchema = bridged(req.AddBillableItemSchema)
 
 
 def _decimal(value: Any, message: str) -> Decimal:
-    if not isinstance(value, str | int):
-        raise ValidationFailed(message)
-    try:
-        result = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValidationFailed(message) from None
-    if not result.is_finite() or abs(result) > MAX_MONEY:
+    result = parse_decimal(value)  # ASCII digits only: no "١", "1_0" or "1e3"
+    if result is None or abs(result) > MAX_MONEY:
         raise ValidationFailed(message)
     return result
 
@@ -68,7 +64,7 @@ def _collect_lines(params: dict[str, Any]) -> list[dict[str, Any]]:
         arr = params.get(name)
         if isinstance(arr, dict):
             for k, v in arr.items():
-                if not k.isdigit():
+                if parse_int(k) is None or k.startswith("-"):
                     raise ValidationFailed(f"Malformed array parameter {name}")
                 by_n.setdefault(int(k), {})[name] = v
         elif isinstance(arr, list):
@@ -191,7 +187,7 @@ def update_invoice(ctx: ActionContext) -> dict[str, Any]:
                                "for each item being changed")
     edits: dict[int, dict[str, Any]] = {}
     for key in desc:
-        if not key.isdigit():
+        if parse_int(key) is None or key.startswith("-"):
             raise ValidationFailed("Malformed array parameter itemdescription")
         edits[int(key)] = {"description": str(desc[key]), "amount": _decimal(amt[key], f"Invalid amount for item {key}"),
                            "taxed": _taxed(taxed[key])}
@@ -208,16 +204,15 @@ def update_invoice(ctx: ActionContext) -> dict[str, Any]:
         delete_raw = [delete_raw] if delete_raw else []
     if isinstance(delete_raw, dict):
         delete_raw = list(delete_raw.values())
-    try:
-        delete_ids = [int(x) for x in delete_raw]
-    except (TypeError, ValueError):
-        raise ValidationFailed("Malformed array parameter deletelineids") from None
+    delete_ids = [parse_int(x) for x in delete_raw]
+    if any(i is None for i in delete_ids):
+        raise ValidationFailed("Malformed array parameter deletelineids")
     changes = {k: data[k] for k in ("status", "paymentmethod", "taxrate", "taxrate2", "credit", "date", "duedate",
                                     "notes")}
     if data["datepaid"]:
         changes["datepaid"] = _parse_datetime(data["datepaid"], "Invalid datepaid format")
     invoices.update_invoice(ctx.session, inv, changes, edit_items=edits, new_items=new_items,
-                            delete_ids=delete_ids, publish=data["publish"] or data["publishandsendemail"],
+                            delete_ids=[i for i in delete_ids if i is not None], publish=data["publish"] or data["publishandsendemail"],
                             actor=ctx.actor)
     return {"invoiceid": sid(inv.id)}
 
