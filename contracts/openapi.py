@@ -277,7 +277,7 @@ def build_bridge_spec() -> dict[str, Any]:
     spec = _new_spec(
         "SolusVM billing bridge: GetTokenPricing and the WHMCS External API",
         "GetTokenPricing is what SolusVM calls (seed 001 step 6). The WHMCS External API follows the "
-        "conventions in shared/reference/whmcs.md: business errors are HTTP 200 with result=error; "
+        "conventions of WHMCS 8 (docs/bridge-api.md): business errors are HTTP 200 with result=error; "
         "authentication failures are HTTP 403. Every WHMCS action is one form on /includes/api.php: "
         "the request body is a oneOf of the per-action forms with a discriminator on `action`. "
         "Amounts: each field takes at most 14 integer digits, and every amount the bridge stores "
