@@ -29,7 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "CATALOGUE_FILE": "",
     "SYSTEM_URL": "http://127.0.0.1:5000",
     "API_ACCESS_KEY": "",  # WHMCS $api_access_key: bypasses the IP allow-list when matched
-    "API_ALLOWED_IPS": "",  # comma-separated; applied to every credential in addition to its own list
+    "API_ALLOWED_IPS": "",
+    "RATE_LIMIT_WHMCS_AUTH": "10/60",
+    "PAYMENT_METHODS": "banktransfer=Bank Transfer",  # GetPaymentMethods: module=Display Name, comma-separated  # failed /includes/api.php authentications per address (hits/seconds)  # comma-separated; applied to every credential in addition to its own list
     "CATALOGUE_CACHE": True,  # in-process catalogue cache for GetTokenPricing
     "WHMCS_VERSION": "8.13.1",
     "INVOICE_DUE_DAYS": 14,

@@ -23,6 +23,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings each backend needs."""
     parsed = make_url(url)
+    # Statement parameters hold passwords' hashes, addresses and secrets: never in an error
+    # message, so never in a log line (a failing statement is logged with its exception).
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             # One shared connection, or every pooled connection would see its own empty DB.

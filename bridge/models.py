@@ -28,6 +28,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# One definition of each text length, shared with the WHMCS request schemas.
+from contracts.whmcs_requests import BILLABLE_TEXT, CLIENT_TEXT, PAYMENT_TEXT
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -62,7 +65,10 @@ def import_model_modules() -> None:
             importlib.import_module(info.name)
 
 
-Money = Numeric(16, 2, asdecimal=True)
+#: Decimal places of every stored amount. A currency with more (e.g. KWD's 3) cannot be
+#: invoiced: the bridge refuses it rather than round a third decimal away on PostgreSQL.
+MONEY_SCALE = 2
+Money = Numeric(16, MONEY_SCALE, asdecimal=True)
 
 
 class Currency(Base):
@@ -125,32 +131,35 @@ class Client(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uuid: Mapped[str] = mapped_column(String(36), unique=True, default=lambda: str(uuid_mod.uuid4()))
-    firstname: Mapped[str] = mapped_column(String(100))
-    lastname: Mapped[str] = mapped_column(String(100))
-    companyname: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str] = mapped_column(String(254))
+    firstname: Mapped[str] = mapped_column(String(CLIENT_TEXT["firstname"]))
+    lastname: Mapped[str] = mapped_column(String(CLIENT_TEXT["lastname"]))
+    companyname: Mapped[str] = mapped_column(String(CLIENT_TEXT["companyname"]), default="")
+    email: Mapped[str] = mapped_column(String(CLIENT_TEXT["email"]))
     # Lower-cased copy: unique on every backend, so ANN@x and ann@x cannot both exist.
-    email_normalized: Mapped[str] = mapped_column(String(254), unique=True)
-    address1: Mapped[str] = mapped_column(String(200), default="")
-    address2: Mapped[str] = mapped_column(String(200), default="")
-    city: Mapped[str] = mapped_column(String(100), default="")
-    state: Mapped[str] = mapped_column(String(100), default="")
-    postcode: Mapped[str] = mapped_column(String(20), default="")
-    country: Mapped[str] = mapped_column(String(2), default="")
-    phonenumber: Mapped[str] = mapped_column(String(50), default="")
-    tax_id: Mapped[str] = mapped_column(String(64), default="")
+    email_normalized: Mapped[str] = mapped_column(String(CLIENT_TEXT["email"]), unique=True)
+    address1: Mapped[str] = mapped_column(String(CLIENT_TEXT["address1"]), default="")
+    address2: Mapped[str] = mapped_column(String(CLIENT_TEXT["address2"]), default="")
+    city: Mapped[str] = mapped_column(String(CLIENT_TEXT["city"]), default="")
+    state: Mapped[str] = mapped_column(String(CLIENT_TEXT["state"]), default="")
+    postcode: Mapped[str] = mapped_column(String(CLIENT_TEXT["postcode"]), default="")
+    country: Mapped[str] = mapped_column(String(CLIENT_TEXT["country"]), default="")
+    phonenumber: Mapped[str] = mapped_column(String(CLIENT_TEXT["phonenumber"]), default="")
+    tax_id: Mapped[str] = mapped_column(String(CLIENT_TEXT["tax_id"]), default="")
     currency_id: Mapped[int] = mapped_column(ForeignKey("currencies.id"))
     group_id: Mapped[int | None] = mapped_column(ForeignKey("client_groups.id", ondelete="SET NULL"), nullable=True)
     tax_exempt: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="Active")
+    status: Mapped[str] = mapped_column(String(CLIENT_TEXT["status"]), default="Active")
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     password_hash: Mapped[str] = mapped_column(String(255), default="")
     credit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
-    language: Mapped[str] = mapped_column(String(32), default="")
+    language: Mapped[str] = mapped_column(String(CLIENT_TEXT["language"]), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     datecreated: Mapped[date] = mapped_column(Date, default=lambda: utcnow().date())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     solusvm_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    # AddClient owner_user_id: the client whose login owns this one (NULL, or a client since
+    # deleted: its own login). No foreign key; see migration 0005_issue13_whmcs.
+    owner_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     terms_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     postpay_terms_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -166,7 +175,7 @@ class Invoice(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
-    invoicenum: Mapped[str] = mapped_column(String(64), default="")
+    invoicenum: Mapped[str] = mapped_column(String(PAYMENT_TEXT["invoicenum"]), default="")
     date: Mapped[date] = mapped_column(Date)
     duedate: Mapped[date] = mapped_column(Date)
     datepaid: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -180,7 +189,7 @@ class Invoice(Base):
     total: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     taxrate: Mapped[Decimal] = mapped_column(Numeric(10, 3), default=Decimal("0"))
     taxrate2: Mapped[Decimal] = mapped_column(Numeric(10, 3), default=Decimal("0"))
-    paymentmethod: Mapped[str] = mapped_column(String(64), default="")
+    paymentmethod: Mapped[str] = mapped_column(String(PAYMENT_TEXT["paymentmethod"]), default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -223,11 +232,15 @@ class Transaction(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"), index=True)
-    gateway: Mapped[str] = mapped_column(String(64), default="")
-    transid: Mapped[str] = mapped_column(String(128), default="")
+    gateway: Mapped[str] = mapped_column(String(PAYMENT_TEXT["gateway"]), default="")
+    transid: Mapped[str] = mapped_column(String(PAYMENT_TEXT["transid"]), default="")
     date: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     amount_in: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     fees: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    description: Mapped[str] = mapped_column(String(PAYMENT_TEXT["description"]), default="Invoice Payment",
+                                             server_default="Invoice Payment")
+    amount_out: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
+    rate: Mapped[Decimal] = mapped_column(Numeric(16, 5), default=Decimal("1"), server_default="1")
 
     invoice: Mapped[Invoice | None] = relationship(back_populates="transactions")
 
@@ -241,6 +254,26 @@ class CreditLog(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     amount: Mapped[Decimal] = mapped_column(Money)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"), nullable=True)
+
+
+class BillableItem(Base):
+    """AddBillableItem: a charge to invoice later (``invoice_id`` once it is on an invoice)."""
+
+    __tablename__ = "billable_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
+    description: Mapped[str] = mapped_column(String(BILLABLE_TEXT["description"]))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    unit: Mapped[str] = mapped_column(String(BILLABLE_TEXT["unit"]))
+    quantity: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0"))
+    invoiceaction: Mapped[str] = mapped_column(String(BILLABLE_TEXT["invoiceaction"]), default="noinvoice")
+    duedate: Mapped[date | None] = mapped_column(Date, nullable=True)
+    recur: Mapped[int] = mapped_column(Integer, default=0)
+    recurcycle: Mapped[str] = mapped_column(String(BILLABLE_TEXT["recurcycle"]), default="")
+    recurfor: Mapped[int] = mapped_column(Integer, default=0)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ApiCredential(Base):

@@ -10,10 +10,11 @@ verifier checks any billing system against them.
 from __future__ import annotations
 
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 
 class FiniteNonNegativeNumber(fields.Number):
@@ -44,6 +45,15 @@ class FiniteNonNegativeNumber(fields.Number):
         return None if value is None else Decimal(value)
 
 
+class AsciiInt(fields.Integer):
+    """An integer written in ASCII decimal digits only."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and not re.match(r"^-?[0-9]+\Z", value)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class TokenPricingRequestSchema(Schema):
     """The form SolusVM sends. ``token`` is optional on the wire; the billing side decides."""
 
@@ -51,13 +61,22 @@ class TokenPricingRequestSchema(Schema):
         unknown = EXCLUDE  # SolusVM may add fields later; they must not break pricing.
 
     token = fields.String(load_default=None, metadata={"description": "Authorization token configured in SolusVM"})
-    action = fields.String(required=True, validate=validate.Equal("GetTokenPricing"))
-    userid = fields.Integer(
+    action = fields.String(required=True, validate=validate.Equal("GetTokenPricing"),
+                           metadata={"description": "GetTokenPricing (matched in any case)"})
+    userid = AsciiInt(  # ASCII digits only: int() would also read "١", "+1", " 1 ", "1_0"
         required=True,
         strict=False,
         validate=validate.Range(min=1),
         metadata={"description": "The user's id in the billing system (SolusVM billing_user_id)"},
     )
+
+    @pre_load
+    def _action_in_any_case(self, data: Any, **_kwargs: Any) -> Any:
+        # Action names are case-insensitive, as on /includes/api.php.
+        action = data.get("action") if isinstance(data, dict) else None
+        if isinstance(action, str) and action.lower() == "gettokenpricing":
+            data = {**data, "action": "GetTokenPricing"}
+        return data
 
 
 class CurrencySchema(Schema):

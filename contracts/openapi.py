@@ -418,7 +418,7 @@ def build_bridge_spec() -> dict[str, Any]:
     spec = _new_spec(
         "SolusVM billing bridge: GetTokenPricing and the WHMCS External API",
         "GetTokenPricing is what SolusVM calls (seed 001 step 6). The WHMCS External API follows the "
-        "conventions in shared/reference/whmcs.md: business errors are HTTP 200 with result=error; "
+        "conventions of WHMCS 8 (docs/bridge-api.md): business errors are HTTP 200 with result=error; "
         "authentication failures are HTTP 403. Every WHMCS action is one form on /includes/api.php: "
         "the request body is a oneOf of the per-action forms with a discriminator on `action`. "
         "Amounts: each field takes at most 14 integer digits, and every amount the bridge stores "
@@ -488,6 +488,9 @@ def build_bridge_spec() -> dict[str, Any]:
             "403": {"description": "Authentication Failed / Invalid IP <ip> (GetTokenPricing: Invalid token)",
                     "content": {**err, **xml}},
             "404": {"description": "GetTokenPricing: unknown client", "content": {**err, **xml}},
+            "429": {"description": "Too many failed authentications from this address in the window "
+                                   "(RATE_LIMIT_WHMCS_AUTH): every call is refused until it ends (Retry-After)",
+                    "content": {**err, **xml}},
             "500": {"description": "GetTokenPricing: no price can be given", "content": {**err, **xml}},
         },
     }})

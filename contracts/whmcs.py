@@ -1,8 +1,11 @@
 """WHMCS External API envelopes (``/includes/api.php``), standalone marshmallow schemas.
 
 WHMCS answers ``{"result": "success", ...action fields...}`` or ``{"result": "error",
-"message": "<exact WHMCS text>"}``. Lists are double-wrapped (``clients.client[]``) and
-scalars are strings (ids ``"1"``, money ``"15.95"``, rates ``"0.000"``). The OpenAPI generator
+"message": "<exact WHMCS text>"}``. Lists are double-wrapped (``clients.client[]``). Value
+types are those of WHMCS 8's documented example answers: paging counters and the ids in
+lists and details are integers (``"totalresults": 2``, ``"id": 1``), the ids returned by
+AddClient, CreateInvoice, UpdateInvoice and the actions documented flat (GetCurrencies,
+GetCredits) are strings (``"1"``); money is a 2-dp string (``"15.95"``), rates ``"0.000"``. The OpenAPI generator
 and the bridge's tests use these; the bridge builds its answers to match them.
 ``ACTION_RESPONSES`` maps every action to its success schema; the requests are in
 :mod:`contracts.whmcs_requests`.
@@ -42,23 +45,27 @@ def StrMoney(**kw: Any) -> fields.String:  # noqa: N802
     return fields.String(validate=validate.Regexp(MONEY), **kw)
 
 
+def IntId(**kw: Any) -> fields.Integer:  # noqa: N802
+    return fields.Integer(strict=True, validate=validate.Range(min=0), **kw)
+
+
 class PagedSchema(SuccessEnvelopeSchema):
-    totalresults = StrId(required=True)
-    startnumber = StrId(required=True)
-    numreturned = StrId(required=True)
+    totalresults = IntId(required=True)
+    startnumber = IntId(required=True)
+    numreturned = IntId(required=True)
 
 
 class ClientRowSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = StrId(required=True)
+    id = IntId(required=True)
     firstname = fields.String(required=True)
     lastname = fields.String(required=True)
     companyname = fields.String(required=True)
     email = fields.String(required=True)
     datecreated = fields.String(required=True)
-    groupid = StrId(required=True)
+    groupid = IntId(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["Active", "Inactive", "Closed"]))
 
 
@@ -89,7 +96,7 @@ class GetCurrenciesResponseSchema(SuccessEnvelopeSchema):
 
 
 class GroupRowSchema(Schema):
-    id = StrId(required=True)
+    id = IntId(required=True)
     groupname = fields.String(required=True)
     groupcolour = fields.String(required=True)
     discountpercent = StrMoney(required=True)
@@ -102,7 +109,7 @@ class GroupListSchema(Schema):
 
 
 class GetClientGroupsResponseSchema(SuccessEnvelopeSchema):
-    totalresults = StrId(required=True)
+    totalresults = IntId(required=True)
     groups = fields.Nested(GroupListSchema, required=True)
 
 
@@ -110,12 +117,12 @@ class InvoiceItemSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = StrId(required=True)
+    id = IntId(required=True)
     type = fields.String(required=True)
-    relid = StrId(required=True)
+    relid = IntId(required=True)
     description = fields.String(required=True)
     amount = StrMoney(required=True)
-    taxed = fields.String(required=True, validate=validate.OneOf(["0", "1"]))
+    taxed = fields.Integer(strict=True, required=True, validate=validate.OneOf([0, 1]))
 
 
 class InvoiceItemListSchema(Schema):
@@ -123,8 +130,8 @@ class InvoiceItemListSchema(Schema):
 
 
 class GetInvoiceResponseSchema(SuccessEnvelopeSchema):
-    invoiceid = StrId(required=True)
-    userid = StrId(required=True)
+    invoiceid = IntId(required=True)
+    userid = IntId(required=True)
     date = fields.String(required=True)
     duedate = fields.String(required=True)
     datepaid = fields.String(required=True)
@@ -144,8 +151,8 @@ class InvoiceRowSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = StrId(required=True)
-    userid = StrId(required=True)
+    id = IntId(required=True)
+    userid = IntId(required=True)
     date = fields.String(required=True)
     duedate = fields.String(required=True)
     subtotal = StrMoney(required=True)
@@ -180,7 +187,7 @@ class ClientUserSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = StrId(required=True)
+    id = IntId(required=True)
     name = fields.String(required=True)
     email = fields.String(required=True)
     is_owner = fields.Boolean(required=True)
@@ -196,8 +203,10 @@ class ClientDetailsSchema(Schema):
     class Meta:
         unknown = INCLUDE
 
-    id = StrId(required=True)
-    userid = StrId(required=True)
+    id = IntId(required=True)
+    client_id = IntId(required=True)
+    userid = IntId(required=True)
+    owner_user_id = IntId(required=True)
     uuid = fields.String(required=True)
     firstname = fields.String(required=True)
     lastname = fields.String(required=True)
@@ -212,9 +221,9 @@ class ClientDetailsSchema(Schema):
     countrycode = fields.String(required=True)
     phonenumber = fields.String(required=True)
     tax_id = fields.String(required=True)
-    currency = StrId(required=True)
+    currency = IntId(required=True)
     currency_code = fields.String(required=True)
-    groupid = StrId(required=True)
+    groupid = IntId(required=True)
     taxexempt = fields.Boolean(required=True)
     credit = StrMoney(required=True)
     status = fields.String(required=True, validate=validate.OneOf(["Active", "Inactive", "Closed"]))
@@ -226,8 +235,11 @@ class ClientDetailsSchema(Schema):
 
 class GetClientsDetailsResponseSchema(SuccessEnvelopeSchema):
     client = fields.Nested(ClientDetailsSchema, required=True)
-    stats = fields.Dict(keys=fields.String(), values=fields.String(),
-                        metadata={"description": "With stats=1: invoice counts and sums by status, creditbalance"})
+    stats = fields.Dict(keys=fields.String(), values=fields.Raw(),
+                        metadata={"description": "With stats=1: WHMCS's keys - invoice counts (integers) and "
+                                                 "amounts formatted in the client's currency ('$1,234.50 USD') "
+                                                 "by status, credit, revenue, products; booleans incredit, "
+                                                 "isAffiliate"})
 
 
 class AddCreditResponseSchema(SuccessEnvelopeSchema):
@@ -307,6 +319,105 @@ class SolusVMSyncStatusResponseSchema(SuccessEnvelopeSchema):
     changes = fields.Nested(SolusVMChangeListSchema, required=True)
 
 
+class CreditRowSchema(Schema):
+    id = StrId(required=True)
+    date = fields.String(required=True)
+    description = fields.String(required=True)
+    amount = fields.String(required=True, validate=validate.Regexp(MONEY))
+    relid = StrId(required=True, metadata={"description": "The invoice the entry concerns, 0 for none"})
+
+
+class CreditListSchema(Schema):
+    credit = fields.List(fields.Nested(CreditRowSchema), required=True)
+
+
+class GetCreditsResponseSchema(SuccessEnvelopeSchema):
+    totalresults = StrId(required=True)
+    clientid = StrId(required=True)
+    credits = fields.Nested(CreditListSchema, required=True)
+
+
+class ApplyCreditResponseSchema(SuccessEnvelopeSchema):
+    invoiceid = StrId(required=True)
+    amount = StrMoney(required=True)
+    invoicepaid = fields.String(required=True, validate=validate.OneOf(["true", "false"]))
+
+
+class TransactionRowSchema(Schema):
+    id = StrId(required=True)
+    userid = StrId(required=True)
+    currency = StrId(required=True)
+    gateway = fields.String(required=True)
+    date = fields.String(required=True)
+    description = fields.String(required=True)
+    amountin = StrMoney(required=True)
+    fees = fields.String(required=True, validate=validate.Regexp(MONEY))
+    amountout = StrMoney(required=True)
+    rate = fields.String(required=True, validate=validate.Regexp(r"^\d+\.\d{5}$"))
+    transid = fields.String(required=True)
+    invoiceid = StrId(required=True)
+    refundid = StrId(required=True)
+
+
+class TransactionListSchema(Schema):
+    transaction = fields.List(fields.Nested(TransactionRowSchema), required=True)
+
+
+class GetTransactionsResponseSchema(PagedSchema):
+    transactions = fields.Nested(TransactionListSchema, required=True)
+
+
+class PaymentMethodSchema(Schema):
+    module = fields.String(required=True)
+    displayname = fields.String(required=True)
+
+
+class PaymentMethodListSchema(Schema):
+    paymentmethod = fields.List(fields.Nested(PaymentMethodSchema), required=True)
+
+
+class GetPaymentMethodsResponseSchema(SuccessEnvelopeSchema):
+    totalresults = IntId(required=True)
+    paymentmethods = fields.Nested(PaymentMethodListSchema, required=True)
+
+
+class ValidateLoginResponseSchema(SuccessEnvelopeSchema):
+    userid = StrId(required=True)
+    passwordhash = fields.String(required=True, metadata={"description": "A login session token"})
+    twoFactorEnabled = fields.String(required=True, validate=validate.OneOf(["true", "false"]))  # noqa: N815
+
+
+class AddBillableItemResponseSchema(SuccessEnvelopeSchema):
+    billableid = IntId(required=True)
+
+
+class ProductRowSchema(Schema):
+    class Meta:
+        unknown = INCLUDE
+
+    id = StrId(required=True, metadata={"description": "The SolusVM server id"})
+    clientid = StrId(required=True)
+    name = fields.String(required=True)
+    domain = fields.String(required=True)
+    status = fields.String(required=True)
+    regdate = fields.String(required=True)
+
+
+class ProductListSchema(Schema):
+    product = fields.List(fields.Nested(ProductRowSchema), required=True)
+
+
+class GetClientsProductsResponseSchema(SuccessEnvelopeSchema):
+    clientid = fields.String(required=True, allow_none=True)
+    serviceid = fields.String(required=True, allow_none=True)
+    pid = fields.String(required=True, allow_none=True)
+    domain = fields.String(required=True, allow_none=True)
+    totalresults = StrId(required=True)
+    startnumber = IntId(required=True)
+    numreturned = IntId(required=True)
+    products = fields.Nested(ProductListSchema, required=True)
+
+
 #: Action → the schema of its success answer (errors are :class:`ErrorEnvelopeSchema`).
 ACTION_RESPONSES: dict[str, type[Schema]] = {
     "AddClient": AddClientResponseSchema,
@@ -316,6 +427,9 @@ ACTION_RESPONSES: dict[str, type[Schema]] = {
     "CloseClient": ClientIdResponseSchema,
     "GetClients": GetClientsResponseSchema,
     "AddCredit": AddCreditResponseSchema,
+    "GetCredits": GetCreditsResponseSchema,
+    "ValidateLogin": ValidateLoginResponseSchema,
+    "GetClientsProducts": GetClientsProductsResponseSchema,
     "GetCurrencies": GetCurrenciesResponseSchema,
     "GetClientGroups": GetClientGroupsResponseSchema,
     "CreateInvoice": CreateInvoiceResponseSchema,
@@ -323,6 +437,12 @@ ACTION_RESPONSES: dict[str, type[Schema]] = {
     "GetInvoices": GetInvoicesResponseSchema,
     "UpdateInvoice": InvoiceIdResponseSchema,
     "AddInvoicePayment": SuccessEnvelopeSchema,
+    "ApplyCredit": ApplyCreditResponseSchema,
+    "GetTransactions": GetTransactionsResponseSchema,
+    "AddTransaction": SuccessEnvelopeSchema,
+    "GetPaymentMethods": GetPaymentMethodsResponseSchema,
+    "SendEmail": SuccessEnvelopeSchema,
+    "AddBillableItem": AddBillableItemResponseSchema,
     "CreateSsoToken": CreateSsoTokenResponseSchema,
     "GetConfigurationValue": GetConfigurationValueResponseSchema,
     "WhmcsDetails": WhmcsDetailsResponseSchema,

@@ -18,6 +18,7 @@ integer digits (WHMCS's ``DECIMAL(16,2)``); dates are ``YYYY-MM-DD``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -50,28 +51,107 @@ MAX_MONEY = Decimal("99999999999999")  # 14 integer digits, WHMCS's DECIMAL(16,2
 # --- field helpers ----------------------------------------------------------------------
 
 
+class _PhpBool(fields.Boolean):
+    """PHP reads ``True``, ``TRUE``, ``On``, ``YES`` like their lower-case spellings."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super()._deserialize(value, attr, data, **kw)
+
+
 def WBool(**kw: Any) -> fields.Boolean:  # noqa: N802 - reads like a field class
-    """WHMCS booleans: "1"/"on"/"true"/"yes" and "0"/""/"off"/"false"/"no"."""
-    return fields.Boolean(truthy=TRUTHY, falsy=FALSY, **kw)
+    """WHMCS booleans, any case: "1"/"on"/"true"/"yes" and "0"/""/"off"/"false"/"no"."""
+    return _PhpBool(truthy=TRUTHY, falsy=FALSY, **kw)
+
+
+#: ASCII decimal digits only: int() would also take "١", "１", "+1", " 1 " and "1_0" (as 10).
+DECIMAL_INT = re.compile(r"^-?[0-9]{1,12}\Z")
+
+
+class _AsciiInt(fields.Integer):
+    """An integer written in ASCII decimal digits (an optional leading minus), nothing else."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, str) and not DECIMAL_INT.match(value)):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kw)
+
+
+def parse_int(value: Any) -> int | None:
+    """``value`` as an int when it is ASCII decimal digits (or an int), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and DECIMAL_INT.match(value):
+        return int(value)
+    return None
 
 
 def WInt(**kw: Any) -> fields.Integer:  # noqa: N802
-    """A 32-bit integer (further checks in ``validate``)."""
+    """A 32-bit integer in ASCII digits (further checks in ``validate``)."""
     extra = kw.pop("validate", None)
     checks = [validate.Range(min=-MAX_INT, max=MAX_INT)] + ([extra] if extra else [])
-    return fields.Integer(strict=False, validate=checks, **kw)
+    return _AsciiInt(strict=False, validate=checks, **kw)
 
 
 def WId(**kw: Any) -> fields.Integer:  # noqa: N802
-    """A record id: 1 to 2³¹−1 (larger ids are "not found", never an overflow)."""
-    return fields.Integer(strict=False, validate=validate.Range(min=1, max=MAX_INT), **kw)
+    """A record id: 1 to 2³¹−1 in ASCII digits (larger ids are "not found", never an overflow)."""
+    return _AsciiInt(strict=False, validate=validate.Range(min=1, max=MAX_INT), **kw)
+
+
+class _ClampedLimit(_AsciiInt):
+    """A page size: values above the maximum are clamped (integrations send 999999 for "all")."""
+
+    def __init__(self, maximum: int, **kw: Any) -> None:
+        super().__init__(strict=False, validate=validate.Range(min=1), **kw)
+        self.maximum = maximum
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        if isinstance(value, str) and len(value) > 12 and value.isascii() and value.isdigit():
+            return self.maximum  # more digits than an int field takes: still just "everything"
+        number = super()._deserialize(value, attr, data, **kw)
+        return min(number, self.maximum)
+
+
+#: The largest page GetClients / GetInvoices / GetTransactions / GetClientsProducts return.
+MAX_PAGE = 1000
+
+
+def WLimit(default: int = 25) -> fields.Integer:  # noqa: N802
+    """``limitnum``: 1 or more; above :data:`MAX_PAGE` it is clamped to it, not refused."""
+    return _ClampedLimit(MAX_PAGE, load_default=default, metadata={
+        "description": f"Page size (default {default}); larger values are clamped to {MAX_PAGE}"})
+
+
+#: A plain decimal in ASCII digits: Decimal() would also read "١٢", "1_0" (as 10) and "1e3".
+DECIMAL_TEXT = re.compile(r"^-?(?:[0-9]{1,20}(?:\.[0-9]{0,20})?|\.[0-9]{1,20})\Z")
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    """``value`` as a Decimal when it is a plain ASCII decimal (or an int), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str) and DECIMAL_TEXT.match(value.strip()):
+        return Decimal(value.strip())
+    return None
+
+
+class _AsciiDecimal(fields.Decimal):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        if isinstance(value, str) and not DECIMAL_TEXT.match(value.strip()):
+            raise self.make_error("invalid")
+        return super()._deserialize(value.strip() if isinstance(value, str) else value, attr, data, **kw)
 
 
 def WMoney(**kw: Any) -> fields.Decimal:  # noqa: N802
-    """An amount: finite, at most 14 integer digits (further checks in ``validate``)."""
+    """An amount in ASCII digits: at most 14 integer digits (further checks in ``validate``)."""
     extra = kw.pop("validate", None)
     checks = [validate.Range(min=-MAX_MONEY, max=MAX_MONEY)] + ([extra] if extra else [])
-    return fields.Decimal(allow_nan=False, validate=checks, **kw)
+    return _AsciiDecimal(allow_nan=False, validate=checks, **kw)
 
 
 def WDate(**kw: Any) -> fields.Date:  # noqa: N802
@@ -93,8 +173,37 @@ def handled(kind: str = "string", *, php_array: bool = False, required: bool = F
     return fields.Raw(required=required, metadata=meta)
 
 
+#: The length of every bounded text column the API writes: ``bridge.models`` declares its
+#: ``String(n)`` columns from these and the request schemas check them, so a value the API
+#: accepts always fits (PostgreSQL would refuse it; SQLite would keep it silently).
+CLIENT_TEXT = {"firstname": 100, "lastname": 100, "companyname": 200, "email": 254, "address1": 200,
+               "address2": 200, "city": 100, "state": 100, "postcode": 20, "country": 2, "phonenumber": 50,
+               "tax_id": 64, "language": 32, "status": 16}
+PAYMENT_TEXT = {"paymentmethod": 64, "gateway": 64, "transid": 128, "description": 255, "invoicenum": 64}
+BILLABLE_TEXT = {"description": 255, "unit": 16, "invoiceaction": 16, "recurcycle": 16}
+PASSWORD_MAX = 200  # hashed before storage; a bound keeps hashing cheap
+
+TOO_LONG = "too long: "  # marks a length error so load_params can name the field and the limit
+
+
+class MaxLength(validate.Length):
+    """``validate.Length`` whose too-long error load_params turns into "<field> is too long ..."."""
+
+    def __init__(self, max: int, min: int | None = None) -> None:  # noqa: A002 - marshmallow's names
+        super().__init__(min=min, max=max)
+
+    def __call__(self, value: Any) -> Any:
+        if self.max is not None and len(value) > self.max:
+            raise ValidationError(f"{TOO_LONG}{self.max}")
+        return super().__call__(value)
+
+
 def _text(max_len: int = 200, min_len: int | None = None, **kw: Any) -> fields.String:
-    return fields.String(validate=validate.Length(min=min_len, max=max_len), **kw)
+    return fields.String(validate=MaxLength(max_len, min_len), **kw)
+
+
+def _client_text(name: str, min_len: int | None = None, **kw: Any) -> fields.String:
+    return _text(CLIENT_TEXT[name], min_len, **kw)
 
 
 COUNTRY = validate.Regexp(r"^[A-Za-z]{2}$")
@@ -139,6 +248,12 @@ class WhmcsRequestSchema(Schema):
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             for name in schema.fields:  # declared order, so the message is deterministic
                 if name in messages:
+                    texts = messages[name] if isinstance(messages[name], list) else []
+                    too_long = [t for t in texts if isinstance(t, str) and t.startswith(TOO_LONG)]
+                    if too_long:
+                        limit = too_long[0].removeprefix(TOO_LONG)
+                        raise InvalidParams(f"The value of {name} is too long (at most {limit} characters)") \
+                            from None
                     raise InvalidParams(cls.WHMCS_ERRORS.get(name, f"Invalid value for {name}")) from None
             raise InvalidParams(cls.WHMCS_ERRORS.get("_schema", "Invalid parameters")) from None
 
@@ -168,20 +283,24 @@ class WhmcsAuthSchema(Schema):
 class AddClientSchema(WhmcsRequestSchema):
     """AddClient: a new client (and its owner user)."""
 
-    firstname = _text(100, 1, required=True)
-    lastname = _text(100, 1, required=True)
-    email = _text(254, 3, required=True, metadata=EMAIL)
-    address1 = _text(200, 1, required=True)
-    city = _text(100, 1, required=True)
-    state = _text(100, 1, required=True)
-    postcode = _text(20, 1, required=True)
+    owner_user_id = WId(load_default=None, metadata={
+        "description": "An existing user (here: a client's login) to own the new client; then password2 "
+                       "is optional"})
+    firstname = _client_text("firstname", 1, required=True)
+    lastname = _client_text("lastname", 1, required=True)
+    email = _client_text("email", 3, required=True, metadata=EMAIL)
+    address1 = _client_text("address1", 1, required=True)
+    city = _client_text("city", 1, required=True)
+    state = _client_text("state", 1, required=True)
+    postcode = _client_text("postcode", 1, required=True)
     country = fields.String(required=True, validate=COUNTRY, metadata={"description": "ISO 3166-1 alpha-2"})
-    phonenumber = _text(50, 1, required=True)
-    password2 = _text(200, 1, required=True, metadata={"description": "The client's password (stored hashed)"})
-    companyname = _text(load_default="")
-    address2 = _text(load_default="")
-    tax_id = _text(load_default="")
-    language = _text(load_default="")
+    phonenumber = _client_text("phonenumber", 1, required=True)
+    password2 = _text(PASSWORD_MAX, 1, load_default=None, metadata={
+        "description": "The client's password (stored hashed); required unless owner_user_id is given"})
+    companyname = _client_text("companyname", load_default="")
+    address2 = _client_text("address2", load_default="")
+    tax_id = _client_text("tax_id", load_default="")
+    language = _client_text("language", load_default="")
     notes = fields.String(load_default="")
     currency = WId(load_default=None, metadata={"description": "Currency id (default: the default currency)"})
     groupid = WInt(load_default=None, validate=validate.Range(min=0), metadata={"description": "Client group id"})
@@ -190,13 +309,14 @@ class AddClientSchema(WhmcsRequestSchema):
         "firstname": "You did not enter your first name",
         "lastname": "You did not enter your last name",
         "email": "You did not enter your email address",
-        "address1": "You did not enter your address (line 1)",
+        "address1": "You did not enter your  address line 1",  # sic: WHMCS's documented text
         "city": "You did not enter your city",
         "state": "You did not enter your state",
         "postcode": "You did not enter your postcode",
         "country": "Valid country required",
         "phonenumber": "You did not enter your phone number",
         "password2": "You did not enter a password",
+        "owner_user_id": "Invalid Owner User ID",
         "currency": "Invalid Currency ID",
         "groupid": "Invalid Client Group ID",
         "taxexempt": "Invalid value for taxexempt",
@@ -217,21 +337,21 @@ class UpdateClientSchema(WhmcsRequestSchema):
 
     clientid = WId(load_default=None)
     clientemail = fields.String(load_default=None, metadata={**EMAIL, "description": "Find the client by e-mail"})
-    firstname = _text(100, 1)
-    lastname = _text(100, 1)
-    companyname = _text()
-    email = fields.String(validate=validate.Length(max=254), metadata=EMAIL)
-    address1 = _text()
-    address2 = _text()
-    city = _text()
-    state = _text()
-    postcode = _text()
+    firstname = _client_text("firstname", 1)
+    lastname = _client_text("lastname", 1)
+    companyname = _client_text("companyname")
+    email = _client_text("email", metadata=EMAIL)
+    address1 = _client_text("address1")
+    address2 = _client_text("address2")
+    city = _client_text("city")
+    state = _client_text("state")
+    postcode = _client_text("postcode")
     country = fields.String(validate=COUNTRY, metadata={"description": "ISO 3166-1 alpha-2"})
-    phonenumber = _text()
-    tax_id = _text()
-    language = _text()
+    phonenumber = _client_text("phonenumber")
+    tax_id = _client_text("tax_id")
+    language = _client_text("language")
     notes = fields.String()
-    password2 = _text(200, 1)
+    password2 = _text(PASSWORD_MAX, 1)
     currency = WId()
     groupid = WInt(validate=validate.Range(min=0))
     taxexempt = WBool()
@@ -263,7 +383,7 @@ class GetClientsSchema(WhmcsRequestSchema):
     """GetClients: a page of clients."""
 
     limitstart = WInt(load_default=0, validate=validate.Range(min=0))
-    limitnum = WInt(load_default=25, validate=validate.Range(min=1, max=1000))
+    limitnum = WLimit()
     sorting = fields.String(load_default="ASC", validate=validate.OneOf(["ASC", "DESC", "asc", "desc"]))
     status = fields.String(load_default=None, validate=validate.OneOf(CLIENT_STATUSES))
     search = fields.String(load_default=None, metadata={
@@ -284,6 +404,21 @@ class AddCreditSchema(WhmcsRequestSchema):
                     "amount": "No Amount Provided", "type": "Type can only be add or remove"}
 
 
+class GetCreditsSchema(WhmcsRequestSchema):
+    """GetCredits: a client's credit log (what AddCredit, ApplyCredit and overpayments wrote)."""
+
+    clientid = WId(required=True)
+    WHMCS_ERRORS = {"clientid": "Client ID Not Found"}
+
+
+class ValidateLoginSchema(WhmcsRequestSchema):
+    """ValidateLogin: check a client login's e-mail and password."""
+
+    email = _client_text("email", 1, required=True, metadata=EMAIL)
+    password2 = _text(PASSWORD_MAX, 1, required=True)
+    WHMCS_ERRORS = {"email": "Email or Password Invalid", "password2": "Email or Password Invalid"}
+
+
 # --- invoices ---------------------------------------------------------------------------
 
 _LINE_TEXT = "Invoice line N (1, 2, ...): itemdescriptionN, itemamountN, itemtaxedN"
@@ -296,7 +431,7 @@ class CreateInvoiceSchema(WhmcsRequestSchema):
     status = fields.String(load_default="Unpaid", validate=validate.OneOf(INVOICE_STATUSES))
     draft = WBool(load_default=False)
     sendinvoice = WBool(load_default=False)
-    paymentmethod = fields.String(load_default="", validate=validate.Length(max=64))
+    paymentmethod = _text(PAYMENT_TEXT["paymentmethod"], load_default="")
     taxrate = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
     taxrate2 = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
     date = WDate(load_default=None, metadata={"description": "Default: today"})
@@ -324,7 +459,7 @@ class GetInvoicesSchema(WhmcsRequestSchema):
     """GetInvoices: a page of invoices."""
 
     limitstart = WInt(load_default=0, validate=validate.Range(min=0))
-    limitnum = WInt(load_default=25, validate=validate.Range(min=1, max=1000))
+    limitnum = WLimit()
     userid = WId(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf([*INVOICE_STATUSES, "Overdue"]),
                            metadata={"description": "A stored status, or Overdue (Unpaid and past due)"})
@@ -340,7 +475,7 @@ class UpdateInvoiceSchema(WhmcsRequestSchema):
 
     invoiceid = WId(required=True)
     status = fields.String(load_default=None, metadata={"enum": list(INVOICE_STATUSES)})  # checked by the service
-    paymentmethod = fields.String(load_default=None, validate=validate.Length(max=64))
+    paymentmethod = _text(PAYMENT_TEXT["paymentmethod"], load_default=None)
     taxrate = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
     taxrate2 = WMoney(load_default=None, validate=validate.Range(min=0, max=100))
     credit = WMoney(load_default=None, validate=validate.Range(min=0))
@@ -367,16 +502,118 @@ class AddPaymentSchema(WhmcsRequestSchema):
     """AddInvoicePayment."""
 
     invoiceid = WId(required=True)
-    transid = fields.String(required=True, validate=validate.Length(min=1, max=128))
-    gateway = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    transid = _text(PAYMENT_TEXT["transid"], 1, required=True)
+    gateway = _text(PAYMENT_TEXT["gateway"], 1, required=True)
     date = fields.String(load_default=None, metadata={"description": "YYYY-MM-DD HH:MM:SS (default: now)"})
-    amount = WMoney(load_default=None, validate=validate.Range(min=0, min_inclusive=False),
-                    metadata={"description": "Default: the invoice balance"})
+    amount = WMoney(load_default=None, validate=validate.Range(min=0),
+                    metadata={"description": "Default: the invoice balance; more than it goes to the client's "
+                                             "credit"})
     fees = WMoney(load_default=Decimal(0), validate=validate.Range(min=0))
     noemail = WBool(load_default=False)
     WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found", "transid": "Missing Variables: transid is required",
-                    "gateway": "Missing Variables: gateway is required", "amount": "Invalid amount",
+                    "gateway": "Missing Variables: gateway is required",
+                    "amount": "Amount must be in decimal format: ### or ###.##",
                     "fees": "Invalid fees"}
+
+
+class ApplyCreditSchema(WhmcsRequestSchema):
+    """ApplyCredit: move client credit onto an open invoice."""
+
+    invoiceid = WId(required=True)
+    amount = WMoney(load_default=None, metadata={"description": "Default: as much as the credit and the "
+                                                                 "invoice balance allow"})
+    noemail = WBool(load_default=False)
+    WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found",
+                    "amount": "Credit Amount to apply must be greater than zero"}
+
+
+class GetTransactionsSchema(WhmcsRequestSchema):
+    """GetTransactions: payments and other transactions, filtered by invoice, client or transid."""
+
+    invoiceid = WId(load_default=None)
+    clientid = WId(load_default=None)
+    transid = _text(PAYMENT_TEXT["transid"], load_default=None)
+    limitstart = WInt(load_default=0, validate=validate.Range(min=0))
+    limitnum = WLimit(MAX_PAGE)
+    WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found", "clientid": "Client ID Not Found",
+                    "limitstart": "Invalid limitstart", "limitnum": "Invalid limitnum"}
+
+
+class AddTransactionSchema(WhmcsRequestSchema):
+    """AddTransaction: record money in (or out) for a client, an invoice or the client's credit."""
+
+    paymentmethod = _text(PAYMENT_TEXT["paymentmethod"], 1, required=True)
+    userid = WId(load_default=None)
+    invoiceid = WId(load_default=None)
+    transid = _text(PAYMENT_TEXT["transid"], load_default="")
+    date = fields.String(load_default=None, metadata={"description": "DD/MM/YYYY (or YYYY-MM-DD); default today"})
+    currencyid = WId(load_default=None)
+    description = _text(PAYMENT_TEXT["description"], load_default="")
+    amountin = WMoney(load_default=Decimal(0), validate=validate.Range(min=0))
+    fees = WMoney(load_default=Decimal(0))
+    amountout = WMoney(load_default=Decimal(0), validate=validate.Range(min=0))
+    rate = WMoney(load_default=Decimal(1), validate=validate.Range(min=0, min_inclusive=False))
+    credit = WBool(load_default=False, metadata={"description": "Add amountin to the client's credit "
+                                                                "(not with invoiceid)"})
+    allowduplicatetransid = WBool(load_default=False)
+    WHMCS_ERRORS = {"paymentmethod": "Payment Method is required", "userid": "Client ID Not Found",
+                    "invoiceid": "Invoice ID Not Found", "currencyid": "Currency ID Not Found",
+                    "amountin": "Invalid amountin", "fees": "Invalid fees", "amountout": "Invalid amountout",
+                    "rate": "Invalid rate"}
+
+
+#: Templates SendEmail can send (the bridge's own mails).
+EMAIL_TEMPLATES = ("Invoice Created", "Invoice Payment Confirmation", "First Invoice Overdue Notice",
+                   "Second Invoice Overdue Notice", "Third Invoice Overdue Notice")
+
+
+class SendEmailSchema(WhmcsRequestSchema):
+    """SendEmail: one of the bridge's invoice templates, or a custom message, to a client."""
+
+    messagename = fields.String(load_default=None, metadata={"enum": list(EMAIL_TEMPLATES)})
+    id = WId(load_default=None, metadata={"description": "The invoice id (templates) or client id (custom)"})
+    customtype = fields.String(load_default=None, metadata={"enum": ["general", "invoice"]})
+    customsubject = _text(200, load_default=None)
+    custommessage = fields.String(load_default=None)
+    customvars = handled(description="Accepted and ignored")
+    WHMCS_ERRORS = {"id": "A related ID is required", "customsubject": "A subject is required for a custom message"}
+
+
+#: AddBillableItem ``invoiceaction`` and ``recurcycle`` values.
+BILLABLE_ACTIONS = ("noinvoice", "nextcron", "nextinvoice", "duedate", "recur")
+RECUR_CYCLES = ("Days", "Weeks", "Months", "Years")
+
+
+class AddBillableItemSchema(WhmcsRequestSchema):
+    """AddBillableItem: a charge recorded now, invoiced later."""
+
+    clientid = WId(required=True)
+    description = _text(BILLABLE_TEXT["description"], 1, required=True)
+    amount = WMoney(required=True, validate=validate.Range(min=0))
+    unit = fields.String(load_default=None, metadata={"enum": ["hours", "quantity"]})
+    quantity = WMoney(load_default=Decimal(0), validate=validate.Range(min=0, max=Decimal("99999999999999")))
+    invoiceaction = fields.String(load_default="noinvoice", validate=validate.OneOf(BILLABLE_ACTIONS))
+    recur = WInt(load_default=0, validate=validate.Range(min=0))
+    recurcycle = fields.String(load_default="", validate=validate.OneOf(["", *RECUR_CYCLES]))
+    recurfor = WInt(load_default=0, validate=validate.Range(min=0))
+    duedate = WDate(load_default=None)
+    WHMCS_ERRORS = {"clientid": "Client ID not Found", "description": "You must provide a description",
+                    "amount": "Invalid amount", "quantity": "Invalid quantity",
+                    "invoiceaction": "Invalid Invoice Action", "recur": "Recurring must have a unit, cycle and limit",
+                    "recurcycle": "Recurring must have a unit, cycle and limit",
+                    "recurfor": "Recurring must have a unit, cycle and limit",
+                    "duedate": "Invalid Date Format - Expected: 'YYYY-mm-dd'"}
+
+
+class GetClientsProductsSchema(WhmcsRequestSchema):
+    """GetClientsProducts: one product per SolusVM server of the client(s)."""
+
+    clientid = WId(load_default=None)
+    serviceid = WId(load_default=None, metadata={"description": "A SolusVM server id"})
+    limitstart = WInt(load_default=0, validate=validate.Range(min=0))
+    limitnum = WLimit()
+    WHMCS_ERRORS = {"clientid": "Client ID Not Found", "serviceid": "Invalid Service ID",
+                    "limitstart": "Invalid limitstart", "limitnum": "Invalid limitnum"}
 
 
 # --- system -----------------------------------------------------------------------------
@@ -435,6 +672,9 @@ ACTIONS: dict[str, type[WhmcsRequestSchema]] = {
     "CloseClient": ClientIdSchema,
     "GetClients": GetClientsSchema,
     "AddCredit": AddCreditSchema,
+    "GetCredits": GetCreditsSchema,
+    "ValidateLogin": ValidateLoginSchema,
+    "GetClientsProducts": GetClientsProductsSchema,
     "GetCurrencies": NoParamsSchema,
     "GetClientGroups": NoParamsSchema,
     "CreateInvoice": CreateInvoiceSchema,
@@ -442,6 +682,12 @@ ACTIONS: dict[str, type[WhmcsRequestSchema]] = {
     "GetInvoices": GetInvoicesSchema,
     "UpdateInvoice": UpdateInvoiceSchema,
     "AddInvoicePayment": AddPaymentSchema,
+    "ApplyCredit": ApplyCreditSchema,
+    "GetTransactions": GetTransactionsSchema,
+    "AddTransaction": AddTransactionSchema,
+    "GetPaymentMethods": NoParamsSchema,
+    "SendEmail": SendEmailSchema,
+    "AddBillableItem": AddBillableItemSchema,
     "CreateSsoToken": SsoSchema,
     "GetConfigurationValue": GetConfigurationValueSchema,
     "WhmcsDetails": NoParamsSchema,

@@ -22,7 +22,7 @@ from bridge.db import lock_row
 from bridge.errors import Conflict, NotFound, ValidationFailed
 from bridge.models import Client, ClientGroup, CreditLog, Currency, Invoice, utcnow
 from bridge.services import audit, hooks, money
-from contracts.whmcs_requests import CLIENT_STATUSES
+from contracts.whmcs_requests import CLIENT_STATUSES, CLIENT_TEXT
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 STATUSES = CLIENT_STATUSES  # one list, shared with the WHMCS request schemas
@@ -87,9 +87,26 @@ def _no_nul(data: Mapping[str, Any]) -> None:
             raise ValidationFailed(f"Invalid characters in parameter {key}")
 
 
+def _check_lengths(data: Mapping[str, Any]) -> None:
+    # The API's schemas check these already; the sign-up form, the admin pages and the CLI
+    # come through here too, and PostgreSQL would refuse an over-long value with a 500.
+    for key, limit in CLIENT_TEXT.items():
+        value = data.get(key)
+        if isinstance(value, str) and len(value) > limit:
+            raise ValidationFailed(f"The value of {key} is too long (at most {limit} characters)")
+
+
 def create(session: Session, data: Mapping[str, Any], *, actor: str) -> Client:
-    """Create a client from validated fields (AddClient)."""
+    """Create a client from validated fields (AddClient).
+
+    ``owner_user_id``: an existing client whose login owns the new client (else "Invalid
+    Owner User ID"); without it the new client has its own login and needs ``password2``.
+    """
     _no_nul(data)
+    _check_lengths(data)
+    owner_id = data.get("owner_user_id")
+    if owner_id is not None and session.get(Client, owner_id) is None:
+        raise ValidationFailed("Invalid Owner User ID")
     email = data["email"].strip()
     if get_by_email(session, email) is not None:
         raise Conflict("A user already exists with that email address")
@@ -102,6 +119,7 @@ def create(session: Session, data: Mapping[str, Any], *, actor: str) -> Client:
         status=data.get("status", "Active"),
         email_verified=bool(data.get("email_verified", False)),
         password_hash=hash_password(data["password2"]) if data.get("password2") else "",
+        owner_user_id=owner_id,
     )
     for f in PROFILE_FIELDS:
         if f != "email":
@@ -121,6 +139,7 @@ def create(session: Session, data: Mapping[str, Any], *, actor: str) -> Client:
 def update(session: Session, client: Client, data: Mapping[str, Any], *, actor: str) -> dict[str, Any]:
     """Apply validated changes (UpdateClient); returns field -> (old, new)."""
     _no_nul(data)
+    _check_lengths(data)
     changes: dict[str, Any] = {}
 
     def put(attr: str, value: Any) -> None:
@@ -187,7 +206,7 @@ def delete(session: Session, client: Client, *, delete_servers: bool = True, act
 
 
 def add_credit(session: Session, client: Client, amount: Decimal, description: str, *, remove: bool,
-               actor: str) -> Decimal:
+               actor: str, invoice_id: int | None = None) -> Decimal:
     """Add or remove credit (AddCredit); returns the new balance.
 
     A balance beyond ``money.MONEY_CEILING`` is refused (ValidationFailed) before anything changes.
@@ -202,7 +221,7 @@ def add_credit(session: Session, client: Client, amount: Decimal, description: s
     if new_balance > money.MONEY_CEILING:
         raise ValidationFailed(f"Credit balance would exceed the maximum of {money.MONEY_CEILING}")
     client.credit = new_balance
-    session.add(CreditLog(client_id=client.id, description=description, amount=delta))
+    session.add(CreditLog(client_id=client.id, description=description, amount=delta, invoice_id=invoice_id))
     session.flush()
     audit.record(session, actor, "client.credit", "client", client.id,
                  {"amount": delta, "description": description})
@@ -222,16 +241,18 @@ ORDER_FIELDS = {"id": Client.id, "firstname": Client.firstname, "lastname": Clie
 
 def search(session: Session, *, start: int = 0, limit: int = 25, status: str | None = None,
            text: str | None = None, orderby: str = "id", descending: bool = False) -> Page:
-    """List clients (GetClients): prefix search on e-mail, names and company."""
+    """List clients (GetClients): prefix search on e-mail, first, last and full name, company."""
     stmt = select(Client)
     if status:
         stmt = stmt.where(Client.status == status)
     if text:
-        like = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        stmt = stmt.where(or_(Client.email_normalized.like(like.lower(), escape="\\"),
-                              func.lower(Client.firstname).like(like.lower(), escape="\\"),
-                              func.lower(Client.lastname).like(like.lower(), escape="\\"),
-                              func.lower(Client.companyname).like(like.lower(), escape="\\")))
+        like = (text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%").lower()
+        fullname = func.lower(Client.firstname + " " + Client.lastname)
+        stmt = stmt.where(or_(Client.email_normalized.like(like, escape="\\"),
+                              func.lower(Client.firstname).like(like, escape="\\"),
+                              func.lower(Client.lastname).like(like, escape="\\"),
+                              fullname.like(like, escape="\\"),
+                              func.lower(Client.companyname).like(like, escape="\\")))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     col = ORDER_FIELDS.get(orderby, Client.id)
     stmt = stmt.order_by(col.desc() if descending else col.asc(), Client.id).offset(start).limit(limit)

@@ -13,6 +13,16 @@ Every stored amount and sum stays within ``money.MONEY_CEILING`` (exact to the c
 SQLite's floats, no overflow of PostgreSQL's DECIMAL(16,2)): a line, a total, the credit or
 the payments beyond it raise ValidationFailed and the caller's transaction rolls back.
 
+Lock order (PostgreSQL row locks): the client row first, then the invoice row. Every
+function that moves money between a client's credit and an invoice (CreateInvoice with
+``autoapplycredit``, ApplyCredit, UpdateInvoice ``credit``, payments with an overpayment)
+takes them in that order, so two such transactions wait for each other instead of
+deadlocking.
+
+Money moves exactly once: a payment on a Paid, Cancelled or Refunded invoice, or one whose
+``transid`` is already recorded for the same gateway, is refused; a payment beyond the
+balance settles the invoice and the excess goes to the client's credit.
+
 Functions add to the caller's session and flush; the caller commits once.
 """
 
@@ -31,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
-from bridge.models import Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
+from bridge.models import MONEY_SCALE, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
 from bridge.services.money import ZERO, check_ceiling, compute_line
 from contracts.rules import quantize_money
@@ -94,6 +104,11 @@ def recompute_totals(session: Session, invoice: Invoice, ctx: TaxContext | None 
     if ctx is None:
         ctx = tax_context(session, invoice.client)
     decimals = invoice.currency.decimals
+    if decimals > MONEY_SCALE:
+        # Stored amounts have MONEY_SCALE places: a finer currency would lose its last digits
+        # on PostgreSQL (and keep them as floats on SQLite), so the backends would disagree.
+        raise ValidationFailed(f"Currency {invoice.currency.code} has {decimals} decimal places; invoices are "
+                               f"stored with at most {MONEY_SCALE}")
     rate1, rate2 = Decimal(invoice.taxrate), Decimal(invoice.taxrate2)
     lines = [(item, *_item_money(item, ctx, rate1, rate2, decimals)) for item in invoice.items]
     tax = sum((line[2] for line in lines), Decimal(0))
@@ -166,6 +181,11 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
         raise NotFound("Client ID Not Found")
     if status not in STATUSES:
         raise ValidationFailed(f"Invalid status {status}")
+    take_credit = autoapplycredit and status != "Draft"
+    if take_credit:
+        # Lock order: the client row before the invoice insert (whose foreign key would
+        # otherwise share-lock the client first and let two such calls deadlock).
+        lock_row(session, client)
     # A duplicate (client, period) is caught by the unique key at the insert below (no extra
     # SELECT: invoicing already checked, and the key is what is safe against concurrent runs).
     ctx = tax_context(session, client)
@@ -186,8 +206,7 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
         if period is not None:
             raise DuplicateInvoice(client_id, period) from None
         raise
-    if autoapplycredit and client.credit > 0 and status != "Draft":
-        lock_row(session, client)  # read the balance the credit is taken from under the lock
+    if take_credit and client.credit > 0:
         apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor, paid=ZERO)
     audit.record(session, actor, "invoice.create", "invoice", invoice.id,
                  {"client_id": client.id, "period": period, "total": invoice.total})
@@ -205,7 +224,7 @@ def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: 
         return
     check_ceiling(Decimal(invoice.credit) + amount, "Invoice credit")
     clients.add_credit(session, invoice.client, amount, f"Credit Applied to Invoice #{invoice.id}",
-                       remove=True, actor=actor)
+                       remove=True, actor=actor, invoice_id=invoice.id)
     invoice.credit = Decimal(invoice.credit) + amount
     _settle_if_paid(session, invoice, utcnow(), actor, paid=paid)
 
@@ -226,27 +245,115 @@ def _settle_if_paid(session: Session, invoice: Invoice, when: datetime, actor: s
         hooks.on_invoice_paid(session, invoice, actor)
 
 
+CLOSED_STATUSES = ("Paid", "Cancelled", "Refunded")
+
+
+def check_transid(session: Session, gateway: str, transid: str) -> None:
+    """Refuse a ``transid`` already recorded for ``gateway`` (empty ids are not checked)."""
+    if transid and session.scalar(select(Transaction.id).where(Transaction.gateway == gateway,
+                                                               Transaction.transid == transid).limit(1)):
+        raise ValidationFailed("Transaction ID must be Unique")
+
+
+def lock_for_money(session: Session, invoice: Invoice) -> None:
+    """Take the client row, then the invoice row (the one lock order, see the module doc)."""
+    lock_row(session, invoice.client)
+    lock_row(session, invoice)
+
+
 def add_payment(session: Session, invoice: Invoice, *, transid: str, gateway: str, when: datetime,
-                amount: Decimal | None = None, fees: Decimal = Decimal(0), actor: str) -> Transaction:
-    """Record a payment (AddInvoicePayment); marks the invoice Paid when the balance reaches 0."""
-    lock_row(session, invoice)  # two payments at once must not both take the same balance
-    if invoice.status == "Cancelled":
-        raise ValidationFailed("It is not possible to add a payment to an invoice that is Cancelled")
+                amount: Decimal | None = None, fees: Decimal = Decimal(0), actor: str,
+                description: str = "Invoice Payment", check_duplicate: bool = True) -> Transaction:
+    """Record a payment (AddInvoicePayment); marks the invoice Paid when the balance reaches 0.
+
+    Refused on a Paid, Cancelled or Refunded invoice, for a ``transid`` the gateway already
+    used, and for an amount that is not positive. What is paid beyond the balance goes to
+    the client's credit (logged against the invoice), so no money disappears.
+    """
+    lock_for_money(session, invoice)  # two payments at once must not both take the same balance
+    if invoice.status in CLOSED_STATUSES:
+        raise ValidationFailed(f"It is not possible to add a payment to an invoice that is {invoice.status}")
+    if check_duplicate:
+        check_transid(session, gateway, transid)
     paid = paid_amount(session, invoice)  # once: the balance, the ceiling and the settlement use it
+    owed = balance(session, invoice, paid=paid)
     if amount is None:
-        amount = balance(session, invoice, paid=paid)
-    if amount < 0 or fees < 0:
-        raise ValidationFailed("Amount must not be negative")
+        amount = owed
+    if amount <= 0:
+        raise ValidationFailed("Amount must be greater than zero")
+    if fees < 0:
+        raise ValidationFailed("Fees must not be negative")
     check_ceiling(fees, "Fees")
     check_ceiling(paid + amount, "Total of the payments on the invoice")
+    if fees > amount:
+        raise ValidationFailed("Fees must not exceed the amount paid")
     txn = Transaction(client_id=invoice.client_id, invoice_id=invoice.id, gateway=gateway, transid=transid,
-                      date=when, amount_in=amount, fees=fees)
+                      date=when, amount_in=amount, fees=fees, description=description)
     session.add(txn)
     session.flush()
     audit.record(session, actor, "invoice.payment", "invoice", invoice.id,
                  {"amount": amount, "transid": transid, "gateway": gateway})
+    excess = amount - owed
+    if excess > 0:
+        from bridge.services import clients  # local: clients does not need invoices at import
+
+        clients.add_credit(session, invoice.client, excess, f"Overpayment on Invoice #{invoice.id}",
+                           remove=False, actor=actor, invoice_id=invoice.id)
     _settle_if_paid(session, invoice, when, actor, paid=paid + amount)
     return txn
+
+
+def apply_client_credit(session: Session, invoice: Invoice, amount: Decimal | None, *, actor: str) -> Decimal:
+    """ApplyCredit: move ``amount`` (default: all that fits) of the client's credit onto an Unpaid invoice.
+
+    Returns the amount applied. Refused (WHMCS texts) when the invoice is not Unpaid, the
+    amount is not positive, or it exceeds the client's credit or the invoice's balance.
+    """
+    lock_for_money(session, invoice)
+    if invoice.status != "Unpaid":
+        raise ValidationFailed("Invoice Not in Unpaid Status")
+    available = Decimal(invoice.client.credit or 0)
+    owed = balance(session, invoice)
+    if amount is None:
+        amount = min(available, owed)
+    if amount <= 0:
+        raise ValidationFailed("Credit Amount to apply must be greater than zero")
+    if amount > available:
+        raise ValidationFailed("Amount exceeds customer credit balance")
+    if amount > owed:
+        raise ValidationFailed("Amount Exceeds Invoice Balance")
+    apply_credit(session, invoice, amount, actor=actor)
+    return amount
+
+
+def set_invoice_credit(session: Session, invoice: Invoice, new_credit: Decimal, *, actor: str) -> None:
+    """UpdateInvoice ``credit``: the credit applied to the invoice becomes ``new_credit``.
+
+    The difference comes from (or goes back to) the client's credit balance, so credit is
+    never made out of nothing; more than the client has is "Amount exceeds customer credit
+    balance". The invoice must still be open or a Draft.
+    """
+    from bridge.services import clients  # local: clients does not need invoices at import
+
+    lock_for_money(session, invoice)
+    if new_credit < 0:
+        raise ValidationFailed("Invalid credit")
+    check_ceiling(new_credit, "Invoice credit")
+    current = Decimal(invoice.credit or 0)
+    delta = new_credit - current
+    if delta == 0:
+        return
+    if invoice.status in CLOSED_STATUSES:
+        raise ValidationFailed(f"The credit of an invoice that is {invoice.status} cannot be changed")
+    if delta > 0:
+        if delta > Decimal(invoice.client.credit or 0):
+            raise ValidationFailed("Amount exceeds customer credit balance")
+        clients.add_credit(session, invoice.client, delta, f"Credit Applied to Invoice #{invoice.id}",
+                           remove=True, actor=actor, invoice_id=invoice.id)
+    else:
+        clients.add_credit(session, invoice.client, -delta, f"Credit Removed from Invoice #{invoice.id}",
+                           remove=False, actor=actor, invoice_id=invoice.id)
+    invoice.credit = new_credit
 
 
 def update_invoice(session: Session, invoice: Invoice, changes: Mapping[str, Any], *,
@@ -260,7 +367,7 @@ def update_invoice(session: Session, invoice: Invoice, changes: Mapping[str, Any
     """
     old_status = invoice.status
     if changes.get("credit") is not None:
-        check_ceiling(Decimal(changes["credit"]), "Invoice credit")
+        set_invoice_credit(session, invoice, Decimal(changes["credit"]), actor=actor)
     if publish:
         if invoice.status != "Draft":
             raise ValidationFailed("Invoice must be in Draft status to be published")
@@ -270,7 +377,7 @@ def update_invoice(session: Session, invoice: Invoice, changes: Mapping[str, Any
         if status not in STATUSES:
             raise ValidationFailed(f"Invalid status {status}")
         invoice.status = status
-    for key in ("paymentmethod", "notes", "date", "duedate", "datepaid", "taxrate", "taxrate2", "credit"):
+    for key in ("paymentmethod", "notes", "date", "duedate", "datepaid", "taxrate", "taxrate2"):
         if changes.get(key) is not None:
             setattr(invoice, key, changes[key])
     by_id = {item.id: item for item in invoice.items}

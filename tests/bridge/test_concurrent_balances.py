@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bridge.errors import ValidationFailed
 from bridge.models import Client, Invoice
 from bridge.services import catalogue, clients, invoices
 from tests.bridge.conftest import _empty_postgres, session_of
@@ -74,11 +75,22 @@ def test_two_full_payments_at_once_pay_once(pg_app: Any, make_client: Any) -> No
                                          duedate=date(2026, 11, 15), actor="test").id
 
     def pay(s: Any) -> None:
-        invoices.add_payment(s, s.get(Invoice, inv_id), transid="T", gateway="bank",
+        invoices.add_payment(s, s.get(Invoice, inv_id), transid="T1", gateway="bank",
                              when=datetime.now(UTC), actor="test")
 
-    _race(pg_app, pay, pay)
+    refused: list[str] = []
+
+    def pay_again(s: Any) -> None:
+        try:
+            invoices.add_payment(s, s.get(Invoice, inv_id), transid="T2", gateway="bank",
+                                 when=datetime.now(UTC), actor="test")
+        except ValidationFailed as exc:
+            refused.append(exc.message)
+
+    _race(pg_app, pay, pay_again)
+    # the second waited for the first one's lock, then saw the invoice Paid
+    assert refused == ["It is not possible to add a payment to an invoice that is Paid"]
     with session_of(pg_app) as s:
         inv = s.get(Invoice, inv_id)
         assert inv.status == "Paid"
-        assert invoices.paid_amount(s, inv) == Decimal("10.00")  # the second saw a zero balance
+        assert invoices.paid_amount(s, inv) == Decimal("10.00")

@@ -80,6 +80,7 @@ def test_update_credit_covering_the_invoice_settles_it(app: Any, api: Any, make_
     iid = ok(api("CreateInvoice", userid=cid, date=PAST, duedate=PAST, itemdescription1="a",
                  itemamount1="5.00"))["invoiceid"]
     assert stage_of(app, cid)[0] == "suspended"
+    ok(api("AddCredit", clientid=cid, description="prepay", amount="5"))  # credit comes from the client
     ok(api("UpdateInvoice", invoiceid=iid, credit="5"))
     inv = ok(api("GetInvoice", invoiceid=iid))
     assert (inv["credit"], inv["balance"], inv["status"]) == ("5.00", "0.00", "Paid")
@@ -91,6 +92,7 @@ def test_update_credit_covering_the_invoice_settles_it(app: Any, api: Any, make_
 def test_update_with_datepaid_keeps_it_when_settling(api: Any, make_client: Any) -> None:
     cid = make_client()
     iid = ok(api("CreateInvoice", userid=cid, itemdescription1="a", itemamount1="5.00"))["invoiceid"]
+    ok(api("AddCredit", clientid=cid, description="prepay", amount="5"))  # credit comes from the client
     ok(api("UpdateInvoice", invoiceid=iid, credit="5", datepaid="2026-03-04 05:06:07"))
     inv = ok(api("GetInvoice", invoiceid=iid))
     assert (inv["status"], inv["datepaid"]) == ("Paid", "2026-03-04 05:06:07")
@@ -122,6 +124,7 @@ def test_update_to_a_negative_total_is_refused(api: Any, make_client: Any) -> No
 def test_explicit_paid_status_calls_the_hook_once(api: Any, make_client: Any, paid_calls: list[int]) -> None:
     cid = make_client()
     iid = ok(api("CreateInvoice", userid=cid, itemdescription1="a", itemamount1="5.00"))["invoiceid"]
+    ok(api("AddCredit", clientid=cid, description="prepay", amount="5"))  # credit comes from the client
     ok(api("UpdateInvoice", invoiceid=iid, status="Paid", credit="5"))
     assert ok(api("GetInvoice", invoiceid=iid))["status"] == "Paid"
     assert paid_calls == [int(iid)]
@@ -140,6 +143,7 @@ def test_autoapplycredit_covering_the_invoice_calls_the_hook_once(api: Any, make
 def test_cancelled_zero_invoice_is_left_alone(api: Any, make_client: Any, paid_calls: list[int]) -> None:
     cid = make_client()
     iid = ok(api("CreateInvoice", userid=cid, itemdescription1="a", itemamount1="5.00"))["invoiceid"]
+    ok(api("AddCredit", clientid=cid, description="prepay", amount="5"))  # credit comes from the client
     ok(api("UpdateInvoice", invoiceid=iid, status="Cancelled", credit="5"))
     assert ok(api("GetInvoice", invoiceid=iid))["status"] == "Cancelled"
     assert paid_calls == []

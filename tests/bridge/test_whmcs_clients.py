@@ -20,14 +20,14 @@ def test_add_client_and_details(api: Any) -> None:
     details = api("GetClientsDetails", clientid=cid).get_json()
     assert details["result"] == "success"
     c = details["client"]
-    assert c["id"] == c["client_id"] == c["userid"] == cid
+    assert c["id"] == c["client_id"] == c["userid"] == c["owner_user_id"] == int(cid)  # integers, as documented
     assert c["email"] == "ann@example.com"
-    assert c["currency"] == "1" and c["currency_code"] == "USD"
+    assert c["currency"] == 1 and c["currency_code"] == "USD"
     assert c["status"] == "Active" and c["credit"] == "0.00" and c["taxexempt"] is False
     assert c["companyname"] == "Acme" and c["countrycode"] == "US"
     assert details["email"] == "ann@example.com"  # deprecated top-level duplicate
     by_email = api("GetClientsDetails", email="ANN@example.com").get_json()
-    assert by_email["client"]["id"] == cid
+    assert by_email["client"]["id"] == int(cid)
 
 
 def test_add_client_password_is_hashed(app: Any, api: Any) -> None:
@@ -46,6 +46,9 @@ def test_add_client_password_is_hashed(app: Any, api: Any) -> None:
     ("email", "You did not enter your email address"),
     ("country", "Valid country required"),
     ("password2", "You did not enter a password"),
+    ("address1", "You did not enter your  address line 1"),  # two spaces: WHMCS's documented text
+    ("city", "You did not enter your city"),
+    ("phonenumber", "You did not enter your phone number"),
 ])
 def test_add_client_missing_fields(api: Any, field: str, message: str) -> None:
     data = {k: v for k, v in CLIENT.items() if k != field}
@@ -95,7 +98,7 @@ def test_update_client(api: Any, make_client: Any) -> None:
     assert err(api("UpdateClient", clientid=cid, status="Weird")) == "Invalid status"
     assert err(api("UpdateClient", clientid=cid, currency="42")) == "Invalid Currency ID"
     # a failed update leaves the client unchanged
-    assert api("GetClientsDetails", clientid=cid).get_json()["client"]["currency"] == "1"
+    assert api("GetClientsDetails", clientid=cid).get_json()["client"]["currency"] == 1
 
 
 def test_update_client_by_email(api: Any, make_client: Any) -> None:
@@ -123,18 +126,18 @@ def test_get_clients_paging_search_status(api: Any, make_client: Any) -> None:
     api("CloseClient", clientid=ids[0])
     page = api("GetClients", limitstart="1", limitnum="2").get_json()
     GetClientsResponseSchema().load(page)
-    assert (page["totalresults"], page["startnumber"], page["numreturned"]) == ("6", "1", "2")
-    assert [c["id"] for c in page["clients"]["client"]] == [str(ids[1]), str(ids[2])]
+    assert (page["totalresults"], page["startnumber"], page["numreturned"]) == (6, 1, 2)
+    assert [c["id"] for c in page["clients"]["client"]] == [ids[1], ids[2]]
     found = api("GetClients", search="zed").get_json()
     assert [c["email"] for c in found["clients"]["client"]] == ["zed@other.org"]
     closed = api("GetClients", status="Closed").get_json()
-    assert [c["id"] for c in closed["clients"]["client"]] == [str(ids[0])]
+    assert [c["id"] for c in closed["clients"]["client"]] == [ids[0]]
     desc = api("GetClients", sorting="DESC", limitnum="1").get_json()
     assert desc["clients"]["client"][0]["firstname"] == "Zed"
     assert err(api("GetClients", limitnum="-1")) == "Invalid limitnum"
     assert err(api("GetClients", status="Nope")) == "Invalid status"
     empty = api("GetClients", search="nomatch").get_json()
-    assert empty["totalresults"] == "0" and empty["clients"]["client"] == []
+    assert empty["totalresults"] == 0 and empty["clients"]["client"] == []
 
 
 def test_search_escapes_wildcards(api: Any, make_client: Any) -> None:
@@ -144,16 +147,21 @@ def test_search_escapes_wildcards(api: Any, make_client: Any) -> None:
     assert [c["email"] for c in found] == ["a_b@example.com"]
 
 
+DECIMAL_FORMAT = "Amount must be in decimal format: ### or ###.##"  # AddCredit's documented text
+
+
 def test_add_credit(api: Any, make_client: Any) -> None:
     cid = make_client()
     assert api("AddCredit", clientid=cid, description="Goodwill", amount="10.50").get_json() == \
         {"result": "success", "newbalance": "10.50"}
     assert api("AddCredit", clientid=cid, description="Fix", amount="0.50", type="remove").get_json()["newbalance"] == "10.00"
-    assert err(api("AddCredit", clientid=cid, description="x", amount="-5")) == "No Amount Provided"
+    assert err(api("AddCredit", clientid=cid, description="x", amount="-5")) == DECIMAL_FORMAT
     assert err(api("AddCredit", clientid=cid, description="x", amount="10.01", type="remove")) == \
         "Insufficient Credit Balance"
-    assert err(api("AddCredit", clientid=cid, description="x", amount="abc")) == "No Amount Provided"
-    assert err(api("AddCredit", clientid=cid, description="x", amount="1e400")) == "No Amount Provided"
+    assert err(api("AddCredit", clientid=cid, description="x", amount="abc")) == DECIMAL_FORMAT
+    assert err(api("AddCredit", clientid=cid, description="x", amount="1e400")) == DECIMAL_FORMAT
+    assert err(api("AddCredit", clientid=cid, description="x", amount="1.005")) == DECIMAL_FORMAT
+    assert err(api("AddCredit", clientid=cid, description="x", amount="0")) == "No Amount Provided"
     assert err(api("AddCredit", clientid=cid, description="x")) == "No Amount Provided"
     assert err(api("AddCredit", clientid=cid, description="x", amount="1", type="steal")) == "Type can only be add or remove"
     assert err(api("AddCredit", clientid="999", description="x", amount="1")) == "Client ID Not Found"
@@ -168,8 +176,8 @@ def test_get_client_groups(app: Any, api: Any) -> None:
                                                  "separate_invoices": True}]}, actor="test")
     body = api("GetClientGroups").get_json()
     GetClientGroupsResponseSchema().load(body)
-    assert body["totalresults"] == "1"
-    assert body["groups"]["group"] == [{"id": "1", "groupname": "Resellers", "groupcolour": "#fff",
+    assert body["totalresults"] == 1
+    assert body["groups"]["group"] == [{"id": 1, "groupname": "Resellers", "groupcolour": "#fff",
                                         "discountpercent": "10.00", "susptermexempt": "",
                                         "separateinvoices": "on"}]
 

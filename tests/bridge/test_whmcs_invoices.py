@@ -30,7 +30,7 @@ def test_create_and_get_invoice_untaxed(api: Any, make_client: Any) -> None:
     assert body["result"] == "success" and body["status"] == "Unpaid"
     inv = api("GetInvoice", invoiceid=body["invoiceid"]).get_json()
     GetInvoiceResponseSchema().load(inv)
-    assert (inv["userid"], inv["date"], inv["duedate"]) == (str(cid), "2026-10-01", "2026-10-15")
+    assert (inv["userid"], inv["date"], inv["duedate"]) == (cid, "2026-10-01", "2026-10-15")
     assert (inv["subtotal"], inv["tax"], inv["tax2"], inv["total"], inv["balance"]) == \
         ("5.40", "0.00", "0.00", "5.40", "5.40")
     assert [i["description"] for i in inv["items"]["item"]] == ["Server web-1", "Extra IP"]
@@ -171,7 +171,10 @@ def test_payment_errors(api: Any, make_client: Any) -> None:
     assert err(api("AddInvoicePayment", invoiceid="999", transid="t", gateway="g")) == "Invoice ID Not Found"
     assert err(api("AddInvoicePayment", invoiceid=iid, gateway="g")) == "Missing Variables: transid is required"
     assert err(api("AddInvoicePayment", invoiceid=iid, transid="t")) == "Missing Variables: gateway is required"
-    assert err(api("AddInvoicePayment", invoiceid=iid, transid="t", gateway="g", amount="-1")) == "Invalid amount"
+    assert err(api("AddInvoicePayment", invoiceid=iid, transid="t", gateway="g", amount="-1")) == \
+        "Amount must be in decimal format: ### or ###.##"
+    assert err(api("AddInvoicePayment", invoiceid=iid, transid="t", gateway="g", amount="0")) == \
+        "Amount must be greater than zero"
     assert err(api("AddInvoicePayment", invoiceid=iid, transid="t", gateway="g", date="yesterday")) == \
         "Invalid date format"
     api("UpdateInvoice", invoiceid=iid, status="Cancelled")
@@ -200,15 +203,15 @@ def test_get_invoices_filters(api: Any, make_client: Any) -> None:
     api("AddInvoicePayment", invoiceid=other, transid="t", gateway="g")
     body = api("GetInvoices", userid=a).get_json()
     GetInvoicesResponseSchema().load(body)
-    assert [i["id"] for i in body["invoices"]["invoice"]] == [past, future]
+    assert [i["id"] for i in body["invoices"]["invoice"]] == [int(past), int(future)]
     assert body["invoices"]["invoice"][0]["currencycode"] == "USD"
     overdue = api("GetInvoices", status="Overdue").get_json()
-    assert [i["id"] for i in overdue["invoices"]["invoice"]] == [past]
+    assert [i["id"] for i in overdue["invoices"]["invoice"]] == [int(past)]
     paid = api("GetInvoices", status="Paid").get_json()
-    assert [i["id"] for i in paid["invoices"]["invoice"]] == [other]
+    assert [i["id"] for i in paid["invoices"]["invoice"]] == [int(other)]
     page = api("GetInvoices", limitstart="1", limitnum="1", orderby="total", order="desc").get_json()
-    assert (page["totalresults"], page["numreturned"]) == ("3", "1")
-    assert page["invoices"]["invoice"][0]["id"] == future
+    assert (page["totalresults"], page["numreturned"]) == (3, 1)
+    assert page["invoices"]["invoice"][0]["id"] == int(future)
     assert err(api("GetInvoices", status="Nope")) == "Invalid status"
     assert err(api("GetInvoices", orderby="drop table")) == "Invalid orderby"
 
@@ -217,7 +220,7 @@ def test_client_stats(api: Any, make_client: Any) -> None:
     cid = make_client()
     api("CreateInvoice", userid=cid, itemdescription1="x", itemamount1="2.5")
     stats = api("GetClientsDetails", clientid=cid, stats="true").get_json()["stats"]
-    assert stats["numunpaidinvoices"] == "1" and stats["unpaidinvoicesamount"] == "2.50"
+    assert stats["numunpaidinvoices"] == 1 and stats["unpaidinvoicesamount"] == "$2.50 USD"
 
 
 def test_client_stats_sum_exactly(api: Any, make_client: Any) -> None:
@@ -227,7 +230,7 @@ def test_client_stats_sum_exactly(api: Any, make_client: Any) -> None:
         assert api("CreateInvoice", userid=cid, itemdescription1="x",
                    itemamount1="999999999999.99").get_json()["result"] == "success"
     stats = api("GetClientsDetails", clientid=cid, stats="true").get_json()["stats"]
-    assert stats["numunpaidinvoices"] == "21" and stats["unpaidinvoicesamount"] == "20999999999999.79"
+    assert stats["numunpaidinvoices"] == 21 and stats["unpaidinvoicesamount"] == "$20,999,999,999,999.79 USD"
 
 
 # --- the service, as the invoicing engineer will call it ---------------------------------

@@ -31,8 +31,9 @@ def make_bridge_app(tmp_path: Path) -> tuple[Any, int]:
     db.upgrade(engine)
     engine.dispose()
     catalogue.clear_cache()
+    # Fuzzing sends many wrong credentials from one address: no throttle here (429 is documented).
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "contracts-tests", "PRICING_TOKEN": PRICING_TOKEN,
-                      "SYSTEM_URL": "https://billing.test"})
+                      "SYSTEM_URL": "https://billing.test", "RATE_LIMIT_WHMCS_AUTH": "1000000/60"})
     app.instance_path = str(tmp_path / "instance")
     factory = app.extensions["bridge_db"]["session_factory"]
     with factory() as s, s.begin():

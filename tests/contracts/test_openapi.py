@@ -113,7 +113,8 @@ def test_whmcs_api_documents_every_action_form_and_answer():
         assert set(params._declared_fields) <= set(form["properties"])
         assert {n for n, f in params._declared_fields.items() if f.required} <= set(form["required"])
     add_client = schemas["WhmcsAddClientRequest"]
-    assert {"firstname", "lastname", "email", "country", "password2"} <= set(add_client["required"])
+    assert {"firstname", "lastname", "email", "country"} <= set(add_client["required"])
+    assert "password2" not in add_client["required"]  # optional when owner_user_id is given
     assert add_client["properties"]["taxexempt"]["enum"] == openapi.WHMCS_BOOLEAN
     assert "nullable" not in add_client["properties"]["currency"]  # a form field is absent, never null
     get_invoices = schemas["WhmcsGetInvoicesRequest"]["properties"]

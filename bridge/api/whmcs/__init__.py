@@ -1,10 +1,12 @@
 """``POST /includes/api.php``: the WHMCS External API.
 
-Flow: parse the form (PHP arrays) → find the action (case-insensitive; "Command Not
-Found") → authenticate ``identifier``+``secret`` or ``username``+MD5 ``password``
-("Authentication Failed", HTTP 403) → IP allow-list unless a matching ``accesskey``
-("Invalid IP <ip>", HTTP 403) → run the handler in one transaction (commit on success,
-roll back on any error) → answer in ``responsetype`` json (default) or xml.
+Flow: merge the query string and the form as PHP's ``$_REQUEST`` does (the form wins; PHP
+arrays decoded) → find the action (case-insensitive; "Command Not Found") → refuse an
+address that failed authentication too often (HTTP 429) → authenticate ``identifier`` +
+``secret`` or ``username`` + MD5 ``password`` ("Authentication Failed", HTTP 403; each
+failure counts against the address) → IP allow-list unless a matching ``accesskey``
+("Invalid IP <ip>", HTTP 403) → run the handler in one transaction (commit on success, roll
+back on any error) → answer in ``responsetype`` json (default) or xml, errors included.
 Action handlers live in the sibling modules and register with ``@action``.
 """
 
@@ -20,14 +22,18 @@ import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bridge.api.whmcs import envelope
 from bridge.api.whmcs.params import php_form
+from bridge.api.whmcs.pricing import token_pricing
 from bridge.api.whmcs.registry import ACTIONS, ActionContext, action
-from bridge.db import get_session, is_lock_conflict
-from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound
+from bridge.db import get_engine, get_session, is_lock_conflict
+from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound, ValidationFailed
 from bridge.services import credentials
+from bridge.web import ratelimit
+from bridge.web.models import RateLimitCounter
 
 __all__ = ["ACTIONS", "action", "bp", "load_actions"]
 
@@ -65,13 +71,65 @@ def _ip_allowed(remote: str, lists: list[str]) -> bool:
     return False
 
 
+AUTH_LIMIT_KEY = "whmcs-auth"  # rate_limits key prefix: failed API authentications per address
+
+
+def _auth_limit() -> ratelimit.Limit:
+    return ratelimit.parse_limit(current_app.config.get("RATE_LIMIT_WHMCS_AUTH") or "10/60")
+
+
+def _auth_blocked(remote: str) -> int:
+    """Seconds until ``remote`` may try again when its failures in this window reached the limit, else 0.
+
+    Read before the credentials are checked, so a blocked address learns nothing, not even
+    that a guess was right. The window arithmetic is ``ratelimit.hit``'s.
+    """
+    limit = _auth_limit()
+    now = time.time()
+    window = int(now // limit.seconds) * limit.seconds
+    with get_engine().connect() as conn:
+        count = conn.scalar(select(RateLimitCounter.count).where(
+            RateLimitCounter.key == f"{AUTH_LIMIT_KEY}:{remote}"[:200], RateLimitCounter.window_start == window))
+    if count is not None and count >= limit.count:
+        return max(1, int(window + limit.seconds - now))
+    return 0
+
+
+def _count_failure(remote: str) -> None:
+    try:
+        ratelimit.hit(get_engine(), f"{AUTH_LIMIT_KEY}:{remote}", _auth_limit())
+    except ratelimit.RateLimited:
+        pass  # this answer is the 403 already decided; the next attempt is refused up front
+
+
+class TooManyFailures(BridgeError):
+    """Too many failed authentications from one address (HTTP 429)."""
+
+    http_status = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("Too many failed authentication attempts; try again later")
+        self.retry_after = retry_after
+
+
 def _authenticate(params: dict, remote: str) -> str:
-    """Check credentials and the IP allow-list; return the actor name."""
+    """Check credentials and the IP allow-list; return the actor name.
+
+    A wrong pair counts a failure against ``remote``; an address at the limit is refused
+    before its credentials are looked at.
+    """
+    retry_after = _auth_blocked(remote)
+    if retry_after:
+        raise TooManyFailures(retry_after)
     identifier = params.get("identifier") or params.get("username") or ""
     secret = params.get("secret") or params.get("password") or ""
-    if not isinstance(identifier, str) or not isinstance(secret, str):
-        raise AuthFailed("Authentication Failed")
-    cred = credentials.authenticate(get_session(), identifier, secret)
+    try:
+        if not isinstance(identifier, str) or not isinstance(secret, str):
+            raise AuthFailed("Authentication Failed")
+        cred = credentials.authenticate(get_session(), identifier, secret)
+    except AuthFailed:
+        _count_failure(remote)
+        raise
     key = current_app.config.get("API_ACCESS_KEY") or ""
     given = params.get("accesskey")
     if key and isinstance(given, str) and hmac.compare_digest(given.encode(), key.encode()):
@@ -81,26 +139,58 @@ def _authenticate(params: dict, remote: str) -> str:
     return f"api:{cred.name}"
 
 
+def request_params() -> dict:
+    """The query string and the form merged like PHP's ``$_REQUEST``: a form field wins.
+
+    Each part's PHP arrays are decoded on their own, so ``a[]`` in the form replaces the
+    query string's ``a`` entirely (as PHP does), never mixes with it.
+    """
+    return {**php_form(request.args.items(multi=True)), **php_form(request.form.items(multi=True))}
+
+
+def _responsetype() -> str:
+    """``xml`` or ``json``, read before anything else is parsed, so every error honours it."""
+    rt = request.form.get("responsetype")
+    if rt is None:
+        rt = request.args.get("responsetype")
+    return "xml" if isinstance(rt, str) and rt.strip().lower() == "xml" else "json"
+
+
+def _find_action(params: dict) -> str:
+    name = params.get("action")
+    if not isinstance(name, str) or name.strip().lower() not in ACTIONS:
+        raise CommandNotFound()
+    return name.strip().lower()
+
+
 @bp.post("/includes/api.php")
 def api() -> Response:
     """The External API entry point."""
     responsetype = "json"
     session = get_session()
     try:
-        params = php_form(request.form.items(multi=True))
-        rt = params.get("responsetype")
-        responsetype = "xml" if isinstance(rt, str) and rt.lower() == "xml" else "json"
-        name = params.get("action")
-        spec = ACTIONS.get(name.lower()) if isinstance(name, str) else None
-        if spec is None:
-            raise CommandNotFound()
+        responsetype = _responsetype()
+        raw_action = request.form.get("action", request.args.get("action"))
+        if isinstance(raw_action, str) and raw_action.strip().lower() == "gettokenpricing":
+            # SolusVM's call: the addon URL's code path on the same fields, so every fault
+            # gets the same HTTP status there and here (whatever PHP arrays it carries).
+            return token_pricing(request_params)
+        try:
+            params = request_params()
+        except ValidationFailed:
+            # A malformed field of an unknown action is still an unknown action.
+            raw = request.form.get("action", request.args.get("action"))
+            if not isinstance(raw, str) or raw.strip().lower() not in ACTIONS:
+                raise CommandNotFound() from None
+            raise
+        spec = ACTIONS[_find_action(params)]
         remote = request.remote_addr or ""
         actor = _authenticate(params, remote) if spec.auth else "solusvm"
         # Services that queue SolusVM changes read the config from the session (bridge.services.hooks).
         session.info["bridge_config"] = current_app.config
         for attempt in range(LOCK_RETRIES):
             ctx = ActionContext(params=params, session=session, actor=actor, config=current_app.config,
-                                remote_addr=remote, today=datetime.now(UTC).date())
+                                remote_addr=remote, today=datetime.now(UTC).date(), responsetype=responsetype)
             try:
                 result = spec.handler(ctx)
                 session.commit()
@@ -116,10 +206,22 @@ def api() -> Response:
                 time.sleep(min(0.5, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.5))
         if isinstance(result, Response):
             return result
-        return envelope.success(result, responsetype)
+        return envelope.success(result, responsetype, action=spec.name)
+    except TooManyFailures as exc:
+        session.rollback()
+        resp = envelope.error(exc, responsetype)
+        resp.headers["Retry-After"] = str(exc.retry_after)
+        return resp
     except BridgeError as exc:
         session.rollback()
         return envelope.error(exc, responsetype)
+    except DBAPIError as exc:
+        session.rollback()
+        # The driver's text can quote the failing row (PostgreSQL's DETAIL: "Failing row
+        # contains (...)", with addresses and password hashes): name the error, never its text.
+        code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "-"
+        log.error("WHMCS API action failed: database error %s (SQLSTATE %s)", type(exc.orig).__name__, code)
+        return envelope.render({"result": "error", "message": "An unexpected error occurred"}, responsetype, 500)
     except Exception:
         session.rollback()
         log.exception("WHMCS API action failed")

@@ -24,7 +24,8 @@ def _xml_value(parent: ET.Element, key: str, value: Any) -> None:
         for k, v in value.items():
             _xml_value(el, str(k), v)
     elif isinstance(value, bool):
-        el.text = "true" if value else "false"
+        # PHP prints true as "1" and false as nothing.
+        el.text = "1" if value else None
     elif value is not None:
         # Input refuses control characters; rows written before that (or by other tools)
         # must still give well-formed XML, so characters XML 1.0 forbids become U+FFFD.
@@ -49,7 +50,10 @@ def render(body: dict[str, Any], responsetype: str, status: int = 200) -> Respon
     return resp
 
 
-def success(fields: dict[str, Any], responsetype: str) -> Response:
+def success(fields: dict[str, Any], responsetype: str, action: str | None = None) -> Response:
+    """``result=success`` plus the action's fields; XML answers lead with ``<action>`` (lower case)."""
+    if responsetype == "xml" and action:
+        return render({"action": action.lower(), "result": "success", **fields}, responsetype)
     return render({"result": "success", **fields}, responsetype)
 
 

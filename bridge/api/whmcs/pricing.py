@@ -5,6 +5,7 @@ It authenticates with SolusVM's shared ``token`` (not API credentials), like the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
@@ -14,11 +15,25 @@ from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import BridgeError
 
 
+def token_pricing(params: Callable[[], dict[str, Any]]) -> Response:
+    """GetTokenPricing through ``/includes/api.php``: the addon URL's code and statuses.
+
+    ``params`` reads the merged query string and form with PHP arrays decoded (so a
+    ``token[]`` is a malformed token, 403); ``action`` is matched in any case, as for every
+    action here. A form that cannot be decoded is bad input: 400, as on the addon URL.
+    """
+    try:
+        form = {**params(), "action": "GetTokenPricing"}
+        return pricing.pricing_response(form)
+    except BridgeError as exc:
+        return pricing.error_response(exc)
+
+
 @action("GetTokenPricing", auth=False)
 def get_token_pricing(ctx: ActionContext) -> Any:
-    """Seed 001 step 6, with GetTokenPricing's 400/403/404 statuses."""
+    """Registered so the name is known; the dispatcher answers it with :func:`token_pricing`."""
     try:
-        return pricing.pricing_response(ctx.params)
+        return pricing.pricing_response({**ctx.params, "action": "GetTokenPricing"})
     except BridgeError as exc:
         resp: Response = pricing.error_response(exc)
         return resp

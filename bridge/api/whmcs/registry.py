@@ -51,3 +51,4 @@ class ActionContext:
     config: Mapping[str, Any]
     remote_addr: str
     today: date
+    responsetype: str = "json"

@@ -27,8 +27,8 @@ def get_currencies(ctx: ActionContext) -> dict[str, Any]:
 @action("GetClientGroups")
 def get_client_groups(ctx: ActionContext) -> dict[str, Any]:
     rows = list(ctx.session.scalars(select(ClientGroup).order_by(ClientGroup.id)))
-    return {"totalresults": str(len(rows)), "groups": {"group": [
-        {"id": sid(g.id), "groupname": g.name, "groupcolour": g.colour, "discountpercent": money(g.discount_percent),
+    return {"totalresults": len(rows), "groups": {"group": [
+        {"id": g.id, "groupname": g.name, "groupcolour": g.colour, "discountpercent": money(g.discount_percent),
          "susptermexempt": onoff(g.susp_term_exempt), "separateinvoices": onoff(g.separate_invoices)}
         for g in rows]}}
 

@@ -1,0 +1,82 @@
+"""GetClientsProducts: one product per SolusVM server of the client (post-paid, billed monthly).
+
+Servers are read from SolusVM (the bridge keeps no copy): a client that is not enrolled has
+none; SolusVM being unreachable is a WHMCS error, never an empty list that looks true. With
+no ``clientid`` every enrolled client is listed (one SolusVM query each).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bridge.api.whmcs.params import bridged, wdate
+from bridge.api.whmcs.registry import ActionContext, action
+from bridge.errors import BridgeError
+from bridge.models import Client
+from bridge.services import clients
+from bridge.services.solusvm_client import SolusVMError, client_from_config
+from contracts import whmcs_requests as req
+
+GetClientsProductsSchema = bridged(req.GetClientsProductsSchema)
+PRODUCT_NAME = "SolusVM Pay As You Go"
+PAYMENT = "Postpaid"
+
+
+class SolusVMUnreachable(BridgeError):
+    """SolusVM did not answer the server listing."""
+
+
+def _status(server: dict[str, Any], client: Client) -> str:
+    if client.status == "Closed":
+        return "Cancelled"
+    return "Suspended" if server.get("is_suspended") else "Active"
+
+
+def product_row(server: dict[str, Any], client: Client) -> dict[str, Any]:
+    """A server as a WHMCS product row (strings, as documented); no money: usage is invoiced monthly."""
+    ips = server.get("ip_addresses") or {}
+    ipv4 = [ip.get("ip", "") for ip in ips.get("ipv4", []) if isinstance(ip, dict)] if isinstance(ips, dict) else []
+    created = str(server.get("created_at") or "")[:10]
+    plan = server.get("plan") or {}
+    return {
+        "id": str(server["id"]), "qty": "1", "clientid": str(client.id), "orderid": "0", "ordernumber": "",
+        "pid": str(plan.get("id", 0)), "regdate": created or wdate(None), "name": str(plan.get("name", "")),
+        "translated_name": str(plan.get("name", "")), "groupname": PRODUCT_NAME,
+        "translated_groupname": PRODUCT_NAME, "domain": str(server.get("name", "")),
+        "dedicatedip": ipv4[0] if ipv4 else "", "serverid": "0", "servername": "", "serverip": "",
+        "serverhostname": "", "suspensionreason": "", "firstpaymentamount": "0.00", "recurringamount": "0.00",
+        "paymentmethod": "", "paymentmethodname": "", "billingcycle": PAYMENT, "nextduedate": "0000-00-00",
+        "status": _status(server, client), "username": "", "password": "", "subscriptionid": "",
+        "promoid": "0", "overideautosuspend": "", "overidesuspenduntil": "0000-00-00", "ns1": "", "ns2": "",
+        "assignedips": "\n".join(ipv4[1:]), "notes": "", "diskusage": "0", "disklimit": "0", "bwusage": "0",
+        "bwlimit": "0", "lastupdate": "0000-00-00 00:00:00", "customfields": {"customfield": []},
+        "configoptions": {"configoption": []},
+    }
+
+
+@action("GetClientsProducts")
+def get_clients_products(ctx: ActionContext) -> dict[str, Any]:
+    data = GetClientsProductsSchema.load_params(ctx.params)
+    if data["clientid"] is not None:
+        targets = [clients.get(ctx.session, data["clientid"])]
+    else:
+        targets = list(ctx.session.scalars(select(Client).where(Client.solusvm_user_id.is_not(None))
+                                           .order_by(Client.id)))
+    rows: list[dict[str, Any]] = []
+    enrolled = [c for c in targets if c.solusvm_user_id]
+    if enrolled:
+        solus = client_from_config(ctx.config, retries=1)
+        try:
+            for c in enrolled:
+                for server in solus.iter_servers(user_id=c.solusvm_user_id):
+                    if data["serviceid"] is None or server.get("id") == data["serviceid"]:
+                        rows.append(product_row(server, c))
+        except SolusVMError as exc:
+            raise SolusVMUnreachable(f"SolusVM is unavailable: {exc}") from None
+    page = rows[data["limitstart"]:data["limitstart"] + data["limitnum"]]
+    return {"clientid": str(data["clientid"]) if data["clientid"] is not None else None,
+            "serviceid": str(data["serviceid"]) if data["serviceid"] is not None else None,
+            "pid": None, "domain": None, "totalresults": str(len(rows)), "startnumber": data["limitstart"],
+            "numreturned": len(page), "products": {"product": page}}
