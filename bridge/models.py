@@ -158,7 +158,7 @@ class Client(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     solusvm_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     # AddClient owner_user_id: the client whose login owns this one (NULL, or a client since
-    # deleted: its own login). No foreign key; see migration 0005_issue13_whmcs.
+    # deleted: its own login). No foreign key; see migration 0006.
     owner_user_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     enrolled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     terms_accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -1,5 +1,5 @@
 """Tables of the web part: admin accounts and rate-limit counters (migration 0002), log-in sessions
-and admin two-factor secrets (migration 0005_issue15)."""
+and admin two-factor secrets (migration 0005)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """WHMCS fidelity: client owners, transaction details, billable items
 
-Revision ID: 0005_issue13_whmcs
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 
 - ``clients.owner_user_id``: AddClient's ``owner_user_id`` (the client whose login owns this
   client); NULL means the client owns itself, as every client written before this revision.
@@ -12,8 +12,8 @@ Revises: 0004
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_issue13_whmcs"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """web security: server-side log-in sessions and admin TOTP two-factor columns
 
-Revision ID: 0005_issue15
+Revision ID: 0005
 Revises: 0004
 
 Sessions created before this revision lived only in the signed cookie; they have no row here
@@ -9,7 +9,7 @@ and so end at the upgrade (everyone logs in once more).
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_issue15"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
