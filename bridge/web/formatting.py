@@ -26,9 +26,10 @@ def format_number(amount: Decimal, fmt: int, decimals: int) -> str:
     return sign + whole + (point + frac if frac else "")
 
 
-def format_money(amount: Decimal | int | str | None, currency: Any) -> str:
+def format_money(amount: Decimal | int | str | None, currency: Any, *, currency_once: bool = True) -> str:
     """``amount`` in ``currency`` (a model, object or mapping with prefix, suffix, format, decimals), e.g.
-    ``1,234.50 USD``; with only a prefix, ``$1,234.50``."""
+    ``1,234.50 USD``; with only a prefix, ``$1,234.50``. ``currency_once=False`` keeps both
+    prefix and suffix (``$1,234.50 USD``), as WHMCS writes amounts in its API answers."""
     if amount is None:
         return ""
     def attr(name: str, default: Any) -> Any:
@@ -40,7 +41,7 @@ def format_money(amount: Decimal | int | str | None, currency: Any) -> str:
     number = format_number(Decimal(str(amount)), fmt, decimals)
     prefix = str(attr("prefix", ""))
     suffix = str(attr("suffix", ""))
-    if prefix.strip() and suffix.strip():
+    if currency_once and prefix.strip() and suffix.strip():
         # The currency once: "5,76 EUR", not "€5,76 EUR" (the suffix is the code WHMCS
         # catalogues carry; a symbol alone would not tell $ USD from $ CAD).
         prefix = ""

@@ -10,8 +10,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
 
+from bridge.errors import ValidationFailed
 from bridge.models import MONEY_SCALE, Currency, Invoice
 from bridge.services import catalogue
 from tests.bridge.conftest import err, ok, session_of
@@ -41,8 +43,19 @@ def test_zero_decimal_currency_adds_up(app: Any, api: Any, make_client: Any) -> 
         assert values == [Decimal(1334), Decimal(133), Decimal(37), Decimal(1504)]
 
 
-def test_currency_finer_than_the_stored_scale_is_refused(app: Any, api: Any, make_client: Any) -> None:
-    cur = _catalogue(app, "KWD", MONEY_SCALE + 1)
+def test_currency_finer_than_the_stored_scale_is_refused_when_the_catalogue_loads(app: Any) -> None:
+    with pytest.raises(ValidationFailed, match="KWD decimals must be 0-2"):
+        _catalogue(app, "KWD", MONEY_SCALE + 1)
+    with session_of(app) as s:
+        assert s.scalar(select(Currency.id).where(Currency.code == "KWD")) is None  # nothing written
+
+
+def test_a_stored_currency_finer_than_the_scale_is_refused_by_invoicing(app: Any, api: Any,
+                                                                        make_client: Any) -> None:
+    # A row written before the catalogue checked decimals (or by hand): invoicing still refuses.
+    cur = _catalogue(app, "KWD", MONEY_SCALE)
+    with session_of(app) as s, s.begin():
+        s.execute(update(Currency).where(Currency.id == cur).values(decimals=MONEY_SCALE + 1))
     cid = make_client(currency=cur)
     assert err(api("CreateInvoice", userid=cid, itemdescription1="a", itemamount1="1.005")) == \
         "Currency KWD has 3 decimal places; invoices are stored with at most 2"

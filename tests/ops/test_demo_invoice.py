@@ -50,5 +50,9 @@ def test_demo_has_an_invoice_from_the_start_and_prints_links_decoded() -> None:
         link = re.search(r"^  (http://\S+/signup/verify/\S+)$", printed.getvalue(), re.M)
         assert link, printed.getvalue()
         assert "=3D" not in link.group(1)
-        resp = other.get(link.group(1), timeout=10, allow_redirects=False)
-        assert resp.status_code == 302 and resp.headers["Location"].endswith("/signup/terms")
+        # The link opens a page that asks for the sign-up's password (docs/web.md, security model).
+        page = other.get(link.group(1), timeout=10, allow_redirects=False)
+        assert page.status_code == 200 and 'name="password"' in page.text
+        resp = other.post(link.group(1), data={"csrf_token": csrf(page.text), "password": "a long enough password 1"},
+                          timeout=10, allow_redirects=False)
+        assert resp.status_code in (302, 303) and resp.headers["Location"].endswith("/signup/terms")

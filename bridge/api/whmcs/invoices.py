@@ -239,7 +239,8 @@ def client_stats(ctx: ActionContext, client: Client) -> dict[str, Any]:
     from bridge.web.formatting import format_money
 
     cur = client.currency
-    fmt = lambda amount: format_money(amount, cur)  # noqa: E731 - local shorthand
+    # WHMCS's own layout: prefix and suffix both ("$7.00 USD"), unlike the pages.
+    fmt = lambda amount: format_money(amount, cur, currency_once=False)  # noqa: E731 - local shorthand
     # Summed in Python: SQL SUM over Numeric is float arithmetic on SQLite.
     by: dict[str, tuple[int, Decimal, Decimal]] = {}
     overdue = (0, Decimal(0))
