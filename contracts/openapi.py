@@ -132,7 +132,7 @@ def build_solusvm_spec() -> dict[str, Any]:
     spec = _new_spec(
         "SolusVM 2 API (subset used by billing), as served by mock_solusvm",
         "The part of the SolusVM 2 REST API a billing system uses. Evidence levels per field are in "
-        "shared/reference/solusvm2-api.md; `GET /usage` is an inferred shape.",
+        "docs/solusvm-api.md; `GET /usage` is an inferred shape.",
     )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=sv.ErrorSchema)

@@ -6,7 +6,7 @@ schemas ignore unknown keys on load (the real SolusVM sends many more fields tha
 system reads); input schemas are lenient where real clients differ (``billing_user_id`` as an
 int or a numeric string) and ignore unknown fields the way a Laravel request does.
 
-Evidence levels and sources are in ``shared/reference/solusvm2-api.md``.
+Evidence levels and sources are in ``docs/solusvm-api.md``.
 """
 
 from __future__ import annotations

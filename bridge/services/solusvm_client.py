@@ -58,9 +58,9 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 # --- what the bridge reads, checked with contracts.solusvm (built once: loads are hot) ----------
 #
 # ``only=`` keeps the fields the bridge relies on. Full schemas would refuse a real SolusVM
-# over fields the bridge never reads or whose shape is a guess (reference
-# shared/reference/solusvm2-api.md): timestamps, roles, the server's IPs and usage counters,
-# plan prices, the billing integration's ``type`` values and driver URLs (§7.2, UNKNOWN).
+# over fields the bridge never reads or whose shape is a guess (docs/solusvm-api.md):
+# timestamps, roles, the server's IPs and usage counters,
+# plan prices, the billing integration's ``type`` values and driver URLs (unknown).
 
 #: Fields of a user the bridge reads (sync, outbox, SSO, invoicing).
 USER_FIELDS = ("id", "email", "status", "billing_user_id")

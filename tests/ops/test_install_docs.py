@@ -19,16 +19,9 @@ def install_block() -> str:
     return section.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
-# docs/mock.md belongs to the mock's own work in progress; its one reference to a file
-# outside the repository is removed there (remove this exception when it is).
-NOT_YET = {"mock.md"}
-
-
 def test_no_doc_points_outside_the_repository() -> None:
     """A person who clones the repository has only the repository."""
     for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        if path.name in NOT_YET:
-            continue
         text = path.read_text()
         assert "../shared" not in text and "shared/reference" not in text, path
         for link in re.findall(r"\]\((?!https?://|#)([^)]+)\)", text):
