@@ -1,6 +1,6 @@
 """Prometheus metrics of the bridge, defined once here and incremented where things happen.
 
-Exposition (``/metrics``, multi-process gunicorn support) is wired by the app factory.
+Exposition (``/metrics``, multi-process support for the server's workers) is wired by the app factory.
 Label values are bounded (route names, status classes, outcomes), never ids or e-mails.
 """
 

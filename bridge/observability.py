@@ -16,7 +16,7 @@
   status, duration, request id; no query strings, which may carry SSO tokens);
 - serves ``GET /metrics`` in Prometheus text format, closed by default: with ``METRICS_TOKEN`` set,
   only to ``Authorization: Bearer <token>``, compared in constant time (401 otherwise); without
-  it, only to direct requests from ``METRICS_ALLOWED_IPS`` (loopback by default; 403 otherwise). Under gunicorn, set
+  it, only to direct requests from ``METRICS_ALLOWED_IPS`` (loopback by default; 403 otherwise). With several worker processes, set
   ``PROMETHEUS_MULTIPROC_DIR`` (an empty directory, before the workers start) and every
   worker's counters are summed at scrape time. Gauges that describe the database (pending
   outbox changes, unpaid invoices) are read from the database at scrape time by
@@ -285,7 +285,7 @@ class DatabaseCollector(Collector):
 
 
 def exposition(engine: Any) -> bytes:
-    """The Prometheus text for this process (or all gunicorn workers) plus the database gauges."""
+    """The Prometheus text for this process (or all worker processes) plus the database gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

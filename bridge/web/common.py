@@ -155,7 +155,7 @@ def public_url(endpoint: str, **values: Any) -> str:
 # A message that fails is tried again once after this pause (the visitor already has the page).
 MAIL_ATTEMPTS = 2
 MAIL_RETRY_SECONDS = 2.0
-# SMTP sends run on at most this many background threads per process (each gunicorn worker).
+# SMTP sends run on at most this many background threads per process (each worker process).
 MAIL_SENDER_THREADS = 2
 # At a normal exit the process waits this long for queued mail before giving it up (logged).
 MAIL_EXIT_WAIT_SECONDS = 10.0
@@ -239,7 +239,7 @@ def send_after_response(mail: Mail) -> None:
     Pages that must not tell whether an address has an account (sign-up, resend, forgotten
     password) send mail for some addresses only: sent inside the request, the SMTP round trip
     (or a dead server's timeout) and a failure page would tell them apart. Instead, once the
-    WSGI server closes the response (werkzeug and gunicorn both do), the message is queued for
+    WSGI server closes the response (granian, werkzeug and gunicorn all do), the message is queued for
     this process's background sender (``mail_sender``); the worker is free at once, every
     visitor gets the same page in the same time, and a failure is logged for the operator.
     Without ``MAIL_SERVER`` (development, the demo) the ``.eml`` file is written at once: a local

@@ -48,7 +48,7 @@ class WebSession(Base):
 class RateLimitCounter(Base):
     """Hits of one key (e.g. ``login:ip:1.2.3.4``) in one fixed window.
 
-    Kept in the database, not in process memory, so every gunicorn worker and machine
+    Kept in the database, not in process memory, so every worker process and machine
     counts against the same numbers.
     """
 

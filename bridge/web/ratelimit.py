@@ -2,7 +2,7 @@
 
 Counters live in the ``rate_limits`` table and are bumped with one atomic
 ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING`` statement (SQLite >= 3.35 and
-PostgreSQL), in a transaction of their own. So the limit holds across gunicorn workers and
+PostgreSQL), in a transaction of their own. So the limit holds across worker processes and
 machines sharing the database, and a request that fails later still counts.
 """
 

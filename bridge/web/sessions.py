@@ -3,7 +3,7 @@
 Plain Python (no Flask): functions take a ``Session`` and flush, the caller commits. The
 cookie (signed by Flask, readable by its holder) carries only a random token; the row is
 keyed by the token's SHA-256, so neither the database nor a log of it yields a usable cookie.
-Rows are shared by every gunicorn worker and machine through the database, on SQLite and
+Rows are shared by every worker process and machine through the database, on SQLite and
 PostgreSQL alike: deleting a row ends that session everywhere at once.
 """
 
