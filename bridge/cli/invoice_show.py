@@ -23,7 +23,7 @@ def register(group: click.Group) -> None:
         from bridge.errors import BridgeError
         from bridge.services import invoices as invoice_service
         from bridge.services.invoice_document import document
-        from bridge.web.formatting import format_money
+        from bridge.services.money_format import format_money
 
         app = make_app()
         database_ready(app)

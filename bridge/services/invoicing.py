@@ -51,7 +51,8 @@ from bridge import metrics, observability
 from bridge.db import is_lock_conflict
 from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
-from bridge.services import hooks, invoices, locks, pricing
+from bridge.services import hooks, invoice_document, invoices, locks, pricing
+from bridge.services.money_format import format_money
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
 from contracts.rules import capped_tokens, month_bounds, quantize_money, user_token_unit_cost
 
@@ -390,22 +391,23 @@ def invoice_dates(year: int, month: int, due_days: int) -> tuple[date, date]:
     return start, start + timedelta(days=due_days)
 
 
-def mail_text(invoice: Invoice, client: Client, system_url: str) -> str:
-    """The plain-text invoice summary sent to the client."""
-    cur = invoice.currency
-    money = lambda d: f"{cur.prefix}{d}{cur.suffix}"  # noqa: E731 - local shorthand
+def mail_text(session: Session, invoice: Invoice, system_url: str) -> str:
+    """The plain-text invoice summary sent to the client: the same document, tax names and
+    money formatting as the invoice page and its PDF (``invoice_document``)."""
+    doc = invoice_document.document(session, invoice)
+    money = lambda d: format_money(d, doc.currency)  # noqa: E731 - local shorthand
+    client = doc.client
     out = [f"Dear {client.firstname or client.email},", "",
-           f"your invoice #{invoice.id} for SolusVM usage in {invoice.period} is ready.",
+           f"your invoice #{doc.number} for SolusVM usage in {invoice.period} is ready.",
            f"Invoice date: {invoice.date.isoformat()}    Due date: {invoice.duedate.isoformat()}", ""]
     for item in invoice.items:
         out.append(f"  {item.description}: {money(item.amount)}")
-    out += ["", f"Subtotal: {money(invoice.subtotal)}"]
-    if invoice.tax:
-        out.append(f"Tax ({invoice.taxrate}%): {money(invoice.tax)}")
-    if invoice.tax2:
-        out.append(f"Tax 2 ({invoice.taxrate2}%): {money(invoice.tax2)}")
-    out += [f"Total: {money(invoice.total)}", "",
-            f"View and pay it at {system_url.rstrip('/')}/clientarea/invoices", ""]
+    out += ["", f"Subtotal{' (tax included)' if doc.inclusive else ' before tax'}: {money(doc.subtotal)}"]
+    out += [f"{tax.label}: {money(tax.amount)}" for tax in doc.taxes]
+    out += [f"Total: {money(doc.total)}", ""]
+    if doc.is_open and doc.balance > 0 and doc.payment_instructions:
+        out += ["How to pay:", doc.payment_instructions, ""]
+    out += [f"View and pay it at {system_url.rstrip('/')}/clientarea/invoices", ""]
     return "\n".join(out)
 
 
@@ -433,7 +435,7 @@ def _invoice_client(session: Session, client: Client, items: list[UsageItem], pe
                   "type": "SolusVM"}]
     invoice = invoices.create_invoice(session, client.id, lines, date=inv_date, duedate=due, period=period,
                                       actor=ACTOR, notes=f"SolusVM usage {period}")
-    text = mail_text(invoice, client, str(config.get("SYSTEM_URL") or ""))
+    text = mail_text(session, invoice, str(config.get("SYSTEM_URL") or ""))
     return _Created(invoice.id, client.email, client.firstname, text, invoice.currency.code,
                     Decimal(invoice.total), len(lines))
 
@@ -473,7 +475,7 @@ def _resend_unmailed(session_factory: sessionmaker[Session], mailer: Any, period
             if inv is None:
                 continue
             created = _Created(inv.id, inv.client.email, inv.client.firstname,
-                               mail_text(inv, inv.client, str(config.get("SYSTEM_URL") or "")),
+                               mail_text(session, inv, str(config.get("SYSTEM_URL") or "")),
                                inv.currency.code, Decimal(inv.total), len(inv.items))
         _send_mail(session_factory, mailer, created, period, summary)
 

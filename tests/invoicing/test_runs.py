@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge.models import Invoice, InvoiceRun
-from bridge.services import credentials
+from bridge.services import credentials, invoice_document
 from bridge.services.mailer import Mailer
+from bridge.services.money_format import format_money
 from tests.invoicing.conftest import server, user
 from tests.smtp_fixture import SMTPServer
 
@@ -118,9 +119,37 @@ def test_each_client_gets_the_invoice_summary_by_mail(world, smtp_server):
     text = SMTPServer.body(by_to["c0@example.com"])
     inv = next(i for i in world.invoices() if i.client_id == ids[0])
     assert f"Invoice #{inv.id}" in by_to["c0@example.com"]["Subject"]
-    assert "vm-1 (deleted), 1 Core, 1 GB RAM, 2026-10: 700 h × 7 tokens/h = 4900 tokens: $4.90 USD" in text
-    assert "Total: $4.90 USD" in text and "Due date: 2026-11-15" in text
+    # Money as on the invoice page: the currency once (the code, when a currency has both).
+    assert "vm-1 (deleted), 1 Core, 1 GB RAM, 2026-10: 700 h × 7 tokens/h = 4900 tokens: 4.90 USD" in text
+    assert "Total: 4.90 USD" in text and "Due date: 2026-11-15" in text
     assert world.run(mailer=Mailer.from_config(smtp_server.config)).mails_sent == 0  # no second mail
+
+
+def test_the_invoice_mail_names_the_taxes_and_formats_money_like_the_invoice_page(world, smtp_server):
+    # A format-3 EUR client (1.234,56) with two named, compound taxes: the mail must read
+    # like the page and the PDF ("City Tax 6%", "4,90 EUR"), not "Tax (6%)" or "€4.90".
+    world.catalogue({
+        "currencies": [{"code": "USD", "prefix": "$", "suffix": " USD", "format": 2, "rate": "1",
+                        "token_price": "0.001", "default": True},
+                       {"code": "EUR", "prefix": "€", "suffix": " EUR", "format": 3, "rate": "1",
+                        "token_price": "0.001"}],
+        "tax_rules": [{"level": 1, "name": "City Tax", "rate": "6.000"},
+                      {"level": 2, "name": "State Tax", "rate": "2.000"}],
+        "settings": {"TaxEnabled": True, "TaxL2Compound": True}})
+    cid = world.client("eur@example.com", currency="EUR")
+    world.seed([user(1, cid)], [server(1, 1, OCT, DEL_700)])
+    assert world.run(mailer=Mailer.from_config(smtp_server.config)).mails_sent == 1
+    text = SMTPServer.body(smtp_server.wait_for(1)[0])
+    with world.factory() as s:
+        inv = s.scalar(select(Invoice).where(Invoice.client_id == cid))
+        page = invoice_document.document(s, inv)
+        expected = {tax.label: format_money(tax.amount, page.currency) for tax in page.taxes}
+        total = format_money(page.total, page.currency)
+    assert expected == {"City Tax 6%": "0,29 EUR", "State Tax 2%": "0,10 EUR"}
+    assert "Subtotal before tax: 4,90 EUR" in text and "Tax (" not in text and "€" not in text
+    for label, amount in expected.items():
+        assert f"{label}: {amount}" in text
+    assert f"Total: {total}" in text and total == "5,29 EUR"
 
 
 def test_a_mail_failure_keeps_the_invoice_and_the_next_run_resends(world, smtp_server):

@@ -236,7 +236,7 @@ def client_stats(ctx: ActionContext, client: Client) -> dict[str, Any]:
     """
     from sqlalchemy import select
 
-    from bridge.web.formatting import format_money
+    from bridge.services.money_format import format_money
 
     cur = client.currency
     # WHMCS's own layout: prefix and suffix both ("$7.00 USD"), unlike the pages.
