@@ -261,8 +261,9 @@ class WhmcsRequestSchema(Schema):
 class WhmcsAuthSchema(Schema):
     """The fields every authenticated ``/includes/api.php`` call carries besides ``action``.
 
-    Either ``identifier`` + ``secret`` or ``username`` + ``password`` authenticates; a wrong pair
-    is ``Authentication Failed`` (HTTP 403).
+    Either ``identifier`` + ``secret`` or ``username`` + ``password`` authenticates; the latter may
+    also be a bridge admin's name and the lowercase hex MD5 of that admin's password (WHMCS's
+    pre-7.2 mode). A wrong pair is ``Authentication Failed`` (HTTP 403).
     """
 
     class Meta:
@@ -270,8 +271,9 @@ class WhmcsAuthSchema(Schema):
 
     identifier = fields.String(metadata={"description": "API credential identifier"})
     secret = fields.String(metadata={"description": "API credential secret"})
-    username = fields.String(metadata={"description": "The identifier, legacy spelling"})
-    password = fields.String(metadata={"description": "The secret or the MD5 hex of the secret (legacy)"})
+    username = fields.String(metadata={"description": "The identifier, legacy spelling; or a bridge admin's name"})
+    password = fields.String(metadata={"description": "The secret or the MD5 hex of the secret (legacy); with an "
+                                       "admin's name, the MD5 of the admin's password as 32 lowercase hex digits"})
     accesskey = fields.String(metadata={"description": "API access key: skips the IP allow-list when it matches"})
     responsetype = fields.String(validate=validate.OneOf(["json", "xml"]),
                                  metadata={"description": "Answer format (default json)"})

@@ -1,4 +1,5 @@
-"""``solus-bridge admin create --name NAME --password PW``: accounts for the /admin pages;
+"""``solus-bridge admin create --name NAME --password PW``: accounts for the /admin pages (and
+the WHMCS API's username + md5(password) log-in);
 ``solus-bridge admin reset-2fa --name NAME``: turn off a lost authenticator."""
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def register(group: click.Group) -> None:
         except (WebError, BridgeError) as exc:
             raise click.ClickException(exc.message) from None
         click.echo(f"admin {admin.name} (id {admin.id}) ready")
+        # Admins whose password was set before migration 0007 have no MD5 verifier; setting
+        # the password here is what gives them one.
+        click.echo(f"WHMCS API: username={admin.name} with password=<lowercase hex MD5 of this password> "
+                   "now authenticates as this admin")
 
     @admin_group.command("reset-2fa")
     @click.option("--name", required=True, help="Log-in name of the admin who lost their authenticator.")

@@ -1,8 +1,8 @@
 """Audit log: one row per change, with who made it.
 
 Actors are strings: ``"api:<credential name>"``, ``"cli"``, ``"system"``, ``"client:<id>"``,
-``"admin:<name>"``. ``record`` only adds to the session, so the entry commits (or rolls
-back) together with the change it describes.
+``"admin:<name>"``, ``"api-admin:<name>"`` (an admin through the WHMCS API). ``record`` only
+adds to the session, so the entry commits (or rolls back) together with the change it describes.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ functions return, so a failed commit never leaves a sent link to a record that i
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +33,7 @@ from bridge.web.errors import (
     WrongPassword,
 )
 from bridge.web.models import Admin
+from bridge.web.ratelimit import identity_key
 
 VERIFY_SALT = "bridge.web.signup.verify"
 MIN_PASSWORD = 10
@@ -233,6 +236,7 @@ def create_admin(session: Session, name: str, password: str) -> Admin:
         admin = Admin(name=name, password_hash="")
         session.add(admin)
     admin.password_hash = clients.hash_password(password)
+    admin.api_md5_hash = clients.hash_password(password_md5(password))
     session.flush()
     audit.record(session, "cli", "admin.create", "admin", admin.id, {"name": name})
     return admin
@@ -248,6 +252,46 @@ def authenticate_admin(session: Session, name: str, password: str) -> Admin | No
     admin.last_login_at = utcnow()
     session.flush()
     audit.record(session, f"admin:{admin.name}", "admin.login", "admin", admin.id, {})
+    return admin
+
+
+# --- admin log-in to the WHMCS External API: username + md5(password) ---------------------
+# WHMCS before 7.2 authenticated API calls with an admin's username and the MD5 of the admin's
+# password, and still documents it. Only a salted hash of that MD5 is kept (``api_md5_hash``);
+# an admin whose password was set before it existed has none and is refused until it is set again.
+_MD5_HEX = re.compile(r"[0-9a-f]{32}")
+
+
+def password_md5(password: str) -> str:
+    """The lowercase hex MD5 of a password, as WHMCS API clients send it."""
+    return hashlib.md5(password.encode(), usedforsecurity=False).hexdigest()
+
+
+def _admin_by_identity(session: Session, username: str) -> Admin | None:
+    """The admin whose name is ``username`` under ``identity_key`` (case, width and surrounding
+    space ignored, as the log-in limits key them); an exact name wins when two admins share one
+    identity, otherwise such a name matches nobody."""
+    key = identity_key(username)
+    if not key:
+        return None
+    # Admins are a handful of operators: comparing in Python applies the exact same
+    # normalisation on every backend (NFKC and case folding are not SQL functions).
+    matches = [a for a in session.scalars(select(Admin)) if identity_key(a.name) == key]
+    if len(matches) > 1:
+        matches = [a for a in matches if a.name == username.strip()]
+    return matches[0] if len(matches) == 1 else None
+
+
+def authenticate_admin_md5(session: Session, username: str, md5hex: str) -> Admin | None:
+    """The admin when ``md5hex`` (32 lowercase hex digits only) is the MD5 of their password and
+    they have a stored verifier; otherwise None, after the same hashing work (no timing tell)."""
+    admin = _admin_by_identity(session, username)
+    well_formed = bool(_MD5_HEX.fullmatch(md5hex))
+    if admin is None or not admin.api_md5_hash or not well_formed:
+        check_password_hash(_dummy_hash(), md5hex)
+        return None
+    if not check_password_hash(admin.api_md5_hash, md5hex):
+        return None
     return admin
 
 

@@ -19,6 +19,9 @@ class Admin(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
+    # A werkzeug hash of md5(password) as lowercase hex, for the WHMCS API's username + MD5
+    # log-in; NULL when the password was set before migration 0007 (set it again to get one).
+    api_md5_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # TOTP (RFC 6238) two-factor log-in: the base32 secret, on once a code from it was confirmed.

@@ -3,8 +3,9 @@
 Flow: merge the query string and the form as PHP's ``$_REQUEST`` does (the form wins; PHP
 arrays decoded) → find the action (case-insensitive; "Command Not Found") → refuse an
 address that failed authentication too often (HTTP 429) → authenticate ``identifier`` +
-``secret`` or ``username`` + MD5 ``password`` ("Authentication Failed", HTTP 403; each
-failure counts against the address) → IP allow-list unless a matching ``accesskey``
+``secret`` or ``username`` + MD5 ``password`` (an API credential, or an admin account by
+name and the MD5 of its password; "Authentication Failed", HTTP 403; each failure counts
+against the address) → IP allow-list unless a matching ``accesskey``
 ("Invalid IP <ip>", HTTP 403) → run the handler in one transaction (commit on success, roll
 back on any error) → answer in ``responsetype`` json (default) or xml, errors included.
 Action handlers live in the sibling modules and register with ``@action``.
@@ -32,7 +33,7 @@ from bridge.api.whmcs.registry import ACTIONS, ActionContext, action
 from bridge.db import get_engine, get_session, is_lock_conflict
 from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound, ValidationFailed
 from bridge.services import credentials
-from bridge.web import ratelimit
+from bridge.web import accounts, ratelimit
 from bridge.web.models import RateLimitCounter
 
 __all__ = ["ACTIONS", "action", "bp", "load_actions"]
@@ -123,20 +124,31 @@ def _authenticate(params: dict, remote: str) -> str:
         raise TooManyFailures(retry_after)
     identifier = params.get("identifier") or params.get("username") or ""
     secret = params.get("secret") or params.get("password") or ""
+    # WHMCS's pre-7.2 form: ``username`` + ``password`` only, which may name an admin account.
+    admin_form = not params.get("identifier") and not params.get("secret") and bool(params.get("username"))
     try:
         if not isinstance(identifier, str) or not isinstance(secret, str):
             raise AuthFailed("Authentication Failed")
-        cred = credentials.authenticate(get_session(), identifier, secret)
+        try:
+            cred = credentials.authenticate(get_session(), identifier, secret)
+            actor, allowed_ips = f"api:{cred.name}", cred.allowed_ips or ""
+        except AuthFailed:
+            if not admin_form:
+                raise
+            admin = accounts.authenticate_admin_md5(get_session(), identifier, secret)
+            if admin is None:
+                raise
+            actor, allowed_ips = f"api-admin:{admin.name}", ""
     except AuthFailed:
         _count_failure(remote)
         raise
     key = current_app.config.get("API_ACCESS_KEY") or ""
     given = params.get("accesskey")
     if key and isinstance(given, str) and hmac.compare_digest(given.encode(), key.encode()):
-        return f"api:{cred.name}"
-    if not _ip_allowed(remote, [current_app.config.get("API_ALLOWED_IPS") or "", cred.allowed_ips or ""]):
+        return actor
+    if not _ip_allowed(remote, [current_app.config.get("API_ALLOWED_IPS") or "", allowed_ips]):
         raise AuthFailed(f"Invalid IP {remote}")
-    return f"api:{cred.name}"
+    return actor
 
 
 def request_params() -> dict:
