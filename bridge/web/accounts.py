@@ -292,6 +292,10 @@ def authenticate_admin_md5(session: Session, username: str, md5hex: str) -> Admi
         return None
     if not check_password_hash(admin.api_md5_hash, md5hex):
         return None
+    # The API has no way to ask for the second factor: an admin who turned two-factor log-in
+    # on (or must, ADMIN_REQUIRE_2FA) uses an API credential instead of name + MD5.
+    if admin.totp_enabled:
+        return None
     return admin
 
 

@@ -81,6 +81,15 @@ def test_two_admins_with_one_identity_match_only_by_exact_name(app: Any, client:
     assert refused(call(client, "ROOT", MD5))  # ambiguous: matches nobody
 
 
+def test_admin_with_two_factor_log_in_is_refused(app: Any, client: Any) -> None:
+    # The API cannot ask for the code, so name + MD5 would skip the second factor.
+    make_admin(app)
+    assert ok(call(client, "root", MD5))["result"] == "success"
+    with session_of(app) as s, s.begin():
+        s.scalar(select(Admin)).totp_enabled = True
+    assert refused(call(client, "root", MD5))
+
+
 def test_admin_without_verifier_is_refused_until_the_password_is_set_again(app: Any, client: Any) -> None:
     make_admin(app)
     with session_of(app) as s, s.begin():  # as an admin created before migration 0007
