@@ -53,7 +53,7 @@ def test_generate_mails_the_client(cli, smtp_server, monkeypatch):
     result = cli("invoices", "generate", "--period", "2026-10")
     assert result.exit_code == 0, result.output
     [msg] = smtp_server.wait_for(1)
-    assert msg["To"] == "cli@example.com" and "Total: $4.90 USD" in SMTPServer.body(msg)
+    assert msg["To"] == "cli@example.com" and "Total: 4.90 USD" in SMTPServer.body(msg)
 
 
 def test_generate_exits_1_when_something_failed(cli):
