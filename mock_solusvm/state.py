@@ -583,6 +583,9 @@ class Backend(ExtrasMixin):
             if self._user_list is None:
                 self._user_list = list(self.users.values())
             return self._user_list
+        return self.cached(("users", status, search), lambda: self._filter_users(status, search))
+
+    def _filter_users(self, status: str | None, search: str | None) -> list[dict[str, Any]]:
         users: Any = self.users.values()
         if status:
             users = [u for u in users if u["status"] == status]
@@ -707,11 +710,12 @@ class Backend(ExtrasMixin):
 
     def list_servers(self, principal: Principal, user_id: int | None = None, status: str | None = None
                      ) -> list[dict[str, Any]]:
-        """Live servers; a user token sees only its own."""
+        """Live servers; a user token sees only its own. Kept until the state changes (paging reuses it)."""
         if not principal.is_admin:
             user_id = principal.user_id
-        return [s for s in self.servers.values() if s["deleted_at"] is None
-                and (user_id is None or s["user_id"] == user_id) and (not status or s["status"] == status)]
+        return self.cached(("servers", user_id, status), lambda: [
+            s for s in self.servers.values() if s["deleted_at"] is None
+            and (user_id is None or s["user_id"] == user_id) and (not status or s["status"] == status)])
 
     def create_server(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
         """``POST servers``: checks owner status and the owner's limit group."""
