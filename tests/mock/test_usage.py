@@ -176,3 +176,23 @@ def test_property_months_sum_to_the_whole_and_never_exceed_caps(start, length):
     assert all(p["tokens"] <= 5000 and p["tokens"] <= 7 * p["hours"] for p in parts)
     if e <= hi:  # at least the started hours of the lifetime (month splits can only add)
         assert whole["hours"] >= -(-length // 60)
+
+
+def test_backend_cached_keeps_a_listing_until_the_lock_is_taken_for_a_write():
+    from mock_solusvm.state import Backend
+
+    b, calls = Backend(), []
+
+    def compute():
+        calls.append(1)
+        return [len(calls)]
+
+    assert b.cached("k", compute) == [1] and b.cached("k", compute) == [1]
+    with b.lock.held_quietly():  # a reader does not invalidate
+        pass
+    assert b.cached("k", compute) == [1]
+    with b.lock:  # a hand edit of the records goes under the lock, which moves the version
+        pass
+    assert b.cached("k", compute) == [2]
+    b.seed({"users": []})
+    assert b.cached("k", compute) == [3] and len(calls) == 3
