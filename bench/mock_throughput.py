@@ -20,6 +20,7 @@ started is reported as skipped with the reason. Then, in this process:
 JSON goes to bench/results/mock_throughput.json.
 
     .venv/bin/python bench/mock_throughput.py [--duration 4] [--rounds 2] [--skip-npm]
+    .venv/bin/python bench/mock_throughput.py --usage-only [--usage-sizes 2000,10000]
 """
 
 from __future__ import annotations
@@ -235,7 +236,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-npm", action="store_true", help="no Prism or WireMock")
     parser.add_argument("--install-timeout", type=int, default=300)
     parser.add_argument("--usage-sizes", default="1000,5000", help="two user counts (2.5 servers each)")
+    parser.add_argument("--usage-only", action="store_true",
+                        help="only the /usage scaling row (no wrk, no npm); JSON to bench/results/mock_usage.json")
     args = parser.parse_args(argv)
+    if args.usage_only:
+        small, big = (int(x) for x in args.usage_sizes.split(","))
+        usage = bench_usage((small, big))
+        out = write_result("mock_usage", usage)
+        print(json.dumps(usage, indent=2))
+        print(f"written to {out}")
+        return usage
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     with tempfile.TemporaryDirectory(prefix="mock-bench-") as tmp:

@@ -161,9 +161,15 @@ def _apply_faults() -> Response | None:
 def _lock_namespace() -> None:
     # One request at a time per namespace on the threaded server: views iterate the
     # backend's dicts, which a concurrent create would otherwise change under them.
+    # A request that may write moves the state version (caches of listings key on it); a
+    # read does not, so paging through a listing reuses the listing.
+    write = request.method not in ("GET", "HEAD", "OPTIONS")
     if not _is_control(request.path):
-        g.backend.lock.acquire()
+        g.backend.lock.acquire(write=write)
         g.holding_lock = True
+    elif write:
+        with g.backend.lock:  # the control API's own writes take the lock too; this is belt and braces
+            pass
 
 
 def _unlock_namespace(exc: BaseException | None) -> None:

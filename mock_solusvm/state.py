@@ -13,7 +13,8 @@ import secrets
 import threading
 import time
 import uuid as uuidlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -145,12 +146,52 @@ def plan_record(pid: int, data: dict[str, Any]) -> dict[str, Any]:
                                     "is_snapshots_enabled", "is_additional_ips_available", "virtualization_type")}}
 
 
+class VersionLock:
+    """The backend's re-entrant lock; every ``acquire`` (so every ``with backend.lock``) counts.
+
+    ``version`` changes whenever anything may have written: every mutating method and every
+    request that is not a read takes the lock, so a cache keyed on ``version`` is never stale.
+    Readers that write nothing take it with ``acquire(write=False)``.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self.version = 0
+
+    def acquire(self, write: bool = True) -> bool:
+        """Take the lock (blocking); ``write`` moves ``version`` on."""
+        self._lock.acquire()
+        if write:
+            self.version += 1
+        return True
+
+    def release(self) -> None:
+        """Release one level of the lock."""
+        self._lock.release()
+
+    def __enter__(self) -> VersionLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+    @contextmanager
+    def held_quietly(self) -> Iterator[None]:
+        """The lock for a reader: taken without moving ``version``."""
+        self.acquire(write=False)
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
 class Backend(ExtrasMixin):
     """All data of one namespace, with the operations of the SolusVM API on it."""
 
     def __init__(self, name: str = "default", journal_limit: int = 10_000) -> None:
         self.name = name
-        self.lock = threading.RLock()
+        self.lock = VersionLock()
         self.clock = Clock()
         self.faults = Faults()
         self.journal = Journal(limit=journal_limit)
@@ -182,6 +223,28 @@ class Backend(ExtrasMixin):
         self.view_cache: dict[int, dict[str, Any]] = {}  # user id -> serialised user (dropped on change)
         self.next_ids: dict[str, int] = {}
         self._user_list: list[dict[str, Any]] | None = None  # id-ordered users; None after a create/delete
+        self.listing_cache: dict[Any, Any] = {}  # computed listings of one state version (see ``cached``)
+        self._listing_version = -1
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` memoised for ``key`` until the state next changes (``lock.version``).
+
+        Paging through a listing then costs its page, not the whole listing per page. The key
+        must hold every input besides the state (filters, the clock-derived period end).
+        """
+        with self.lock.held_quietly():
+            if self._listing_version != self.lock.version:
+                self.listing_cache.clear()
+                self._listing_version = self.lock.version
+            if key not in self.listing_cache:
+                version = self.lock.version
+                value = compute()
+                if version != self.lock.version:  # something wrote while computing: do not keep it
+                    return value
+                if len(self.listing_cache) >= 16:
+                    self.listing_cache.clear()
+                self.listing_cache[key] = value
+            return self.listing_cache[key]
 
     def reset(self) -> None:
         """Back to the default fixture; clock running at real time, no faults, empty journal."""
@@ -520,6 +583,9 @@ class Backend(ExtrasMixin):
             if self._user_list is None:
                 self._user_list = list(self.users.values())
             return self._user_list
+        return self.cached(("users", status, search), lambda: self._filter_users(status, search))
+
+    def _filter_users(self, status: str | None, search: str | None) -> list[dict[str, Any]]:
         users: Any = self.users.values()
         if status:
             users = [u for u in users if u["status"] == status]
@@ -644,11 +710,12 @@ class Backend(ExtrasMixin):
 
     def list_servers(self, principal: Principal, user_id: int | None = None, status: str | None = None
                      ) -> list[dict[str, Any]]:
-        """Live servers; a user token sees only its own."""
+        """Live servers; a user token sees only its own. Kept until the state changes (paging reuses it)."""
         if not principal.is_admin:
             user_id = principal.user_id
-        return [s for s in self.servers.values() if s["deleted_at"] is None
-                and (user_id is None or s["user_id"] == user_id) and (not status or s["status"] == status)]
+        return self.cached(("servers", user_id, status), lambda: [
+            s for s in self.servers.values() if s["deleted_at"] is None
+            and (user_id is None or s["user_id"] == user_id) and (not status or s["status"] == status)])
 
     def create_server(self, principal: Principal, data: dict[str, Any]) -> dict[str, Any]:
         """``POST servers``: checks owner status and the owner's limit group."""

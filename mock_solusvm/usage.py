@@ -45,6 +45,14 @@ def parse_period(date_from: str | None, date_to: str | None, now: datetime) -> t
     return parsed["date_from"], parsed["date_to"]
 
 
+def period_end(date_to: date, now: datetime) -> datetime:
+    """The exclusive end of a usage period: the day after ``date_to``, or ``now`` if earlier.
+
+    The clock enters usage only through this instant, so it is what a cache of usage keys on.
+    """
+    return min(datetime.combine(date_to + timedelta(days=1), datetime.min.time(), UTC), now)
+
+
 def _months(lo: datetime, hi: datetime) -> list[tuple[int, int]]:
     out, y, m = [], lo.year, lo.month
     while datetime(y, m, 1, tzinfo=UTC) < hi:
@@ -123,9 +131,8 @@ def usage_items(backend: Any, date_from: date, date_to: date, user_id: int | Non
     A resize starts a new item on the new plan at that instant; additional IPs are billed for
     the time each count was in force.
     """
-    now = backend.clock.now()
     lo = datetime.combine(date_from, datetime.min.time(), UTC)
-    hi = min(datetime.combine(date_to + timedelta(days=1), datetime.min.time(), UTC), now)
+    hi = period_end(date_to, backend.clock.now())
     items = []
     for server in backend.servers.values():
         if user_id is not None and server["user_id"] != user_id:

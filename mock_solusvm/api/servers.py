@@ -30,7 +30,7 @@ def list_servers() -> Response:
     servers = b.list_servers(principal(), user_id=int_arg("filter[user_id]"), status=status)
     virtualization = request.args.get("filter[virtualization_type]") or None
     if virtualization is not None:  # every server of the mock is KVM
-        servers = [s for s in servers if virtualization == "kvm"]
+        servers = servers if virtualization == "kvm" else []
     return page(ServerSchema, _Views(b, servers))
 
 

@@ -7,7 +7,7 @@ from flask import Response, request
 from contracts.solusvm import MetricsSchema, UsageItemSchema
 
 from ..errors import NotFound
-from ..usage import metrics, parse_period, usage_items
+from ..usage import metrics, parse_period, period_end, usage_items
 from . import api_bp, backend, int_arg, one, page, principal, require_admin
 
 
@@ -15,10 +15,13 @@ from . import api_bp, backend, int_arg, one, page, principal, require_admin
 def billing_usage() -> Response:
     require_admin()
     b = backend()
-    with b.lock:
+    with b.lock.held_quietly():
         date_from, date_to = parse_period(request.args.get("date_from"), request.args.get("date_to"), b.clock.now())
-        items = usage_items(b, date_from, date_to, user_id=int_arg("filter[user_id]"),
-                            billing_user_id=int_arg("filter[billing_user_id]"))
+        user_id, billing_user_id = int_arg("filter[user_id]"), int_arg("filter[billing_user_id]")
+        # the list is computed once per state version and query, then each page is a slice of it
+        key = ("usage", date_from, date_to, period_end(date_to, b.clock.now()), user_id, billing_user_id)
+        items = b.cached(key, lambda: usage_items(b, date_from, date_to, user_id=user_id,
+                                                  billing_user_id=billing_user_id))
     return page(UsageItemSchema, items)
 
 

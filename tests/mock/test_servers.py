@@ -138,3 +138,16 @@ def test_settings_get_and_patch(mock):
         r = mock.patch("/settings", json=bad)
         assert r.status_code == 422, bad
     assert mock.get("/settings").json()["data"]["features"]["allow_registration"] is True
+
+
+def test_a_write_between_two_page_reads_is_seen(mock):
+    """Listings are kept per state version for paging: a write shows on the next page read."""
+    ids = [make(mock).json()["data"]["id"] for _ in range(3)]
+    params = {"per_page": 2, "filter[status]": "started"}
+    assert mock.get("/servers", params=params).json()["meta"]["total"] == 3
+    assert mock.post(f"/servers/{ids[0]}/stop").status_code == 200
+    page2 = mock.get("/servers", params={**params, "page": 2}).json()
+    assert page2["meta"]["total"] == 2 and page2["data"] == []
+    assert [s["id"] for s in mock.get("/servers", params=params).json()["data"]] == ids[1:]
+    assert mock.delete(f"/servers/{ids[1]}").status_code == 200
+    assert [s["id"] for s in mock.get("/servers", params={"per_page": 2}).json()["data"]] == [ids[0], ids[2]]

@@ -95,6 +95,33 @@ def test_filters_and_paging(mock):
     assert usage(mock, date_from="2026-09-01", date_to="2026-09-30")["data"] == []
 
 
+def test_a_write_between_two_page_reads_is_seen(mock):
+    """Pages are slices of a listing computed once per state version: every write shows at once."""
+    mock.ctl.seed(seed_doc(clock="2026-10-10T00:00:00Z", servers=[srv(i, 1, T0) for i in (1, 2, 3)]))
+    first = usage(mock, per_page=2)
+    assert [i["server"]["is_deleted"] for i in first["data"]] == [False, False]
+    assert mock.delete("/servers/2").status_code == 200  # an API write between two page reads
+    assert usage(mock, per_page=2, page=2)["data"][0]["server"]["id"] == 3
+    again = usage(mock, per_page=2)
+    assert [i["server"]["is_deleted"] for i in again["data"]] == [False, True]
+    assert again["data"][1]["server"]["deleted_at"] == "2026-10-10T00:00:00.000000Z"
+
+    r = mock.patch("/users/2", json={"billing_user_id": 1})  # the owner's billing id enters the items
+    assert r.status_code == 200, r.text
+    assert usage(mock, **{"filter[billing_user_id]": 1})["meta"]["total"] == 3  # server 1-3 are user 1's
+    mock.ctl.seed(seed_doc(clock="2026-10-10T00:00:00Z", servers=[srv(1, 1, T0, user=2)]))  # a control write
+    assert usage(mock, **{"filter[billing_user_id]": 1})["meta"]["total"] == 0
+    assert usage(mock, **{"filter[billing_user_id]": 2})["meta"]["total"] == 1
+
+
+def test_the_clock_moving_between_two_page_reads_is_seen(mock):
+    mock.ctl.seed(seed_doc(servers=[srv(1, 1, T0), srv(2, 1, T0)]))
+    assert usage(mock, per_page=1)["data"] == []
+    mock.ctl.clock.advance(hours=2)
+    assert [i["hours"] for i in usage(mock, per_page=1, page=2)["data"]] == [2]
+    assert [i["hours"] for i in usage(mock, per_page=1)["data"]] == [2]
+
+
 @pytest.mark.parametrize("params", [
     {"date_from": "2026-13-01"}, {"date_from": "yesterday"}, {"date_to": "2026-10-1"},
     {"date_from": "2026-10-10", "date_to": "2026-10-01"}, {"filter[user_id]": "x"},
@@ -149,3 +176,23 @@ def test_property_months_sum_to_the_whole_and_never_exceed_caps(start, length):
     assert all(p["tokens"] <= 5000 and p["tokens"] <= 7 * p["hours"] for p in parts)
     if e <= hi:  # at least the started hours of the lifetime (month splits can only add)
         assert whole["hours"] >= -(-length // 60)
+
+
+def test_backend_cached_keeps_a_listing_until_the_lock_is_taken_for_a_write():
+    from mock_solusvm.state import Backend
+
+    b, calls = Backend(), []
+
+    def compute():
+        calls.append(1)
+        return [len(calls)]
+
+    assert b.cached("k", compute) == [1] and b.cached("k", compute) == [1]
+    with b.lock.held_quietly():  # a reader does not invalidate
+        pass
+    assert b.cached("k", compute) == [1]
+    with b.lock:  # a hand edit of the records goes under the lock, which moves the version
+        pass
+    assert b.cached("k", compute) == [2]
+    b.seed({"users": []})
+    assert b.cached("k", compute) == [3] and len(calls) == 3

@@ -184,3 +184,16 @@ def test_list_reflects_every_change_after_being_read(mock):
         ("ann@example.com", "locked", [1]), ("eve@example.com", "active", [2])]
     mock.ctl.seed({"users": [{"id": 5, "email": "fresh@example.com"}]})
     assert [u["id"] for u in mock.get("/users").json()["data"]] == [5]
+
+
+def test_a_write_between_two_filtered_page_reads_is_seen(mock):
+    """Filtered user lists are kept per state version for paging: a write shows on the next read."""
+    params = {"per_page": 1, "filter[status]": "active"}
+    assert mock.get("/users", params=params).json()["meta"]["total"] == 2
+    assert mock.patch("/users/2", json={"status": "locked"}).status_code == 200
+    body = mock.get("/users", params={**params, "page": 2}).json()
+    assert body["meta"]["total"] == 1 and body["data"] == []
+    assert [u["id"] for u in mock.get("/users", params={"filter[status]": "locked"}).json()["data"]] == [2]
+    carol = new_user(mock)
+    found = mock.get("/users", params={"filter[search]": "carol"}).json()
+    assert [u["id"] for u in found["data"]] == [carol["id"]]
