@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     prompt: list[dict[str, float]] = []
     pages: dict[str, list[float]] = {"prompt": [], "late": []}
     page_errors: list[str] = []
-    fault_at = 0.0
+    cleared_at = 0.0
     try:
         with tempfile.TemporaryDirectory(prefix="pricing-slow-solusvm-") as tmp:
             work = Path(tmp)
@@ -238,17 +238,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     control.faults.clear()
                     unloaded.append(wrk(base + PRICING_PATH, args.duration, 16, script, timeout=WRK_TIMEOUT))
                     control.faults.add(path="/api/v1/*", delay=DELAY)
-                    fault_at = time.monotonic()
                     loaded.append(under_pages("late"))
-                control.faults.clear()
+                    control.faults.clear()
+                    cleared_at = time.monotonic()
                 prompt.append(under_pages("prompt"))
             finally:
                 stop(proc)
     finally:
         control.faults.clear()
         # Requests delayed before the fault was cleared are still sleeping in the mock's threads:
-        # stopping the in-thread server under them aborts the process.
-        time.sleep(max(0.0, fault_at + DELAY + 0.5 - time.monotonic()) if fault_at else 0)
+        # stopping the in-thread server under them aborts the process (a granian panic).
+        time.sleep(max(0.0, cleared_at + DELAY + 0.5 - time.monotonic()) if cleared_at else 0)
         mock.stop()
     u, lo, pr = median_of(unloaded), median_of(loaded), median_of(prompt)
 
