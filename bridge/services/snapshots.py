@@ -37,6 +37,8 @@ KEEP_SECONDS = 24 * 3600
 PAGE_WAIT = 0.5
 #: After a failed background refresh, the same key is not asked again for this long.
 RETRY_SECONDS = 10
+#: Background refreshes one cache runs at once (each is a thread waiting on SolusVM).
+MAX_REFRESHING = 16
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +84,14 @@ class SnapshotCache:
 
     def __init__(self, *, fresh_seconds: float = FRESH_SECONDS, keep_seconds: float = KEEP_SECONDS,
                  max_entries: int = 10_000, health: Health | None = None, page_wait: float = PAGE_WAIT,
-                 retry_seconds: float = RETRY_SECONDS) -> None:
+                 retry_seconds: float = RETRY_SECONDS, max_refreshing: int = MAX_REFRESHING) -> None:
         self.fresh_seconds = fresh_seconds
         self.keep_seconds = keep_seconds
         self.max_entries = max_entries
         self.health = health or Health()
         self.page_wait = page_wait
         self.retry_seconds = retry_seconds
+        self.max_refreshing = max_refreshing
         self._entries: OrderedDict[Hashable, Snapshot] = OrderedDict()
         self._refreshing: set[Hashable] = set()
         self._pending: dict[Hashable, threading.Event] = {}
@@ -156,6 +159,8 @@ class SnapshotCache:
             failed = self._failed.get(key)
             if pending is None and failed is not None and time.monotonic() - failed[0] < self.retry_seconds:
                 return snap, failed[1]  # failed a moment ago: SolusVM is not asked again yet
+            if pending is None and len(self._pending) >= self.max_refreshing:
+                return snap, StillLoading()  # many visitors while SolusVM is late: no thread each
             if pending is None:
                 pending = self._pending[key] = threading.Event()
                 # In a copy of the caller's context (as asyncio.to_thread does): the SolusVM calls

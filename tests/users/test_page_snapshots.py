@@ -175,3 +175,26 @@ def test_a_bug_in_a_background_refresh_is_an_error_for_the_page_not_a_key_stuck_
     snap, error = cache.get("k", broken, errors=(ValueError,), background=True)
     assert snap is None and isinstance(error, KeyError)
     assert cache.get("k", lambda: 1, errors=(ValueError,), background=True)[0].value == 1
+
+
+def test_background_refreshes_are_capped_so_many_visitors_do_not_start_a_thread_each():
+    cache = snapshots.SnapshotCache(page_wait=0, max_refreshing=2)
+    release = threading.Event()
+    calls: list[str] = []
+
+    def late(key: str) -> Any:
+        calls.append(key)
+        release.wait(10)
+        return key
+
+    try:
+        for key in ("a", "b", "c"):
+            snap, error = cache.get(key, lambda key=key: late(key), background=True)
+            assert snap is None and isinstance(error, snapshots.StillLoading)
+        for _ in range(100):  # the two threads have started (bounded)
+            if len(calls) == 2:
+                break
+            threading.Event().wait(0.05)
+        assert sorted(calls) == ["a", "b"]  # "c" was not asked: two refreshes were running already
+    finally:
+        release.set()
