@@ -185,13 +185,11 @@ class SnapshotCache:
         try:
             value = load()
         except errors as exc:
-            with self._lock:
-                self._failed[key] = (time.monotonic(), exc)
+            self._record_failure(key, exc)
             self.health.slow = True
         except Exception as exc:  # a bug must not kill the thread silently, nor leave the key pending
             log.exception("snapshot refresh of %r failed", key)
-            with self._lock:
-                self._failed[key] = (time.monotonic(), exc)
+            self._record_failure(key, exc)
         else:
             with self._lock:
                 self._failed.pop(key, None)
@@ -204,6 +202,13 @@ class SnapshotCache:
             with self._lock:
                 self._pending.pop(key, None)
                 pending.set()
+
+    def _record_failure(self, key: Hashable, exc: BaseException) -> None:
+        with self._lock:
+            self._failed.pop(key, None)
+            self._failed[key] = (time.monotonic(), exc)  # newest last
+            while len(self._failed) > self.max_entries:  # a long outage seen by many users
+                del self._failed[next(iter(self._failed))]
 
     def clear(self) -> None:
         with self._lock:
