@@ -58,14 +58,23 @@ def to_ms(value: str) -> float:
 
 
 def wrk(url: str, duration: float, connections: int = 16, script: Path | str | None = None,
-        threads: int = 2) -> dict[str, float]:
-    """One ``wrk --latency`` run: requests/s, p50 and p99 in ms. Non-2xx answers abort the bench."""
+        threads: int = 2, timeout: float | None = None) -> dict[str, float]:
+    """One ``wrk --latency`` run: requests/s, p50 and p99 in ms. Non-2xx answers abort the bench.
+
+    ``timeout`` (seconds) replaces wrk's default of 2 s, and answers slower than it, which wrk
+    leaves out of its percentiles, abort the bench: a latency bench must count every answer."""
     cmd = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    if timeout is not None:
+        cmd += ["--timeout", f"{timeout:g}s"]
     if script:
         cmd += ["-s", str(script)]
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True, timeout=duration + 60).stdout
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True,
+                         timeout=duration + 60 + (timeout or 0)).stdout
     if "Non-2xx" in out:
         raise SystemExit(f"non-2xx responses from {url}:\n{out}")
+    timeouts = re.search(r"Socket errors:.*timeout (\d+)", out)
+    if timeout is not None and timeouts and int(timeouts.group(1)):
+        raise SystemExit(f"answers slower than {timeout:g} s from {url}:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = to_ms(re.search(r"^\s*50(?:\.000)?%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = to_ms(re.search(r"^\s*99(?:\.000)?%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]

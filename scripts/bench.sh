@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark with its side-by-side references, one table of ratios and goals (docs/performance.md).
 # Installs what it needs: the venv (bootstrap), wrk (Debian), Prism and WireMock (npm, into bench/.node/).
-# Results: bench/results/*.json. Bounded: about 7 minutes on 2 cores, never more than 10.
+# Results: bench/results/*.json. Bounded: about 8 minutes on 2 cores, never more than 10.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -372,8 +372,9 @@ def _plan_prices(user_cost: Decimal, decimals: int) -> tuple[list[dict[str, Any]
     from bridge.services import snapshots
 
     plans_cache = snapshots.cache(current_app.extensions, "plans")  # by SolusVM URL
+    sv = solus()  # built here: the refresh runs outside the request (snapshots module)
     snap, exc = plans_cache.get(str(current_app.config.get("SOLUSVM_URL") or ""),
-                                    lambda: list(solus().iter_plans()), errors=(SolusVMError, ValueError))
+                                lambda: list(sv.iter_plans()), errors=(SolusVMError, ValueError), background=True)
     if snap is None:
         return [], f"Plans could not be loaded from SolusVM: {exc}"
     plans = snap.value

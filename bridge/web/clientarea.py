@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, url_for
@@ -46,11 +47,14 @@ def _usage(client: Client) -> tuple[Any, str, str]:
     now = utcnow()
     uid = client.solusvm_user_id
     usage_cache = snapshots.cache(current_app.extensions, "usage")  # by (SolusVM user, month)
+    sv = solus()  # built here: the refresh runs outside the request (snapshots module)
     snap, exc = usage_cache.get((uid, now.year, now.month),
-                                    lambda: invoicing.usage_items_so_far(solus(), uid, now=now),
-                                    errors=(SolusVMError, ValueError))
-    if exc is not None:
+                                lambda: invoicing.usage_items_so_far(sv, uid, now=now),
+                                errors=(SolusVMError, ValueError), background=True)
+    if exc is not None and not isinstance(exc, snapshots.StillLoading):
         log.warning("usage for client %s unavailable: %s", client.id, exc)
+    if snap is None and isinstance(exc, snapshots.StillLoading):
+        return None, "Usage is still being loaded from SolusVM. Please reload the page in a moment.", ""
     if snap is None:
         return None, "Usage could not be loaded from SolusVM right now. Please try again later.", ""
     try:
@@ -79,10 +83,14 @@ def _usage_chart(client: Client) -> Any:
     # Through the same per-worker snapshot as the usage table: SolusVM is asked at most once
     # a minute, within the request's budget, so a slow SolusVM never holds this worker.
     chart_cache = snapshots.cache(current_app.extensions, "usage_by_day")
+    sv = solus()
+    # The refresh runs in its own thread, after this request's database session may be gone:
+    # it gets the one field it reads, not the ORM object.
+    who = SimpleNamespace(id=client.id, solusvm_user_id=client.solusvm_user_id)
     snap, exc = chart_cache.get((client.solusvm_user_id, now.year, now.month),
-                                lambda: usage_by_day(solus(), client, now=now),
-                                errors=(SolusVMError, ValueError))
-    if exc is not None:
+                                lambda: usage_by_day(sv, who, now=now),  # type: ignore[arg-type]
+                                errors=(SolusVMError, ValueError), background=True)
+    if exc is not None and not isinstance(exc, snapshots.StillLoading):
         log.warning("usage by day for client %s unavailable: %s", client.id, exc)
     if snap is None:
         return None

@@ -91,3 +91,110 @@ def test_a_failed_refresh_keeps_the_snapshot_with_its_age_and_drops_it_when_too_
     assert snap.age_text() == "10 minutes ago"
     snap, error = cache.get("k", down, now=datetime.now(UTC) + timedelta(hours=2))
     assert snap is None and isinstance(error, ValueError)
+
+
+def test_a_page_does_not_wait_for_a_late_solusvm_and_shows_the_usage_once_it_answers(browser, app, mock):  # noqa: F811
+    """The refresh runs beside the request: the page answers before SolusVM does (it says the usage is
+    still being loaded), SolusVM is asked once however often the page is loaded, and the figures
+    appear once SolusVM has answered."""
+    enroll(browser)
+    put_server(app)
+    mock.faults.add(method="GET", path="/api/v1/usage", delay=2, times=1)  # later than a page waits (0.5 s)
+    section = usage_section(browser)
+    assert "still being loaded" in section and "web-9" not in section
+    assert app.extensions["bridge_solusvm_health"].slow  # the next pages do not wait at all
+    asked = mock.journal.count(method="GET", path="/api/v1/usage")
+    section = usage_section(browser)  # loaded again while SolusVM has not answered: not asked again
+    assert "still being loaded" in section
+    assert mock.journal.count(method="GET", path="/api/v1/usage") == asked
+    for _ in range(40):  # the refresh ends when SolusVM answers (2 s); bounded
+        section = usage_section(browser)
+        if "web-9" in section:
+            break
+        threading.Event().wait(0.25)
+    assert "web-9" in section and "usage-as-of" not in section
+    assert not app.extensions["bridge_solusvm_health"].slow
+
+
+def test_a_background_refresh_is_not_waited_for_once_solusvm_is_known_slow():
+    health = snapshots.Health()
+    cache = snapshots.SnapshotCache(health=health, page_wait=0.01)
+    release = threading.Event()
+    calls: list[str] = []
+
+    def late() -> str:
+        calls.append("late")
+        release.wait(10)
+        return "value"
+
+    snap, error = cache.get("k", late, background=True)
+    assert snap is None and isinstance(error, snapshots.StillLoading) and health.slow
+    # Loaded again: no second call, no wait for the first (page_wait would not matter: known slow).
+    cache.page_wait = 60
+    snap, error = cache.get("k", late, background=True)
+    assert snap is None and isinstance(error, snapshots.StillLoading) and calls == ["late"]
+    release.set()
+    for _ in range(100):
+        snap, error = cache.get("k", late, background=True)
+        if snap is not None:
+            break
+        threading.Event().wait(0.05)
+    assert snap is not None and snap.value == "value" and error is None and not health.slow
+    assert calls == ["late"]
+
+
+def test_a_failed_background_refresh_is_not_retried_at_once_and_keeps_the_old_snapshot():
+    cache = snapshots.SnapshotCache(fresh_seconds=60, retry_seconds=3600)
+    long_ago = datetime.now(UTC) - timedelta(minutes=5)
+    cache.get("k", lambda: "old", now=long_ago)
+    calls: list[str] = []
+
+    def down() -> Any:
+        calls.append("down")
+        raise ValueError("SolusVM down")
+
+    snap, error = cache.get("k", down, background=True)  # fails at once: well within the page's wait
+    assert snap is not None and snap.value == "old" and isinstance(error, ValueError)
+    snap, error = cache.get("k", down, background=True)
+    assert snap.value == "old" and isinstance(error, ValueError) and calls == ["down"]  # not asked again yet
+    cache.retry_seconds = 0  # SolusVM failed, so it is known slow: the page does not wait for the retry
+    for _ in range(100):
+        snap, error = cache.get("k", lambda: "new", background=True)
+        if snap.value == "new":
+            break
+        threading.Event().wait(0.05)
+    assert snap.value == "new" and error is None
+
+
+def test_a_bug_in_a_background_refresh_is_an_error_for_the_page_not_a_key_stuck_refreshing():
+    cache = snapshots.SnapshotCache(retry_seconds=0)
+
+    def broken() -> Any:
+        raise KeyError("bug")
+
+    snap, error = cache.get("k", broken, errors=(ValueError,), background=True)
+    assert snap is None and isinstance(error, KeyError)
+    assert cache.get("k", lambda: 1, errors=(ValueError,), background=True)[0].value == 1
+
+
+def test_background_refreshes_are_capped_so_many_visitors_do_not_start_a_thread_each():
+    cache = snapshots.SnapshotCache(page_wait=0, max_refreshing=2)
+    release = threading.Event()
+    calls: list[str] = []
+
+    def late(key: str) -> Any:
+        calls.append(key)
+        release.wait(10)
+        return key
+
+    try:
+        for key in ("a", "b", "c"):
+            snap, error = cache.get(key, lambda key=key: late(key), background=True)
+            assert snap is None and isinstance(error, snapshots.StillLoading)
+        for _ in range(100):  # the two threads have started (bounded)
+            if len(calls) == 2:
+                break
+            threading.Event().wait(0.05)
+        assert sorted(calls) == ["a", "b"]  # "c" was not asked: two refreshes were running already
+    finally:
+        release.set()
