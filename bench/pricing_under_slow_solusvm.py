@@ -15,7 +15,7 @@ enrolled clients, each linked to its SolusVM user, and one admin. The script the
    work costs pricing). It comes last because the pages then keep fresh snapshots for a
    minute, and the SolusVM-late runs must find none (no page ever saw SolusVM answer).
 
-Goal (issue 14): pricing p99 under the page loads with SolusVM late <= 2 x unloaded p99.
+Goal: pricing p99 under the page loads with SolusVM late <= 2 x unloaded p99.
 Also reported: pages loaded and their p50/max time. JSON goes to
 bench/results/pricing_under_slow_solusvm.json. Loopback only; the loaders stop by themselves
 after each measurement. About 40 s.

@@ -74,7 +74,7 @@ def table(p: dict[str, Any], m: dict[str, Any], inv: dict[str, Any], slow: dict[
             p["ratio_granian_to_gunicorn_pricing"] >= 2,
             f"{med['granian_pricing']['rps']:.0f} vs {med['gunicorn_pricing']['rps']:.0f} req/s"),
     ]
-    name = "2. GetTokenPricing p99, SolusVM 10 s late + 4 page loaders / unloaded (issue 14)"
+    name = "2. GetTokenPricing p99, SolusVM 10 s late + 4 page loaders / unloaded"
     if "skipped" in slow:
         rows.append(row(name, None, "<= 2", None, slow["skipped"]))
     else:
@@ -83,7 +83,7 @@ def table(p: dict[str, Any], m: dict[str, Any], inv: dict[str, Any], slow: dict[
                         f"{slow['loaded']['p99_ms']} vs {slow['unloaded']['p99_ms']} ms; pages p50 "
                         f"{slow['pages_solusvm_late']['p50_ms']} ms"))
     for size in inv.get("sizes", []):
-        rows.append(row(f"3. monthly run / usage-fetch floor, {size['clients']} clients (issue 16 goal 3, H14)",
+        rows.append(row(f"3. monthly run / usage-fetch floor, {size['clients']} clients",
                         size["ratio_to_floor"], "<= 1.25", size["ratio_to_floor"] <= 1.25,
                         f"{size['run_s']} s vs {size['floor_s']} s; peak RSS {size['run_rss_mib']} MiB"))
     if "skipped" in inv:
