@@ -102,3 +102,33 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+# wrk script for GetTokenPricing: a random userid among the first %d clients (format with
+# (token, n_clients)).
+PRICING_LUA = """
+math.randomseed(os.time())
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+request = function()
+  return wrk.format(nil, nil, nil, "token=%s&action=GetTokenPricing&userid=" .. math.random(1, %d))
+end
+"""
+
+
+def mock_seed(users: list[dict[str, Any]], servers: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    """A mock seed with the benches' shared limit group and two plans (a capped one, an hourly one)."""
+    return {
+        **extra,
+        "limit_groups": [{"id": 1, "name": "Default", "vms": {"limit": 100, "is_enabled": False},
+                          "running_vms": {"limit": 100, "is_enabled": False},
+                          "additional_ips": {"limit": 10, "is_enabled": False}}],
+        "plans": [{"id": 1, "name": "small", "tokens_per_hour": 7, "tokens_per_month": 5000,
+                   "ip_tokens_per_hour": 1, "ip_tokens_per_month": 500, "backup_price": 0,
+                   "params": {"vcpu": 1, "ram": 1073741824, "disk": 10}},
+                  {"id": 2, "name": "hourly", "tokens_per_hour": 11, "tokens_per_month": 0,
+                   "ip_tokens_per_hour": 1, "ip_tokens_per_month": 0, "backup_price": 0,
+                   "params": {"vcpu": 2, "ram": 2147483648, "disk": 20}}],
+        "users": users,
+        "servers": servers,
+    }

@@ -31,6 +31,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.benchlib import mock_seed  # noqa: E402
+
 TOKEN = "bench-token"
 # Peak RSS is read from /proc/self/status (VmHWM) at exit: rusage's ru_maxrss of a child
 # also counts the bench process's memory copied at fork, before exec.
@@ -89,21 +93,9 @@ def seed_doc(n: int, per_client: float) -> dict[str, Any]:
         servers.append({"id": i + 1, "name": f"vm-{i + 1}", "user_id": uid, "plan_id": 1 + i % 2,
                         "location_id": 1, "created_at": created, "deleted_at": deleted,
                         "additional_ip_count": 1 if i % 5 == 0 else 0})
-    return {
-        "clock": "2026-11-01T00:00:00Z",
-        "limit_groups": [{"id": 1, "name": "Default", "vms": {"limit": 100, "is_enabled": False},
-                          "running_vms": {"limit": 100, "is_enabled": False},
-                          "additional_ips": {"limit": 10, "is_enabled": False}}],
-        "plans": [{"id": 1, "name": "small", "tokens_per_hour": 7, "tokens_per_month": 5000,
-                   "ip_tokens_per_hour": 1, "ip_tokens_per_month": 500, "backup_price": 0,
-                   "params": {"vcpu": 1, "ram": 1073741824, "disk": 10}},
-                  {"id": 2, "name": "hourly", "tokens_per_hour": 11, "tokens_per_month": 0,
-                   "ip_tokens_per_hour": 1, "ip_tokens_per_month": 0, "backup_price": 0,
-                   "params": {"vcpu": 2, "ram": 2147483648, "disk": 20}}],
-        "users": [{"id": u, "email": f"user{u}@example.com", "status": "active", "billing_user_id": u,
-                   "roles": [2], "limit_group_id": 1} for u in range(1, n + 1)],
-        "servers": servers,
-    }
+    users = [{"id": u, "email": f"user{u}@example.com", "status": "active", "billing_user_id": u,
+              "roles": [2], "limit_group_id": 1} for u in range(1, n + 1)]
+    return mock_seed(users, servers, clock="2026-11-01T00:00:00Z")
 
 
 def make_db(path: Path, n: int) -> str:

@@ -29,21 +29,13 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchlib import alternate, free_port, stop, wait_http, write_result, wrk  # noqa: E402
+from bench.benchlib import PRICING_LUA, alternate, free_port, stop, wait_http, write_result, wrk  # noqa: E402
 from bridge import db  # noqa: E402
 from bridge.models import Client  # noqa: E402
 from bridge.services import catalogue  # noqa: E402
 
 TOKEN = "bench-token"
 N_CLIENTS = 10_000
-LUA = """
-math.randomseed(os.time())
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  return wrk.format(nil, nil, nil, "token=%s&action=GetTokenPricing&userid=" .. math.random(1, %d))
-end
-"""
 
 
 def prepare(url: str) -> None:
@@ -104,7 +96,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         prepare(url)
         print(f"prepared {N_CLIENTS} clients in {time.monotonic() - t0:.1f}s")
         script = work / "pricing.lua"
-        script.write_text(LUA % (TOKEN, N_CLIENTS))
+        script.write_text(PRICING_LUA % (TOKEN, N_CLIENTS))
         servers = start_servers(url, work)
         try:
             pricing_url = "/modules/addons/solusio/api/"

@@ -45,7 +45,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.benchlib import free_port, median_of, stop, wait_http, write_result, wrk  # noqa: E402
+from bench.benchlib import PRICING_LUA, free_port, median_of, mock_seed, stop, wait_http, write_result, wrk  # noqa: E402
 
 TOKEN = "bench-token"
 SOLUS_TOKEN = "bench-solus-token"
@@ -57,14 +57,6 @@ DELAY = 10.0
 WRK_TIMEOUT = 30
 PRICING_PATH = "/modules/addons/solusio/api/"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-LUA = """
-math.randomseed(os.time())
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-request = function()
-  return wrk.format(nil, nil, nil, "token=%s&action=GetTokenPricing&userid=" .. math.random(1, %d))
-end
-"""
 
 
 def seed_doc(n: int) -> dict[str, Any]:
@@ -72,20 +64,9 @@ def seed_doc(n: int) -> dict[str, Any]:
     servers = [{"id": i + 1, "name": f"vm-{i + 1}", "user_id": i % n + 1, "plan_id": 1 + i % 2, "location_id": 1,
                 "created_at": "2026-01-01T00:00:00Z", "deleted_at": None, "additional_ip_count": 0}
                for i in range(2 * n)]
-    return {
-        "limit_groups": [{"id": 1, "name": "Default", "vms": {"limit": 100, "is_enabled": False},
-                          "running_vms": {"limit": 100, "is_enabled": False},
-                          "additional_ips": {"limit": 10, "is_enabled": False}}],
-        "plans": [{"id": 1, "name": "small", "tokens_per_hour": 7, "tokens_per_month": 5000,
-                   "ip_tokens_per_hour": 1, "ip_tokens_per_month": 500, "backup_price": 0,
-                   "params": {"vcpu": 1, "ram": 1073741824, "disk": 10}},
-                  {"id": 2, "name": "hourly", "tokens_per_hour": 11, "tokens_per_month": 0,
-                   "ip_tokens_per_hour": 1, "ip_tokens_per_month": 0, "backup_price": 0,
-                   "params": {"vcpu": 2, "ram": 2147483648, "disk": 20}}],
-        "users": [{"id": u, "email": f"user{u}@bench.test", "status": "active", "billing_user_id": u,
-                   "roles": [2], "limit_group_id": 1} for u in range(1, n + 1)],
-        "servers": servers,
-    }
+    users = [{"id": u, "email": f"user{u}@bench.test", "status": "active", "billing_user_id": u,
+              "roles": [2], "limit_group_id": 1} for u in range(1, n + 1)]
+    return mock_seed(users, servers)
 
 
 def make_db(path: Path, n: int) -> str:
@@ -214,7 +195,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             work = Path(tmp)
             url = make_db(work / "bridge.sqlite3", n)
             script = work / "pricing.lua"
-            script.write_text(LUA % (TOKEN, n))
+            script.write_text(PRICING_LUA % (TOKEN, n))
             proc, base = start_bridge(url, mock.url, work)
             try:
                 rnd = random.Random(14)
