@@ -14,7 +14,11 @@ at a time:
    and invoices a month whose run was never recorded at all (the machine was down on the
    1st, the cron was killed in its first second, the database was unreachable). It looks
    back ``INVOICE_CATCHUP_MONTHS`` months (default 3) and never at a month that ended
-   before the first client was added, so a fresh install does not invoice history.
+   before the first client was added, so a fresh install does not invoice history;
+4. housekeeping: delete rate-limit windows that no limit reads any more (older than
+   ``RATE_LIMIT_KEEP_SECONDS``, two days: the longest window is one day) and web sessions
+   older than the session lifetime (``PERMANENT_SESSION_LIFETIME``), so neither table grows
+   without bound on a busy or attacked site.
 
 A step that fails is reported and the next steps still run (the outbox step also runs when
 the overdue step failed, for the older pending changes).
@@ -123,6 +127,7 @@ def run_daily(config: Mapping[str, Any], *, today: date, session_factory: sessio
             _overdue_step(session_factory, config, today, summary, say)
             _outbox_step(session_factory, solus, summary, say)
             _invoicing_step(session_factory, solus, config, today, mailer, progress, summary, say)
+            _housekeeping_step(session_factory, config, summary, say)
     finally:
         if own_engine is not None:
             own_engine.dispose()
@@ -158,6 +163,34 @@ def _overdue_step(session_factory: sessionmaker[Session], config: Mapping[str, A
         summary.steps.append(Step("overdue", "failed", f"{type(exc).__name__}: {exc}"))
         return
     summary.steps.append(Step("overdue", "ok", _counts(report)))
+
+
+# The longest rate-limit window is a day (the per-account failure tiers); two days keeps
+# every window a limit can still read.
+RATE_LIMIT_KEEP_SECONDS = 2 * 86400
+DEFAULT_SESSION_LIFETIME = 8 * 3600  # the web app's default PERMANENT_SESSION_LIFETIME
+
+
+def _housekeeping_step(session_factory: sessionmaker[Session], config: Mapping[str, Any],
+                       summary: CronSummary, say: Callable[[str], None], *, now: float | None = None) -> None:
+    # Imported here: both modules still live in bridge.web, whose package imports Flask, until
+    # the layering work moves them to services; the cron's other steps do not need them.
+    from bridge.web import ratelimit
+    from bridge.web import sessions as web_sessions
+
+    say("housekeeping: expired rate-limit windows and web sessions")
+    now = datetime.now(UTC).timestamp() if now is None else now
+    lifetime = config.get("PERMANENT_SESSION_LIFETIME") or DEFAULT_SESSION_LIFETIME
+    max_age = int(lifetime.total_seconds() if hasattr(lifetime, "total_seconds") else lifetime)
+    try:
+        windows = ratelimit.purge(session_factory.kw["bind"], older_than=now - RATE_LIMIT_KEEP_SECONDS)
+        with session_factory() as session, session.begin():
+            ended = web_sessions.purge(session, max_age, now=now)
+    except Exception as exc:  # noqa: BLE001 - reported; housekeeping never fails the billing steps
+        log.exception("housekeeping step failed")
+        summary.steps.append(Step("housekeeping", "failed", f"{type(exc).__name__}: {exc}"))
+        return
+    summary.steps.append(Step("housekeeping", "ok", f"rate-limit windows {windows}, sessions {ended}"))
 
 
 def _counts(report: Any) -> str:

@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
+from sqlalchemy import select
 
 from bridge.models import Client
 from bridge.services import cron, invoicing, locks
 from bridge.services.usage import check_item, parse_item
+from bridge.web.models import RateLimitCounter, WebSession
 from tests.invoicing.conftest import server, user
 
 OCT, DEL_700 = "2026-10-01T00:00:00Z", "2026-10-30T04:00:00Z"
@@ -31,7 +33,8 @@ def test_cron_invoices_the_previous_month_on_the_first(world):
     summary = daily(world, date(2026, 11, 1))
     assert summary.ok, summary.render()
     # overdue first (it queues status changes), then the outbox sends them, then invoicing
-    assert [(s.name, s.status) for s in summary.steps] == [("overdue", "ok"), ("outbox", "ok"), ("invoicing", "ok")]
+    assert [(s.name, s.status) for s in summary.steps] == [("overdue", "ok"), ("outbox", "ok"), ("invoicing", "ok"),
+                                                           ("housekeeping", "ok")]
     assert summary.invoicing.period == "2026-10"
     [inv] = world.invoices()
     assert (inv.client_id, inv.period, inv.total) == (cid, "2026-10", D("4.90"))
@@ -137,3 +140,20 @@ def test_cron_reports_every_step_in_its_summary(world):
     for name in ("outbox", "overdue", "invoicing"):
         assert f"  {name}: " in text
     assert "invoicing 2026-10: 1 clients, 1 invoices created" in text
+
+
+def test_cron_deletes_expired_rate_limit_windows_and_web_sessions(world):
+    # Nothing else removes them: without this step both tables grow with every failed log-in
+    # and every session, for ever.
+    now = int(datetime.now(UTC).timestamp())
+    with world.factory() as s, s.begin():
+        s.add_all([RateLimitCounter(key="login:old", window_start=now - 3 * 86400, count=9),
+                   RateLimitCounter(key="login:day", window_start=now - 86400, count=3),  # still read
+                   WebSession(id="a" * 64, kind="client", account_id=1, created_at=now - 9 * 3600),
+                   WebSession(id="b" * 64, kind="client", account_id=1, created_at=now - 60)])
+    summary = daily(world, date(2026, 11, 2))
+    assert {s.name: s.status for s in summary.steps}["housekeeping"] == "ok"
+    with world.factory() as s:
+        assert s.scalars(select(RateLimitCounter.key)).all() == ["login:day"]
+        assert s.scalars(select(WebSession.id)).all() == ["b" * 64]  # the 8 h lifetime ended only the old one
+

@@ -136,7 +136,7 @@ def test_daily_cron_locks_the_same_day(app, api, factory, solus, mock, enrolled,
     summary = cron.run_daily(app.config, today=DUE + timedelta(days=7), session_factory=factory, solus=solus)
     assert summary.ok, summary.render()
     assert solus_status(app, mock, enrolled) == "locked", summary.render()
-    assert [s.name for s in summary.steps] == ["overdue", "outbox", "invoicing"]
+    assert [s.name for s in summary.steps] == ["overdue", "outbox", "invoicing", "housekeeping"]
     steps = {s.name: s.detail for s in summary.steps}
     assert steps["overdue"].startswith("locked 1,")
     assert steps["outbox"] == "applied 2, failed 0, pending 0"
