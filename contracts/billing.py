@@ -46,10 +46,15 @@ class FiniteNonNegativeNumber(fields.Number):
 
 
 class AsciiInt(fields.Integer):
-    """An integer written in ASCII decimal digits only."""
+    """An integer written in ASCII decimal digits only (an optional leading minus): ``int()``
+    would also take "١", "１", "+1", " 1 " and "1_0" (as 10). ``pattern`` narrows it further."""
+
+    def __init__(self, *, pattern: re.Pattern[str] = re.compile(r"^-?[0-9]+\Z"), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pattern = pattern
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, bool) or (isinstance(value, str) and not re.match(r"^-?[0-9]+\Z", value)):
+        if isinstance(value, bool) or (isinstance(value, str) and not self.pattern.match(value)):
             raise self.make_error("invalid")
         return super()._deserialize(value, attr, data, **kwargs)
 

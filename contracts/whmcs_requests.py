@@ -25,6 +25,8 @@ from typing import Any, ClassVar
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
+from contracts.billing import AsciiInt
+
 # --- value rules shared with the bridge -------------------------------------------------
 
 #: Client statuses (``bridge.services.clients.STATUSES`` holds the same tuple).
@@ -69,13 +71,11 @@ def WBool(**kw: Any) -> fields.Boolean:  # noqa: N802 - reads like a field class
 DECIMAL_INT = re.compile(r"^-?[0-9]{1,12}\Z")
 
 
-class _AsciiInt(fields.Integer):
-    """An integer written in ASCII decimal digits (an optional leading minus), nothing else."""
+class _AsciiInt(AsciiInt):
+    """``AsciiInt`` of at most 12 digits (every WHMCS id and number here)."""
 
-    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
-        if isinstance(value, bool) or (isinstance(value, str) and not DECIMAL_INT.match(value)):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kw)
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(pattern=DECIMAL_INT, **kw)
 
 
 def parse_int(value: Any) -> int | None:

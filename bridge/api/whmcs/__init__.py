@@ -23,7 +23,6 @@ import time
 from datetime import UTC, datetime
 
 from flask import Blueprint, Response, current_app, request
-from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bridge.api.whmcs import envelope
@@ -34,7 +33,6 @@ from bridge.db import get_engine, get_session, is_lock_conflict
 from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound, ValidationFailed
 from bridge.services import credentials
 from bridge.web import accounts, ratelimit
-from bridge.web.models import RateLimitCounter
 
 __all__ = ["ACTIONS", "action", "bp", "load_actions"]
 
@@ -79,23 +77,6 @@ def _auth_limit() -> ratelimit.Limit:
     return ratelimit.parse_limit(current_app.config.get("RATE_LIMIT_WHMCS_AUTH") or "10/60")
 
 
-def _auth_blocked(remote: str) -> int:
-    """Seconds until ``remote`` may try again when its failures in this window reached the limit, else 0.
-
-    Read before the credentials are checked, so a blocked address learns nothing, not even
-    that a guess was right. The window arithmetic is ``ratelimit.hit``'s.
-    """
-    limit = _auth_limit()
-    now = time.time()
-    window = int(now // limit.seconds) * limit.seconds
-    with get_engine().connect() as conn:
-        count = conn.scalar(select(RateLimitCounter.count).where(
-            RateLimitCounter.key == f"{AUTH_LIMIT_KEY}:{remote}"[:200], RateLimitCounter.window_start == window))
-    if count is not None and count >= limit.count:
-        return max(1, int(window + limit.seconds - now))
-    return 0
-
-
 def _count_failure(remote: str) -> None:
     try:
         ratelimit.hit(get_engine(), f"{AUTH_LIMIT_KEY}:{remote}", _auth_limit())
@@ -119,9 +100,12 @@ def _authenticate(params: dict, remote: str) -> str:
     A wrong pair counts a failure against ``remote``; an address at the limit is refused
     before its credentials are looked at.
     """
-    retry_after = _auth_blocked(remote)
-    if retry_after:
-        raise TooManyFailures(retry_after)
+    # Read before the credentials are checked, so a blocked address learns nothing, not even
+    # that a guess was right.
+    try:
+        ratelimit.peek(get_engine(), f"{AUTH_LIMIT_KEY}:{remote}", _auth_limit())
+    except ratelimit.RateLimited as exc:
+        raise TooManyFailures(exc.retry_after) from None
     identifier = params.get("identifier") or params.get("username") or ""
     secret = params.get("secret") or params.get("password") or ""
     # WHMCS's pre-7.2 form: ``username`` + ``password`` only, which may name an admin account.
@@ -183,7 +167,8 @@ def api() -> Response:
     try:
         responsetype = _responsetype()
         raw_action = request.form.get("action", request.args.get("action"))
-        if isinstance(raw_action, str) and raw_action.strip().lower() == "gettokenpricing":
+        name = raw_action.strip().lower() if isinstance(raw_action, str) else ""
+        if name == "gettokenpricing":
             # SolusVM's call: the addon URL's code path on the same fields, so every fault
             # gets the same HTTP status there and here (whatever PHP arrays it carries).
             return token_pricing(request_params)
@@ -191,8 +176,7 @@ def api() -> Response:
             params = request_params()
         except ValidationFailed:
             # A malformed field of an unknown action is still an unknown action.
-            raw = request.form.get("action", request.args.get("action"))
-            if not isinstance(raw, str) or raw.strip().lower() not in ACTIONS:
+            if name not in ACTIONS:
                 raise CommandNotFound() from None
             raise
         spec = ACTIONS[_find_action(params)]

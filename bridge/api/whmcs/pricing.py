@@ -32,8 +32,4 @@ def token_pricing(params: Callable[[], dict[str, Any]]) -> Response:
 @action("GetTokenPricing", auth=False)
 def get_token_pricing(ctx: ActionContext) -> Any:
     """Registered so the name is known; the dispatcher answers it with :func:`token_pricing`."""
-    try:
-        return pricing.pricing_response({**ctx.params, "action": "GetTokenPricing"})
-    except BridgeError as exc:
-        resp: Response = pricing.error_response(exc)
-        return resp
+    return token_pricing(lambda: ctx.params)
