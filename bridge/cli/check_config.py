@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import click
 
 from bridge.config import check_system_url
+from bridge.observability import flag
 
 PRICING_PATH = "/modules/addons/solusio/api/"
 WHMCS_PATH = "/includes/api.php"
@@ -195,9 +196,7 @@ def check_security(config: Mapping[str, Any], report: Report) -> None:
 
     system_url = str(config.get("SYSTEM_URL") or "")
     local = urlsplit(system_url).hostname in ("127.0.0.1", "localhost", "::1")
-    secure = config.get("SESSION_COOKIE_SECURE", False)
-    if not (secure if isinstance(secure, bool) else str(secure).strip().lower() in {"1", "true", "yes", "on"}) \
-            and not local:
+    if not flag(config.get("SESSION_COOKIE_SECURE"), False) and not local:
         report.warn("SESSION_COOKIE_SECURE", "is off: log-in cookies may travel over plain http; serve the bridge "
                     "over https and set BRIDGE_SESSION_COOKIE_SECURE=true")
 
@@ -221,9 +220,7 @@ def check_security(config: Mapping[str, Any], report: Report) -> None:
     elif any(net.prefixlen == 0 for net in api_nets):
         report.warn("API_ALLOWED_IPS", "contains a network of every address (/0): it allows any caller")
 
-    require_2fa = config.get("ADMIN_REQUIRE_2FA", False)
-    if not (require_2fa if isinstance(require_2fa, bool)
-            else str(require_2fa).strip().lower() in {"1", "true", "yes", "on"}):
+    if not flag(config.get("ADMIN_REQUIRE_2FA"), False):
         report.warn("ADMIN_REQUIRE_2FA", "is off: admins may log in with a password alone; set "
                     "BRIDGE_ADMIN_REQUIRE_2FA=true once every admin has an authenticator app")
 

@@ -55,8 +55,12 @@ class CronSummary:
 
     today: date
     steps: list[Step] = field(default_factory=list)
-    invoicing: invoicing.RunSummary | None = None  # the last month invoiced (``runs[-1]``)
     runs: list[invoicing.RunSummary] = field(default_factory=list)  # every month invoiced, oldest first
+
+    @property
+    def invoicing(self) -> invoicing.RunSummary | None:
+        """The last month invoiced, if any."""
+        return self.runs[-1] if self.runs else None
 
     @property
     def ok(self) -> bool:
@@ -234,7 +238,6 @@ def _invoicing_step(session_factory: sessionmaker[Session], solus: Any, config: 
             failed = True
             continue
         summary.runs.append(run)
-        summary.invoicing = run
         failed = failed or not run.ok
         details.append(f"{period}: {run.invoices} invoices" + ("" if run.ok else ", incomplete"))
     summary.steps.append(Step("invoicing", "failed" if failed else "ok", "; ".join(details)))

@@ -232,9 +232,7 @@ def iter_usage_items(solus: Any, year: int, month: int, *, user_id: int | None =
     date_from, date_to = month_dates(year, month)
     if until is not None:
         date_to = max(date_from, min(date_to, until))
-    pages = (solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page, complete=True) if complete
-             else solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page))
-    for raw in pages:
+    for raw in solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page, complete=complete):
         item = parse_item(raw)
         problems = check_item(item, year, month)
         yield replace(item, problems=problems) if problems else item
