@@ -115,10 +115,7 @@ class SnapshotCache:
             return self._get_background(key, load, errors, now or datetime.now(UTC))
         now = now or datetime.now(UTC)
         with self._lock:
-            snap = self._entries.get(key)
-            if snap is not None and snap.age_seconds(now) > self.keep_seconds:
-                del self._entries[key]
-                snap = None
+            snap = self._kept(key, now)
             if snap is not None and snap.age_seconds(now) < self.fresh_seconds:
                 self._entries.move_to_end(key)
                 return snap, None
@@ -134,11 +131,15 @@ class SnapshotCache:
                 self._refreshing.discard(key)
         fresh = Snapshot(value, now)  # as of when SolusVM was asked
         with self._lock:
-            self._entries[key] = fresh
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._store(key, fresh)
         return fresh, None
+
+    def _store(self, key: Hashable, snap: Snapshot) -> None:
+        """Keep ``snap`` as the newest entry, dropping the least recently used (under the lock)."""
+        self._entries[key] = snap
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
 
     def _kept(self, key: Hashable, now: datetime) -> Snapshot | None:
         """The snapshot of ``key`` if it is not too old to show (under the lock)."""
@@ -193,10 +194,7 @@ class SnapshotCache:
         else:
             with self._lock:
                 self._failed.pop(key, None)
-                self._entries[key] = Snapshot(value, now)  # as of when SolusVM was asked
-                self._entries.move_to_end(key)
-                while len(self._entries) > self.max_entries:
-                    self._entries.popitem(last=False)
+                self._store(key, Snapshot(value, now))  # as of when SolusVM was asked
             self.health.slow = False
         finally:
             with self._lock:
