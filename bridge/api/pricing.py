@@ -115,11 +115,8 @@ def pricing_response(form: Any) -> Response:
 def error_response(exc: BridgeError) -> Response:
     """GetTokenPricing's own status mapping: 400 bad input, 403 bad token, 404 unknown or closed client."""
     if isinstance(exc, TokenThrottled):
-        resp = current_app.json.response({"result": "error", "message": exc.message})
-        resp.status_code = 429
-        resp.headers["Retry-After"] = str(exc.retry_after)
-        return resp
-    if isinstance(exc, AuthFailed):
+        status = 429
+    elif isinstance(exc, AuthFailed):
         status = 403
     elif isinstance(exc, NotFound):
         status = 404
@@ -129,6 +126,8 @@ def error_response(exc: BridgeError) -> Response:
         status = 500
     resp = current_app.json.response({"result": "error", "message": exc.message})
     resp.status_code = status
+    if isinstance(exc, TokenThrottled):
+        resp.headers["Retry-After"] = str(exc.retry_after)
     return resp
 
 

@@ -26,6 +26,7 @@ from bridge.web.common import (
     log_in_admin,
     log_out,
     password_tag,
+    session_max_age,
     solus,
     web_blueprint,
 )
@@ -199,7 +200,7 @@ def index(_admin: Any) -> Any:
     statuses = charts.bar_list("clients-by-status", "Clients by SolusVM status",
                                [(s.capitalize(), n, str(n)) for s, n in data.clients_by_status.items()], "clients")
     return render_template("admin/home.html", revenue=revenue, plans=plans, plans_month=data.plans_month,
-                           statuses=statuses, counts=data.clients_by_status)
+                           statuses=statuses)
 
 
 def _pending_by_client() -> Counter[int]:
@@ -241,7 +242,7 @@ def _client_page(client: Client, form: ActionForm, status: int = 200) -> tuple[s
 
     from bridge.services import outbox
 
-    max_age = int(current_app.permanent_session_lifetime.total_seconds())
+    max_age = session_max_age()
     rows = [{"id": row.id, "ip": row.ip, "user_agent": row.user_agent,
              "started": datetime.fromtimestamp(row.created_at, UTC)}
             for row in web_sessions.list_for(dbs(), "client", client.id, max_age)]

@@ -389,7 +389,7 @@ def _tag_matches(name: str, kind: str, account_id: int, password_hash: str | Non
     return isinstance(tag, str) and hmac.compare_digest(tag, password_tag(kind, account_id, password_hash))
 
 
-def _session_max_age() -> int:
+def session_max_age() -> int:
     lifetime = current_app.permanent_session_lifetime
     return int(lifetime.total_seconds())
 
@@ -398,7 +398,7 @@ def _start_session(kind: str, account_id: int) -> None:
     """Replace the cookie's contents with a new server-side session of this account (committed)."""
     s = dbs()
     clear_session(s)  # a fresh session on every log-in: no fixation
-    web_sessions.purge_account(s, kind, account_id, _session_max_age())  # this account's expired rows
+    web_sessions.purge_account(s, kind, account_id, session_max_age())  # this account's expired rows
     token = web_sessions.start(s, kind, account_id, ip=request.remote_addr or "",
                                user_agent=request.headers.get("User-Agent", ""))
     s.commit()
@@ -441,7 +441,7 @@ def current_client() -> Client | None:
     client = dbs().get(Client, cid)
     if (client is None or client.status == "Closed"
             or not _tag_matches("client_tag", "client", client.id, client.password_hash)
-            or not web_sessions.is_valid(dbs(), "client", cid, session.get("client_sid"), _session_max_age())):
+            or not web_sessions.is_valid(dbs(), "client", cid, session.get("client_sid"), session_max_age())):
         _forget("client")
         return None
     return client
@@ -458,7 +458,7 @@ def current_admin() -> Admin | None:
         return None
     admin = dbs().get(Admin, aid)
     if (admin is None or not _tag_matches("admin_tag", "admin", admin.id, admin.password_hash)
-            or not web_sessions.is_valid(dbs(), "admin", aid, session.get("admin_sid"), _session_max_age())):
+            or not web_sessions.is_valid(dbs(), "admin", aid, session.get("admin_sid"), session_max_age())):
         _forget("admin")
         return None
     return admin
