@@ -75,3 +75,13 @@ class Clock:
     def to_json(self) -> dict[str, object]:
         """``{now, frozen}``."""
         return {"now": format_instant(self.now()), "frozen": self._frozen}
+
+
+#: Seconds of virtual time for a task (and a backup or snapshot) to go pending → running → done.
+TASK_RUNNING_AFTER = 1
+TASK_DONE_AFTER = 3
+
+
+def time_stage(elapsed: float) -> int:
+    """0 pending, 1 running, 2 done after ``elapsed`` seconds of virtual time (tasks, backups, snapshots)."""
+    return 2 if elapsed >= TASK_DONE_AFTER else 1 if elapsed >= TASK_RUNNING_AFTER else 0

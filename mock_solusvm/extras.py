@@ -15,10 +15,9 @@ from typing import Any
 
 from contracts.solusvm import READ_ONLY_COLLECTIONS
 
+from .clock import time_stage
 from .errors import Forbidden, Invalid, NotFound, invalid
 
-#: Seconds of virtual time a backup or snapshot takes to be created (like tasks: pending → done).
-BACKUP_DONE_AFTER = 3
 #: Collections a seed may give besides the core ones (each a list of records with ids).
 EXTRA_SEED_COLLECTIONS = ("ssh_keys", "applications", "iso_images", *READ_ONLY_COLLECTIONS)
 
@@ -219,9 +218,9 @@ class ExtrasMixin:
     # --- backups and snapshots ----------------------------------------------------------
 
     def _progress(self, rec: dict[str, Any]) -> tuple[int, float]:
-        elapsed = (self.clock.now() - rec["created_at"]).total_seconds()
-        stage = max(rec.get("polls", 0), 2 if elapsed >= BACKUP_DONE_AFTER else 1 if elapsed >= 1 else 0)
-        return min(stage, 2), (0.0, 50.0, 100.0)[min(stage, 2)]
+        # the same virtual-time stages as tasks (pending → in progress → created)
+        stage = time_stage((self.clock.now() - rec["created_at"]).total_seconds())
+        return stage, (0.0, 50.0, 100.0)[stage]
 
     def backup_view(self, backup: dict[str, Any]) -> dict[str, Any]:
         """A backup; ``status`` from virtual time (pending → in_progress → created)."""
@@ -229,7 +228,7 @@ class ExtrasMixin:
         server = self.servers.get(backup["server_id"])
         creator = self.users.get(backup.get("creator_id"))
         node = self.readonly.get("backup_nodes", {}).get(backup.get("backup_node_id"))
-        status = backup.get("status_override") or ("pending", "in_progress", "created")[stage]
+        status = ("pending", "in_progress", "created")[stage]
         return {"id": backup["id"], "type": "full", "creation_method": backup.get("creation_method", "manual"),
                 "status": status, "size": float(backup.get("size", 0.0)), "disk": backup["disk"],
                 "backup_progress": progress, "backup_fail_reason": "",

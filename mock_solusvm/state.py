@@ -31,9 +31,9 @@ from contracts.solusvm import (
     validation_messages,
 )
 
-from .clock import Clock, format_instant, parse_instant
+from .clock import Clock, format_instant, parse_instant, time_stage
 from .errors import Forbidden, Invalid, MockError, NotFound, Unauthenticated, invalid
-from .extras import EXTRA_SEED_COLLECTIONS, ExtrasMixin, default_extras
+from .extras import ExtrasMixin, default_extras
 from .faults import Faults
 from .journal import Journal
 
@@ -41,9 +41,6 @@ STATE_FORMAT = "mock-solusvm-state"
 #: Tables of the extra resources (optional in a state document).
 EXTRA_TABLES = ("ssh_keys", "applications", "iso_images", "backups", "snapshots")
 STATE_VERSION = 1
-#: Seconds of virtual time for a task to go pending → running → done.
-TASK_RUNNING_AFTER = 1
-TASK_DONE_AFTER = 3
 #: A cheap hash: a mock must create thousands of users fast (scrypt would take ~50 ms each).
 PASSWORD_METHOD = "pbkdf2:sha256:1000"
 
@@ -277,10 +274,6 @@ class Backend(ExtrasMixin):
         for key in fixture:
             if key in doc:
                 fixture[key] = doc[key]
-        for key in ("users", "servers", "roles", "plans", "limit_groups", "locations", "os_images", "projects",
-                    *EXTRA_SEED_COLLECTIONS):
-            if key in doc and not isinstance(doc[key], list):
-                raise invalid(key, f"{key} must be a list.")
         if doc.get("settings") is not None:
             # the same rules as PATCH settings, so a seed cannot store what the API would refuse
             settings = _load(SettingsPatchSchema(), doc["settings"])
@@ -826,8 +819,7 @@ class Backend(ExtrasMixin):
         if poll:
             task["polls"] += 1
         elapsed = (self.clock.now() - task["created_at"]).total_seconds()
-        stage = max(task["polls"] if poll else 0,
-                    2 if elapsed >= TASK_DONE_AFTER else 1 if elapsed >= TASK_RUNNING_AFTER else 0)
+        stage = max(task["polls"] if poll else 0, time_stage(elapsed))
         status = ("pending", "running", "done")[min(stage, 2)]
         return {"id": task["id"], "compute_resource_id": 1, "queue": "default", "action": task["action"],
                 "status": status, "output": "", "progress": (0, 50, 100)[min(stage, 2)],

@@ -13,7 +13,7 @@ from marshmallow import Schema, ValidationError
 from contracts.solusvm import envelope, validation_messages
 
 from ..app import _validate, json_response, request_json
-from ..errors import Forbidden, Invalid, Unauthenticated
+from ..errors import Forbidden, Invalid, NotFound, Unauthenticated
 from ..state import Backend, Principal
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -66,6 +66,13 @@ def load(schema: Schema, data: Any, partial: bool = False) -> dict[str, Any]:
         return schema.load(data, partial=partial)
     except ValidationError as err:
         raise Invalid(validation_messages(err)) from None
+
+
+def get_or_404(table: dict[int, dict[str, Any]], key: int, model: str) -> dict[str, Any]:
+    """``table[key]``, or Laravel's 404 for ``model`` (``No query results for model [...]``)."""
+    if key not in table:
+        raise NotFound(f"No query results for model [{model}] {key}")
+    return table[key]
 
 
 def int_arg(name: str, default: int | None = None, lo: int = 0, hi: int = 2**63 - 1) -> int | None:

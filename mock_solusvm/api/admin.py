@@ -25,14 +25,7 @@ from contracts.solusvm import (
 from ..errors import NotFound, invalid
 from ..state import merge_plan_limits, plan_record
 from ..views import plan_view, project_view, role_view
-from . import api_bp, backend, body, load, one, page, principal, require_admin
-
-
-def _get(table: dict[int, dict[str, Any]], key: int, model: str) -> dict[str, Any]:
-    if key not in table:
-        raise NotFound(f"No query results for model [{model}] {key}")
-    return table[key]
-
+from . import api_bp, backend, body, get_or_404, load, one, page, principal, require_admin
 
 # --- roles ----------------------------------------------------------------------------------
 
@@ -64,7 +57,7 @@ def update_plan(plan_id: int) -> Response:
     hours included (guess: the mock keeps one price per plan)."""
     require_admin()
     b = backend()
-    plan = _get(b.plans, plan_id, "Plan")
+    plan = get_or_404(b.plans, plan_id, "Plan")
     data = load(PlanUpdateSchema(), body(), partial=True)
     with b.lock:
         # everything is computed before anything is stored: a refused unit leaves the plan as it was
@@ -105,7 +98,7 @@ def create_location() -> Response:
 def update_location(location_id: int) -> Response:
     require_admin()
     b = backend()
-    loc = _get(b.locations, location_id, "Location")
+    loc = get_or_404(b.locations, location_id, "Location")
     data = load(LocationCreateSchema(), body(), partial=True)
     loc.update(data)
     return one(LocationSchema, loc)
@@ -135,7 +128,7 @@ def create_os_image() -> Response:
 @api_bp.put("/os_images/<int:image_id>")
 def update_os_image(image_id: int) -> Response:
     require_admin()
-    img = _get(backend().os_images, image_id, "OsImage")
+    img = get_or_404(backend().os_images, image_id, "OsImage")
     img.update(load(OsImageCreateSchema(), body(), partial=True))
     return one(OsImageSchema, img)
 
@@ -149,7 +142,7 @@ def _version_in_use(b: Any, version_ids: set[int]) -> None:
 def delete_os_image(image_id: int) -> Response:
     require_admin()
     b = backend()
-    img = _get(b.os_images, image_id, "OsImage")
+    img = get_or_404(b.os_images, image_id, "OsImage")
     _version_in_use(b, {v["id"] for v in img["versions"]})
     del b.os_images[image_id]
     return Response(status=204)
@@ -157,14 +150,14 @@ def delete_os_image(image_id: int) -> Response:
 
 @api_bp.get("/os_images/<int:image_id>/versions")
 def list_os_image_versions(image_id: int) -> Response:
-    return page(OsImageVersionSchema, _get(backend().os_images, image_id, "OsImage")["versions"])
+    return page(OsImageVersionSchema, get_or_404(backend().os_images, image_id, "OsImage")["versions"])
 
 
 @api_bp.post("/os_images/<int:image_id>/versions")
 def create_os_image_version(image_id: int) -> Response:
     require_admin()
     b = backend()
-    img = _get(b.os_images, image_id, "OsImage")
+    img = get_or_404(b.os_images, image_id, "OsImage")
     data = load(OsImageVersionCreateSchema(), body())
     with b.lock:
         version = {"id": b._id("os_versions"), "version": data["version"]}

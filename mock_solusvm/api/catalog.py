@@ -21,13 +21,7 @@ from contracts.solusvm import (
 from ..app import outside_namespace_lock
 from ..errors import NotFound, invalid
 from ..views import PlanPricer, project_view, role_view, settings_view
-from . import api_bp, backend, body, int_arg, load, one, page, principal, require_admin
-
-
-def _get(table: dict[int, dict[str, Any]], key: int, model: str) -> dict[str, Any]:
-    if key not in table:
-        raise NotFound(f"No query results for model [{model}] {key}")
-    return table[key]
+from . import api_bp, backend, body, get_or_404, int_arg, load, one, page, principal, require_admin
 
 
 def _search() -> str:
@@ -80,7 +74,7 @@ class _Priced:
 
 @api_bp.get("/plans/<int:plan_id>")
 def get_plan(plan_id: int) -> Response:
-    plan = _get(backend().plans, plan_id, "Plan")
+    plan = get_or_404(backend().plans, plan_id, "Plan")
     return one(PlanSchema, pricer().view(plan))
 
 
@@ -94,7 +88,7 @@ def list_roles() -> Response:
 @api_bp.get("/roles/<int:role_id>")
 def get_role(role_id: int) -> Response:
     require_admin()
-    return one(RoleSchema, role_view(backend(), _get(backend().roles, role_id, "Role"), count=True))
+    return one(RoleSchema, role_view(backend(), get_or_404(backend().roles, role_id, "Role"), count=True))
 
 
 @api_bp.get("/limit_groups")
@@ -106,7 +100,7 @@ def list_limit_groups() -> Response:
 @api_bp.get("/limit_groups/<int:group_id>")
 def get_limit_group(group_id: int) -> Response:
     require_admin()
-    return one(LimitGroupSchema, _get(backend().limit_groups, group_id, "LimitGroup"))
+    return one(LimitGroupSchema, get_or_404(backend().limit_groups, group_id, "LimitGroup"))
 
 
 @api_bp.get("/locations")
@@ -117,7 +111,7 @@ def list_locations() -> Response:
 
 @api_bp.get("/locations/<int:location_id>")
 def get_location(location_id: int) -> Response:
-    return one(LocationSchema, _get(backend().locations, location_id, "Location"))
+    return one(LocationSchema, get_or_404(backend().locations, location_id, "Location"))
 
 
 @api_bp.get("/os_images")
@@ -128,7 +122,7 @@ def list_os_images() -> Response:
 
 @api_bp.get("/os_images/<int:image_id>")
 def get_os_image(image_id: int) -> Response:
-    return one(OsImageSchema, _get(backend().os_images, image_id, "OsImage"))
+    return one(OsImageSchema, get_or_404(backend().os_images, image_id, "OsImage"))
 
 
 def _visible_projects() -> list[dict[str, Any]]:

@@ -24,18 +24,12 @@ from contracts.solusvm import (
 
 from ..errors import NotFound, invalid
 from ..views import server_view
-from . import api_bp, backend, body, load, one, page, principal, require_admin
+from . import api_bp, backend, body, get_or_404, load, one, page, principal, require_admin
 
 
 def _search(items: list[dict[str, Any]], key: str = "name") -> list[dict[str, Any]]:
     needle = (request.args.get("filter[search]") or "").lower()
     return [i for i in items if needle in str(i.get(key, "")).lower()] if needle else items
-
-
-def _get(table: dict[int, dict[str, Any]], key: int, model: str) -> dict[str, Any]:
-    if key not in table:
-        raise NotFound(f"No query results for model [{model}] {key}")
-    return table[key]
 
 
 @api_bp.get("/ssh_keys")
@@ -78,7 +72,7 @@ def create_application() -> Response:
 
 @api_bp.get("/applications/<int:app_id>")
 def get_application(app_id: int) -> Response:
-    return one(ApplicationSchema, _get(backend().applications, app_id, "Application"))
+    return one(ApplicationSchema, get_or_404(backend().applications, app_id, "Application"))
 
 
 @api_bp.get("/iso_images")
@@ -88,7 +82,7 @@ def list_iso_images() -> Response:
 
 @api_bp.get("/iso_images/<int:iso_id>")
 def get_iso_image(iso_id: int) -> Response:
-    return one(IsoImageSchema, _get(backend().iso_images, iso_id, "IsoImage"))
+    return one(IsoImageSchema, get_or_404(backend().iso_images, iso_id, "IsoImage"))
 
 
 @api_bp.get("/tasks")
@@ -163,7 +157,7 @@ def _register_read_only(name: str, schema: Any, model: str) -> None:
 
     def get_view(item_id: int) -> Response:
         require_admin()
-        return one(schema, _get(backend().readonly.get(name, {}), item_id, model))
+        return one(schema, get_or_404(backend().readonly.get(name, {}), item_id, model))
 
     api_bp.add_url_rule(f"/{name}", f"list_{name}", list_view, methods=["GET"])
     api_bp.add_url_rule(f"/{name}/<int:item_id>", f"get_{name}", get_view, methods=["GET"])
