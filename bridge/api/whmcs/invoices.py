@@ -245,8 +245,15 @@ def client_stats(ctx: ActionContext, client: Client) -> dict[str, Any]:
     by: dict[str, tuple[int, Decimal, Decimal]] = {}
     overdue = (0, Decimal(0))
     rows = list(ctx.session.scalars(select(Invoice).where(Invoice.client_id == client.id)))
+    # Every payment against this client's invoices in one query, not one per open invoice.
+    paid: dict[int, Decimal] = {}
+    for invoice_id, amount in ctx.session.execute(
+            select(Transaction.invoice_id, Transaction.amount_in)
+            .join(Invoice, Transaction.invoice_id == Invoice.id).where(Invoice.client_id == client.id)):
+        paid[invoice_id] = paid.get(invoice_id, Decimal(0)) + Decimal(amount)
     for inv in rows:
-        owed = invoices.balance(ctx.session, inv) if inv.status in ("Unpaid", "Draft") else Decimal(0)
+        owed = (invoices.balance(ctx.session, inv, paid=paid.get(inv.id, Decimal(0)))
+                if inv.status in ("Unpaid", "Draft") else Decimal(0))
         count, total, due = by.get(inv.status, (0, Decimal(0), Decimal(0)))
         by[inv.status] = (count + 1, total + Decimal(inv.total), due + owed)
         if inv.status == "Unpaid" and inv.duedate < ctx.today:
