@@ -162,12 +162,14 @@ _CUMULATIVE: dict[tuple[str, int, Any], int] = {}
 _CUMULATIVE_MAX = 50_000
 
 
-def usage_by_day(solus: Any, client: Client, *, now: datetime) -> list[tuple[Any, int]]:
+def usage_by_day(solus: Any, client: Client, *, now: datetime,
+                 today_total: int | None = None) -> list[tuple[Any, int]]:
     """Tokens used on each day of the running month so far: ``[(date, tokens), ...]``.
 
     SolusVM's usage is per period, so each day is the month-to-date total at its end minus
     the day before's (the monthly cap included: a capped server stops adding tokens). Days
-    before today are cached; today is asked every time. SolusVM errors propagate.
+    before today are cached; today is asked every time unless the caller already read it
+    (``today_total``: the month-to-date tokens). SolusVM errors propagate.
     """
     from datetime import timedelta
 
@@ -182,7 +184,7 @@ def usage_by_day(solus: Any, client: Client, *, now: datetime) -> list[tuple[Any
     day = today.replace(day=1)
     while day <= today:
         key = (base, int(client.solusvm_user_id), day)
-        total = _CUMULATIVE.get(key) if day < today else None
+        total = _CUMULATIVE.get(key) if day < today else today_total
         if total is None:
             total = sum(item.total_tokens for item in iter_usage_items(
                 solus, day.year, day.month, user_id=client.solusvm_user_id, until=day))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -33,37 +34,37 @@ def _invoices(client: Client, limit: int | None = None) -> list[Invoice]:
     return list(dbs().scalars(query))
 
 
-def _usage(client: Client) -> tuple[Any, str, str]:
-    """(projection or None, message, "as of" text when the figures are a snapshot) for this month so far.
+def _usage(client: Client) -> tuple[Any, str, str, Any]:
+    """(projection or None, message, "as of" text when the figures are a snapshot, tokens per day)
+    for this month so far.
 
     SolusVM is asked at most once a minute per user, within the request's budget; when it
     does not answer in time the last figures are shown with their age.
     """
     if not client.solusvm_user_id:
-        return None, "", ""
-    from bridge.services import invoicing, snapshots
+        return None, "", "", None
+    from bridge.services import snapshots
     from bridge.services.invoice_document import month_preview
 
     now = utcnow()
-    uid = client.solusvm_user_id
+    cid, uid = client.id, client.solusvm_user_id  # plain values: the refresh may outlive the request
     usage_cache = snapshots.cache(current_app.extensions, "usage")  # by (SolusVM user, month)
     sv = solus()  # built here: the refresh runs outside the request (snapshots module)
-    snap, exc = usage_cache.get((uid, now.year, now.month),
-                                lambda: invoicing.usage_items_so_far(sv, uid, now=now),
+    snap, exc = usage_cache.get((uid, now.year, now.month), lambda: _month_so_far(sv, cid, uid, now),
                                 errors=(SolusVMError, ValueError), background=True)
     if exc is not None and not isinstance(exc, snapshots.StillLoading):
         log.warning("usage for client %s unavailable: %s", client.id, exc)
     if snap is None and isinstance(exc, snapshots.StillLoading):
-        return None, "Usage is still being loaded from SolusVM. Please reload the page in a moment.", ""
+        return None, "Usage is still being loaded from SolusVM. Please reload the page in a moment.", "", None
     if snap is None:
-        return None, "Usage could not be loaded from SolusVM right now. Please try again later.", ""
+        return None, "Usage could not be loaded from SolusVM right now. Please try again later.", "", None
     try:
         # Priced like the invoice that will follow: amounts before tax, each tax, the total.
-        projection = month_preview(dbs(), None, client, now=now, items=snap.value)
+        projection = month_preview(dbs(), None, client, now=now, items=snap.value.items)
     except BridgeError as exc:
-        return None, exc.message, ""
+        return None, exc.message, "", None
     return projection, "", (f"as of {snap.age_text()}: SolusVM did not answer in time" if exc is not None
-                            else "")
+                            else ""), snap.value.days
 
 
 def panel(client: Client) -> str:
@@ -73,28 +74,33 @@ def panel(client: Client) -> str:
     return "enrolled" if client.solusvm_user_id else "provisioning"
 
 
-def _usage_chart(client: Client) -> Any:
-    """This month's tokens per day as an SVG column chart (None when unavailable)."""
-    from bridge.services import snapshots
+@dataclass(frozen=True)
+class _MonthSoFar:
+    items: list[Any]  # usage items up to now (the table)
+    days: list[tuple[Any, int]] | None  # tokens per day (the chart); None when it could not be read
+
+
+def _month_so_far(sv: Any, client_id: int, uid: int, now: Any) -> _MonthSoFar:
+    """One refresh for the table and the chart: today's month-to-date total is read once."""
+    from bridge.services import invoicing
     from bridge.services.invoice_document import usage_by_day
+
+    items = invoicing.usage_items_so_far(sv, uid, now=now)
+    # Runs in its own thread, after the request's database session may be gone: the chart
+    # gets the one field it reads, not the ORM object.
+    who = SimpleNamespace(id=client_id, solusvm_user_id=uid)
+    try:
+        days = usage_by_day(sv, who, now=now, today_total=sum(i.total_tokens for i in items))  # type: ignore[arg-type]
+    except (SolusVMError, ValueError) as exc:  # the table is still worth showing
+        log.warning("usage by day for client %s unavailable: %s", client_id, exc)
+        days = None
+    return _MonthSoFar(items, days)
+
+
+def _usage_chart(days: Any) -> Any:
+    """This month's tokens per day as an SVG column chart (None when unavailable)."""
     from bridge.web import charts
 
-    now = utcnow()
-    # Through the same per-worker snapshot as the usage table: SolusVM is asked at most once
-    # a minute, within the request's budget, so a slow SolusVM never holds this worker.
-    chart_cache = snapshots.cache(current_app.extensions, "usage_by_day")
-    sv = solus()
-    # The refresh runs in its own thread, after this request's database session may be gone:
-    # it gets the one field it reads, not the ORM object.
-    who = SimpleNamespace(id=client.id, solusvm_user_id=client.solusvm_user_id)
-    snap, exc = chart_cache.get((client.solusvm_user_id, now.year, now.month),
-                                lambda: usage_by_day(sv, who, now=now),  # type: ignore[arg-type]
-                                errors=(SolusVMError, ValueError), background=True)
-    if exc is not None and not isinstance(exc, snapshots.StillLoading):
-        log.warning("usage by day for client %s unavailable: %s", client.id, exc)
-    if snap is None:
-        return None
-    days = snap.value
     if not days:
         return None
     return charts.column_chart(
@@ -107,9 +113,9 @@ def _usage_chart(client: Client) -> Any:
 @bp.get("")
 @client_required
 def dashboard(client: Client) -> Any:
-    usage, usage_error, usage_as_of = _usage(client)
+    usage, usage_error, usage_as_of, days = _usage(client)
     allow_solusvm_login_form()
-    chart = _usage_chart(client) if usage is not None else None
+    chart = _usage_chart(days) if usage is not None else None
     return render_template("clientarea/dashboard.html", client=client, panel=panel(client), usage=usage,
                            usage_error=usage_error, usage_as_of=usage_as_of, usage_chart=chart,
                            invoices=_invoices(client, 5),
