@@ -4,6 +4,7 @@ the mapping passed to ``create_app`` (last wins). Every key is listed in docs/co
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -112,3 +113,17 @@ def check_system_url(value: Any) -> None:
     parts = urlsplit(str(value or ""))
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
         raise ValueError(f"SYSTEM_URL must be the bridge's public http(s) URL (a base URL: no query or fragment), got {value!r}")
+
+def parse_networks(text: str) -> tuple[list[Any], list[str]]:
+    """(parsed networks, malformed entries) of a comma- or newline-separated address list
+    (``API_ALLOWED_IPS``, ``METRICS_ALLOWED_IPS``): one reading for the checks and check-config."""
+    nets: list[Any] = []
+    bad: list[str] = []
+    for entry in (e.strip() for e in str(text or "").replace("\n", ",").split(",")):
+        if not entry:
+            continue
+        try:
+            nets.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            bad.append(entry)
+    return nets, bad

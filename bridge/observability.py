@@ -49,6 +49,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from bridge import metrics
+from bridge.config import parse_networks
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -367,16 +368,8 @@ def metrics_address_allowed(config: Any, remote_addr: str | None, headers: Any) 
         addr = ipaddress.ip_address(remote_addr or "")
     except ValueError:
         return False
-    entries = str(config.get("METRICS_ALLOWED_IPS", "127.0.0.1,::1") or "").split(",")
-    for entry in (e.strip() for e in entries):
-        if not entry:
-            continue
-        try:
-            if addr in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            continue  # check-config reports malformed entries
-    return False
+    nets, _bad = parse_networks(config.get("METRICS_ALLOWED_IPS", "127.0.0.1,::1"))  # check-config reports _bad
+    return any(addr in net for net in nets)
 
 
 def metrics_view() -> Response:

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from bridge.config import check_system_url
+from bridge.config import check_system_url, parse_networks
 from bridge.observability import flag
 
 PRICING_PATH = "/modules/addons/solusio/api/"
@@ -174,21 +174,6 @@ def check_values(config: Mapping[str, Any], report: Report) -> None:
         report.ok("settings", "types, URLs and combinations are valid")
 
 
-def _networks(text: str) -> tuple[list[Any], list[str]]:
-    """(parsed networks, malformed entries) of a comma-separated address list."""
-    import ipaddress
-
-    nets, bad = [], []
-    for entry in (e.strip() for e in str(text or "").replace("\n", ",").split(",")):
-        if not entry:
-            continue
-        try:
-            nets.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            bad.append(entry)
-    return nets, bad
-
-
 def check_security(config: Mapping[str, Any], report: Report) -> None:
     """Settings that are unsafe in production (docs/web.md, "Security model"): each one a WARN,
     malformed values a FAIL."""
@@ -200,7 +185,7 @@ def check_security(config: Mapping[str, Any], report: Report) -> None:
         report.warn("SESSION_COOKIE_SECURE", "is off: log-in cookies may travel over plain http; serve the bridge "
                     "over https and set BRIDGE_SESSION_COOKIE_SECURE=true")
 
-    metrics_nets, metrics_bad = _networks(str(config.get("METRICS_ALLOWED_IPS", "127.0.0.1,::1") or ""))
+    metrics_nets, metrics_bad = parse_networks(str(config.get("METRICS_ALLOWED_IPS", "127.0.0.1,::1") or ""))
     if metrics_bad:
         report.fail("METRICS_ALLOWED_IPS", f"has entries that are not addresses or networks: {', '.join(metrics_bad)}")
     if not config.get("METRICS_TOKEN"):
@@ -211,7 +196,7 @@ def check_security(config: Mapping[str, Any], report: Report) -> None:
             report.warn("METRICS_TOKEN", "is not set: /metrics answers loopback only; set BRIDGE_METRICS_TOKEN "
                         "for a Prometheus on another machine")
 
-    api_nets, api_bad = _networks(str(config.get("API_ALLOWED_IPS") or ""))
+    api_nets, api_bad = parse_networks(str(config.get("API_ALLOWED_IPS") or ""))
     if api_bad:
         report.fail("API_ALLOWED_IPS", f"has entries that are not addresses or networks: {', '.join(api_bad)}")
     if not api_nets and not config.get("API_ACCESS_KEY"):

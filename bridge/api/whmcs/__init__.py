@@ -29,6 +29,7 @@ from bridge.api.whmcs import envelope
 from bridge.api.whmcs.params import php_form
 from bridge.api.whmcs.pricing import token_pricing
 from bridge.api.whmcs.registry import ACTIONS, ActionContext, action
+from bridge.config import parse_networks
 from bridge.db import get_engine, get_session, is_lock_conflict
 from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound, ValidationFailed
 from bridge.services import credentials
@@ -54,20 +55,16 @@ def _on_register(_state: object) -> None:
 
 
 def _ip_allowed(remote: str, lists: list[str]) -> bool:
-    entries = [e.strip() for lst in lists for e in lst.replace("\n", ",").split(",") if e.strip()]
-    if not entries:
+    nets, bad = parse_networks(",".join(lists))
+    for entry in bad:
+        log.warning("ignoring malformed allow-list entry %r", entry)
+    if not nets and not bad:
         return True  # no allow-list configured anywhere: every caller that authenticates may call
     try:
         addr = ipaddress.ip_address(remote)
     except ValueError:
         return False
-    for entry in entries:
-        try:
-            if addr in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            log.warning("ignoring malformed allow-list entry %r", entry)
-    return False
+    return any(addr in net for net in nets)
 
 
 AUTH_LIMIT_KEY = "whmcs-auth"  # rate_limits key prefix: failed API authentications per address
