@@ -126,7 +126,6 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     """
     from bridge.services import invoicing
     from bridge.services.money import compute_line, sum_lines
-    from bridge.services.usage import iter_usage_items
 
     ctx = invoice_service.tax_context(session, client)
     price = invoicing._price(session, client)  # the run's own pricing: same amounts, same rounding
@@ -136,8 +135,7 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     rates = [ctx.rate1, ctx.rate2] if ctx.enabled else []
     if client.solusvm_user_id:
         if items is None:
-            items = list(iter_usage_items(solus, now.year, now.month, user_id=client.solusvm_user_id,
-                                          until=now.date()))
+            items = invoicing.usage_items_so_far(solus, client.solusvm_user_id, now=now)
         for item in items:
             for line in invoicing.item_lines(item, period, price):
                 money = compute_line(line["amount"], rates if line["taxed"] else [], ctx.compound,
