@@ -77,9 +77,8 @@ def make_db(path: Path, n: int) -> str:
 
     from bridge import db
     from bridge.models import Client, Currency
-    from bridge.services import catalogue
+    from bridge.services import accounts, catalogue
     from bridge.services.clients import hash_password
-    from bridge.web import accounts
 
     url = f"sqlite:///{path}"
     engine = db.make_engine(url)

@@ -1,41 +1,21 @@
-"""The billing bridge: a WHMCS-compatible billing system for SolusVM 2 postpaid billing."""
+"""The billing bridge: a WHMCS-compatible billing system for SolusVM 2 postpaid billing.
+
+The Flask app is built by :func:`bridge.app.create_app`. It is reachable as ``bridge.create_app``
+too (``flask --app bridge``, ``granian bridge:create_app``), but loaded only when asked for, so
+that importing a Flask-free part (``bridge.services``, ``bridge.billing``) does not load Flask.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+__all__ = ["create_app"]
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the bridge app. ``config`` (keys as in docs/configuration.md) is merged last."""
-    from bridge import db
-    from bridge.api import health, openapi, pricing, whmcs
-    from bridge.config import check_system_url, load_config
-    from bridge.jsonx import DecimalJSONProvider
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        # Deferred on purpose (see the module docstring): the app factory imports Flask.
+        from bridge.app import create_app
 
-    app = Flask(__name__, instance_relative_config=True)
-    app.json_provider_class = DecimalJSONProvider
-    app.json = DecimalJSONProvider(app)
-    app.config.update(load_config(app.instance_path, config))
-    # Fail at start-up, not on the first sign-up: e-mailed links are built from SYSTEM_URL.
-    check_system_url(app.config.get("SYSTEM_URL"))
-    db.init_app(app)
-    from bridge import observability
-
-    observability.init_app(app)
-    from bridge import body_limit
-
-    body_limit.init_app(app)  # before any blueprint: refused bodies never reach a view
-
-    app.register_blueprint(health.bp)
-    app.register_blueprint(pricing.bp)
-    app.register_blueprint(whmcs.bp)
-    app.register_blueprint(openapi.bp)
-    if app.config.get("BENCH_ROUTES"):
-        app.register_blueprint(health.bench_bp)
-    from bridge import web  # sign-up, client area and admin pages (CSRF on those blueprints only)
-
-    web.init_app(app)
-    return app
+        return create_app
+    raise AttributeError(f"module 'bridge' has no attribute {name!r}")

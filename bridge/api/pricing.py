@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from bridge.db import get_engine
 from bridge.errors import AuthFailed, BridgeError, NotFound, ValidationFailed
 from bridge.services.pricing import token_pricing_fast
-from bridge.web.ratelimit import FailureThrottle, RateLimited
+from bridge.services.ratelimit import FailureThrottle, RateLimited
 from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
 
 bp = Blueprint("pricing", __name__)
@@ -35,7 +35,7 @@ def check_token(given: Any) -> None:
     configured: it is malformed input, never a 500.
 
     Wrong tokens are throttled per source address on both URLs (they share this path):
-    see ``bridge.web.ratelimit.FailureThrottle``. A throttled address is refused (429) even
+    see ``bridge.services.ratelimit.FailureThrottle``. A throttled address is refused (429) even
     with the right token, so guessing on learns nothing.
     """
     remote = request.remote_addr or "-"

@@ -19,9 +19,8 @@ def register(group: click.Group) -> None:
     def create(name: str, password: str) -> None:
         """Create an admin, or set a new password for an existing one."""
         from bridge.cli import make_app
-        from bridge.errors import BridgeError
-        from bridge.web import accounts
-        from bridge.web.errors import WebError
+        from bridge.errors import BridgeError, WebError
+        from bridge.services import accounts
 
         app = make_app()
         factory = app.extensions["bridge_db"]["session_factory"]
@@ -43,9 +42,8 @@ def register(group: click.Group) -> None:
         from sqlalchemy import select
 
         from bridge.cli import make_app
-        from bridge.services import audit
-        from bridge.web import sessions as web_sessions
-        from bridge.web.models import Admin
+        from bridge.models import Admin
+        from bridge.services import audit, web_sessions
 
         app = make_app()
         factory = app.extensions["bridge_db"]["session_factory"]

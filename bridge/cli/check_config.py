@@ -177,7 +177,7 @@ def check_values(config: Mapping[str, Any], report: Report) -> None:
 def check_security(config: Mapping[str, Any], report: Report) -> None:
     """Settings that are unsafe in production (docs/web.md, "Security model"): each one a WARN,
     malformed values a FAIL."""
-    from bridge.web.ratelimit import parse_limit, parse_limits
+    from bridge.services.ratelimit import parse_limit, parse_limits
 
     system_url = str(config.get("SYSTEM_URL") or "")
     local = urlsplit(system_url).hostname in ("127.0.0.1", "localhost", "::1")

@@ -240,7 +240,7 @@ class Demo:
         with factory() as session, session.begin():
             catalogue.load_toml(session, DEMO_CATALOGUE, actor="demo")
             try:
-                from bridge.web import accounts
+                from bridge.services import accounts
             except ImportError:  # the web pages are optional for the API-only demo
                 accounts = None  # type: ignore[assignment]
             if accounts is not None:

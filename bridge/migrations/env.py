@@ -3,9 +3,8 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from bridge.models import Base, import_model_modules
+from bridge.models import Base
 
-import_model_modules()
 config = context.config
 target_metadata = Base.metadata
 

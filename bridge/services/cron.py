@@ -179,8 +179,7 @@ def _housekeeping_step(session_factory: sessionmaker[Session], config: Mapping[s
                        summary: CronSummary, say: Callable[[str], None], *, now: float | None = None) -> None:
     # Imported here: both modules still live in bridge.web, whose package imports Flask, until
     # the layering work moves them to services; the cron's other steps do not need them.
-    from bridge.web import ratelimit
-    from bridge.web import sessions as web_sessions
+    from bridge.services import ratelimit, web_sessions
 
     say("housekeeping: expired rate-limit windows and web sessions")
     now = datetime.now(UTC).timestamp() if now is None else now

@@ -15,9 +15,9 @@ from typing import Any
 from flask import Blueprint, Flask
 from flask_wtf.csrf import CSRFError
 
+from bridge.errors import WebError
+from bridge.services.ratelimit import RateLimited
 from bridge.web.common import error_page as _error_page
-from bridge.web.errors import WebError
-from bridge.web.ratelimit import RateLimited
 
 WEB_DEFAULTS: dict[str, Any] = {
     "SIGNUP_LINK_MAX_AGE": 24 * 3600,  # seconds a verification link stays valid
@@ -68,9 +68,9 @@ def _settings(app: Flask) -> None:
 
 def init_app(app: Flask) -> None:
     """Register the web pages on the bridge app."""
+    from bridge import models as _models  # noqa: F401 - tables join the shared metadata
     from bridge.services.pricing import plain
     from bridge.web import admin, auth, clientarea, headers, signup, whmcs_sso
-    from bridge.web import models as _models  # noqa: F401 - tables join the shared metadata
     from bridge.web.formatting import format_money, format_when
 
     _settings(app)

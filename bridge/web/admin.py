@@ -10,14 +10,12 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
-from bridge.errors import BridgeError
-from bridge.models import Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
-from bridge.services import audit, catalogue, hooks
+from bridge.errors import BridgeError, WebError
+from bridge.models import Admin, Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
+from bridge.services import accounts, audit, catalogue, hooks, web_sessions
 from bridge.services import invoices as invoice_service
 from bridge.services import pricing as pricing_service
 from bridge.services.solusvm_client import SolusVMError
-from bridge.web import accounts
-from bridge.web import sessions as web_sessions
 from bridge.web.common import (
     LoginAttempt,
     admin_required,
@@ -30,9 +28,7 @@ from bridge.web.common import (
     solus,
     web_blueprint,
 )
-from bridge.web.errors import WebError
 from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm, TotpForm
-from bridge.web.models import Admin
 from bridge.web.provision import provision_now
 from contracts.rules import quantize_money
 

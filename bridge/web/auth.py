@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, url_for
 
-from bridge.web import accounts
-from bridge.web import sessions as web_sessions
+from bridge.errors import WeakPassword, WebError
+from bridge.services import accounts, web_sessions
+from bridge.services.ratelimit import identity_key
 from bridge.web.common import (
     LoginAttempt,
     dbs,
@@ -19,9 +20,7 @@ from bridge.web.common import (
     send_after_response,
     web_blueprint,
 )
-from bridge.web.errors import WeakPassword, WebError
 from bridge.web.forms import LoginForm, NewPasswordForm, ResendForm
-from bridge.web.ratelimit import identity_key
 
 bp = web_blueprint("web_auth", __name__)
 

@@ -34,14 +34,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import db
 from bridge.config import check_system_url
-from bridge.models import Client
+from bridge.models import Admin, Client
+from bridge.services import ratelimit, web_sessions
+from bridge.services.accounts import Mail
 from bridge.services.mailer import Mailer, MailError
+from bridge.services.paths import local_path
 from bridge.services.solusvm_client import SolusVMClient, client_from_config
-from bridge.web import ratelimit
-from bridge.web import sessions as web_sessions
-from bridge.web.accounts import Mail
-from bridge.web.models import Admin
-from bridge.web.paths import local_path
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()

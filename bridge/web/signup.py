@@ -7,8 +7,9 @@ from typing import Any
 
 from flask import current_app, redirect, render_template, request, session, url_for
 
-from bridge.errors import BridgeError
-from bridge.web import accounts
+from bridge.errors import BridgeError, WeakPassword, WebError, WrongPassword
+from bridge.services import accounts
+from bridge.services.ratelimit import identity_key
 from bridge.web.common import (
     client_required,
     current_client,
@@ -20,11 +21,9 @@ from bridge.web.common import (
     send_after_response,
     web_blueprint,
 )
-from bridge.web.errors import WeakPassword, WebError, WrongPassword
 from bridge.web.forms import ConfirmForm, ResendForm, SignupForm, TermsForm
 from bridge.web.headers import allow_solusvm_login_form
 from bridge.web.provision import provision_now
-from bridge.web.ratelimit import identity_key
 
 bp = web_blueprint("web_signup", __name__, template_folder="templates", static_folder="static",
                static_url_path="/web-static")

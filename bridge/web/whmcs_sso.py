@@ -24,8 +24,8 @@ from bridge import observability
 from bridge.errors import AuthFailed
 from bridge.models import Client
 from bridge.services import sso_tokens
+from bridge.services.paths import local_path
 from bridge.web.common import dbs, error_page, log_in_client, web_blueprint
-from bridge.web.paths import local_path
 
 bp = web_blueprint("web_sso", __name__)
 

@@ -18,9 +18,6 @@ from bridge.services import catalogue
 
 
 def test_migration_matches_models(db_url: str) -> None:
-    from bridge.models import import_model_modules
-
-    import_model_modules()  # tables declared by other parts on the same Base
     engine = db.make_engine(db_url)
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)

@@ -13,9 +13,8 @@ from sqlalchemy import inspect, select, text
 
 from bridge import create_app, db
 from bridge.cli import main
-from bridge.models import AuditLog
-from bridge.web import accounts
-from bridge.web.models import Admin
+from bridge.models import Admin, AuditLog
+from bridge.services import accounts
 from tests.bridge.conftest import CLIENT, build_app, ok, session_of
 
 URL = "/includes/api.php"

@@ -8,10 +8,9 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
-from bridge.models import Client
+from bridge.models import Client, RateLimitCounter, WebSession
 from bridge.services import cron, invoicing, locks
 from bridge.services.usage import check_item, parse_item
-from bridge.web.models import RateLimitCounter, WebSession
 from tests.invoicing.conftest import server, user
 
 OCT, DEL_700 = "2026-10-01T00:00:00Z", "2026-10-30T04:00:00Z"

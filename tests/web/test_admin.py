@@ -11,10 +11,9 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bridge.cli import main as cli
-from bridge.models import Client, Invoice
+from bridge.models import Admin, Client, Invoice
+from bridge.services import accounts
 from bridge.services import invoices as invoice_service
-from bridge.web import accounts
-from bridge.web.models import Admin
 from contracts.rules import quantize_money
 from tests.web.conftest import Browser, enroll, session_of
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bridge.cli import main as cli
-from bridge.web.models import Admin
+from bridge.models import Admin
 from tests.web.conftest import Browser, build_app, session_of, web_config
 from tests.web.test_admin import admin_login, make_admin
 

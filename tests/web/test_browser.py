@@ -20,10 +20,9 @@ from typing import Any
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from bridge.services import cron
+from bridge.services import accounts, cron
 from bridge.services.mailer import URL_RE, Mailer
 from bridge.services.solusvm_client import client_from_config
-from bridge.web import accounts
 from mock_solusvm.server import MockServer
 from tests.smtp_fixture import SMTPServer
 from tests.web.conftest import PASSWORD, build_app, session_of

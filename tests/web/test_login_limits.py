@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 
-from bridge.web.ratelimit import identity_key
+from bridge.services.ratelimit import identity_key
 from tests.web.conftest import PASSWORD, Browser, build_app, enroll, web_config
 from tests.web.test_admin import ADMIN_PW, make_admin
 

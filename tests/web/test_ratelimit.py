@@ -11,8 +11,8 @@ import time_machine
 from sqlalchemy import func, select
 
 from bridge import db
-from bridge.web import ratelimit
-from bridge.web.models import RateLimitCounter
+from bridge.models import RateLimitCounter
+from bridge.services import ratelimit
 from tests.bridge.conftest import db_url  # noqa: F401 - both backends
 from tests.web.conftest import PASSWORD, Browser, build_app, sign_up, web_config
 

@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.models import Client
+from bridge.models import Client, WebSession
 from bridge.services import clients as client_service
-from bridge.web.models import WebSession
 from tests.bridge.conftest import db_url  # noqa: F401 - both backends
 from tests.web.conftest import Browser, build_app, enroll, session_of, web_config
 from tests.web.test_admin import admin_login, make_admin

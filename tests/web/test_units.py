@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bridge.web.accounts import check_password_policy
-from bridge.web.errors import WeakPassword
+from bridge.errors import WeakPassword
+from bridge.services.accounts import check_password_policy
 from bridge.web.formatting import format_money, format_number, format_when
 
 
@@ -61,8 +61,7 @@ def test_password_policy_accepts_a_reasonable_password() -> None:
 
 def test_unknown_email_is_checked_against_a_hash_of_the_same_method(monkeypatch: pytest.MonkeyPatch) -> None:
     """Timing must not tell unknown addresses from wrong passwords: same hashing method both ways."""
-    from bridge.services import clients
-    from bridge.web import accounts
+    from bridge.services import accounts, clients
 
     seen: list[str] = []
     real = accounts.check_password_hash

@@ -32,8 +32,7 @@ from bridge.api.whmcs.registry import ACTIONS, ActionContext, action
 from bridge.config import parse_networks
 from bridge.db import get_engine, get_session, is_lock_conflict
 from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound, ValidationFailed
-from bridge.services import credentials
-from bridge.web import accounts, ratelimit
+from bridge.services import accounts, credentials, ratelimit
 
 __all__ = ["ACTIONS", "action", "bp", "load_actions"]
 

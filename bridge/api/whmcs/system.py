@@ -12,7 +12,7 @@ from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import ValidationFailed
 from bridge.models import ClientGroup, Currency
 from bridge.services import catalogue, clients, sso_tokens
-from bridge.web.paths import local_path
+from bridge.services.paths import local_path
 from contracts import whmcs_requests as req
 
 

@@ -16,7 +16,7 @@ import time
 from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.orm import Session
 
-from bridge.web.models import WebSession
+from bridge.models import WebSession
 
 KINDS = ("client", "admin")
 

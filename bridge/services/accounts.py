@@ -20,10 +20,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
-from bridge.errors import Conflict
-from bridge.models import Client, utcnow
-from bridge.services import audit, clients
-from bridge.web.errors import (
+from bridge.errors import (
+    Conflict,
     LinkExpired,
     LinkInvalid,
     LinkUsed,
@@ -32,8 +30,9 @@ from bridge.web.errors import (
     WrongCode,
     WrongPassword,
 )
-from bridge.web.models import Admin
-from bridge.web.ratelimit import identity_key
+from bridge.models import Admin, Client, utcnow
+from bridge.services import audit, clients
+from bridge.services.ratelimit import identity_key
 
 VERIFY_SALT = "bridge.web.signup.verify"
 MIN_PASSWORD = 10

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from bridge.web.models import RateLimitCounter
+from bridge.models import RateLimitCounter
 
 
 @dataclass(frozen=True)
