@@ -7,6 +7,7 @@ itself is created by the Alembic migrations in ``bridge/migrations``, never by
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid as uuid_mod
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -160,8 +161,9 @@ class Invoice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_id: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), index=True)
     invoicenum: Mapped[str] = mapped_column(String(PAYMENT_TEXT["invoicenum"]), default="")
-    date: Mapped[date] = mapped_column(Date)
-    duedate: Mapped[date] = mapped_column(Date)
+    # dt.date: the column is named ``date`` (WHMCS), which shadows the type inside the class body
+    date: Mapped[dt.date] = mapped_column(Date)
+    duedate: Mapped[dt.date] = mapped_column(Date)
     datepaid: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="Unpaid", index=True)
     period: Mapped[str | None] = mapped_column(String(7), nullable=True)

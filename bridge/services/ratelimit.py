@@ -56,8 +56,7 @@ def hit(engine: Engine, key: str, limit: Limit, *, now: float | None = None) -> 
     key = key[:200]
     dialect = engine.dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(RateLimitCounter).values(key=key, window_start=window, count=1)
-    stmt = stmt.on_conflict_do_update(
+    stmt = insert(RateLimitCounter).values(key=key, window_start=window, count=1).on_conflict_do_update(
         index_elements=[RateLimitCounter.key, RateLimitCounter.window_start],
         set_={"count": RateLimitCounter.count + 1},
     ).returning(RateLimitCounter.count)

@@ -6,7 +6,7 @@ chart says can be read back by people, screen readers and tests alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -19,7 +19,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 class Series:
     name: str  # shown in the legend, e.g. "Invoiced"
     css: str  # class of its bars, e.g. "invoiced"
-    values: dict[str, Decimal | int]  # category -> value
+    values: Mapping[str, Decimal | int]  # category -> value
 
 
 def _num(value: Decimal | int) -> str:

@@ -9,7 +9,9 @@ and still does; a row of a client that no longer exists is dropped (the foreign 
 refuse it, and it meant nothing). Downgrade writes the rows back as JSON settings.
 """
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import context, op
@@ -37,7 +39,7 @@ holds = sa.table(
 )
 
 
-def _chunks(items: list, size: int = CHUNK):
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
 
