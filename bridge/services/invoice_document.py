@@ -130,7 +130,7 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     from bridge.services import invoicing
 
     ctx = invoice_service.tax_context(session, client)
-    price = invoicing._price(session, client)  # the run's own pricing: same amounts, same rounding
+    price = invoicing.line_price(session, client)  # the run's own pricing: same amounts, same rounding
     period = f"{now.year:04d}-{now.month:02d}"
     lines: list[PreviewLine] = []
     moneys: list[LineMoney] = []

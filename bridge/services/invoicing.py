@@ -327,7 +327,8 @@ class _Price:
     taxed: bool
 
 
-def _price(session: Session, client: Client) -> _Price:
+def line_price(session: Session, client: Client) -> _Price:
+    """What a client's invoice lines are made of: base × discounts per token (GetTokenPricing's)."""
     tp = pricing.token_pricing(session, client.id)
     multipliers = [Decimal(d["multiplier"]) for d in tp.discounts]
     net_unit = user_token_unit_cost(tp.base_token_unit_cost, multipliers, [], False)
@@ -427,7 +428,7 @@ def _invoice_client(session: Session, client: Client, items: list[UsageItem], pe
         raise ValidationFailed(f"client {client.id} is Closed; its SolusVM usage in {period} was not invoiced "
                                "(reopen the client and rerun, or invoice by hand)")
     if items:
-        price = _price(session, client)
+        price = line_price(session, client)
         for item in items:
             lines += item_lines(item, period, price)
     else:
