@@ -19,11 +19,11 @@ def register(group: click.Group) -> None:
                   help="Also write the invoice's PDF (the one the client area offers) to this file.")
     def show_cmd(invoice_id: int, pdf_file: str | None) -> None:
         """Print an invoice: lines, subtotal, named taxes, total, balance and how to pay."""
+        from bridge.billing import format_money
         from bridge.cli import database_ready, make_app
         from bridge.errors import BridgeError
         from bridge.services import invoices as invoice_service
         from bridge.services.invoice_document import document
-        from bridge.services.money_format import format_money
 
         app = make_app()
         database_ready(app)

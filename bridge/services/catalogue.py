@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from bridge.billing import SEPARATORS, AppliedTax, RuleInfo, applicable_rates
 from bridge.errors import ValidationFailed
 from bridge.models import ClientGroup, Currency, Setting, TaxRule, TokenPrice
 from bridge.services import audit
@@ -32,9 +33,6 @@ DEFAULT_CATALOGUE = Path(__file__).resolve().parent.parent / "default_catalogue.
 VERSION_KEY = "CatalogueVersion"
 TAX_SETTINGS = ("TaxEnabled", "TaxType", "TaxL2Compound")
 TRUTHY = {"on", "1", "true", "yes"}
-
-# format code -> (thousands separator, decimals separator), WHMCS currency formats 1-4
-SEPARATORS = {1: ("", "."), 2: (",", "."), 3: (".", ","), 4: (",", "")}
 
 
 def is_on(value: str | None) -> bool:
@@ -299,16 +297,6 @@ class GroupInfo:
 
 
 @dataclass(frozen=True)
-class RuleInfo:
-    id: int
-    level: int
-    name: str
-    country: str
-    state: str
-    rate: Decimal
-
-
-@dataclass(frozen=True)
 class Snapshot:
     """Everything GetTokenPricing needs besides the client row."""
 
@@ -319,35 +307,17 @@ class Snapshot:
     tax_enabled: bool
     inclusive: bool
     compound: bool
-    _match_cache: dict[tuple[str, str], tuple[RuleInfo, ...]] = field(default_factory=dict, compare=False)
+    _match_cache: dict[tuple[str, str, bool], AppliedTax] = field(default_factory=dict, compare=False)
     memo: dict[Any, Any] = field(default_factory=dict, compare=False)  # pricing results, see services.pricing
 
-    def matching_rules(self, country: str, state: str) -> tuple[RuleInfo, ...]:
-        """Level-1 then level-2 rule for a place: the most specific match per level wins.
-
-        '' matches every country/state; a rule naming the country beats one that does not,
-        and one naming the state too beats both. Ties go to the older rule (lowest id).
-        """
-        key = (country.upper(), state.strip().lower())
+    def applicable_tax(self, country: str, state: str, *, exempt: bool) -> AppliedTax:
+        """``billing.applicable_rates`` for a place under this catalogue, cached per place."""
+        key = (country.upper(), state.strip().lower(), bool(exempt))
         hit = self._match_cache.get(key)
         if hit is not None:
             return hit
-        chosen: list[RuleInfo] = []
-        for level in (1, 2):
-            best: tuple[int, int, RuleInfo] | None = None
-            for r in self.rules:
-                if r.level != level:
-                    continue
-                if r.country and r.country != key[0]:
-                    continue
-                if r.state and r.state.strip().lower() != key[1]:
-                    continue
-                score = (2 if r.country else 0) + (1 if r.state else 0)
-                if best is None or (score, -r.id) > (best[0], best[1]):
-                    best = (score, -r.id, r)
-            if best is not None:
-                chosen.append(best[2])
-        result = tuple(chosen)
+        result = applicable_rates(self.rules, country=country, state=state, tax_enabled=self.tax_enabled,
+                                  exempt=exempt, compound=self.compound, inclusive=self.inclusive)
         if len(self._match_cache) < 10_000:  # bounded: places are few in practice
             self._match_cache[key] = result
         return result
@@ -387,8 +357,8 @@ _lock = threading.Lock()
 
 def snapshot(session: Session, version: str | None) -> Snapshot:
     """The cached snapshot for this session's engine, rebuilt when ``version`` differs."""
-    engine = session.get_bind()
-    engine = getattr(engine, "engine", engine)
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine  # a Connection knows its Engine
     snap = _snapshots.get(engine)
     if snap is not None and snap.version == version:
         return snap

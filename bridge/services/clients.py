@@ -18,10 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from bridge import billing
 from bridge.db import lock_row
 from bridge.errors import Conflict, NotFound, ValidationFailed
 from bridge.models import Client, ClientGroup, CreditLog, Currency, Invoice, utcnow
-from bridge.services import audit, hooks, money
+from bridge.services import audit, hooks
 from contracts.whmcs_requests import CLIENT_STATUSES, CLIENT_TEXT
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -209,7 +210,7 @@ def add_credit(session: Session, client: Client, amount: Decimal, description: s
                actor: str, invoice_id: int | None = None) -> Decimal:
     """Add or remove credit (AddCredit); returns the new balance.
 
-    A balance beyond ``money.MONEY_CEILING`` is refused (ValidationFailed) before anything changes.
+    A balance beyond ``billing.MONEY_CEILING`` is refused (ValidationFailed) before anything changes.
     """
     if amount <= 0:
         raise ValidationFailed("No Amount Provided")
@@ -218,8 +219,8 @@ def add_credit(session: Session, client: Client, amount: Decimal, description: s
         raise ValidationFailed("Insufficient Credit Balance")
     delta = -amount if remove else amount
     new_balance = (client.credit or Decimal(0)) + delta
-    if new_balance > money.MONEY_CEILING:
-        raise ValidationFailed(f"Credit balance would exceed the maximum of {money.MONEY_CEILING}")
+    if new_balance > billing.MONEY_CEILING:
+        raise ValidationFailed(f"Credit balance would exceed the maximum of {billing.MONEY_CEILING}")
     client.credit = new_balance
     session.add(CreditLog(client_id=client.id, description=description, amount=delta, invoice_id=invoice_id))
     session.flush()

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bridge.billing import LineMoney, invoice_totals, line_tax
 from bridge.models import Client, Invoice
 from bridge.services import catalogue
 from bridge.services import invoices as invoice_service
@@ -71,7 +72,9 @@ def tax_names(session: Session, client: Client, rate1: Decimal, rate2: Decimal) 
     """
     snap = catalogue.snapshot(session, catalogue.get_setting(session, catalogue.VERSION_KEY) or None)
     names = {1: "Tax", 2: "Tax 2"}
-    for rule in snap.matching_rules(client.country or "", client.state or ""):
+    # The rules of the client's place whether charged today or not: the invoice keeps its own rates.
+    applied = snap.applicable_tax(client.country or "", client.state or "", exempt=bool(client.tax_exempt))
+    for rule in applied.place_rules:
         if Decimal(rule.rate) == Decimal(rate1 if rule.level == 1 else rate2) and rule.name:
             names[rule.level] = rule.name
     return names[1], names[2]
@@ -125,26 +128,24 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     figures are unavailable).
     """
     from bridge.services import invoicing
-    from bridge.services.money import compute_line, sum_lines
 
     ctx = invoice_service.tax_context(session, client)
-    price = invoicing._price(session, client)  # the run's own pricing: same amounts, same rounding
+    price = invoicing.line_price(session, client)  # the run's own pricing: same amounts, same rounding
     period = f"{now.year:04d}-{now.month:02d}"
     lines: list[PreviewLine] = []
-    moneys = []
+    moneys: list[LineMoney] = []
     rates = [ctx.rate1, ctx.rate2] if ctx.enabled else []
     if client.solusvm_user_id:
         if items is None:
             items = invoicing.usage_items_so_far(solus, client.solusvm_user_id, now=now)
         for item in items:
             for line in invoicing.item_lines(item, period, price):
-                money = compute_line(line["amount"], rates if line["taxed"] else [], ctx.compound,
-                                     ctx.inclusive and bool(line["taxed"]), price.decimals)
+                money = line_tax(line["amount"], rates if line["taxed"] else [], ctx.compound,
+                                 ctx.inclusive and bool(line["taxed"]), price.decimals)
                 moneys.append(money)
-                shown = money.total if ctx.inclusive and line["taxed"] else money.amount
                 lines.append(PreviewLine(line["server_name"], line["plan_name"], line["hours"], line["tokens"],
-                                         shown))
-    totals = sum_lines(moneys)
+                                         money.charged))
+    totals = invoice_totals(moneys, ctx.inclusive, price.decimals)
     name1, name2 = tax_names(session, client, ctx.rate1, ctx.rate2)
     taxes = []
     if ctx.enabled and ctx.rate1:

@@ -1,7 +1,8 @@
 """Invoices: create, update, pay, credit (WHMCS CreateInvoice / UpdateInvoice / AddInvoicePayment).
 
-Money follows design §3 through ``bridge.services.money``: each line is rounded half-up to
-the currency's decimals, tax per line, level 2 on (amount + level 1) when compound.
+Money follows design §3 through ``bridge.billing``: each line is rounded half-up to the
+currency's decimals, tax per line (``line_tax``), level 2 on (amount + level 1) when
+compound; totals by ``invoice_totals``, the balance by ``balance_due``.
 
 Stored line amounts are the amounts as charged: net in Exclusive mode, gross (tax
 included) in Inclusive mode; ``tax_amount``/``tax2_amount`` hold the line's taxes. Invoice
@@ -9,7 +10,7 @@ totals: Exclusive ``total = subtotal + tax + tax2`` with ``subtotal = Σ amount`
 ``total = Σ amount`` and ``subtotal = total - tax - tax2``. Either way the identity holds to
 the cent. ``balance = total - credit - payments``.
 
-Every stored amount and sum stays within ``money.MONEY_CEILING`` (exact to the cent on
+Every stored amount and sum stays within ``billing.MONEY_CEILING`` (exact to the cent on
 SQLite's floats, no overflow of PostgreSQL's DECIMAL(16,2)): a line, a total, the credit or
 the payments beyond it raise ValidationFailed and the caller's transaction rolls back.
 
@@ -39,39 +40,22 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bridge.billing import AppliedTax, LineMoney, balance_due, check_ceiling, invoice_totals, line_tax
 from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import MONEY_SCALE, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
-from bridge.services.money import ZERO, check_ceiling, compute_line
-from contracts.rules import quantize_money
 from contracts.whmcs_requests import INVOICE_STATUSES
 
 STATUSES = INVOICE_STATUSES  # one list, shared with the WHMCS request schemas
 ITEM_FIELDS = ("type", "relid", "server_id", "server_name", "plan_name", "hours", "tokens", "price_mode", "kind")
 
 
-@dataclass(frozen=True)
-class TaxContext:
-    rate1: Decimal
-    rate2: Decimal
-    compound: bool
-    inclusive: bool
-    enabled: bool
-
-
-def tax_context(session: Session, client: Client) -> TaxContext:
-    """Default level-1/2 rates for a client from the catalogue (0 when exempt or tax is off)."""
+def tax_context(session: Session, client: Client) -> AppliedTax:
+    """The client's taxes under the current catalogue (``billing.applicable_rates``; rates 0
+    when exempt or tax is off)."""
     snap = catalogue.snapshot(session, catalogue.get_setting(session, catalogue.VERSION_KEY) or None)
-    r1 = r2 = Decimal(0)
-    enabled = snap.tax_enabled and not client.tax_exempt
-    if enabled:
-        for rule in snap.matching_rules(client.country or "", client.state or ""):
-            if rule.level == 1:
-                r1 = rule.rate
-            else:
-                r2 = rule.rate
-    return TaxContext(r1, r2, snap.compound, snap.inclusive, enabled)
+    return snap.applicable_tax(client.country or "", client.state or "", exempt=bool(client.tax_exempt))
 
 
 def get(session: Session, invoice_id: int) -> Invoice:
@@ -82,23 +66,21 @@ def get(session: Session, invoice_id: int) -> Invoice:
     return inv
 
 
-def _item_money(item: InvoiceItem, ctx: TaxContext, rate1: Decimal, rate2: Decimal,
-                decimals: int) -> tuple[Decimal, Decimal, Decimal]:
-    """(stored amount, tax, tax2) of one line, each checked against the money ceiling."""
+def _item_money(item: InvoiceItem, ctx: AppliedTax, rate1: Decimal, rate2: Decimal, decimals: int) -> LineMoney:
+    """The money of one line (``billing.line_tax``), each part checked against the money ceiling."""
     rates = [rate1, rate2] if item.taxed else []
-    line = compute_line(Decimal(item.amount), rates, ctx.compound, ctx.inclusive and bool(item.taxed), decimals)
-    amount = line.total if (ctx.inclusive and item.taxed) else line.amount
-    check_ceiling(amount, "Invoice line amount")
+    line = line_tax(Decimal(item.amount), rates, ctx.compound, ctx.inclusive and bool(item.taxed), decimals)
+    check_ceiling(line.charged, "Invoice line amount")
     check_ceiling(line.tax, "Invoice line tax")
     check_ceiling(line.tax2, "Invoice line tax")
-    return amount, line.tax, line.tax2
+    return line
 
 
-def recompute_totals(session: Session, invoice: Invoice, ctx: TaxContext | None = None) -> None:
+def recompute_totals(session: Session, invoice: Invoice, ctx: AppliedTax | None = None) -> None:
     """Recompute every line's tax and the invoice totals from the items and the invoice's rates.
 
     Raises ValidationFailed, before changing any line or total, when a line, a tax or a total
-    is beyond ``money.MONEY_CEILING`` or the total is negative (negative lines, e.g. a
+    is beyond ``billing.MONEY_CEILING`` or the total is negative (negative lines, e.g. a
     discount, are fine as long as the invoice as a whole is not).
     """
     if ctx is None:
@@ -110,21 +92,15 @@ def recompute_totals(session: Session, invoice: Invoice, ctx: TaxContext | None 
         raise ValidationFailed(f"Currency {invoice.currency.code} has {decimals} decimal places; invoices are "
                                f"stored with at most {MONEY_SCALE}")
     rate1, rate2 = Decimal(invoice.taxrate), Decimal(invoice.taxrate2)
-    lines = [(item, *_item_money(item, ctx, rate1, rate2, decimals)) for item in invoice.items]
-    tax = sum((line[2] for line in lines), Decimal(0))
-    tax2 = sum((line[3] for line in lines), Decimal(0))
-    gross = quantize_money(sum((line[1] for line in lines), Decimal(0)), decimals)
-    if ctx.inclusive:
-        total, subtotal = gross, gross - tax - tax2
-    else:
-        subtotal, total = gross, gross + tax + tax2
-    for what, value in (("subtotal", subtotal), ("tax", tax), ("tax2", tax2), ("total", total)):
-        check_ceiling(value, f"Invoice {what}")
-    if total < 0:
+    lines = [(item, _item_money(item, ctx, rate1, rate2, decimals)) for item in invoice.items]
+    totals = invoice_totals((line for _, line in lines), ctx.inclusive, decimals)
+    for what in ("subtotal", "tax", "tax2", "total"):
+        check_ceiling(getattr(totals, what), f"Invoice {what}")
+    if totals.total < 0:
         raise ValidationFailed("Invoice total must not be negative")
-    for item, amount, line_tax, line_tax2 in lines:
-        item.amount, item.tax_amount, item.tax2_amount = amount, line_tax, line_tax2
-    invoice.subtotal, invoice.tax, invoice.tax2, invoice.total = subtotal, tax, tax2, total
+    for item, line in lines:
+        item.amount, item.tax_amount, item.tax2_amount = line.charged, line.tax, line.tax2
+    invoice.subtotal, invoice.tax, invoice.tax2, invoice.total = totals.subtotal, totals.tax, totals.tax2, totals.total
     invoice.updated_at = utcnow()
 
 
@@ -139,11 +115,11 @@ def paid_amount(session: Session, invoice: Invoice) -> Decimal:
 
 
 def balance(session: Session, invoice: Invoice, *, paid: Decimal | None = None) -> Decimal:
-    """What is still owed: total - credit - payments (never below 0); ``paid`` when known."""
+    """What is still owed (``billing.balance_due``: total - credit - payments, never below 0);
+    ``paid`` when known."""
     if paid is None:
         paid = paid_amount(session, invoice)
-    owed = Decimal(invoice.total) - Decimal(invoice.credit) - paid
-    return max(owed, Decimal(0)).quantize(Decimal(1).scaleb(-invoice.currency.decimals))
+    return balance_due(Decimal(invoice.total), Decimal(invoice.credit), paid, invoice.currency.decimals)
 
 
 def _make_item(line: Mapping[str, Any]) -> InvoiceItem:
@@ -207,7 +183,7 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
             raise DuplicateInvoice(client_id, period) from None
         raise
     if take_credit and client.credit > 0:
-        apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor, paid=ZERO)
+        apply_credit(session, invoice, min(Decimal(client.credit), Decimal(invoice.total)), actor=actor, paid=Decimal(0))
     audit.record(session, actor, "invoice.create", "invoice", invoice.id,
                  {"client_id": client.id, "period": period, "total": invoice.total})
     # A new invoice has no payments yet: no query needed for its balance (hot in invoicing).

@@ -48,13 +48,13 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import metrics, observability
+from bridge.billing import format_money, quantize_money, token_amount
 from bridge.db import is_lock_conflict
 from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
 from bridge.services import hooks, invoice_document, invoices, locks, pricing
-from bridge.services.money_format import format_money
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
-from contracts.rules import capped_tokens, month_bounds, quantize_money, user_token_unit_cost
+from contracts.rules import capped_tokens, month_bounds, user_token_unit_cost
 
 log = logging.getLogger(__name__)
 
@@ -327,7 +327,8 @@ class _Price:
     taxed: bool
 
 
-def _price(session: Session, client: Client) -> _Price:
+def line_price(session: Session, client: Client) -> _Price:
+    """What a client's invoice lines are made of: base × discounts per token (GetTokenPricing's)."""
     tp = pricing.token_pricing(session, client.id)
     multipliers = [Decimal(d["multiplier"]) for d in tp.discounts]
     net_unit = user_token_unit_cost(tp.base_token_unit_cost, multipliers, [], False)
@@ -338,7 +339,7 @@ def _price(session: Session, client: Client) -> _Price:
 
 def _amount(tokens: int, price: _Price) -> Decimal:
     """Design §3: tokens × base × discounts, rounded half-up to the currency's decimals."""
-    return quantize_money(Decimal(tokens) * price.net_unit, price.decimals)
+    return token_amount(tokens, price.net_unit, price.decimals)
 
 
 def item_lines(item: UsageItem, period: str, price: _Price) -> list[dict[str, Any]]:
@@ -427,7 +428,7 @@ def _invoice_client(session: Session, client: Client, items: list[UsageItem], pe
         raise ValidationFailed(f"client {client.id} is Closed; its SolusVM usage in {period} was not invoiced "
                                "(reopen the client and rerun, or invoice by hand)")
     if items:
-        price = _price(session, client)
+        price = line_price(session, client)
         for item in items:
             lines += item_lines(item, period, price)
     else:
@@ -747,7 +748,7 @@ def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: dat
         if items is None:
             items = usage_items_so_far(solus, client.solusvm_user_id, now=now)
         for item in items:
-            amount = quantize_money(item.total_tokens * tp.user_token_unit_cost, decimals)
+            amount = token_amount(item.total_tokens, tp.user_token_unit_cost, decimals)
             lines.append(ProjectionLine(item.server_name, item.plan_name, item.hours, item.total_tokens, amount))
     total = sum((line.amount for line in lines), Decimal(0))
     return Projection(lines, quantize_money(total, decimals), currency)

@@ -1,18 +1,18 @@
 """GetTokenPricing (seed 001, step 6): what one token costs a given client.
 
 ``user_token_unit_cost = base × Π discount multipliers × tax factor`` (design §3, computed
-by ``contracts.rules.user_token_unit_cost``), with ``Decimal`` and never rounded.
+by ``bridge.billing.user_token_unit_cost``), with ``Decimal`` and never rounded.
 
 - base: the token price in the client's currency; a currency without a token price is an
   error (``PricingUnavailable``), never a price of 0.
 - discounts: the client group's discount percent as multiplier ``1 - pct/100`` (none when
   the client has no group or the discount is 0).
-- taxes: the most specific level-1 and level-2 rules for the client's country/state;
-  compound per ``TaxL2Compound``; no rates when ``TaxEnabled`` is off or the client is
-  tax-exempt.
+- taxes: ``bridge.billing.applicable_rates``: the most specific level-1 and level-2 rules
+  for the client's country/state; compound per ``TaxL2Compound``; no rates when
+  ``TaxEnabled`` is off or the client is tax-exempt.
 - Inclusive mode (``TaxType = Inclusive``): token prices already include tax, so the user
   cost is ``base × discounts`` (tax factor 1); ``taxes.rates`` still lists the rates for
-  display and ``taxes_inclusive`` is true. Invoicing agrees: ``money.compute_line`` with
+  display and ``taxes_inclusive`` is true. Invoicing agrees: ``billing.line_tax`` with
   ``inclusive=True`` treats line amounts as gross and splits the tax out of them.
 
 Hot path: one indexed SELECT (the client row by primary key, with the catalogue version as a
@@ -35,10 +35,10 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
+from bridge.billing import separators, user_token_unit_cost
 from bridge.errors import NotFound, PricingUnavailable
 from bridge.models import Client, Setting
 from bridge.services import catalogue
-from contracts.rules import user_token_unit_cost
 
 _VERSION = (
     select(Setting.value).where(Setting.key == catalogue.VERSION_KEY).scalar_subquery().label("catalogue_version")
@@ -211,14 +211,12 @@ def _compute(key: tuple[Any, ...], snap: catalogue.Snapshot) -> TokenPricing:
         discounts.append({"name": group.name,
                           "description": f"{plain(group.discount_percent)}% Recurring Discount",
                           "multipler": mult, "multiplier": mult})
-    rates: list[dict[str, Any]] = []
-    if snap.tax_enabled and not tax_exempt:
-        rates = [{"label": r.name, "rate": plain(r.rate)}
-                 for r in snap.matching_rules(country or "", state or "")]
+    applied = snap.applicable_tax(country or "", state or "", exempt=tax_exempt)
+    rates: list[dict[str, Any]] = [{"label": r.name, "rate": plain(r.rate)} for r in applied.rules]
     base = plain(cur.token_price)
     factor_rates = [] if snap.inclusive else [r["rate"] for r in rates]
     cost = user_token_unit_cost(base, multipliers, factor_rates, snap.compound)
-    thousands, decimals_sep = catalogue.SEPARATORS.get(cur.format, ("", "."))
+    thousands, decimals_sep = separators(cur.format)
     currency = {"code": cur.code, "display_prefix": cur.prefix, "display_suffix": cur.suffix,
                 "thousands_separator": thousands, "decimals_separator": decimals_sep, "decimals": cur.decimals}
     return TokenPricing(base, plain(cost), currency, discounts, snap.compound, rates, snap.inclusive)

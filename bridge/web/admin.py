@@ -10,6 +10,7 @@ from typing import Any
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
+from bridge.billing import plan_prices
 from bridge.errors import BridgeError, WebError
 from bridge.models import Admin, Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
 from bridge.services import accounts, audit, catalogue, hooks, web_sessions
@@ -30,7 +31,6 @@ from bridge.web.common import (
 )
 from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm, TotpForm
 from bridge.web.provision import provision_now
-from contracts.rules import quantize_money
 
 bp = web_blueprint("web_admin", __name__, url_prefix="/admin")
 
@@ -361,7 +361,7 @@ def mark_paid(admin: Any, invoice_id: int) -> Any:
 
 
 def _plan_prices(user_cost: Decimal, decimals: int) -> tuple[list[dict[str, Any]], str]:
-    """What SolusVM would show per plan: tokens x user token cost, rounded to the currency.
+    """What SolusVM would show per plan (``billing.plan_prices``: tokens x user token cost, rounded).
 
     The plan list is a snapshot (``snapshots.PLANS``): asked at most once a minute, within the
     request's budget; when SolusVM does not answer in time the last list is shown with its age.
@@ -374,16 +374,8 @@ def _plan_prices(user_cost: Decimal, decimals: int) -> tuple[list[dict[str, Any]
                                 lambda: list(sv.iter_plans()), errors=(SolusVMError, ValueError), background=True)
     if snap is None:
         return [], f"Plans could not be loaded from SolusVM: {exc}"
-    plans = snap.value
     note = f"Plan list as of {snap.age_text()}: SolusVM did not answer in time ({exc})." if exc else ""
-    rows = []
-    for plan in plans:
-        per_hour = int(plan.get("tokens_per_hour") or 0)
-        per_month = int(plan.get("tokens_per_month") or 0)
-        rows.append({"name": plan.get("name", ""), "tokens_per_hour": per_hour, "tokens_per_month": per_month,
-                     "per_hour": quantize_money(per_hour * user_cost, decimals),
-                     "per_month": quantize_money(per_month * user_cost, decimals) if per_month else None})
-    return rows, note
+    return plan_prices(snap.value, user_cost, decimals), note
 
 
 @bp.get("/pricing")

@@ -1,10 +1,10 @@
-"""Template filters: money (from ``bridge.services.money_format``, its one home) and timestamps."""
+"""Template filters: money (from ``bridge.billing.formatting``, its one home) and timestamps."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bridge.services.money_format import format_money, format_number
+from bridge.billing import format_money, format_number
 
 __all__ = ["format_money", "format_number", "format_when"]
 

@@ -1,4 +1,4 @@
-"""The money ceiling (bridge.services.money.MONEY_CEILING): sums beyond it are refused, values up
+"""The money ceiling (bridge.billing.MONEY_CEILING): sums beyond it are refused, values up
 to it come back exact to the cent on SQLite (floats) and PostgreSQL (DECIMAL(16,2))."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from bridge.billing import MONEY_CEILING, check_ceiling
 from bridge.errors import ValidationFailed
 from bridge.models import Client, CreditLog, Invoice, InvoiceItem, Transaction
 from bridge.services import clients, invoices
-from bridge.services.money import MONEY_CEILING, check_ceiling
 from tests.bridge.conftest import err, ok, session_of
 
 TOP = "999999999999.99"

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from bridge.db import make_engine, make_session_factory
 from bridge.models import Base, Client, ClientGroup, Currency, Setting, TaxRule, TokenPrice
 from bridge.services import catalogue
-from bridge.services.money import compute_line
 from bridge.services.pricing import token_pricing
 
 prices = st.decimals(min_value=Decimal("0.0000001"), max_value=Decimal("100"), places=7)
@@ -102,30 +101,7 @@ def test_user_token_unit_cost_matches_the_rule(cat: dict[str, Any]) -> None:
         engine.dispose()
 
 
-money = st.decimals(min_value=Decimal("0"), max_value=Decimal("100000"), places=4)
-
-
-@given(amount=money, r1=tax_rates, r2=tax_rates, compound=st.booleans(), inclusive=st.booleans(),
-       decimals=st.sampled_from([0, 2, 3]))
-def test_line_money_adds_up_to_the_cent(amount: Decimal, r1: Decimal, r2: Decimal, compound: bool,
-                                        inclusive: bool, decimals: int) -> None:
-    line = compute_line(amount, [r1, r2], compound, inclusive, decimals)
-    q = Decimal(1).scaleb(-decimals)
-    for part in (line.amount, line.tax, line.tax2):
-        assert part == part.quantize(q)
-    if inclusive:
-        assert line.total == amount.quantize(q, rounding="ROUND_HALF_UP")
-    else:
-        assert line.amount == amount.quantize(q, rounding="ROUND_HALF_UP")
-        expected_tax = (line.amount * r1 / 100).quantize(q, rounding="ROUND_HALF_UP")
-        assert line.tax == expected_tax
-        base2 = line.amount + line.tax if compound else line.amount
-        assert line.tax2 == (base2 * r2 / 100).quantize(q, rounding="ROUND_HALF_UP")
-
-
 def test_compound_example() -> None:
     from contracts.rules import user_token_unit_cost
 
     assert user_token_unit_cost(Decimal(1), [], [Decimal(6), Decimal(2)], True) == Decimal("1.0812")
-    line = compute_line(Decimal("100.00"), [Decimal(10), Decimal(20)], True, False, 2)
-    assert (line.amount, line.tax, line.tax2) == (Decimal("100.00"), Decimal("10.00"), Decimal("22.00"))

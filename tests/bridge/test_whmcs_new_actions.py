@@ -51,7 +51,7 @@ def test_send_email_templates(api: Any, make_client: Any, app: Any) -> None:
     assert set(by_subject) == {f"Customer Invoice #{iid}", f"Invoice Payment Confirmation #{iid}",
                                f"First Overdue Notice - Invoice #{iid}", f"Second Overdue Notice - Invoice #{iid}",
                                f"Third Overdue Notice - Invoice #{iid}"}
-    assert "$12.00 USD" in by_subject[f"Customer Invoice #{iid}"].get_payload(decode=True).decode()
+    assert "for 12.00 USD was created" in by_subject[f"Customer Invoice #{iid}"].get_payload(decode=True).decode()
     assert err(api("SendEmail", messagename="Nope", id=iid)) == "Email Template not found"
     assert err(api("SendEmail", messagename="Invoice Created")) == "A related ID is required"
     assert err(api("SendEmail", messagename="Invoice Created", id="999")) == "Invoice ID Not Found"

@@ -8,10 +8,10 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import func, select
 
+from bridge.billing import format_money
 from bridge.models import Invoice, InvoiceRun
 from bridge.services import credentials, invoice_document
 from bridge.services.mailer import Mailer
-from bridge.services.money_format import format_money
 from tests.invoicing.conftest import server, user
 from tests.smtp_fixture import SMTPServer
 

@@ -14,10 +14,10 @@ from typing import Any
 
 from bridge.api.whmcs.params import MAX_MONEY, bridged, money, rate, sid, wdate, wdatetime
 from bridge.api.whmcs.registry import ActionContext, action
+from bridge.billing import check_ceiling
 from bridge.errors import NotFound, ValidationFailed
 from bridge.models import BillableItem, Client, Currency, Invoice, Transaction
 from bridge.services import invoices
-from bridge.services.money import check_ceiling
 from contracts import whmcs_requests as req
 from contracts.whmcs_requests import parse_decimal, parse_int
 
@@ -236,7 +236,7 @@ def client_stats(ctx: ActionContext, client: Client) -> dict[str, Any]:
     """
     from sqlalchemy import select
 
-    from bridge.services.money_format import format_money
+    from bridge.billing import format_money
 
     cur = client.currency
     # WHMCS's own layout: prefix and suffix both ("$7.00 USD"), unlike the pages.

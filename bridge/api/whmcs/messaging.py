@@ -16,8 +16,9 @@ from typing import Any
 
 from flask import current_app
 
-from bridge.api.whmcs.params import bridged, money
+from bridge.api.whmcs.params import bridged
 from bridge.api.whmcs.registry import ActionContext, action
+from bridge.billing import format_money
 from bridge.errors import NotFound, ValidationFailed
 from bridge.models import Client, Invoice
 from bridge.services import audit, invoices
@@ -36,7 +37,7 @@ def _template(name: str, inv: Invoice, owed: Any, system_url: str) -> tuple[str,
     """(subject, text) of one of the bridge's invoice templates."""
     c = inv.client
     cur = inv.currency
-    amount = lambda d: f"{cur.prefix}{money(d)}{cur.suffix}"  # noqa: E731 - local shorthand
+    amount = lambda d: format_money(d, cur)  # noqa: E731 - local shorthand
     link = f"{system_url.rstrip('/')}/clientarea/invoices"
     hello = f"Dear {c.firstname or c.email},"
     if name == "Invoice Created":

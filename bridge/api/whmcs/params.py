@@ -15,7 +15,9 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypeVar, cast
 
+from bridge.billing import quantize_money
 from bridge.errors import ValidationFailed
+from bridge.models import MONEY_SCALE
 from contracts.whmcs_requests import (  # noqa: F401 - re-exported for the action modules
     FALSY,
     MAX_INT,
@@ -96,8 +98,8 @@ def sid(value: Any) -> str:
 
 
 def money(value: Any) -> str:
-    """Money as a 2-dp string."""
-    return str(Decimal(value or 0).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+    """Money as a 2-dp string (the stored scale), rounded by ``billing.quantize_money``."""
+    return str(quantize_money(Decimal(value or 0), MONEY_SCALE))
 
 
 def rate(value: Any, places: int = 3) -> str:

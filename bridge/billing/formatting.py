@@ -1,7 +1,7 @@
 """Money in a client's currency, the WHMCS way (prefix, number, suffix; format codes 1-4).
 
-One Flask-free home, so the pages, the PDF, the invoice e-mail, ``invoices show`` and the
-WHMCS answers write money the same way (``bridge.web.formatting`` re-exports it for templates).
+The one formatter: the pages, the PDF, the invoice e-mails, ``invoices show``, the WHMCS
+answers that carry formatted amounts and GetTokenPricing's separators all use it.
 """
 
 from __future__ import annotations
@@ -12,18 +12,26 @@ from typing import Any
 
 from contracts.rules import quantize_money
 
-# WHMCS currency format codes: 1 = 1234.56, 2 = 1,234.56, 3 = 1.234,56, 4 = 1,234 (no decimals).
-_SEPARATORS = {1: ("", "."), 2: (",", "."), 3: (".", ","), 4: (",", ".")}
+#: WHMCS currency format code -> (thousands separator, decimal separator):
+#: 1 = 1234.56, 2 = 1,234.56, 3 = 1.234,56, 4 = 1,234 (whole units: no decimal separator).
+SEPARATORS: dict[int, tuple[str, str]] = {1: ("", "."), 2: (",", "."), 3: (".", ","), 4: (",", "")}
+#: The format whose amounts are written in whole units.
+WHOLE_UNITS_FORMAT = 4
+
+
+def separators(fmt: int) -> tuple[str, str]:
+    """(thousands, decimal) separators of a WHMCS format code; an unknown code writes like format 1."""
+    return SEPARATORS.get(fmt, SEPARATORS[1])
 
 
 def format_number(amount: Decimal, fmt: int, decimals: int) -> str:
     """The amount rounded half-up and written with the format's separators."""
-    if fmt == 4:
+    if fmt == WHOLE_UNITS_FORMAT:
         decimals = 0
-    thousands, point = _SEPARATORS.get(fmt, _SEPARATORS[1])
+    thousands, point = separators(fmt)
     value = quantize_money(Decimal(amount), decimals)
     sign = "-" if value < 0 else ""
-    text = f"{abs(value):,.{decimals}f}" if decimals else f"{abs(value):,.0f}"
+    text = f"{abs(value):,.{decimals}f}"
     whole, _, frac = text.partition(".")
     whole = whole.replace(",", thousands)
     return sign + whole + (point + frac if frac else "")
@@ -35,6 +43,7 @@ def format_money(amount: Decimal | int | str | None, currency: Any, *, currency_
     prefix and suffix (``$1,234.50 USD``), as WHMCS writes amounts in its API answers."""
     if amount is None:
         return ""
+
     def attr(name: str, default: Any) -> Any:
         value = currency.get(name) if isinstance(currency, Mapping) else getattr(currency, name, None)
         return default if value is None else value
