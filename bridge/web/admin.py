@@ -393,8 +393,9 @@ def pricing(_admin: Any) -> Any:
             try:
                 preview = pricing_service.token_pricing(s, form.client_id.data)
                 preview_client = s.get(Client, form.client_id.data)
+                # the currency's own places: 0 is a real value (JPY), not "unset"
                 plans, plans_error = _plan_prices(preview.user_token_unit_cost,
-                                                  int(preview.currency.get("decimals", 2) or 2))
+                                                  int(preview.currency["decimals"]))
             except BridgeError as exc:
                 error = exc.message
         else:

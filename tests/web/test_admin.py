@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bridge.cli import main as cli
-from bridge.models import Admin, Client, Invoice
+from bridge.models import Admin, Client, Currency, Invoice, TokenPrice
 from bridge.services import accounts
 from bridge.services import invoices as invoice_service
 from contracts.rules import quantize_money
@@ -154,6 +154,29 @@ def test_pricing_catalogue_and_preview(browser: Browser, app: Any, mock: Any) ->
     for plan in plans:
         per_hour = quantize_money(plan["tokens_per_hour"] * Decimal("0.001"), 2)
         assert f'<td class="num">{per_hour} USD</td>' in table
+
+
+def test_pricing_preview_of_a_zero_decimal_currency_shows_whole_units(browser: Browser, app: Any,
+                                                                      mock: Any) -> None:
+    # Regression: the preview read decimals as ``decimals or 2``, so JPY plan prices got cents.
+    make_admin(app)
+    _user, client = enrolled_client(app)
+    with session_of(app) as s, s.begin():
+        jpy = Currency(code="JPY", prefix="¥", suffix=" JPY", format=4, rate=Decimal("150"), decimals=0)
+        s.add(jpy)
+        s.flush()
+        s.add(TokenPrice(currency_id=jpy.id, price_per_token=Decimal("0.15")))
+        s.execute(update(Client).where(Client.id == client.id).values(currency_id=jpy.id))
+    admin_login(browser)
+    html = browser.get(f"/admin/pricing?client_id={client.id}").get_data(as_text=True)
+    assert 'id="plan-prices"' in html, html[html.find("<main"):]
+    table = html.split('id="plan-prices"')[1].split("</table>")[0]
+    user_cost = Decimal(html.split('id="user-cost">')[1].split("<")[0])
+    plans = list(mock.backend.plans.values())
+    assert plans and user_cost > 0
+    for plan in plans:
+        per_hour = quantize_money(plan["tokens_per_hour"] * user_cost, 0)
+        assert f'<td class="num">{per_hour:,} JPY</td>' in table
 
 
 def test_pricing_preview_bad_input(browser: Browser, app: Any) -> None:
