@@ -158,14 +158,15 @@ def test_pricing_catalogue_and_preview(browser: Browser, app: Any, mock: Any) ->
 
 def test_pricing_preview_of_a_zero_decimal_currency_shows_whole_units(browser: Browser, app: Any,
                                                                       mock: Any) -> None:
-    # Regression: the preview read decimals as ``decimals or 2``, so JPY plan prices got cents.
+    # Regression: the preview read decimals as ``decimals or 2``, so JPY plan prices were rounded to
+    # cents first and then to yen: 0.497 became 0.50 and then 1, instead of 0.
     make_admin(app)
     _user, client = enrolled_client(app)
     with session_of(app) as s, s.begin():
         jpy = Currency(code="JPY", prefix="¥", suffix=" JPY", format=4, rate=Decimal("150"), decimals=0)
         s.add(jpy)
         s.flush()
-        s.add(TokenPrice(currency_id=jpy.id, price_per_token=Decimal("0.15")))
+        s.add(TokenPrice(currency_id=jpy.id, price_per_token=Decimal("0.071")))  # 7 tokens/h: 0.497
         s.execute(update(Client).where(Client.id == client.id).values(currency_id=jpy.id))
     admin_login(browser)
     html = browser.get(f"/admin/pricing?client_id={client.id}").get_data(as_text=True)
