@@ -19,7 +19,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 import requests
 import responses
 
-from .app import DROP_HEADER, NAMESPACE_HEADER, namespaces
+from .wire import DROP_HEADER, NAMESPACE_HEADER, namespaces
 from .client import ControlClient
 from .state import Backend
 

@@ -18,10 +18,11 @@ from contracts.solusvm import (
     TaskSchema,
 )
 
-from ..app import outside_namespace_lock
 from ..errors import NotFound, invalid
+from ..parsing import load
 from ..views import PlanPricer, project_view, role_view, settings_view
-from . import api_bp, backend, body, get_or_404, int_arg, load, one, page, principal, require_admin
+from ..wire import outside_namespace_lock
+from .common import api_bp, backend, body, get_or_404, int_arg, one, page, principal, require_admin
 
 
 def _search() -> str:
