@@ -82,7 +82,7 @@ def verify_solusvm_cmd(url: str, api_token: str, allow_writes: bool, namespace: 
 
     headers = {"X-Mock-Namespace": namespace} if namespace else None
     if usage_period:
-        from contracts.rules import parse_period
+        from contracts.solusvm_usage import parse_period
 
         try:
             parse_period(usage_period)

@@ -1,7 +1,7 @@
 """Check any billing system's GetTokenPricing endpoint against the contract (seed 001, step 6).
 
 The verifier behaves like SolusVM: it POSTs the form SolusVM sends and judges the answer
-with :mod:`contracts.billing` (the shapes) and :mod:`contracts.rules` (the user-cost rule).
+with :mod:`contracts.billing` (the shapes) and :mod:`contracts.solusvm_usage` (the user-cost rule).
 It then tries the two mistakes that hurt most in production: a wrong token that is
 accepted, and an unknown user priced at zero instead of refused.
 """
@@ -19,7 +19,7 @@ from marshmallow import ValidationError
 
 from contracts.billing import TokenPricingResponseSchema
 from contracts.report import Report
-from contracts.rules import user_token_unit_cost
+from contracts.solusvm_usage import user_token_unit_cost
 
 ACTION = "GetTokenPricing"
 # A user id no billing system plausibly has; overridable because some systems use big ids.

@@ -19,7 +19,7 @@ from marshmallow import Schema
 
 from contracts import solusvm as sv
 from contracts.report import Report, Status
-from contracts.rules import capped_tokens, month_bounds, parse_period
+from contracts.solusvm_usage import capped_tokens, month_bounds, parse_period
 
 API = "/api/v1"
 

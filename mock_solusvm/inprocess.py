@@ -17,11 +17,19 @@ from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import requests
-import responses
 
-from .wire import DROP_HEADER, NAMESPACE_HEADER, namespaces
+try:
+    import responses
+except ImportError as err:  # only this mode needs it: the live mock and the bridge do not
+    raise ImportError(
+        "mock_solusvm.inprocess needs the 'responses' package, which comes with the 'mock' extra: "
+        "pip install 'solusvm-billing-bridge[mock]'"
+    ) from err
+
+from .app import create_app
 from .client import ControlClient
 from .state import Backend
+from .wire import DROP_HEADER, NAMESPACE_HEADER, namespaces
 
 F = TypeVar("F", bound=Callable[..., Any])
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -35,8 +43,6 @@ class InProcessMock:
                  seed: dict[str, Any] | None = None, namespace: str | None = None,
                  config: dict[str, Any] | None = None, responses_mock: responses.RequestsMock | None = None,
                  passthru: Iterable[str] = DEFAULT_PASSTHRU) -> None:
-        from . import create_app
-
         self.base_url = base_url.rstrip("/")
         self.api_token = api_token
         self.namespace = namespace or f"inproc-{uuid.uuid4().hex[:12]}"

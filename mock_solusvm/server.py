@@ -22,6 +22,7 @@ import threading
 import weakref
 from typing import Any
 
+from .app import create_app
 from .client import ControlClient
 
 # Servers still running when the interpreter exits are stopped first: a granian worker thread
@@ -199,8 +200,6 @@ class MockServer:
     def __init__(self, port: int = 0, host: str = "127.0.0.1", api_tokens: list[str] | None = None,
                  seed: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
                  threads: int = DEFAULT_THREADS) -> None:
-        from . import create_app
-
         cfg: dict[str, Any] = dict(config or {})
         if api_tokens is not None:
             cfg["API_TOKENS"] = list(api_tokens)

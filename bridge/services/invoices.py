@@ -44,7 +44,7 @@ from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import MONEY_SCALE, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
 from bridge.services.money import ZERO, check_ceiling, compute_line
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 from contracts.whmcs_requests import INVOICE_STATUSES
 
 STATUSES = INVOICE_STATUSES  # one list, shared with the WHMCS request schemas

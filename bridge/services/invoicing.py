@@ -54,7 +54,7 @@ from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
 from bridge.services import hooks, invoice_document, invoices, locks, pricing
 from bridge.services.money_format import format_money
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
-from contracts.rules import capped_tokens, month_bounds, quantize_money, user_token_unit_cost
+from contracts.solusvm_usage import capped_tokens, month_bounds, quantize_money, user_token_unit_cost
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bridge.errors import ValidationFailed
-from contracts.rules import quantize_money, tax_factor
+from contracts.solusvm_usage import quantize_money, tax_factor
 
 ZERO = Decimal(0)
 

@@ -1,7 +1,7 @@
 """GetTokenPricing (seed 001, step 6): what one token costs a given client.
 
 ``user_token_unit_cost = base × Π discount multipliers × tax factor`` (design §3, computed
-by ``contracts.rules.user_token_unit_cost``), with ``Decimal`` and never rounded.
+by ``contracts.solusvm_usage.user_token_unit_cost``), with ``Decimal`` and never rounded.
 
 - base: the token price in the client's currency; a currency without a token price is an
   error (``PricingUnavailable``), never a price of 0.
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from bridge.errors import NotFound, PricingUnavailable
 from bridge.models import Client, Setting
 from bridge.services import catalogue
-from contracts.rules import user_token_unit_cost
+from contracts.solusvm_usage import user_token_unit_cost
 
 _VERSION = (
     select(Setting.value).where(Setting.key == catalogue.VERSION_KEY).scalar_subquery().label("catalogue_version")

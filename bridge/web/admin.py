@@ -30,7 +30,7 @@ from bridge.web.common import (
 )
 from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm, TotpForm
 from bridge.web.provision import provision_now
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 
 bp = web_blueprint("web_admin", __name__, url_prefix="/admin")
 

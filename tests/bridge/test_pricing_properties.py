@@ -124,7 +124,7 @@ def test_line_money_adds_up_to_the_cent(amount: Decimal, r1: Decimal, r2: Decima
 
 
 def test_compound_example() -> None:
-    from contracts.rules import user_token_unit_cost
+    from contracts.solusvm_usage import user_token_unit_cost
 
     assert user_token_unit_cost(Decimal(1), [], [Decimal(6), Decimal(2)], True) == Decimal("1.0812")
     line = compute_line(Decimal("100.00"), [Decimal(10), Decimal(20)], True, False, 2)

@@ -1,7 +1,7 @@
 """The GetTokenPricing verifier against a correct endpoint and deliberately broken ones.
 
 The endpoints are small Flask views built here from ``contracts.billing`` and
-``contracts.rules``, served on a live loopback socket because the verifier speaks HTTP.
+``contracts.solusvm_usage``, served on a live loopback socket because the verifier speaks HTTP.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from marshmallow import ValidationError
 
 from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
 from contracts.cli import main
-from contracts.liveserver import serve_wsgi
-from contracts.rules import user_token_unit_cost
+from contracts.solusvm_usage import user_token_unit_cost
 from contracts.verify_billing import verify_billing
+from mock_solusvm.liveserver import serve_wsgi
 
 TOKEN = "s3cret-token"
 

@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# journal matching is pure (no Flask): importing it keeps this plugin cheap to load
+from .journal import matches
 
 DEFAULT_API_TOKEN = "plugin-admin-token"
 INPROCESS_URL = "https://solusvm.test"
@@ -166,8 +170,6 @@ class SolusVMHandle:
     def assert_order(self, *calls: tuple[str, str]) -> None:
         """Assert the ``(method, path)`` calls reached the mock in this order (others may come between)."""
         __tracebackhide__ = True
-        from mock_solusvm.journal import matches
-
         entries = self.requests()
         position = 0
         for method, path in calls:
@@ -192,7 +194,7 @@ class SolusVMHandle:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--solusvm-url`` and ``--solusvm-api-token``."""
-    group = parser.getgroup("solusvm", "SolusVM 2 mock (contracts.pytest_plugin)")
+    group = parser.getgroup("solusvm", "SolusVM 2 mock (mock_solusvm.pytest_plugin)")
     group.addoption("--solusvm-url", default=None,
                     help="Use the mock already running at this URL instead of starting one.")
     group.addoption("--solusvm-api-token", default=None,
@@ -206,8 +208,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _need(module: str) -> Any:
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:
