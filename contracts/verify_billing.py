@@ -18,7 +18,7 @@ import requests
 from marshmallow import ValidationError
 
 from contracts.billing import TokenPricingResponseSchema
-from contracts.report import Report
+from contracts.report import Report, Status
 from contracts.solusvm_usage import user_token_unit_cost
 
 ACTION = "GetTokenPricing"
@@ -69,7 +69,7 @@ def _is_json(resp: requests.Response) -> bool:
     return resp.headers.get("Content-Type", "").split(";")[0].strip().lower() == "application/json"
 
 
-def _judge_refusal(resp: requests.Response | Exception, what: str) -> tuple[str, str]:
+def _judge_refusal(resp: requests.Response | Exception, what: str) -> tuple[Status, str]:
     """Status and reason for a request that the endpoint must refuse with an error."""
     if isinstance(resp, Exception):
         return "fail", f"request failed: {resp}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -124,7 +125,7 @@ def restore_state() -> Response:
 
 def _unrenderable(backend: Any) -> str | None:
     """The first restored record that does not serialise through its response schema, if any."""
-    views = [(UserSchema, lambda r: user_view(backend, r), backend.users),
+    views: list[tuple[type[Schema], Callable[[Any], Any], Mapping[int, Any]]] = [(UserSchema, lambda r: user_view(backend, r), backend.users),
              (PlanSchema, plan_view, backend.plans),
              (ServerSchema, lambda r: server_view(backend, r), backend.servers),
              (ProjectSchema, lambda r: project_view(backend, r), backend.projects),
@@ -141,6 +142,7 @@ def _unrenderable(backend: Any) -> str | None:
     views += [(schema, lambda r: r, backend.readonly.get(name, {}))
               for name, (schema, _) in READ_ONLY_COLLECTIONS.items()]
     views.append((LicenseSchema, lambda r: r, {0: backend.license}))
+    problems: object
     for schema, view, table in views:
         for rid, record in table.items():
             try:

@@ -36,6 +36,10 @@ METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_PASSTHRU = ("http://127.0.0.1", "http://localhost")
 
 
+def _ignore_write(data: bytes) -> None:
+    """WSGI's legacy ``write`` callable, which the mock's Flask app never calls."""
+
+
 class InProcessMock:
     """The handle: ``seed``/``reset``/``state``/``restore``/``clock``/``faults``/``journal``/``backend``."""
 
@@ -112,7 +116,13 @@ class InProcessMock:
         # objects cost more than the mock's own work (docs/performance.md).
         environ = _environ(request.method or "GET", parts, request.headers, body or b"", self.namespace)
         captured: list[Any] = []
-        chunks = self.app(environ, lambda status, headers, exc_info=None: captured.extend((status, headers)))
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None
+                           ) -> Callable[[bytes], object]:
+            captured.extend((status, headers))
+            return _ignore_write  # the mock's app returns its body; it never writes
+
+        chunks = self.app(environ, start_response)
         try:
             data = b"".join(chunks)
         finally:

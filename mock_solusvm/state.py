@@ -37,6 +37,7 @@ from .extras import ExtrasMixin, default_extras
 from .faults import Faults
 from .journal import Journal
 from .parsing import NOT_AN_OBJECT, load
+from .records import find
 
 STATE_FORMAT = "mock-solusvm-state"
 #: Tables of the extra resources (optional in a state document).
@@ -390,7 +391,7 @@ class Backend(ExtrasMixin):
             raise invalid("servers", "additional_ip_count must not be negative")
 
     def _settings_from(self, s: dict[str, Any]) -> dict[str, Any]:
-        base = {"billing_integration": None,
+        base: dict[str, Any] = {"billing_integration": None,
                 "features": {"allow_registration": True, "allow_password_recovery": True, "hide_plan_name": False,
                              "hide_plan_section": False, "hide_location_section": False, "hide_user_data": False,
                              "hide_api_documentation_link": False},
@@ -411,7 +412,7 @@ class Backend(ExtrasMixin):
         Users' password hashes are left out (``password_hash: null``) unless ``password_hashes``.
         """
         with self.lock:
-            data = {k: list(getattr(self, k).values()) for k in
+            data: dict[str, Any] = {k: list(getattr(self, k).values()) for k in
                     ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers",
                      "projects", "tasks")}
             if not password_hashes:
@@ -743,7 +744,7 @@ class Backend(ExtrasMixin):
             return self.servers[sid]
 
     def _check_limits(self, owner: dict[str, Any], new_servers: int, new_running: int, ips: int) -> None:
-        group = self.limit_groups.get(owner.get("limit_group_id"))
+        group = find(self.limit_groups, owner.get("limit_group_id"))
         if group is None:
             return
         mine = self._servers_of(owner["id"])

@@ -20,6 +20,7 @@ from contracts.solusvm import (
 
 from ..errors import NotFound, invalid
 from ..parsing import load
+from ..records import find
 from ..views import PlanPricer, project_view, role_view, settings_view
 from ..wire import outside_namespace_lock
 from .common import api_bp, backend, body, get_or_404, int_arg, one, page, principal, require_admin
@@ -35,7 +36,7 @@ def pricer() -> PlanPricer:
     b, p = backend(), principal()
     user = None
     if not p.is_admin:
-        user = b.users.get(p.user_id)
+        user = find(b.users, p.user_id)
     else:
         uid = int_arg("user_id")
         if uid is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
@@ -79,6 +79,14 @@ def int_arg(name: str, default: int | None = None, lo: int = 0, hi: int = 2**63 
     return value
 
 
+class Pageable(Protocol):
+    """What ``page`` slices: a list, or a lazy view that builds only the records of the page asked for."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, item: slice, /) -> Sequence[Any]: ...
+
+
 _INSTANCES: dict[tuple[type[Schema], bool], Schema] = {}
 
 
@@ -99,7 +107,7 @@ def one(schema: type[Schema], obj: Any, status: int = 200) -> Response:
     return json_response(out, status)
 
 
-def page(schema: type[Schema], items: Sequence[Any], dumped: bool = False) -> Response:
+def page(schema: type[Schema], items: Pageable, dumped: bool = False) -> Response:
     """A paginated list: ``data`` + absolute ``links`` that keep the filters + Laravel ``meta``.
 
     ``items`` is sliced before anything is serialised; with ``dumped`` the slice already holds

@@ -105,6 +105,7 @@ def account() -> Response:
     p = principal()
     if p.is_admin:
         return one(UserSchema, user_view(backend(), backend().admin_user()))
+    assert p.user_id is not None  # a user token always names its user
     return one(UserSchema, user_view(backend(), backend().get_user(p.user_id)))
 
 
