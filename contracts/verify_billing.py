@@ -92,8 +92,8 @@ def _judge_refusal(resp: requests.Response | Exception, what: str) -> tuple[Stat
     return "fail", f"HTTP {resp.status_code} without an error (no result=error, no 4xx) for {what}"
 
 
-def _check_body(report: Report, body: Any) -> dict[str, Any] | None:
-    """Fields, numbers, ``multipler`` and optional-field checks on a parsed body."""
+def check_body(report: Report, body: Any) -> dict[str, Any] | None:
+    """Fields, numbers, ``multipler`` and optional-field checks on a parsed GetTokenPricing body."""
     if not isinstance(body, dict):
         kind = type(body).__name__
         report.add("fields", "fail", f"body is a JSON {kind}, not an object")
@@ -213,7 +213,7 @@ def verify_billing(
         for name in ("fields", "numbers", "multipler", "user_cost"):
             report.add(name, "skip", "no successful JSON response to check")
     else:
-        checked = _check_body(report, body)
+        checked = check_body(report, body)
         if checked is not None:
             _check_user_cost(report, checked)
         else:

@@ -124,6 +124,7 @@ class SolusVMHandle:
 
     def session(self) -> Any:
         """A ``requests.Session`` that sends :attr:`headers` on every request (closed after the test)."""
+        # here, not at the top: loading the plugin (every pytest run of an integrator) stays free of requests
         import requests
 
         sess = requests.Session()

@@ -20,8 +20,9 @@ from marshmallow import ValidationError
 
 from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
 from contracts.cli import main
+from contracts.report import Report
 from contracts.solusvm_usage import user_token_unit_cost
-from contracts.verify_billing import verify_billing
+from contracts.verify_billing import check_body, verify_billing
 from mock_solusvm.liveserver import serve_wsgi
 
 TOKEN = "s3cret-token"
@@ -249,13 +250,10 @@ def test_cli_requires_userid():
 
 
 def test_non_finite_numbers_fail_the_numbers_check():
-    from contracts.report import Report
-    from contracts.verify_billing import _check_body
-
     _, body = correct_pricing({"token": TOKEN, "action": "GetTokenPricing", "userid": "7"})
     body["user_token_unit_cost"] = float("nan")
     report = Report("unit")
-    _check_body(report, body)
+    check_body(report, body)
     assert report.get("numbers").status == "fail"
     assert "user_token_unit_cost: Must be finite." in report.get("numbers").detail
     assert report.get("fields").status == "pass"
