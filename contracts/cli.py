@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
+from contracts.openapi import OPENAPI_DIR, check_specs, write_specs
 from contracts.report import Report
+from contracts.solusvm_usage import parse_period
+from contracts.verify_billing import DEFAULT_UNKNOWN_USERID, verify_billing
+from contracts.verify_solusvm import verify_solusvm
 
 
 def _emit(report: Report, as_json: bool) -> None:
@@ -32,8 +37,6 @@ def main() -> None:
 def verify_billing_cmd(url: str, token: str, userid: int, unknown_userid: int | None, timeout: float,
                        slow_ms: float, as_json: bool) -> None:
     """Check a GetTokenPricing endpoint at URL; exit 0 only when every required check passes."""
-    from contracts.verify_billing import DEFAULT_UNKNOWN_USERID, verify_billing
-
     report = verify_billing(url, token=token or None, userid=userid,
                             unknown_userid=unknown_userid or DEFAULT_UNKNOWN_USERID, timeout=timeout,
                             slow_ms=slow_ms)
@@ -47,10 +50,6 @@ def verify_billing_cmd(url: str, token: str, userid: int, unknown_userid: int | 
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files differ from the code.")
 def openapi_cmd(out_dir: str | None, check: bool) -> None:
     """Generate the OpenAPI documents from the marshmallow schemas."""
-    from pathlib import Path
-
-    from contracts.openapi import OPENAPI_DIR, check_specs, write_specs
-
     target = Path(out_dir) if out_dir else OPENAPI_DIR
     if check:
         stale = check_specs(target)
@@ -78,12 +77,8 @@ def openapi_cmd(out_dir: str | None, check: bool) -> None:
 def verify_solusvm_cmd(url: str, api_token: str, allow_writes: bool, namespace: str | None,
                        usage_period: str | None, timeout: float, as_json: bool) -> None:
     """Check the SolusVM 2 API at URL (the mock or a real one); exit 0 only when every check passes."""
-    from contracts.verify_solusvm import verify_solusvm
-
     headers = {"X-Mock-Namespace": namespace} if namespace else None
     if usage_period:
-        from contracts.rules import parse_period
-
         try:
             parse_period(usage_period)
         except ValueError as exc:

@@ -1,6 +1,7 @@
 """Marshmallow schemas of the mock's control API (``/__mock/``) and its SSO login link.
 
-They describe what ``mock_solusvm/control.py`` and ``mock_solusvm/sso.py`` accept and answer;
+They describe what ``mock_solusvm/control.py`` and ``mock_solusvm/sso.py`` accept and answer,
+and the mock parses and serialises with them (one schema per wire shape);
 :func:`contracts.openapi.build_mock_control_spec` turns them into ``mock-control.json``.
 Request schemas ignore unknown keys where the mock does (``EXCLUDE``); answers are closed
 (``RAISE``: no keys beyond the ones listed) unless they carry free-form records.
@@ -9,8 +10,9 @@ Request schemas ignore unknown keys where the mock does (``EXCLUDE``); answers a
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.solusvm import (
     READ_ONLY_COLLECTIONS,
@@ -242,7 +244,16 @@ class ClockSetSchema(_Open):
     """``PUT /__mock/clock``: set the instant and/or freeze (both optional)."""
 
     now = _instant()
-    frozen = fields.Boolean()
+    frozen = fields.Boolean(truthy={True}, falsy={False})
+
+
+class _Number(fields.Float):
+    """A JSON number: unlike ``fields.Float`` it refuses numeric strings (``"5"``)."""
+
+    def _validated(self, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._validated(value)
 
 
 _UNIT_RANGE = validate.Range(-1e7, 1e7)
@@ -251,13 +262,18 @@ _UNIT_RANGE = validate.Range(-1e7, 1e7)
 class ClockAdvanceSchema(Schema):
     """``POST /__mock/clock/advance``: one or more units (negative moves back); others are refused."""
 
-    weeks = fields.Float(validate=_UNIT_RANGE)
-    days = fields.Float(validate=_UNIT_RANGE)
-    hours = fields.Float(validate=_UNIT_RANGE)
-    minutes = fields.Float(validate=_UNIT_RANGE)
-    seconds = fields.Float(validate=_UNIT_RANGE)
-    milliseconds = fields.Float(validate=_UNIT_RANGE)
-    microseconds = fields.Float(validate=_UNIT_RANGE)
+    weeks = _Number(validate=_UNIT_RANGE)
+    days = _Number(validate=_UNIT_RANGE)
+    hours = _Number(validate=_UNIT_RANGE)
+    minutes = _Number(validate=_UNIT_RANGE)
+    seconds = _Number(validate=_UNIT_RANGE)
+    milliseconds = _Number(validate=_UNIT_RANGE)
+    microseconds = _Number(validate=_UNIT_RANGE)
+
+    @validates_schema
+    def _some_unit(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError(f"Give one or more of {', '.join(ADVANCE_UNITS)}.", "clock")
 
 
 class FaultRuleCreateSchema(_Open):
@@ -270,11 +286,16 @@ class FaultRuleCreateSchema(_Open):
     headers = fault_headers(allow_none=True, metadata={
         "description": "Extra answer headers, e.g. Retry-After (Latin-1, no CR/LF, no framing headers)"})
     delay = fields.Float(allow_none=True, validate=validate.Range(0, 60), metadata={"description": "Seconds"})
-    drop = fields.Boolean(metadata={"description": "Drop the connection"})
-    malformed = fields.Boolean(metadata={"description": "Answer truncated JSON"})
+    drop = fields.Boolean(truthy={True}, falsy={False}, metadata={"description": "Drop the connection"})
+    malformed = fields.Boolean(truthy={True}, falsy={False}, metadata={"description": "Answer truncated JSON"})
     times = _int(allow_none=True, validate=validate.Range(min=1), metadata={"description": "Fire N times only"})
     probability = fields.Float(allow_none=True, validate=validate.Range(0, 1))
     seed = _int(allow_none=True, metadata={"description": "Seed of the probability draws"})
+
+    @validates_schema
+    def _does_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not (data.get("status") or data.get("delay") or data.get("drop") or data.get("malformed")):
+            raise ValidationError("a rule needs one of status, delay, drop, malformed", "status")
 
 
 class SeedLimitSchema(_Open):

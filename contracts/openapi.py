@@ -27,7 +27,7 @@ import functools
 import json
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
@@ -316,13 +316,13 @@ def _extra_solusvm_paths(paths: dict[str, dict[str, Any]]) -> None:
     paths["/api/v1/license/activate"] = {"post": _sv_op(
         "Activate a license code (admin; the mock accepts any code)", "200", env(sv.LicenseSchema),
         body=sv.LicenseActivateSchema, errors=create, tag="reference")}
-    for name, (schema, _model) in sv.READ_ONLY_COLLECTIONS.items():
+    for name, (collection, _model) in sv.READ_ONLY_COLLECTIONS.items():
         label = name.replace("_", " ")
         filters = {"activity_logs": ("search", "event", "user_id"), "icons": ("search", "type")}.get(name, ("search",))
         paths[f"/api/v1/{name}"] = {"get": _sv_op(f"List {label} (admin; seedable, read-only in the mock)", "200",
-                                                  lst(schema), params=_page_params(*filters), errors=listed,
+                                                  lst(collection), params=_page_params(*filters), errors=listed,
                                                   tag="reference")}
-        paths[f"/api/v1/{name}/{{id}}"] = one_id(get=_sv_op(f"Get one of the {label}", "200", env(schema),
+        paths[f"/api/v1/{name}/{{id}}"] = one_id(get=_sv_op(f"Get one of the {label}", "200", env(collection),
                                                             errors=item, tag="reference"))
     # admin CRUD of the catalogue
     paths["/api/v1/roles"]["post"] = _sv_op("Create a role (admin)", "201", env(sv.RoleSchema),
@@ -639,7 +639,8 @@ def build_mock_control_spec() -> dict[str, Any]:
             },
         }},
     }
-    namespace = ["Namespace"]  # apispec turns a registered name into a $ref
+    # apispec turns a registered parameter's name into a $ref (its type hints admit only dicts)
+    namespace = cast(list[dict[str, Any]], ["Namespace"])
     for path in sorted(paths):
         spec.path(path=path, operations=paths[path], parameters=namespace)
     doc = spec.to_dict()

@@ -1,7 +1,7 @@
 """Check any billing system's GetTokenPricing endpoint against the contract (seed 001, step 6).
 
 The verifier behaves like SolusVM: it POSTs the form SolusVM sends and judges the answer
-with :mod:`contracts.billing` (the shapes) and :mod:`contracts.rules` (the user-cost rule).
+with :mod:`contracts.billing` (the shapes) and :mod:`contracts.solusvm_usage` (the user-cost rule).
 It then tries the two mistakes that hurt most in production: a wrong token that is
 accepted, and an unknown user priced at zero instead of refused.
 """
@@ -18,8 +18,8 @@ import requests
 from marshmallow import ValidationError
 
 from contracts.billing import TokenPricingResponseSchema
-from contracts.report import Report
-from contracts.rules import user_token_unit_cost
+from contracts.report import Report, Status
+from contracts.solusvm_usage import user_token_unit_cost
 
 ACTION = "GetTokenPricing"
 # A user id no billing system plausibly has; overridable because some systems use big ids.
@@ -69,7 +69,7 @@ def _is_json(resp: requests.Response) -> bool:
     return resp.headers.get("Content-Type", "").split(";")[0].strip().lower() == "application/json"
 
 
-def _judge_refusal(resp: requests.Response | Exception, what: str) -> tuple[str, str]:
+def _judge_refusal(resp: requests.Response | Exception, what: str) -> tuple[Status, str]:
     """Status and reason for a request that the endpoint must refuse with an error."""
     if isinstance(resp, Exception):
         return "fail", f"request failed: {resp}"
@@ -92,8 +92,8 @@ def _judge_refusal(resp: requests.Response | Exception, what: str) -> tuple[str,
     return "fail", f"HTTP {resp.status_code} without an error (no result=error, no 4xx) for {what}"
 
 
-def _check_body(report: Report, body: Any) -> dict[str, Any] | None:
-    """Fields, numbers, ``multipler`` and optional-field checks on a parsed body."""
+def check_body(report: Report, body: Any) -> dict[str, Any] | None:
+    """Fields, numbers, ``multipler`` and optional-field checks on a parsed GetTokenPricing body."""
     if not isinstance(body, dict):
         kind = type(body).__name__
         report.add("fields", "fail", f"body is a JSON {kind}, not an object")
@@ -213,7 +213,7 @@ def verify_billing(
         for name in ("fields", "numbers", "multipler", "user_cost"):
             report.add(name, "skip", "no successful JSON response to check")
     else:
-        checked = _check_body(report, body)
+        checked = check_body(report, body)
         if checked is not None:
             _check_user_cost(report, checked)
         else:

@@ -19,7 +19,7 @@ from marshmallow import Schema
 
 from contracts import solusvm as sv
 from contracts.report import Report, Status
-from contracts.rules import capped_tokens, month_bounds, parse_period
+from contracts.solusvm_usage import capped_tokens, month_bounds, parse_period
 
 API = "/api/v1"
 
@@ -256,10 +256,11 @@ def _read_checks(api: _Api, report: Report, usage_period: str | None) -> None:
     _run(report, "roles", listing("/roles", sv.RoleSchema))
     _run(report, "settings", settings)
     _run(report, "usage", usage)
-    for name, schema in (("locations", sv.LocationSchema), ("os_images", sv.OsImageSchema),
-                         ("projects", sv.ProjectSchema), ("applications", sv.ApplicationSchema),
-                         ("iso_images", sv.IsoImageSchema), ("ssh_keys", sv.SshKeySchema), ("tasks", sv.TaskSchema),
-                         *((n, sch) for n, (sch, _) in sv.READ_ONLY_COLLECTIONS.items())):
+    listings: list[tuple[str, type[Schema]]] = [
+        ("locations", sv.LocationSchema), ("os_images", sv.OsImageSchema), ("projects", sv.ProjectSchema),
+        ("applications", sv.ApplicationSchema), ("iso_images", sv.IsoImageSchema), ("ssh_keys", sv.SshKeySchema),
+        ("tasks", sv.TaskSchema), *((n, sch) for n, (sch, _) in sv.READ_ONLY_COLLECTIONS.items())]
+    for name, schema in listings:
         _run(report, name, optional_listing(f"/{name}", schema))
     _run(report, "license", license_)
     _run(report, "server_extras", server_extras)

@@ -6,16 +6,19 @@ Run it live (``mock-solusvm serve`` or ``mock_solusvm.server.MockServer``) or in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the mock's Flask app (config keys: API_TOKENS, VALIDATE_RESPONSES, SEED, BILLING_TIMEOUT)."""
-    from .app import create_app as _create
+    # Imported here, not at the top: ``import mock_solusvm.pytest_plugin`` (loaded by every pytest
+    # run of an integrator, through the ``pytest11`` entry point) must not load Flask.
+    from .app import create_app as build
 
-    return _create(config)
+    return build(config)
 
 
 __all__ = ["create_app"]

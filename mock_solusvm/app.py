@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 from werkzeug.exceptions import HTTPException
 
-from contracts.solusvm import ErrorSchema
-
+from .api import api_bp
 from .clock import format_instant
+from .control import control_bp
 from .errors import Invalid, MockError, ResponseContractError
+from .journal import redact_headers, redact_query
+from .sso import sso_bp
 from .state import Backend, Namespaces
+from .wire import (
+    DROP_HEADER,
+    EXTENSION,
+    NAMESPACE_HEADER,
+    NAMESPACE_RE,
+    error_response,
+    json_response,
+    namespaces,
+)
 
-NAMESPACE_HEADER = "X-Mock-Namespace"
-NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
-#: Marks a response whose connection must be dropped (the in-process mode raises ConnectionError).
-DROP_HEADER = "X-Mock-Drop-Connection"
 MALFORMED_BODY = '{"data": [{"id": 1, "email": "trunc'
 
 DEFAULTS: dict[str, Any] = {
@@ -49,16 +53,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
     limit = int(app.config["JOURNAL_LIMIT"])
-    namespaces = Namespaces(lambda name: Backend(name, journal_limit=limit),
+    registry = Namespaces(lambda name: Backend(name, journal_limit=limit),
                             max_namespaces=int(app.config["MAX_NAMESPACES"]),
                             idle_seconds=float(app.config["NAMESPACE_IDLE_SECONDS"]))
-    app.extensions["mock_solusvm"] = namespaces
+    app.extensions[EXTENSION] = registry
     if app.config["SEED"] is not None:
-        namespaces.get("default").seed(app.config["SEED"])
-
-    from .api import api_bp
-    from .control import control_bp
-    from .sso import sso_bp
+        registry.get("default").seed(app.config["SEED"])
 
     app.register_blueprint(api_bp)
     app.register_blueprint(control_bp)
@@ -79,31 +79,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def _openapi() -> Response:
     """The OpenAPI document of the mock's API, generated from the contracts' schemas."""
+    # apispec and every contracts schema load only when someone asks for the document
     from contracts.openapi import solusvm_spec
 
     return json_response(solusvm_spec())
-
-
-def namespaces(app: Flask) -> Namespaces:
-    """The namespace registry of an app."""
-    return app.extensions["mock_solusvm"]
-
-
-def request_json() -> Any:
-    """The JSON request body (``{}`` when empty); 422 for anything that is not JSON."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
-        raise Invalid({"body": ["The request body is not valid JSON."]}) from None
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """A compact JSON response."""
-    return Response(json.dumps(body, separators=(",", ":")), status=status, headers=headers,
-                    mimetype="application/json")
 
 
 def _pick_namespace() -> Response | None:
@@ -114,11 +93,9 @@ def _pick_namespace() -> Response | None:
     if not NAMESPACE_RE.match(name):
         g.backend = None
         raise Invalid({NAMESPACE_HEADER: ["A namespace is 1-128 letters, digits or _.:-"]})
-    from flask import current_app
-
     g.namespace = name
     g.backend = None  # until the registry has room for it
-    g.backend = namespaces(current_app).get(name)  # type: ignore[arg-type]
+    g.backend = namespaces(current_app).get(name)
     g.started = time.perf_counter()
     return None
 
@@ -178,25 +155,10 @@ def _unlock_namespace(exc: BaseException | None) -> None:
         g.backend.lock.release()
 
 
-@contextmanager
-def outside_namespace_lock() -> Iterator[None]:
-    """Release the namespace lock around slow outbound calls (GetTokenPricing to the billing side)."""
-    held = getattr(g, "holding_lock", False)
-    if held:
-        g.backend.lock.release()
-    try:
-        yield
-    finally:
-        if held:
-            g.backend.lock.acquire()
-
-
 def _record(response: Response) -> Response:
     backend = getattr(g, "backend", None)
     if backend is None or _is_control(request.path) or request.path.startswith("/static"):
         return response
-    from .journal import redact_headers, redact_query
-
     raw = request.get_data(cache=True, as_text=False)[:65536]
     try:
         body: Any = json.loads(raw) if raw else None
@@ -227,15 +189,6 @@ def _reason_phrase(response: Response) -> Response:
     return response
 
 
-def error_response(message: str, status: int, errors: dict[str, list[str]] | None = None) -> Response:
-    """SolusVM's error envelope; ``errors`` only when there are field errors."""
-    body: dict[str, Any] = {"message": message}
-    if errors:
-        body["errors"] = errors
-    _validate(ErrorSchema, body)
-    return json_response(body, status)
-
-
 def _mock_error(err: MockError) -> Response:
     return error_response(err.message, err.status, err.errors)
 
@@ -248,12 +201,3 @@ def _http_error(err: HTTPException) -> Response:
 def _contract_error(err: ResponseContractError) -> Response:
     # Only this self-check may produce a 500: it means the mock itself is wrong.
     return json_response({"message": f"mock_solusvm response contract violation: {err}"}, 500)
-
-
-def _validate(schema: Any, body: Any) -> None:
-    from flask import current_app
-
-    if current_app.config.get("VALIDATE_RESPONSES"):
-        problems = schema().validate(body)
-        if problems:
-            raise ResponseContractError(f"{schema.__name__}: {problems}")

@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from .app import DEFAULTS
+from .app import DEFAULTS, create_app
+from .server import ThreadedServer
 
 DEFAULT_TOKEN = DEFAULTS["API_TOKENS"][0]
 
@@ -28,9 +29,6 @@ def main() -> None:
 @click.option("--validate-responses", is_flag=True, help="check every response against contracts.solusvm")
 def serve(host: str, port: int, api_tokens: tuple[str, ...], seed_file: object, validate_responses: bool) -> None:
     """Serve the mock over HTTP (granian, one worker) until interrupted (Ctrl-C)."""
-    from . import create_app
-    from .server import ThreadedServer
-
     config: dict[str, object] = {"VALIDATE_RESPONSES": validate_responses}
     if api_tokens:
         config["API_TOKENS"] = list(api_tokens)

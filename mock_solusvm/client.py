@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from .clock import format_instant
+from .clock import format_instant, parse_instant
 
 
 class ControlError(Exception):
@@ -28,8 +28,6 @@ class ClockControl(_Part):
 
     def now(self) -> datetime:
         """The namespace's virtual now."""
-        from .clock import parse_instant
-
         return parse_instant(self._c._call("GET", "/clock")["now"])
 
     def set(self, when: str | datetime) -> dict[str, Any]:

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
+from marshmallow import Schema
 
+from contracts.mock_control import (
+    ClockAdvanceSchema,
+    ClockSchema,
+    ClockSetSchema,
+    ControlIndexSchema,
+    FaultCreatedSchema,
+    FaultListSchema,
+    JournalCountSchema,
+    JournalListSchema,
+    ResetResultSchema,
+    RestoreResultSchema,
+    SeedResultSchema,
+    StateDumpSchema,
+)
 from contracts.solusvm import (
     READ_ONLY_COLLECTIONS,
     ApplicationSchema,
@@ -27,27 +43,29 @@ from contracts.solusvm import (
     UserSchema,
 )
 
-from .app import json_response, namespaces, request_json
 from .clock import parse_instant
 from .errors import Invalid, invalid
+from .parsing import load
 from .views import plan_view, project_view, server_view, settings_view, user_view
+from .wire import json_response, namespaces, request_json, validate_response
 
 control_bp = Blueprint("control", __name__, url_prefix="/__mock")
 
-ADVANCE_UNITS = ("weeks", "days", "hours", "minutes", "seconds", "milliseconds", "microseconds")
+
+def _answer(schema: type[Schema], body: Any, status: int = 200) -> Response:
+    """``body`` as JSON, checked against its contracts schema when ``VALIDATE_RESPONSES`` is on."""
+    validate_response(schema, body)
+    return json_response(body, status)
 
 
-def _obj() -> dict[str, Any]:
-    data = request_json()
-    if not isinstance(data, dict):
-        raise Invalid({"body": ["The request body must be a JSON object."]})
-    return data
+def _clock() -> Response:
+    return _answer(ClockSchema, ClockSchema().dump(g.backend.clock.to_json()))
 
 
 @control_bp.get("/")
 def index() -> Response:
     """What this control API offers, and the namespaces in use."""
-    return json_response({"namespace": g.namespace, "namespaces": namespaces(current_app).names(),
+    return _answer(ControlIndexSchema, {"namespace": g.namespace, "namespaces": namespaces(current_app).names(),
                           "endpoints": ["POST reset", "POST seed", "GET|POST state", "GET|PUT clock",
                                         "POST clock/advance", "POST clock/freeze", "POST clock/unfreeze",
                                         "GET|POST|DELETE faults", "GET|DELETE journal", "GET journal/count", "DELETE namespace",
@@ -57,6 +75,7 @@ def index() -> Response:
 @control_bp.get("/openapi.json")
 def openapi_document() -> Response:
     """The OpenAPI document of this control API (contracts/openapi/mock-control.json)."""
+    # apispec and every contracts schema load only when someone asks for the document
     from contracts.openapi import mock_control_spec
 
     return json_response(mock_control_spec())
@@ -65,13 +84,14 @@ def openapi_document() -> Response:
 @control_bp.post("/reset")
 def reset() -> Response:
     g.backend.reset()
-    return json_response({"namespace": g.namespace, "reset": True})
+    return _answer(ResetResultSchema, {"namespace": g.namespace, "reset": True})
 
 
 @control_bp.post("/seed")
 def seed() -> Response:
-    counts = g.backend.seed(_obj())
-    return json_response({"namespace": g.namespace, "counts": counts, "clock": g.backend.clock.to_json()})
+    counts = g.backend.seed(request_json())
+    return _answer(SeedResultSchema, {"namespace": g.namespace, "counts": counts,
+                                      "clock": ClockSchema().dump(g.backend.clock.to_json())})
 
 
 @control_bp.get("/state")
@@ -79,7 +99,7 @@ def dump_state() -> Response:
     wanted = request.args.get("password_hashes", "")
     if wanted not in ("", "0", "1", "true", "false"):
         raise invalid("password_hashes", "password_hashes must be 1 or 0.")
-    return json_response(g.backend.dump(password_hashes=wanted in ("1", "true")))
+    return _answer(StateDumpSchema, g.backend.dump(password_hashes=wanted in ("1", "true")))
 
 
 @control_bp.delete("/namespace")
@@ -93,19 +113,19 @@ def drop_namespace() -> Response:
 def restore_state() -> Response:
     backend = g.backend
     before = backend.dump(password_hashes=True)
-    backend.restore(_obj())
+    backend.restore(request_json())
     problem = _unrenderable(backend)
     if problem:
         # All or nothing: a document whose records the API could not serve is refused and the
         # namespace goes back to what it was, instead of answering 500 on the next GET.
         backend.restore(before)
         raise Invalid({"_schema": [f"Bad state document: {problem}"]})
-    return json_response({"namespace": g.namespace, "restored": True})
+    return _answer(RestoreResultSchema, {"namespace": g.namespace, "restored": True})
 
 
 def _unrenderable(backend: Any) -> str | None:
     """The first restored record that does not serialise through its response schema, if any."""
-    views = [(UserSchema, lambda r: user_view(backend, r), backend.users),
+    views: list[tuple[type[Schema], Callable[[Any], Any], Mapping[int, Any]]] = [(UserSchema, lambda r: user_view(backend, r), backend.users),
              (PlanSchema, plan_view, backend.plans),
              (ServerSchema, lambda r: server_view(backend, r), backend.servers),
              (ProjectSchema, lambda r: project_view(backend, r), backend.projects),
@@ -122,6 +142,7 @@ def _unrenderable(backend: Any) -> str | None:
     views += [(schema, lambda r: r, backend.readonly.get(name, {}))
               for name, (schema, _) in READ_ONLY_COLLECTIONS.items()]
     views.append((LicenseSchema, lambda r: r, {0: backend.license}))
+    problems: object
     for schema, view, table in views:
         for rid, record in table.items():
             try:
@@ -140,62 +161,55 @@ def _unrenderable(backend: Any) -> str | None:
 
 @control_bp.get("/clock")
 def get_clock() -> Response:
-    return json_response(g.backend.clock.to_json())
+    return _clock()
 
 
 @control_bp.route("/clock", methods=["PUT", "POST"])
 def set_clock() -> Response:
-    data = _obj()
+    data = load(ClockSetSchema(), request_json())
     clock = g.backend.clock
     if "now" in data:
         try:
             clock.set(parse_instant(data["now"]))
         except ValueError:
+            # the schema checked the type; the clock refuses what it cannot hold (years 1970-9000)
             raise invalid("now", "now must be an ISO 8601 instant.") from None
     if "frozen" in data:
-        if not isinstance(data["frozen"], bool):
-            raise invalid("frozen", "frozen must be a boolean.")
         clock.freeze() if data["frozen"] else clock.unfreeze()
-    return json_response(clock.to_json())
+    return _clock()
 
 
 @control_bp.post("/clock/advance")
 def advance_clock() -> Response:
-    data = _obj()
-    unknown = set(data) - set(ADVANCE_UNITS)
-    if unknown or not data:
-        raise invalid("clock", f"Give one or more of {', '.join(ADVANCE_UNITS)}.")
-    for k, v in data.items():
-        if isinstance(v, bool) or not isinstance(v, int | float) or abs(v) > 1e7:
-            raise invalid(k, f"{k} must be a number.")
+    data = load(ClockAdvanceSchema(), request_json())
     try:
-        delta = timedelta(**data)
-        g.backend.clock.advance(delta)
+        g.backend.clock.advance(timedelta(**data))
     except (OverflowError, ValueError):
         raise invalid("clock", "The clock cannot move that far.") from None
-    return json_response(g.backend.clock.to_json())
+    return _clock()
 
 
 @control_bp.post("/clock/freeze")
 def freeze_clock() -> Response:
     g.backend.clock.freeze()
-    return json_response(g.backend.clock.to_json())
+    return _clock()
 
 
 @control_bp.post("/clock/unfreeze")
 def unfreeze_clock() -> Response:
     g.backend.clock.unfreeze()
-    return json_response(g.backend.clock.to_json())
+    return _clock()
 
 
 @control_bp.get("/faults")
 def list_faults() -> Response:
-    return json_response({"data": g.backend.faults.list()})
+    return _answer(FaultListSchema, {"data": g.backend.faults.list()})
 
 
 @control_bp.post("/faults")
 def add_fault() -> Response:
-    return json_response({"data": g.backend.faults.add(_obj()).to_json()}, 201)
+    rule = g.backend.faults.add(request_json())
+    return _answer(FaultCreatedSchema, FaultCreatedSchema().dump({"data": rule}), 201)
 
 
 @control_bp.delete("/faults")
@@ -206,12 +220,14 @@ def clear_faults() -> Response:
 
 @control_bp.get("/journal")
 def journal() -> Response:
-    return json_response({"data": g.backend.journal.find(request.args.get("method"), request.args.get("path"))})
+    return _answer(JournalListSchema,
+                   {"data": g.backend.journal.find(request.args.get("method"), request.args.get("path"))})
 
 
 @control_bp.get("/journal/count")
 def journal_count() -> Response:
-    return json_response({"count": len(g.backend.journal.find(request.args.get("method"), request.args.get("path")))})
+    return _answer(JournalCountSchema,
+                   {"count": len(g.backend.journal.find(request.args.get("method"), request.args.get("path")))})
 
 
 @control_bp.delete("/journal")

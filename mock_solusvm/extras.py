@@ -11,12 +11,13 @@ from __future__ import annotations
 import copy
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from contracts.solusvm import READ_ONLY_COLLECTIONS
 
-from .clock import time_stage
+from .clock import Clock, time_stage
 from .errors import Forbidden, Invalid, NotFound, invalid
+from .records import find
 
 #: Collections a seed may give besides the core ones (each a list of records with ids).
 EXTRA_SEED_COLLECTIONS = ("ssh_keys", "applications", "iso_images", *READ_ONLY_COLLECTIONS)
@@ -51,7 +52,7 @@ class ExtrasMixin:
 
     # attributes provided by Backend (declared for readers and type checkers)
     lock: Any
-    clock: Any
+    clock: Clock
     plans: dict[int, dict[str, Any]]
     users: dict[int, dict[str, Any]]
     servers: dict[int, dict[str, Any]]
@@ -68,7 +69,15 @@ class ExtrasMixin:
     readonly: dict[str, dict[int, dict[str, Any]]]
     license: dict[str, Any]
 
-    # Backend also provides _id, get_server, _new_task, task_view, _check_limits and admin_user.
+    if TYPE_CHECKING:
+        # Methods Backend provides (state.py imports this module, so it cannot be imported here);
+        # declared only for the type checker: at run time Backend's own definitions are the ones.
+        def _id(self, kind: str, wanted: Any = None) -> int: ...
+        def get_server(self, server_id: int, principal: Any = None) -> dict[str, Any]: ...
+        def _new_task(self, action: str, server_id: int) -> dict[str, Any]: ...
+        def task_view(self, task: dict[str, Any], poll: bool) -> dict[str, Any]: ...
+        def _check_limits(self, owner: dict[str, Any], new_servers: int, new_running: int, ips: int) -> None: ...
+        def admin_user(self) -> dict[str, Any]: ...
 
     # --- seeding ----------------------------------------------------------------------
 
@@ -226,8 +235,8 @@ class ExtrasMixin:
         """A backup; ``status`` from virtual time (pending → in_progress → created)."""
         stage, progress = self._progress(backup)
         server = self.servers.get(backup["server_id"])
-        creator = self.users.get(backup.get("creator_id"))
-        node = self.readonly.get("backup_nodes", {}).get(backup.get("backup_node_id"))
+        creator = find(self.users, backup.get("creator_id"))
+        node = find(self.readonly.get("backup_nodes", {}), backup.get("backup_node_id"))
         status = ("pending", "in_progress", "created")[stage]
         return {"id": backup["id"], "type": "full", "creation_method": backup.get("creation_method", "manual"),
                 "status": status, "size": float(backup.get("size", 0.0)), "disk": backup["disk"],

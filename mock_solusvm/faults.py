@@ -7,38 +7,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from contracts.mock_control import FaultRuleCreateSchema, FaultRuleSchema
 
-from contracts.mock_control import FAULT_STATUS, fault_headers
-from contracts.solusvm import validation_messages
-
-from .errors import Invalid
 from .journal import matches
-
-
-class FaultRuleSchema(Schema):
-    """A fault rule as posted to ``/__mock/faults``."""
-
-    class Meta:
-        unknown = EXCLUDE
-
-    method = fields.String(load_default=None, allow_none=True)
-    path = fields.String(load_default=None, allow_none=True,
-                         metadata={"description": "Exact path or fnmatch glob, e.g. /api/v1/users/*"})
-    status = fields.Integer(strict=True, load_default=None, allow_none=True, validate=FAULT_STATUS)
-    body = fields.Raw(load_default=None, allow_none=True)
-    headers = fault_headers(load_default=None, allow_none=True)
-    delay = fields.Float(load_default=None, allow_none=True, validate=validate.Range(0, 60))
-    drop = fields.Boolean(load_default=False, truthy={True}, falsy={False})
-    malformed = fields.Boolean(load_default=False, truthy={True}, falsy={False})
-    times = fields.Integer(strict=True, load_default=None, allow_none=True, validate=validate.Range(min=1))
-    probability = fields.Float(load_default=None, allow_none=True, validate=validate.Range(0, 1))
-    seed = fields.Integer(strict=True, load_default=None, allow_none=True)
-
-    @validates_schema
-    def _does_something(self, data: dict[str, Any], **kwargs: Any) -> None:
-        if not (data["status"] or data["delay"] or data["drop"] or data["malformed"]):
-            raise ValidationError("a rule needs one of status, delay, drop, malformed", "status")
+from .parsing import load
 
 
 @dataclass
@@ -46,8 +18,8 @@ class FaultRule:
     """One active rule; ``remaining`` counts down when ``times`` was given."""
 
     id: int
-    method: str | None
-    path: str | None
+    method: str | None = None
+    path: str | None = None
     status: int | None = None
     body: Any = None
     headers: dict[str, str] | None = None
@@ -61,11 +33,9 @@ class FaultRule:
     hits: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
-    def to_json(self) -> dict[str, Any]:
-        """The rule as the control API shows it."""
-        keys = ("id", "method", "path", "status", "body", "headers", "delay", "drop", "malformed",
-                "times", "probability", "seed", "remaining", "hits")
-        return {k: getattr(self, k) for k in keys}
+
+#: The rules as the control API shows them (``GET /__mock/faults``, the state dump).
+_RULES = FaultRuleSchema(many=True)
 
 
 class Faults:
@@ -77,16 +47,11 @@ class Faults:
         self._next = 1
 
     def add(self, spec: Any) -> FaultRule:
-        """Validate and add a rule; raises ``Invalid`` for bad specs."""
-        if not isinstance(spec, dict):
-            raise Invalid({"_schema": ["a fault rule is a JSON object"]})
-        try:
-            data = FaultRuleSchema().load(spec)
-        except ValidationError as err:
-            raise Invalid(validation_messages(err)) from None
+        """Validate (``FaultRuleCreateSchema``) and add a rule; raises ``Invalid`` for bad specs."""
+        data = load(FaultRuleCreateSchema(), spec)
         with self._lock:
-            rule = FaultRule(id=self._next, remaining=data["times"], **data)
-            rule.rng = random.Random(data["seed"])
+            rule = FaultRule(id=self._next, remaining=data.get("times"), **data)
+            rule.rng = random.Random(data.get("seed"))
             self._next += 1
             self._rules.append(rule)
         return rule
@@ -108,7 +73,7 @@ class Faults:
     def list(self) -> list[dict[str, Any]]:
         """All rules, spent ones included (``remaining == 0``)."""
         with self._lock:
-            return [r.to_json() for r in self._rules]
+            return _RULES.dump(self._rules)
 
     def clear(self) -> None:
         """Remove every rule."""

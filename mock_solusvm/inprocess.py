@@ -17,15 +17,27 @@ from typing import Any, TypeVar
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import requests
-import responses
 
-from .app import DROP_HEADER, NAMESPACE_HEADER, namespaces
+try:
+    import responses
+except ImportError as err:  # only this mode needs it: the live mock and the bridge do not
+    raise ImportError(
+        "mock_solusvm.inprocess needs the 'responses' package, which comes with the 'mock' extra: "
+        "pip install 'solusvm-billing-bridge[mock]'"
+    ) from err
+
+from .app import create_app
 from .client import ControlClient
 from .state import Backend
+from .wire import DROP_HEADER, NAMESPACE_HEADER, namespaces
 
 F = TypeVar("F", bound=Callable[..., Any])
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_PASSTHRU = ("http://127.0.0.1", "http://localhost")
+
+
+def _ignore_write(data: bytes) -> None:
+    """WSGI's legacy ``write`` callable, which the mock's Flask app never calls."""
 
 
 class InProcessMock:
@@ -35,8 +47,6 @@ class InProcessMock:
                  seed: dict[str, Any] | None = None, namespace: str | None = None,
                  config: dict[str, Any] | None = None, responses_mock: responses.RequestsMock | None = None,
                  passthru: Iterable[str] = DEFAULT_PASSTHRU) -> None:
-        from . import create_app
-
         self.base_url = base_url.rstrip("/")
         self.api_token = api_token
         self.namespace = namespace or f"inproc-{uuid.uuid4().hex[:12]}"
@@ -106,7 +116,13 @@ class InProcessMock:
         # objects cost more than the mock's own work (docs/performance.md).
         environ = _environ(request.method or "GET", parts, request.headers, body or b"", self.namespace)
         captured: list[Any] = []
-        chunks = self.app(environ, lambda status, headers, exc_info=None: captured.extend((status, headers)))
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None
+                           ) -> Callable[[bytes], object]:
+            captured.extend((status, headers))
+            return _ignore_write  # the mock's app returns its body; it never writes
+
+        chunks = self.app(environ, start_response)
         try:
             data = b"".join(chunks)
         finally:

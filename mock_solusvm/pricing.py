@@ -17,7 +17,7 @@ import requests
 from marshmallow import ValidationError
 
 from contracts.billing import TokenPricingResponseSchema
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 
 
 class BillingUnavailable(Exception):

@@ -22,7 +22,16 @@ import threading
 import weakref
 from typing import Any
 
+from granian import _futures, _granian
+from granian.wsgi import _callback_wrapper
+
+from .app import create_app
 from .client import ControlClient
+
+# granian's _granian.pyi lags its Rust module (WSGIWorker takes more arguments, SocketHolder a
+# constructor, and serve_mtr is missing), so the native module is used untyped; the pinned minor
+# version in pyproject.toml is what keeps these calls right.
+_native: Any = _granian
 
 # Servers still running when the interpreter exits are stopped first: a granian worker thread
 # still busy during interpreter finalisation was seen to abort the process (a Rust panic).
@@ -123,12 +132,10 @@ class ThreadedServer:
 
     def start(self) -> ThreadedServer:
         """Serve in a daemon thread; returns once the worker accepts connections."""
-        from granian._granian import SocketHolder, WorkerSignal
-
-        self._signal = WorkerSignal()
+        self._signal = _native.WorkerSignal()
         # granian's listener owns (and closes) this duplicate; ``stop()`` closes the original
         self._fd = os.dup(self._sock.fileno())
-        holder = SocketHolder(self._fd, False, 1024)
+        holder = _native.SocketHolder(self._fd, False, 1024)
         self._thread = threading.Thread(target=self._run, args=(holder,), name="granian-in-thread", daemon=True)
         self._thread.start()
         _RUNNING.add(self)
@@ -138,15 +145,11 @@ class ThreadedServer:
         return self
 
     def _run(self, holder: Any) -> None:
-        from granian._futures import _new_cbscheduler
-        from granian._granian import WSGIWorker
-        from granian.wsgi import _callback_wrapper
-
         loop = asyncio.new_event_loop()
         stopped = threading.Event()
         try:
             self._signal.add_cb(stopped.set)
-            worker = WSGIWorker(
+            worker = _native.WSGIWorker(
                 1, (None, holder), None,
                 1, 8,  # Rust runtime threads, Rust blocking I/O threads
                 self.threads, 30,  # Python threads for the app, their idle timeout (s)
@@ -155,7 +158,7 @@ class ThreadedServer:
                 False, None, None, None, "tls1.3", None, [], False,  # no TLS
                 (None, None),  # no granian metrics
             )
-            scheduler = _new_cbscheduler(loop, _callback_wrapper(self._wsgi, {}, None), impl_asyncio=True)
+            scheduler = _futures._new_cbscheduler(loop, _callback_wrapper(self._wsgi, {}, None), impl_asyncio=True)
             worker.serve_mtr(scheduler, loop, self._signal)
         except BaseException as err:  # surfaced by start()
             self._error = err
@@ -199,8 +202,6 @@ class MockServer:
     def __init__(self, port: int = 0, host: str = "127.0.0.1", api_tokens: list[str] | None = None,
                  seed: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
                  threads: int = DEFAULT_THREADS) -> None:
-        from . import create_app
-
         cfg: dict[str, Any] = dict(config or {})
         if api_tokens is not None:
             cfg["API_TOKENS"] = list(api_tokens)

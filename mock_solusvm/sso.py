@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request, session
 
-from .app import outside_namespace_lock
 from .errors import Unauthenticated
 from .views import PlanPricer, server_view
+from .wire import outside_namespace_lock
 
 sso_bp = Blueprint("sso", __name__, template_folder="templates")
 

@@ -36,6 +36,8 @@ from .errors import Forbidden, Invalid, MockError, NotFound, Unauthenticated, in
 from .extras import ExtrasMixin, default_extras
 from .faults import Faults
 from .journal import Journal
+from .parsing import NOT_AN_OBJECT, load
+from .records import find
 
 STATE_FORMAT = "mock-solusvm-state"
 #: Tables of the extra resources (optional in a state document).
@@ -98,18 +100,6 @@ class Principal:
     def is_admin(self) -> bool:
         """True for admin API tokens."""
         return self.kind == "admin"
-
-
-def _load(schema: Any, data: Any, partial: bool = False, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise Invalid({prefix or "_schema": ["The request body must be a JSON object."]})
-    try:
-        return schema.load(data, partial=partial)
-    except ValidationError as err:
-        messages = validation_messages(err)
-        if prefix:
-            messages = {f"{prefix}.{k}": v for k, v in messages.items()}
-        raise Invalid(messages) from None
 
 
 DEFAULT_PLAN_PARAMS = {"vcpu": 1, "ram": 1073741824, "disk": 10}
@@ -265,7 +255,7 @@ class Backend(ExtrasMixin):
     def seed(self, doc: Any) -> dict[str, int]:
         """Reset, then load a seed document (docs/internals.md); returns counts per collection."""
         if not isinstance(doc, dict):
-            raise Invalid({"_schema": ["A seed document is a JSON object."]})
+            raise Invalid({"body": [NOT_AN_OBJECT]})
         # refuse now, naming the field, what later API calls could not serve
         problems = SeedDocumentSchema().validate(doc)
         if problems:
@@ -276,7 +266,7 @@ class Backend(ExtrasMixin):
                 fixture[key] = doc[key]
         if doc.get("settings") is not None:
             # the same rules as PATCH settings, so a seed cannot store what the API would refuse
-            settings = _load(SettingsPatchSchema(), doc["settings"])
+            settings = load(SettingsPatchSchema(), doc["settings"])
             fixture["settings"] = settings
         with self.lock:
             self._clear()
@@ -330,7 +320,7 @@ class Backend(ExtrasMixin):
             self.os_images[iid] = {"id": iid, "name": str(img["name"]), "versions": versions}
         for i, p in enumerate(fx["plans"]):
             # the same rules as POST plans, so a seed cannot store a plan the API could not serve
-            data = _load(PlanCreateSchema(), p, prefix=f"plans.{i}")
+            data = load(PlanCreateSchema(), p, prefix=f"plans.{i}")
             pid = self._id("plans", p.get("id"))
             self.plans[pid] = plan_record(pid, data)
         for pr in projects or []:
@@ -401,7 +391,7 @@ class Backend(ExtrasMixin):
             raise invalid("servers", "additional_ip_count must not be negative")
 
     def _settings_from(self, s: dict[str, Any]) -> dict[str, Any]:
-        base = {"billing_integration": None,
+        base: dict[str, Any] = {"billing_integration": None,
                 "features": {"allow_registration": True, "allow_password_recovery": True, "hide_plan_name": False,
                              "hide_plan_section": False, "hide_location_section": False, "hide_user_data": False,
                              "hide_api_documentation_link": False},
@@ -422,7 +412,7 @@ class Backend(ExtrasMixin):
         Users' password hashes are left out (``password_hash: null``) unless ``password_hashes``.
         """
         with self.lock:
-            data = {k: list(getattr(self, k).values()) for k in
+            data: dict[str, Any] = {k: list(getattr(self, k).values()) for k in
                     ("roles", "limit_groups", "locations", "os_images", "plans", "users", "servers",
                      "projects", "tasks")}
             if not password_hashes:
@@ -439,7 +429,9 @@ class Backend(ExtrasMixin):
 
     def restore(self, doc: Any) -> None:
         """Replace the namespace with a ``dump``; the journal is cleared, faults are not restored."""
-        if not isinstance(doc, dict) or doc.get("format") != STATE_FORMAT:
+        if not isinstance(doc, dict):
+            raise Invalid({"body": [NOT_AN_OBJECT]})
+        if doc.get("format") != STATE_FORMAT:
             raise invalid("format", f"Not a {STATE_FORMAT} document.")
         if doc.get("version") != STATE_VERSION:
             raise invalid("version", f"Unsupported state version {doc.get('version')!r}; this mock reads {STATE_VERSION}.")
@@ -599,7 +591,7 @@ class Backend(ExtrasMixin):
 
     def create_user(self, body: Any) -> dict[str, Any]:
         """``POST users``."""
-        data = _load(UserCreateSchema(), body)
+        data = load(UserCreateSchema(), body)
         with self.lock:
             if data["email"].lower() in self.emails:
                 raise invalid("email", "The email has already been taken.")
@@ -620,7 +612,7 @@ class Backend(ExtrasMixin):
 
     def update_user(self, user_id: int, body: Any, allow_email: bool) -> dict[str, Any]:
         """``PUT`` (partial) and ``PATCH users/{id}``; status changes cascade to servers."""
-        data = _load(UserPatchSchema(), body, partial=True)
+        data = load(UserPatchSchema(), body, partial=True)
         if not allow_email:
             data.pop("email", None)
         with self.lock:
@@ -752,7 +744,7 @@ class Backend(ExtrasMixin):
             return self.servers[sid]
 
     def _check_limits(self, owner: dict[str, Any], new_servers: int, new_running: int, ips: int) -> None:
-        group = self.limit_groups.get(owner.get("limit_group_id"))
+        group = find(self.limit_groups, owner.get("limit_group_id"))
         if group is None:
             return
         mine = self._servers_of(owner["id"])

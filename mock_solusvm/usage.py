@@ -1,7 +1,7 @@
 """``GET /api/v1/usage``: the billing usage items (INFERRED shape, reference §5.3).
 
 The shape lives only here (and in ``contracts.solusvm.UsageItemSchema``) so it can change.
-The arithmetic is ``contracts.rules``: started hours per month segment, cap per server per
+The arithmetic is ``contracts.solusvm_usage``: started hours per month segment, cap per server per
 calendar month, a period spanning months sums the months. Stopped and suspended servers
 accrue like running ones (the docs bill from creation to termination).
 """
@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from contracts.rules import capped_tokens, month_bounds, overlap, started_hours
+from contracts.solusvm_usage import capped_tokens, month_bounds, overlap, started_hours
 
 from .errors import Invalid
 from .extras import history_segments

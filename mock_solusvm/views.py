@@ -8,6 +8,7 @@ from typing import Any
 
 from .extras import server_settings
 from .pricing import BillingUnavailable, UserPricing, fetch_pricing, plan_price
+from .records import find
 from .state import Backend
 
 LANGUAGES = {1: "English"}
@@ -29,7 +30,7 @@ def user_view(backend: Backend, user: dict[str, Any]) -> dict[str, Any]:
         "roles": [backend.roles[r] for r in user["roles"] if r in backend.roles],
         "billing_user_id": user["billing_user_id"], "billing_token": user.get("billing_token"),
         "language": {"id": lang, "name": LANGUAGES.get(lang, f"Language {lang}")} if lang is not None else None,
-        "limit_group": _group_ref(backend.limit_groups.get(user.get("limit_group_id"))),
+        "limit_group": _group_ref(find(backend.limit_groups, user.get("limit_group_id"))),
     }
 
 
@@ -37,9 +38,9 @@ def settings_view(backend: Backend) -> dict[str, Any]:
     """Settings as the API shows them: the default limit group as an object, the registration role by name."""
     st = backend.settings
     registration = st.get("registration") or {}
-    role = backend.roles.get(registration.get("role"))
+    role = find(backend.roles, registration.get("role"))
     return {**st, "registration": {**registration, "role": role["name"] if role else None},
-            "limit_group": backend.limit_groups.get(st.get("limit_group"))}
+            "limit_group": find(backend.limit_groups, st.get("limit_group"))}
 
 
 def _group_ref(group: dict[str, Any] | None) -> dict[str, Any] | None:

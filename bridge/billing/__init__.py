@@ -3,7 +3,7 @@
 One function per rule (docs/internals.md has the table "rule → module → function"):
 
 - rounding: ``quantize_money`` (half-up to a currency's decimals; the rule is shared with
-  the mock through ``contracts.rules``, so both sides round alike);
+  the mock through ``contracts.solusvm_usage``, so both sides round alike);
 - applicable tax rates: ``tax.applicable_rates``;
 - tax per line: ``tax.line_tax``;
 - invoice totals and what is still owed: ``totals.invoice_totals``, ``totals.balance_due``;
@@ -21,7 +21,7 @@ from bridge.billing.limits import MONEY_CEILING, check_ceiling
 from bridge.billing.prices import plan_prices, token_amount
 from bridge.billing.tax import AppliedTax, LineMoney, RuleInfo, applicable_rates, line_tax
 from bridge.billing.totals import InvoiceTotals, balance_due, invoice_totals
-from contracts.rules import quantize_money, tax_factor, user_token_unit_cost
+from contracts.solusvm_usage import quantize_money, tax_factor, user_token_unit_cost
 
 __all__ = [
     "MONEY_CEILING", "SEPARATORS", "AppliedTax", "InvoiceTotals", "LineMoney", "RuleInfo", "applicable_rates",

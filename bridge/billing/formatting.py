@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 
 #: WHMCS currency format code -> (thousands separator, decimal separator):
 #: 1 = 1234.56, 2 = 1,234.56, 3 = 1.234,56, 4 = 1,234 (whole units: no decimal separator).

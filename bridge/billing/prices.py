@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 
 
 def token_amount(tokens: int | Decimal, unit_cost: Decimal, decimals: int) -> Decimal:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from contracts.rules import quantize_money, tax_factor
+from contracts.solusvm_usage import quantize_money, tax_factor
 
 ZERO = Decimal(0)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bridge.billing.tax import LineMoney
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 
 ZERO = Decimal(0)
 

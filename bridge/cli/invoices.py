@@ -91,7 +91,7 @@ def register(group: click.Group) -> None:
         """Invoice every client for its SolusVM usage in PERIOD (safe to rerun)."""
         from bridge.cli import cli_logging, make_app
         from bridge.services import invoicing
-        from contracts.rules import parse_period
+        from contracts.solusvm_usage import parse_period
 
         try:
             year, month = parse_period(period)

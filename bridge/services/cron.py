@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.models import Client, InvoiceRun
 from bridge.services import invoicing, locks, outbox, overdue
-from contracts.rules import month_bounds, previous_period
+from contracts.solusvm_usage import month_bounds, previous_period
 
 log = logging.getLogger(__name__)
 

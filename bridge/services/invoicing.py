@@ -54,7 +54,7 @@ from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFai
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
 from bridge.services import hooks, invoice_document, invoices, locks, pricing
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
-from contracts.rules import capped_tokens, month_bounds, user_token_unit_cost
+from contracts.solusvm_usage import capped_tokens, month_bounds, user_token_unit_cost
 
 log = logging.getLogger(__name__)
 

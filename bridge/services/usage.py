@@ -6,7 +6,7 @@ definition) and then maps it; the rest of the bridge sees :class:`UsageItem`. Th
 guess, so the check is relaxed for the parts the bridge can do without (the IP and backup
 blocks, the IP token prices, names, flags and the total): left out, they get a documented
 default. What is sent must still have the contract's type. Each item is checked against the
-cap rule (``contracts.rules.capped_tokens``) with the plan's token prices; a disagreement is
+cap rule (``contracts.solusvm_usage.capped_tokens``) with the plan's token prices; a disagreement is
 listed in ``UsageItem.problems`` and reported by the caller, never silently fixed here.
 """
 
@@ -22,7 +22,6 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields
 
 from bridge.services.solusvm_client import contract_errors
-from contracts.rules import capped_tokens
 from contracts.solusvm import (
     UsageBackupsSchema,
     UsageIpsSchema,
@@ -31,6 +30,7 @@ from contracts.solusvm import (
     UsageServerRefSchema,
     UserRefSchema,
 )
+from contracts.solusvm_usage import capped_tokens
 
 
 class UsageFormatError(ValueError):

@@ -21,8 +21,9 @@ from contracts.solusvm import (
     VncSchema,
 )
 
+from ..parsing import load
 from ..views import server_view
-from . import api_bp, backend, body, load, one, page, principal
+from .common import api_bp, backend, body, one, page, principal
 
 
 @api_bp.post("/servers/<int:server_id>/resize")

@@ -23,9 +23,10 @@ from contracts.solusvm import (
 )
 
 from ..errors import NotFound, invalid
+from ..parsing import load
 from ..state import merge_plan_limits, plan_record
 from ..views import plan_view, project_view, role_view
-from . import api_bp, backend, body, get_or_404, load, one, page, principal, require_admin
+from .common import api_bp, backend, body, get_or_404, one, page, principal, require_admin
 
 # --- roles ----------------------------------------------------------------------------------
 

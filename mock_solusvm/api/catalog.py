@@ -18,10 +18,12 @@ from contracts.solusvm import (
     TaskSchema,
 )
 
-from ..app import outside_namespace_lock
 from ..errors import NotFound, invalid
+from ..parsing import load
+from ..records import find
 from ..views import PlanPricer, project_view, role_view, settings_view
-from . import api_bp, backend, body, get_or_404, int_arg, load, one, page, principal, require_admin
+from ..wire import outside_namespace_lock
+from .common import api_bp, backend, body, get_or_404, int_arg, one, page, principal, require_admin
 
 
 def _search() -> str:
@@ -34,7 +36,7 @@ def pricer() -> PlanPricer:
     b, p = backend(), principal()
     user = None
     if not p.is_admin:
-        user = b.users.get(p.user_id)
+        user = find(b.users, p.user_id)
     else:
         uid = int_arg("user_id")
         if uid is not None:

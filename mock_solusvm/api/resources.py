@@ -23,8 +23,9 @@ from contracts.solusvm import (
 )
 
 from ..errors import NotFound, invalid
+from ..parsing import load
 from ..views import server_view
-from . import api_bp, backend, body, get_or_404, load, one, page, principal, require_admin
+from .common import api_bp, backend, body, get_or_404, one, page, principal, require_admin
 
 
 def _search(items: list[dict[str, Any]], key: str = "name") -> list[dict[str, Any]]:

@@ -16,9 +16,10 @@ from contracts.solusvm import (
 )
 
 from ..errors import invalid
+from ..parsing import load
 from ..state import Backend
 from ..views import server_view
-from . import api_bp, backend, body, int_arg, load, one, page, principal
+from .common import api_bp, backend, body, int_arg, one, page, principal
 
 
 @api_bp.get("/servers")

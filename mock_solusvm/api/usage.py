@@ -8,7 +8,7 @@ from contracts.solusvm import MetricsSchema, UsageItemSchema
 
 from ..errors import NotFound
 from ..usage import metrics, parse_period, period_end, usage_items
-from . import api_bp, backend, int_arg, one, page, principal, require_admin
+from .common import api_bp, backend, int_arg, one, page, principal, require_admin
 
 
 @api_bp.get("/usage")

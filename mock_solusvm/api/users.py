@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
+from marshmallow import EXCLUDE, Schema, fields
 
 from contracts.solusvm import AccessTokenSchema, LoginSchema, TokenCreateSchema, UserSchema, envelope
 
-from ..app import _validate, json_response
 from ..errors import Forbidden
+from ..parsing import load
 from ..state import Backend
 from ..views import user_view
-from . import api_bp, backend, body, load, one, page, principal, require_admin
+from ..wire import json_response, validate_response
+from .common import api_bp, backend, body, one, page, principal, require_admin
+
+
+class _CredentialsSchema(Schema):
+    """The ``data`` of a login answer (the token pair is free-form)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    credentials = fields.Dict(required=True)
 
 
 @api_bp.get("/users")
@@ -94,6 +105,7 @@ def account() -> Response:
     p = principal()
     if p.is_admin:
         return one(UserSchema, user_view(backend(), backend().admin_user()))
+    assert p.user_id is not None  # a user token always names its user
     return one(UserSchema, user_view(backend(), backend().get_user(p.user_id)))
 
 
@@ -101,15 +113,5 @@ def account() -> Response:
 def login() -> Response:
     data = load(LoginSchema(), body())
     out = {"data": backend().login(data["email"], data["password"])}
-    _validate(envelope(_CredentialsSchema), out)
+    validate_response(envelope(_CredentialsSchema), out)
     return json_response(out)
-
-
-from marshmallow import EXCLUDE, Schema, fields  # noqa: E402
-
-
-class _CredentialsSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    credentials = fields.Dict(required=True)

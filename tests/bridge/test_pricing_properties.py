@@ -102,6 +102,6 @@ def test_user_token_unit_cost_matches_the_rule(cat: dict[str, Any]) -> None:
 
 
 def test_compound_example() -> None:
-    from contracts.rules import user_token_unit_cost
+    from contracts.solusvm_usage import user_token_unit_cost
 
     assert user_token_unit_cost(Decimal(1), [], [Decimal(6), Decimal(2)], True) == Decimal("1.0812")

@@ -27,10 +27,11 @@ def test_example_in_a_fresh_virtualenv(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True, system_site_packages=False, clear=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    # The package as a user installs it (no dev extras), and only pytest on top.
+    # The package as an integrator installs it (the `mock` extra for the in-process fixture, no dev
+    # extras), and only pytest on top.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(REPO), "pytest"],
+        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"{REPO}[mock]", "pytest"],
         capture_output=True, text=True, env=env, timeout=200,
     )
     if install.returncode != 0:
@@ -47,7 +48,7 @@ def test_example_in_a_fresh_virtualenv(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert "4 passed" in run.stdout
     # and it really used the installed copy, not this checkout
-    where = subprocess.run([str(python), "-c", "import contracts.pytest_plugin as p; print(p.__file__)"],
+    where = subprocess.run([str(python), "-c", "import mock_solusvm.pytest_plugin as p; print(p.__file__)"],
                            cwd=work, capture_output=True, text=True, env=env, check=True).stdout
     assert where.startswith(str(env_dir)), where
     # the OpenAPI documents ship with the package and match its schemas

@@ -8,12 +8,14 @@ import sys
 import pytest
 import requests
 
-from contracts.pytest_plugin import EXAMPLE_SEED, api_path, contains, namespace_for
+from mock_solusvm.pytest_plugin import EXAMPLE_SEED, api_path, contains, namespace_for
 
 
 def test_plugin_import_is_cheap():
-    code = ("import sys, contracts.pytest_plugin; "
-            "print(sorted(m for m in ('mock_solusvm', 'flask', 'requests', 'marshmallow') if m in sys.modules))")
+    # every pytest run of an integrator loads the plugin: it must not load Flask, the mock's app or HTTP
+    code = ("import sys, mock_solusvm.pytest_plugin; "
+            "print(sorted(m for m in ('mock_solusvm.app', 'flask', 'requests', 'marshmallow', 'responses')"
+            " if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

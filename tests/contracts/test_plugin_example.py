@@ -74,8 +74,8 @@ def test_missing_mock_skips_with_the_reason_instead_of_breaking_pytest(pytester)
 
 
 def test_example_passes_against_an_already_running_mock(pytester):
-    from mock_solusvm.app import namespaces
     from mock_solusvm.server import MockServer
+    from mock_solusvm.wire import namespaces
 
     pytester.makepyfile(test_integrator=example_source())
     with MockServer(port=0, api_tokens=["external-token"]) as server:

@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from contracts.openapi import FORM, JSON, bridge_spec, solusvm_spec
-from contracts.pytest_plugin import EXAMPLE_SEED
+from mock_solusvm.pytest_plugin import EXAMPLE_SEED
 from tests.contracts.conftest import PRICING_TOKEN, make_bridge_app
 
 TOKEN = "schemathesis-token"

@@ -1,7 +1,7 @@
 """The GetTokenPricing verifier against a correct endpoint and deliberately broken ones.
 
 The endpoints are small Flask views built here from ``contracts.billing`` and
-``contracts.rules``, served on a live loopback socket because the verifier speaks HTTP.
+``contracts.solusvm_usage``, served on a live loopback socket because the verifier speaks HTTP.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from marshmallow import ValidationError
 
 from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
 from contracts.cli import main
-from contracts.liveserver import serve_wsgi
-from contracts.rules import user_token_unit_cost
-from contracts.verify_billing import verify_billing
+from contracts.report import Report
+from contracts.solusvm_usage import user_token_unit_cost
+from contracts.verify_billing import check_body, verify_billing
+from mock_solusvm.liveserver import serve_wsgi
 
 TOKEN = "s3cret-token"
 
@@ -249,13 +250,10 @@ def test_cli_requires_userid():
 
 
 def test_non_finite_numbers_fail_the_numbers_check():
-    from contracts.report import Report
-    from contracts.verify_billing import _check_body
-
     _, body = correct_pricing({"token": TOKEN, "action": "GetTokenPricing", "userid": "7"})
     body["user_token_unit_cost"] = float("nan")
     report = Report("unit")
-    _check_body(report, body)
+    check_body(report, body)
     assert report.get("numbers").status == "fail"
     assert "user_token_unit_cost: Must be finite." in report.get("numbers").detail
     assert report.get("fields").status == "pass"

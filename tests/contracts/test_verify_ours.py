@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts.liveserver import serve_wsgi
 from contracts.verify_billing import verify_billing
+from mock_solusvm.liveserver import serve_wsgi
 from tests.contracts.conftest import PRICING_TOKEN, make_bridge_app
 
 

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from werkzeug.wrappers import Request, Response
 
 from contracts.cli import main
-from contracts.liveserver import serve_wsgi
-from contracts.pytest_plugin import EXAMPLE_SEED
 from contracts.verify_solusvm import normalise_base, verify_solusvm
 from mock_solusvm import create_app
 from mock_solusvm.client import ControlClient
+from mock_solusvm.liveserver import serve_wsgi
+from mock_solusvm.pytest_plugin import EXAMPLE_SEED
 
 SEED_SERVER = {"id": 1, "name": "web-1", "user_id": 1, "plan_id": 1, "location_id": 1,
                "created_at": "2026-10-01T00:00:00Z", "deleted_at": None, "additional_ip_count": 1}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import requests
 import responses
@@ -46,3 +49,10 @@ def test_shares_an_outer_responses_mock():
             assert requests.get("https://shared.test/api/v1/plans", headers=HDR).status_code == 200
             m.clock.set("2027-01-01T00:00:00Z")
             assert m.clock.now().year == 2027
+
+
+def test_without_responses_the_import_error_names_the_extra():
+    code = ("import sys; sys.modules['responses'] = None\n"
+            "try:\n    import mock_solusvm.inprocess\nexcept ImportError as err:\n    print(err)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'solusvm-billing-bridge[mock]'" in out

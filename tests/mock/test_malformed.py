@@ -163,3 +163,18 @@ def test_fuzzed_bodies_on_new_endpoints_never_500(client, route, body):
     for check in ("/api/v1/servers/1", "/api/v1/plans", "/api/v1/usage", "/api/v1/projects"):
         got = client.get(check, headers=ADMIN)
         assert got.status_code < 500, (route, body, check, got.get_data()[:300])
+
+
+NON_OBJECT_PATHS = [("POST", "/api/v1/users"), ("PATCH", "/api/v1/users/1"), ("POST", "/api/v1/plans"),
+                    ("PATCH", "/api/v1/settings"), ("POST", "/__mock/faults"), ("PUT", "/__mock/clock"),
+                    ("POST", "/__mock/clock/advance"), ("POST", "/__mock/seed"), ("POST", "/__mock/state")]
+
+
+@pytest.mark.parametrize("method, path", NON_OBJECT_PATHS)
+def test_a_body_that_is_not_an_object_gets_the_same_error_everywhere(method, path):
+    # The API and the control API once disagreed (``errors.body`` here, ``errors._schema`` there).
+    client = create_app().test_client()
+    r = client.open(path, method=method, json=[1, 2], headers=ADMIN)
+    assert r.status_code == 422
+    assert r.get_json() == {"message": "The request body must be a JSON object.",
+                            "errors": {"body": ["The request body must be a JSON object."]}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mock_solusvm import create_app
-from mock_solusvm.app import namespaces
+from mock_solusvm.wire import namespaces
 
 ADMIN = {"Authorization": "Bearer mock-admin-token"}
 

@@ -14,7 +14,7 @@ from bridge.cli import main as cli
 from bridge.models import Admin, Client, Currency, Invoice, TokenPrice
 from bridge.services import accounts
 from bridge.services import invoices as invoice_service
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 from tests.web.conftest import Browser, enroll, session_of
 
 ADMIN_PW = "admin pass 123"

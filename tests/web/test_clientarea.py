@@ -16,7 +16,7 @@ from bridge.services import clients as client_service
 from bridge.services import invoices as invoice_service
 from bridge.web.common import safe_next
 from bridge.web.formatting import format_money
-from contracts.rules import quantize_money
+from contracts.solusvm_usage import quantize_money
 from tests.web.conftest import PASSWORD, Browser, csrf_of, enroll, session_of
 
 USD = {"prefix": "$", "suffix": " USD", "format": 2, "decimals": 2}

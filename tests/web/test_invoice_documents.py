@@ -178,7 +178,7 @@ def test_dashboard_month_so_far_reads_like_the_invoice_with_a_usage_by_day_chart
     assert len(line_amounts) == 2
     assert subtotal == sum(line_amounts) and total == subtotal + tax1 + tax2
     # The same rounding as an invoice: City Tax per line on the net, State Tax on net + City Tax.
-    from contracts.rules import quantize_money
+    from contracts.solusvm_usage import quantize_money
     assert tax1 == sum(quantize_money(a * Decimal("0.06"), 2) for a in line_amounts)
     assert tax2 == sum(quantize_money((a + quantize_money(a * Decimal("0.06"), 2)) * Decimal("0.02"), 2)
                        for a in line_amounts)

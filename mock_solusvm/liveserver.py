@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from mock_solusvm.server import ThreadedServer
+from .server import ThreadedServer
 
 
 @contextmanager

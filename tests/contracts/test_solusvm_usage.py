@@ -1,4 +1,4 @@
-"""The billing rules of design §3, with the seed's own examples."""
+"""SolusVM's usage rules of design §3, with the seed's own examples."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts import rules
+from contracts import solusvm_usage as rules
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
@@ -35,9 +35,12 @@ def test_started_hour_is_whole_hour():
 def test_month_boundary_split():
     start = datetime(2026, 9, 30, 22, 30, tzinfo=UTC)
     end = datetime(2026, 10, 1, 2, 0, tzinfo=UTC)
-    sept = rules.month_charge(start, end, 2026, 9, 7, 5000)
-    octo = rules.month_charge(start, end, 2026, 10, 7, 5000)
-    assert (sept.hours, octo.hours) == (2, 2)  # 22:30-24:00 is two started hours
+    hours = []
+    for month in ((2026, 9), (2026, 10)):
+        span = rules.overlap(start, end, *rules.month_bounds(*month))
+        assert span is not None
+        hours.append(rules.started_hours(*span))
+    assert hours == [2, 2]  # 22:30-24:00 is two started hours
 
 
 def test_periods():

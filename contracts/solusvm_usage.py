@@ -1,4 +1,5 @@
-"""The binding billing rules of design §3, in one place.
+"""SolusVM's usage rules (design §3): started hours, the hourly/monthly token cap, calendar periods,
+and the per-user token price a billing system answers GetTokenPricing with.
 
 Both the mock (which computes usage the way SolusVM does) and the bridge (which checks
 usage and prices tokens) import these functions, so the two sides can never disagree.
@@ -13,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-
-HOUR = timedelta(hours=1)
 
 
 def started_hours(start: datetime, end: datetime) -> int:
@@ -93,28 +92,6 @@ def overlap(start: datetime, end: datetime | None, lo: datetime, hi: datetime) -
     if e <= s:
         return None
     return s, e
-
-
-def month_charge(
-    start: datetime,
-    end: datetime | None,
-    year: int,
-    month: int,
-    tokens_per_hour: int,
-    tokens_per_month: int,
-    now: datetime | None = None,
-) -> CappedCharge:
-    """Tokens for a resource alive over ``[start, end)`` within one calendar month.
-
-    Hours are the started hours of the part of the lifetime that falls in the month
-    (cut at ``now`` when given, for a month still running).
-    """
-    lo, hi = month_bounds(year, month)
-    if now is not None:
-        hi = min(hi, now)
-    span = overlap(start, end, lo, hi)
-    hours = started_hours(*span) if span else 0
-    return capped_tokens(hours, tokens_per_hour, tokens_per_month)
 
 
 # --- money -----------------------------------------------------------------------------

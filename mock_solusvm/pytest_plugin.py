@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib
 import re
 import secrets
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# journal matching is pure (no Flask): importing it keeps this plugin cheap to load
+from .journal import matches
 
 DEFAULT_API_TOKEN = "plugin-admin-token"
 INPROCESS_URL = "https://solusvm.test"
@@ -120,6 +124,7 @@ class SolusVMHandle:
 
     def session(self) -> Any:
         """A ``requests.Session`` that sends :attr:`headers` on every request (closed after the test)."""
+        # here, not at the top: loading the plugin (every pytest run of an integrator) stays free of requests
         import requests
 
         sess = requests.Session()
@@ -166,8 +171,6 @@ class SolusVMHandle:
     def assert_order(self, *calls: tuple[str, str]) -> None:
         """Assert the ``(method, path)`` calls reached the mock in this order (others may come between)."""
         __tracebackhide__ = True
-        from mock_solusvm.journal import matches
-
         entries = self.requests()
         position = 0
         for method, path in calls:
@@ -192,7 +195,7 @@ class SolusVMHandle:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """``--solusvm-url`` and ``--solusvm-api-token``."""
-    group = parser.getgroup("solusvm", "SolusVM 2 mock (contracts.pytest_plugin)")
+    group = parser.getgroup("solusvm", "SolusVM 2 mock (mock_solusvm.pytest_plugin)")
     group.addoption("--solusvm-url", default=None,
                     help="Use the mock already running at this URL instead of starting one.")
     group.addoption("--solusvm-api-token", default=None,
@@ -206,8 +209,6 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _need(module: str) -> Any:
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError as exc:
