@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -160,6 +161,30 @@ def WMoney(**kw: Any) -> fields.Decimal:  # noqa: N802
 def WDate(**kw: Any) -> fields.Date:  # noqa: N802
     """A date, ``YYYY-MM-DD``."""
     return fields.Date(format="%Y-%m-%d", **kw)
+
+
+class _TextTime(fields.String):
+    """A time written in one of ``formats`` (read as UTC); an empty value is none."""
+
+    def __init__(self, formats: tuple[str, ...], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.formats = formats
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kw)
+        if not text:
+            return None
+        for fmt in self.formats:
+            try:
+                return datetime.strptime(text.strip(), fmt).replace(tzinfo=UTC)
+            except ValueError:
+                continue
+        raise self.make_error("invalid")
+
+
+def WDateTime(*formats: str, **kw: Any) -> fields.String:  # noqa: N802
+    """A time in one of ``formats`` (default ``YYYY-MM-DD HH:MM:SS`` or ``YYYY-MM-DD``), as UTC."""
+    return _TextTime(formats or ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"), **kw)
 
 
 def handled(kind: str = "string", *, php_array: bool = False, required: bool = False, **schema: Any) -> fields.Raw:
@@ -593,7 +618,7 @@ class UpdateInvoiceSchema(WhmcsRequestSchema):
     credit = WMoney(load_default=None, validate=validate.Range(min=0))
     date = WDate(load_default=None)
     duedate = WDate(load_default=None)
-    datepaid = fields.String(load_default=None, metadata={"description": "YYYY-MM-DD HH:MM:SS or YYYY-MM-DD"})
+    datepaid = later(WDateTime(load_default=None, metadata={"description": "YYYY-MM-DD HH:MM:SS or YYYY-MM-DD"}))
     notes = fields.String(load_default=None)
     publish = WBool(load_default=False, metadata={"description": "Publish a Draft invoice (it becomes Unpaid)"})
     publishandsendemail = WBool(load_default=False)
@@ -613,6 +638,7 @@ class UpdateInvoiceSchema(WhmcsRequestSchema):
                     "taxrate2": "Invalid taxrate2", "credit": "Invalid credit",
                     "date": "Invalid date format (YYYY-MM-DD required)",
                     "duedate": "Invalid duedate format (YYYY-MM-DD required)",
+                    "datepaid": "Invalid datepaid format",
                     **{name: f"Malformed array parameter {name}" for name in (
                         "itemdescription", "itemamount", "itemtaxed", "newitemdescription", "newitemamount",
                         "newitemtaxed", "deletelineids")}}
@@ -665,7 +691,8 @@ class AddPaymentSchema(WhmcsRequestSchema):
     invoiceid = WId(required=True)
     transid = _text(PAYMENT_TEXT["transid"], 1, required=True)
     gateway = _text(PAYMENT_TEXT["gateway"], 1, required=True)
-    date = fields.String(load_default=None, metadata={"description": "YYYY-MM-DD HH:MM:SS (default: now)"})
+    date = later(WDateTime(load_default=None, metadata={
+        "description": "YYYY-MM-DD HH:MM:SS or YYYY-MM-DD (default: now)"}))
     amount = WMoney(load_default=None, validate=validate.Range(min=0),
                     metadata={"description": "Default: the invoice balance; more than it goes to the client's "
                                              "credit"})
@@ -674,7 +701,7 @@ class AddPaymentSchema(WhmcsRequestSchema):
     WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found", "transid": "Missing Variables: transid is required",
                     "gateway": "Missing Variables: gateway is required",
                     "amount": "Amount must be in decimal format: ### or ###.##",
-                    "fees": "Invalid fees"}
+                    "fees": "Invalid fees", "date": "Invalid date format"}
 
 
 class ApplyCreditSchema(WhmcsRequestSchema):
@@ -707,7 +734,8 @@ class AddTransactionSchema(WhmcsRequestSchema):
     userid = WId(load_default=None)
     invoiceid = WId(load_default=None)
     transid = _text(PAYMENT_TEXT["transid"], load_default="")
-    date = fields.String(load_default=None, metadata={"description": "DD/MM/YYYY (or YYYY-MM-DD); default today"})
+    date = later(WDateTime("%d/%m/%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", load_default=None, metadata={
+        "description": "DD/MM/YYYY (or YYYY-MM-DD); default now"}))
     currencyid = WId(load_default=None)
     description = _text(PAYMENT_TEXT["description"], load_default="")
     amountin = WMoney(load_default=Decimal(0), validate=validate.Range(min=0))
@@ -720,7 +748,7 @@ class AddTransactionSchema(WhmcsRequestSchema):
     WHMCS_ERRORS = {"paymentmethod": "Payment Method is required", "userid": "Client ID Not Found",
                     "invoiceid": "Invoice ID Not Found", "currencyid": "Currency ID Not Found",
                     "amountin": "Invalid amountin", "fees": "Invalid fees", "amountout": "Invalid amountout",
-                    "rate": "Invalid rate"}
+                    "rate": "Invalid rate", "date": "Invalid date format"}
 
 
 #: Templates SendEmail can send (the bridge's own mails).

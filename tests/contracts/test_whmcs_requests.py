@@ -143,3 +143,17 @@ def test_one_truthy_parser_for_whmcs_booleans():
         assert req.InvoiceLineSchema.load_params({"taxed": text})["taxed"] is True
     for text in ("0", "", "off", "False", "no"):
         assert req.InvoiceLineSchema.load_params({"taxed": text})["taxed"] is False
+
+
+def test_times_load_after_the_lookups_with_their_whmcs_texts():
+    assert "datepaid" not in req.UpdateInvoiceSchema.load_params({"invoiceid": "1", "datepaid": "bad"})
+    assert str(req.UpdateInvoiceSchema.load_later({"datepaid": "2026-01-02"}, "datepaid")["datepaid"]) == \
+        "2026-01-02 00:00:00+00:00"
+    assert req.AddPaymentSchema.load_later({"date": ""}, "date")["date"] is None
+    assert req.AddTransactionSchema.load_later({"date": "31/12/2025"}, "date")["date"].day == 31
+    for schema, name, bad, message in [(req.UpdateInvoiceSchema, "datepaid", "2026-13-01", "Invalid datepaid format"),
+                                       (req.AddPaymentSchema, "date", " ", "Invalid date format"),
+                                       (req.AddTransactionSchema, "date", "12/31/2025", "Invalid date format")]:
+        with pytest.raises(req.InvalidParams) as exc:
+            schema.load_later({name: bad}, name)
+        assert exc.value.message == message

@@ -80,15 +80,6 @@ def get_invoices(ctx: ActionContext) -> dict[str, Any]:
         "invoices": [_invoice_row(inv) for inv in page.items]})
 
 
-def _parse_datetime(value: str, message: str) -> datetime:
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(value.strip(), fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise ValidationFailed(message)
-
-
 @action("UpdateInvoice")
 def update_invoice(ctx: ActionContext) -> dict[str, Any]:
     data = UpdateInvoiceSchema.load_params(ctx.params)
@@ -99,8 +90,9 @@ def update_invoice(ctx: ActionContext) -> dict[str, Any]:
         delete_ids = UpdateInvoiceSchema.load_deletions(ctx.params)
     changes = {k: data[k] for k in ("status", "paymentmethod", "taxrate", "taxrate2", "credit", "date", "duedate",
                                     "notes")}
-    if data["datepaid"]:
-        changes["datepaid"] = _parse_datetime(data["datepaid"], "Invalid datepaid format")
+    datepaid = UpdateInvoiceSchema.load_later(ctx.params, "datepaid")["datepaid"]
+    if datepaid is not None:
+        changes["datepaid"] = datepaid
     invoices.update_invoice(ctx.session, inv, changes, edit_items=edits, new_items=new_items,
                             delete_ids=delete_ids, publish=data["publish"] or data["publishandsendemail"],
                             actor=ctx.actor)
@@ -111,7 +103,7 @@ def update_invoice(ctx: ActionContext) -> dict[str, Any]:
 def add_invoice_payment(ctx: ActionContext) -> dict[str, Any]:
     data = AddPaymentSchema.load_params(ctx.params)
     inv = invoices.get(ctx.session, data["invoiceid"])
-    when = _parse_datetime(data["date"], "Invalid date format") if data["date"] else datetime.now(UTC)
+    when = AddPaymentSchema.load_later(ctx.params, "date")["date"] or datetime.now(UTC)
     invoices.add_payment(ctx.session, inv, transid=data["transid"], gateway=data["gateway"], when=when,
                          amount=data["amount"], fees=data["fees"], actor=ctx.actor)
     return {}
@@ -143,17 +135,6 @@ def get_transactions(ctx: ActionContext) -> dict[str, Any]:
         "totalresults": total, "startnumber": data["limitstart"], "numreturned": len(rows), "transactions": rows})
 
 
-def _transaction_date(value: str | None, today: Any) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    for fmt in ("%d/%m/%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(value.strip(), fmt).replace(tzinfo=UTC)
-        except ValueError:
-            continue
-    raise ValidationFailed("Invalid date format")
-
-
 @action("AddTransaction")
 def add_transaction(ctx: ActionContext) -> dict[str, Any]:
     """A transaction: with ``invoiceid`` it is a payment of that invoice (same rules as
@@ -175,7 +156,7 @@ def add_transaction(ctx: ActionContext) -> dict[str, Any]:
                                "Transactions without a client are not kept by the bridge: give userid")
     if data["credit"] and inv is not None:
         raise ValidationFailed("Invoice ID must not be given when the payment is added to credit")
-    when = _transaction_date(data["date"], ctx.today)
+    when = AddTransactionSchema.load_later(ctx.params, "date")["date"] or datetime.now(UTC)
     description = data["description"] or ("Invoice Payment" if inv is not None else "Transaction")
     if not data["allowduplicatetransid"]:
         invoices.check_transid(ctx.session, data["paymentmethod"], data["transid"])
