@@ -22,19 +22,7 @@ from typing import Any, TypeVar, cast
 from bridge.errors import ValidationFailed
 from bridge.services.money_format import format_money
 from contracts.whmcs import AnswerSchema
-from contracts.whmcs_requests import (  # noqa: F401 - re-exported for the action modules
-    FALSY,
-    MAX_INT,
-    MAX_MONEY,
-    TRUTHY,
-    InvalidParams,
-    WBool,
-    WDate,
-    WhmcsRequestSchema,
-    WId,
-    WInt,
-    WMoney,
-)
+from contracts.whmcs_requests import InvalidParams, WhmcsRequestSchema
 
 S = TypeVar("S", bound=WhmcsRequestSchema)
 
