@@ -153,6 +153,10 @@ class TokenPricingResponseSchema(Schema):
     currency = fields.Nested(CurrencySchema, required=True)
     discounts = fields.List(fields.Nested(DiscountSchema), required=True)
     taxes = fields.Nested(TaxesSchema, required=True)
+    # Optional: seed 001 does not name it, so other billing systems may leave it out.
+    taxes_inclusive = fields.Boolean(truthy={True}, falsy={False}, metadata={
+        "description": "True when user_token_unit_cost already includes the taxes (the catalogue's prices "
+                       "are tax-inclusive); the bridge always sends it"})
 
 
 class BillingErrorSchema(Schema):

@@ -72,6 +72,7 @@ def _new_spec(title: str, description: str) -> APISpec:
     plugin.converter.add_attribute_function(_datetime_format)  # type: ignore[union-attr]
     plugin.converter.add_attribute_function(_whmcs_form_field)  # type: ignore[union-attr]
     plugin.converter.add_attribute_function(_decimal_bounds)  # type: ignore[union-attr]
+    plugin.converter.add_attribute_function(_whmcs_empty_list)  # type: ignore[union-attr]
     return spec
 
 
@@ -386,6 +387,14 @@ def _whmcs_form_field(self: Any, field: fields.Field, ret: dict[str, Any], **kwa
         if isinstance(value, Decimal):
             ret[key] = int(value) if value == value.to_integral_value() else float(value)
     return {}
+
+
+def _whmcs_empty_list(self: Any, field: fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A WHMCS list that is an empty string when it has no rows (GetInvoice ``transactions``)."""
+    if not isinstance(field, whmcs.Listed) or field.empty is None:
+        return {}
+    nested = ret.pop("allOf", None) or [{"$ref": ret.pop("$ref")}]
+    return {"anyOf": [*nested, {"type": "string", "enum": [field.empty]}]}
 
 
 def _whmcs_form_schema(action: str, params: type[Schema]) -> type[Schema]:

@@ -8,8 +8,11 @@ parameters. The bridge validates the parameters with these schemas and
 ``WhmcsRequestSchema.load_params`` turns the first bad field (in declared order) into the
 WHMCS text of ``WHMCS_ERRORS`` and raises :class:`InvalidParams`; the bridge re-raises it as
 its own WHMCS error. Fields made with :func:`handled` are documented here but checked by the
-action handler itself (numbered invoice lines, PHP arrays, a few fields whose error order
-matters); ``load_params`` leaves them out.
+action handler itself (numbered invoice lines, a few fields whose error order matters);
+``load_params`` leaves them out. Fields marked ``later`` (invoice-line PHP arrays) are real
+fields that ``load_params`` also leaves out: the action loads them after its lookups, with
+``load_later`` (or an action schema's own loader, such as ``CreateInvoiceSchema.load_lines``),
+so "not found" still comes before a bad line.
 
 All values travel as text. WHMCS spells booleans ``1``/``0``, ``on``/``off``, ``true``/``false``,
 ``yes``/``no`` (empty is false); ids and counters are 32-bit integers; money has at most 14
@@ -20,10 +23,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from contracts.billing import AsciiInt
 
@@ -159,6 +163,30 @@ def WDate(**kw: Any) -> fields.Date:  # noqa: N802
     return fields.Date(format="%Y-%m-%d", **kw)
 
 
+class _TextTime(fields.String):
+    """A time written in one of ``formats`` (read as UTC); an empty value is none."""
+
+    def __init__(self, formats: tuple[str, ...], **kw: Any) -> None:
+        super().__init__(**kw)
+        self.formats = formats
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kw)
+        if not text:
+            return None
+        for fmt in self.formats:
+            try:
+                return datetime.strptime(text.strip(), fmt).replace(tzinfo=UTC)
+            except ValueError:
+                continue
+        raise self.make_error("invalid")
+
+
+def WDateTime(*formats: str, **kw: Any) -> fields.String:  # noqa: N802
+    """A time in one of ``formats`` (default ``YYYY-MM-DD HH:MM:SS`` or ``YYYY-MM-DD``), as UTC."""
+    return _TextTime(formats or ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d"), **kw)
+
+
 def handled(kind: str = "string", *, php_array: bool = False, required: bool = False, **schema: Any) -> fields.Raw:
     """A parameter the action handler reads and checks itself; documented, never loaded.
 
@@ -171,6 +199,29 @@ def handled(kind: str = "string", *, php_array: bool = False, required: bool = F
         meta["php_array"] = True
         meta.setdefault("additionalProperties", {"type": kind})
     return fields.Raw(required=required, metadata=meta)
+
+
+class PhpArray(fields.Dict):
+    """A PHP array parameter (``name[]=x`` or ``name[k]=x``): loads as a dict, a list's keys being
+    its indexes; a plain value is invalid. ``kind`` is the OpenAPI type of the values; ``keys``
+    (a field) checks and converts the keys."""
+
+    def __init__(self, kind: str = "string", *, keys: fields.Field | None = None, **kw: Any) -> None:
+        meta = {"php_array": True, "type": "object", **kw.pop("metadata", {})}
+        super().__init__(keys=keys, values=fields.Raw(metadata={"type": kind}), metadata=meta, **kw)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kw: Any) -> Any:
+        if isinstance(value, list):
+            value = {str(i): v for i, v in enumerate(value)}
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kw)
+
+
+def later(field: fields.Field) -> fields.Field:
+    """Mark ``field`` as loaded by the action after its lookups (``load_later``), not by ``load_params``."""
+    field.metadata = {**field.metadata, "later": True}
+    return field
 
 
 #: The length of every bounded text column the API writes: ``bridge.models`` declares its
@@ -235,12 +286,20 @@ class WhmcsRequestSchema(Schema):
         return tuple(name for name, field in cls._declared_fields.items() if field.metadata.get("handled"))
 
     @classmethod
-    def load_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+    def later_fields(cls) -> tuple[str, ...]:
+        """The fields the action loads after its lookups (made with :func:`later`)."""
+        return tuple(name for name, field in cls._declared_fields.items() if field.metadata.get("later"))
+
+    @classmethod
+    def load_params(cls, params: Mapping[str, Any], *, only: tuple[str, ...] | None = None,
+                    errors: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Validate ``params``; the first bad field raises InvalidParams with its WHMCS text.
 
         Arrays where a scalar is expected (or the reverse) are an error too, never a crash.
+        ``only`` loads just those fields; ``errors`` adds or replaces WHMCS texts for this call.
         """
-        schema = cls(exclude=cls.handled_fields())
+        schema = cls(only=only) if only is not None else cls(exclude=cls.handled_fields() + cls.later_fields())
+        texts = {**cls.WHMCS_ERRORS, **(errors or {})}
         data = {k: v for k, v in params.items() if k in schema.fields or k.split("[")[0] in schema.fields}
         try:
             return schema.load(data)
@@ -248,14 +307,20 @@ class WhmcsRequestSchema(Schema):
             messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
             for name in schema.fields:  # declared order, so the message is deterministic
                 if name in messages:
-                    texts = messages[name] if isinstance(messages[name], list) else []
-                    too_long = [t for t in texts if isinstance(t, str) and t.startswith(TOO_LONG)]
+                    found = messages[name]
+                    too_long = [t for t in found if isinstance(t, str) and t.startswith(TOO_LONG)] \
+                        if isinstance(found, list) else []
                     if too_long:
                         limit = too_long[0].removeprefix(TOO_LONG)
                         raise InvalidParams(f"The value of {name} is too long (at most {limit} characters)") \
                             from None
-                    raise InvalidParams(cls.WHMCS_ERRORS.get(name, f"Invalid value for {name}")) from None
-            raise InvalidParams(cls.WHMCS_ERRORS.get("_schema", "Invalid parameters")) from None
+                    raise InvalidParams(texts.get(name, f"Invalid value for {name}")) from None
+            raise InvalidParams(texts.get("_schema", "Invalid parameters")) from None
+
+    @classmethod
+    def load_later(cls, params: Mapping[str, Any], *names: str) -> dict[str, Any]:
+        """Load the :func:`later` fields ``names`` (after the action's lookups)."""
+        return cls.load_params(params, only=names)
 
 
 class WhmcsAuthSchema(Schema):
@@ -424,6 +489,48 @@ class ValidateLoginSchema(WhmcsRequestSchema):
 # --- invoices ---------------------------------------------------------------------------
 
 _LINE_TEXT = "Invoice line N (1, 2, ...): itemdescriptionN, itemamountN, itemtaxedN"
+#: CreateInvoice's numbered line parameters: ``itemdescription1``, ``itemamount1``, ``itemtaxed1``, ...
+_NUMBERED_LINE = re.compile(r"^(itemdescription|itemamount|itemtaxed)([0-9]+)\Z")  # ASCII digits only
+#: Wire name of a line part → its name in an invoice line.
+LINE_PARTS = {"itemdescription": "description", "itemamount": "amount", "itemtaxed": "taxed"}
+
+
+def LineNumber() -> fields.Integer:  # noqa: N802 - reads like a field class
+    """A line number or line id (PHP array key): 0 or more, in ASCII digits."""
+    return _AsciiInt(strict=False, validate=validate.Range(min=0))
+
+
+class InvoiceLineSchema(WhmcsRequestSchema):
+    """One invoice line as UpdateInvoice changes or adds it: any description, an amount, taxed or not."""
+
+    description = fields.String(load_default="")
+    amount = WMoney(load_default=Decimal(0))
+    taxed = WBool(load_default=False)
+    WHMCS_ERRORS = {"taxed": "Invalid value for itemtaxed"}
+
+
+class NumberedLineSchema(InvoiceLineSchema):
+    """CreateInvoice's line N: a description is required (surrounding blanks are dropped)."""
+
+    description = fields.String(required=True, validate=validate.Regexp(r"\s*\S"))
+
+    @post_load
+    def _strip(self, data: dict[str, Any], **_kw: Any) -> dict[str, Any]:
+        data["description"] = data["description"].strip()
+        return data
+
+
+def _line_id(key: str) -> int:
+    """An ``itemdescription[<line id>]`` key as the line id."""
+    try:
+        return int(LineNumber().deserialize(key))
+    except ValidationError:
+        raise InvalidParams("Malformed array parameter itemdescription") from None
+
+
+def _line_errors(n: Any, new: bool = False) -> dict[str, str]:
+    return {"description": f"Missing Variables: itemdescription{n} is required",
+            "amount": f"Invalid amount for {'new item' if new else 'item'} {n}"}
 
 
 class CreateInvoiceSchema(WhmcsRequestSchema):
@@ -444,10 +551,38 @@ class CreateInvoiceSchema(WhmcsRequestSchema):
     itemamount1 = handled("number", description=f"{_LINE_TEXT}: the amount (default 0)")
     itemtaxed1 = handled(enum=["1", "0", "on", "off", "true", "false", "yes", "no", ""],
                          description=f"{_LINE_TEXT}: whether the line is taxed (default no)")
+    itemdescription = later(PhpArray(keys=LineNumber(), load_default=dict, metadata={
+        "description": "itemdescription[N]: line N's description, instead of itemdescriptionN"}))
+    itemamount = later(PhpArray("number", keys=LineNumber(), load_default=dict,
+                                metadata={"description": "itemamount[N]: line N's amount"}))
+    itemtaxed = later(PhpArray(keys=LineNumber(), load_default=dict,
+                               metadata={"description": "itemtaxed[N]: 1 or 0"}))
     WHMCS_ERRORS = {"userid": "Client ID Not Found", "status": "Invalid status",
                     "taxrate": "Invalid taxrate", "taxrate2": "Invalid taxrate2",
                     "date": "Invalid date format (YYYY-MM-DD required)",
-                    "duedate": "Invalid duedate format (YYYY-MM-DD required)"}
+                    "duedate": "Invalid duedate format (YYYY-MM-DD required)",
+                    "itemdescription": "Malformed array parameter itemdescription",
+                    "itemamount": "Malformed array parameter itemamount",
+                    "itemtaxed": "Malformed array parameter itemtaxed"}
+
+    @classmethod
+    def load_lines(cls, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The invoice lines, in line-number order: ``itemdescriptionN``/``itemamountN``/``itemtaxedN``
+        or the arrays ``itemdescription[N]`` (``[]``: numbered from 0), each a :class:`NumberedLineSchema`.
+
+        A line is any number that one of its three parameters names; a plain (non-array)
+        ``itemdescription`` is ignored.
+        """
+        by_n: dict[int, dict[str, Any]] = {}
+        for key, value in params.items():
+            m = _NUMBERED_LINE.match(key)
+            if m:
+                by_n.setdefault(int(m.group(2)), {})[LINE_PARTS[m.group(1)]] = value
+        arrays = {name: params[name] for name in LINE_PARTS if isinstance(params.get(name), dict | list)}
+        for name, values in cls.load_params(arrays, only=tuple(LINE_PARTS)).items():
+            for n, value in values.items():
+                by_n.setdefault(n, {})[LINE_PARTS[name]] = value
+        return [NumberedLineSchema.load_params(by_n[n], errors=_line_errors(n)) for n in sorted(by_n)]
 
 
 class InvoiceIdSchema(WhmcsRequestSchema):
@@ -483,21 +618,71 @@ class UpdateInvoiceSchema(WhmcsRequestSchema):
     credit = WMoney(load_default=None, validate=validate.Range(min=0))
     date = WDate(load_default=None)
     duedate = WDate(load_default=None)
-    datepaid = fields.String(load_default=None, metadata={"description": "YYYY-MM-DD HH:MM:SS or YYYY-MM-DD"})
+    datepaid = later(WDateTime(load_default=None, metadata={"description": "YYYY-MM-DD HH:MM:SS or YYYY-MM-DD"}))
     notes = fields.String(load_default=None)
     publish = WBool(load_default=False, metadata={"description": "Publish a Draft invoice (it becomes Unpaid)"})
     publishandsendemail = WBool(load_default=False)
-    itemdescription = handled(php_array=True, description="itemdescription[<line id>]: new description")
-    itemamount = handled("number", php_array=True, description="itemamount[<line id>]: new amount")
-    itemtaxed = handled(php_array=True, description="itemtaxed[<line id>]: 1 or 0")
-    newitemdescription = handled(php_array=True, description="newitemdescription[] (or [n]): a new line")
-    newitemamount = handled("number", php_array=True, description="newitemamount[]: the new line's amount")
-    newitemtaxed = handled(php_array=True, description="newitemtaxed[]: 1 or 0")
-    deletelineids = handled("integer", php_array=True, description="deletelineids[]: line ids to delete")
+    itemdescription = later(PhpArray(load_default=dict, metadata={
+        "description": "itemdescription[<line id>]: new description"}))
+    itemamount = later(PhpArray("number", load_default=dict, metadata={
+        "description": "itemamount[<line id>]: new amount"}))
+    itemtaxed = later(PhpArray(load_default=dict, metadata={"description": "itemtaxed[<line id>]: 1 or 0"}))
+    newitemdescription = later(PhpArray(load_default=dict, metadata={
+        "description": "newitemdescription[] (or [n]): a new line"}))
+    newitemamount = later(PhpArray("number", load_default=dict, metadata={
+        "description": "newitemamount[]: the new line's amount"}))
+    newitemtaxed = later(PhpArray(load_default=dict, metadata={"description": "newitemtaxed[]: 1 or 0"}))
+    deletelineids = later(PhpArray("integer", load_default=dict, metadata={
+        "description": "deletelineids[]: line ids to delete"}))
     WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found", "taxrate": "Invalid taxrate",
                     "taxrate2": "Invalid taxrate2", "credit": "Invalid credit",
                     "date": "Invalid date format (YYYY-MM-DD required)",
-                    "duedate": "Invalid duedate format (YYYY-MM-DD required)"}
+                    "duedate": "Invalid duedate format (YYYY-MM-DD required)",
+                    "datepaid": "Invalid datepaid format",
+                    **{name: f"Malformed array parameter {name}" for name in (
+                        "itemdescription", "itemamount", "itemtaxed", "newitemdescription", "newitemamount",
+                        "newitemtaxed", "deletelineids")}}
+
+    @classmethod
+    def load_edits(cls, params: Mapping[str, Any]) -> dict[int, dict[str, Any]]:
+        """Changed lines by line id: ``itemdescription[id]``, ``itemamount[id]`` and ``itemtaxed[id]``,
+        all three for each line changed (an :class:`InvoiceLineSchema` each)."""
+        arrays = cls.load_later(params, "itemdescription", "itemamount", "itemtaxed")
+        desc, amount, taxed = arrays["itemdescription"], arrays["itemamount"], arrays["itemtaxed"]
+        if not set(desc) == set(amount) == set(taxed):
+            raise InvalidParams("Missing Variables: itemdescription, itemamount and itemtaxed are required "
+                                "for each item being changed")
+        return {_line_id(key): InvoiceLineSchema.load_params(
+            {"description": str(desc[key]), "amount": amount[key], "taxed": taxed[key]},
+            errors=_line_errors(key)) for key in desc}
+
+    @classmethod
+    def load_new_lines(cls, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Added lines: ``newitemdescription[]`` with ``newitemamount[]`` (and ``newitemtaxed[]``) at the
+        same keys (an :class:`InvoiceLineSchema` each)."""
+        arrays = cls.load_later(params, "newitemdescription", "newitemamount", "newitemtaxed")
+        desc, amount, taxed = arrays["newitemdescription"], arrays["newitemamount"], arrays["newitemtaxed"]
+        lines = []
+        for key in desc:
+            if key not in amount:
+                raise InvalidParams("Missing Variables: newitemamount is required for each new item")
+            parts = {"description": str(desc[key]), "amount": amount[key]}
+            if taxed.get(key) is not None:
+                parts["taxed"] = taxed[key]
+            lines.append(InvoiceLineSchema.load_params(parts, errors=_line_errors(key, new=True)))
+        return lines
+
+    @classmethod
+    def load_deletions(cls, params: Mapping[str, Any]) -> list[int]:
+        """``deletelineids[]`` (or one ``deletelineids``): the ids of the lines to delete."""
+        value = params.get("deletelineids")
+        if isinstance(value, str):  # one id, not an array (empty: none)
+            value = [value] if value else []
+        ids = cls.load_later({"deletelineids": value} if value is not None else {}, "deletelineids")
+        found = [parse_int(v) for v in ids["deletelineids"].values()]
+        if any(i is None for i in found):
+            raise InvalidParams("Malformed array parameter deletelineids")
+        return [i for i in found if i is not None]
 
 
 class AddPaymentSchema(WhmcsRequestSchema):
@@ -506,7 +691,8 @@ class AddPaymentSchema(WhmcsRequestSchema):
     invoiceid = WId(required=True)
     transid = _text(PAYMENT_TEXT["transid"], 1, required=True)
     gateway = _text(PAYMENT_TEXT["gateway"], 1, required=True)
-    date = fields.String(load_default=None, metadata={"description": "YYYY-MM-DD HH:MM:SS (default: now)"})
+    date = later(WDateTime(load_default=None, metadata={
+        "description": "YYYY-MM-DD HH:MM:SS or YYYY-MM-DD (default: now)"}))
     amount = WMoney(load_default=None, validate=validate.Range(min=0),
                     metadata={"description": "Default: the invoice balance; more than it goes to the client's "
                                              "credit"})
@@ -515,7 +701,7 @@ class AddPaymentSchema(WhmcsRequestSchema):
     WHMCS_ERRORS = {"invoiceid": "Invoice ID Not Found", "transid": "Missing Variables: transid is required",
                     "gateway": "Missing Variables: gateway is required",
                     "amount": "Amount must be in decimal format: ### or ###.##",
-                    "fees": "Invalid fees"}
+                    "fees": "Invalid fees", "date": "Invalid date format"}
 
 
 class ApplyCreditSchema(WhmcsRequestSchema):
@@ -548,7 +734,8 @@ class AddTransactionSchema(WhmcsRequestSchema):
     userid = WId(load_default=None)
     invoiceid = WId(load_default=None)
     transid = _text(PAYMENT_TEXT["transid"], load_default="")
-    date = fields.String(load_default=None, metadata={"description": "DD/MM/YYYY (or YYYY-MM-DD); default today"})
+    date = later(WDateTime("%d/%m/%Y", "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", load_default=None, metadata={
+        "description": "DD/MM/YYYY (or YYYY-MM-DD); default now"}))
     currencyid = WId(load_default=None)
     description = _text(PAYMENT_TEXT["description"], load_default="")
     amountin = WMoney(load_default=Decimal(0), validate=validate.Range(min=0))
@@ -561,7 +748,7 @@ class AddTransactionSchema(WhmcsRequestSchema):
     WHMCS_ERRORS = {"paymentmethod": "Payment Method is required", "userid": "Client ID Not Found",
                     "invoiceid": "Invoice ID Not Found", "currencyid": "Currency ID Not Found",
                     "amountin": "Invalid amountin", "fees": "Invalid fees", "amountout": "Invalid amountout",
-                    "rate": "Invalid rate"}
+                    "rate": "Invalid rate", "date": "Invalid date format"}
 
 
 #: Templates SendEmail can send (the bridge's own mails).

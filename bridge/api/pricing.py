@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
@@ -97,9 +97,7 @@ def _priced(form: Any) -> Any:
 
 
 def _wire_body(pricing: Any) -> dict[str, Any]:
-    body = _response_schema.dump(pricing.as_dict())
-    body["taxes_inclusive"] = pricing.taxes_inclusive
-    return body
+    return _response_schema.dump(pricing.as_dict())
 
 
 def pricing_response(form: Any) -> Response:
@@ -110,6 +108,13 @@ def pricing_response(form: Any) -> Response:
         raw = current_app.json.dumps(_wire_body(pricing)).encode()
         pricing.wire_cache["json"] = raw
     return Response(raw, mimetype="application/json")
+
+
+def json_response(body: dict[str, Any], status: int = 200) -> Response:
+    """``body`` as the app's JSON response (its provider writes Decimals as numbers)."""
+    resp = cast("Response", current_app.json.response(body))
+    resp.status_code = status
+    return resp
 
 
 def error_response(exc: BridgeError) -> Response:
@@ -124,8 +129,7 @@ def error_response(exc: BridgeError) -> Response:
         status = 400
     else:
         status = 500
-    resp = current_app.json.response({"result": "error", "message": exc.message})
-    resp.status_code = status
+    resp = json_response({"result": "error", "message": exc.message}, status)
     if isinstance(exc, TokenThrottled):
         resp.headers["Retry-After"] = str(exc.retry_after)
     return resp
@@ -140,6 +144,4 @@ def addon_api() -> Response:
         return error_response(exc)
     except Exception:
         log.exception("GetTokenPricing failed")
-        resp = current_app.json.response({"result": "error", "message": "An unexpected error occurred"})
-        resp.status_code = 500
-        return resp
+        return json_response({"result": "error", "message": "An unexpected error occurred"}, 500)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from marshmallow import ValidationError
 from sqlalchemy import event
 
 from bridge.services import catalogue
@@ -277,3 +278,15 @@ def test_any_orm_change_to_the_catalogue_invalidates_the_cache(app: Any, client:
         s.get(Client, cid).firstname = "Changed"
     with session_of(app) as s:
         assert catalogue.get_setting(s, catalogue.VERSION_KEY) == before
+
+
+def test_taxes_inclusive_is_part_of_the_response_schema(client: Any, make_client: Any) -> None:
+    # Written by the schema's dump (not added after it); optional when loading other billing systems.
+    body = price(client, make_client()).get_json()
+    assert list(body)[-1] == "taxes_inclusive"
+    assert "taxes_inclusive" in TokenPricingResponseSchema().dump(body)
+    assert TokenPricingResponseSchema().load(body)["taxes_inclusive"] is False
+    without = {k: v for k, v in body.items() if k != "taxes_inclusive"}
+    assert "taxes_inclusive" not in TokenPricingResponseSchema().load(without)
+    with pytest.raises(ValidationError):
+        TokenPricingResponseSchema().load({**body, "taxes_inclusive": "yes"})

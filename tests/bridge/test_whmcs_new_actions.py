@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from bridge.models import BillableItem, Client
+from bridge.models import BillableItem, Client, Currency
 from bridge.services.solusvm_client import SolusVMUnavailable
 from tests.bridge.conftest import CLIENT, err, ok, session_of
 
@@ -57,6 +58,19 @@ def test_send_email_templates(api: Any, make_client: Any, app: Any) -> None:
     assert err(api("SendEmail", messagename="Invoice Created", id="999")) == "Invoice ID Not Found"
     assert err(api("SendEmail")) == \
         "You must provide either an existing email template name or a custom message type"
+
+
+def test_send_email_money_follows_the_currency_format(api: Any, make_client: Any, app: Any) -> None:
+    # Regression: the templates wrote prefix + "1234.56" + suffix whatever the currency's format;
+    # a format-3 EUR client read "€1234.56 EUR" here and "1.234,56 EUR" in the client area and
+    # the monthly run's mail. Now all three write the amount alike.
+    with session_of(app) as s:
+        eur = s.scalar(select(Currency.id).where(Currency.code == "EUR"))
+    cid = make_client(email="eur@example.com", currency=str(eur))
+    iid = ok(api("CreateInvoice", userid=cid, itemdescription1="a", itemamount1="1234.56"))["invoiceid"]
+    ok(api("SendEmail", messagename="Invoice Created", id=iid))
+    [msg] = _outbox(app)
+    assert "for 1.234,56 EUR was created" in msg.get_payload(decode=True).decode()
 
 
 def test_send_email_custom(api: Any, make_client: Any, app: Any) -> None:

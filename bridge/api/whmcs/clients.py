@@ -1,8 +1,9 @@
 """Client actions: AddClient, GetClientsDetails, UpdateClient, DeleteClient, CloseClient,
 GetClients, AddCredit, GetCredits, ValidateLogin.
 
-Value types follow WHMCS 8's documented example answers (tests/data/whmcs_answer_shapes.json):
-ids in lists and details are integers, the ids AddClient and UpdateClient return are strings.
+Answers are dumped with the schemas of ``contracts.whmcs``, whose value types follow WHMCS 8's
+documented example answers (tests/data/whmcs_answer_shapes.json): ids in lists and details
+are integers, the ids AddClient and UpdateClient return are strings.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ from babel import Locale
 from sqlalchemy import select
 from werkzeug.security import check_password_hash
 
-from bridge.api.whmcs.params import bridged, money, sid, wdate
+from bridge.api.whmcs.params import Row, answer, bridged
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import NotFound, ValidationFailed
 from bridge.models import Client, CreditLog
-from bridge.services import clients, hooks
+from bridge.services import client_stats, clients, hooks
+from contracts import whmcs
 from contracts import whmcs_requests as req
 
 # The parameters are defined once, in contracts.whmcs_requests (and documented in bridge.json).
@@ -36,7 +38,6 @@ ValidateLoginSchema = bridged(req.ValidateLoginSchema)
 _DECIMAL_AMOUNT = re.compile(r"^[0-9]+(\.[0-9]{1,2})?$")  # AddCredit's "### or ###.##"
 _PHONE = re.compile(r"^\+(\d{1,3})\.(\d+)$")  # WHMCS's own "+CC.NUMBER" spelling
 _DUMMY_HASH = clients.hash_password("not-a-password")
-_EMAIL_PREFERENCES = ("general", "invoice", "support", "product", "domain", "affiliate")
 
 
 def _country_name(code: str) -> str:
@@ -54,31 +55,17 @@ def owner_id(c: Client) -> int:
     return int(c.owner_user_id or c.id)
 
 
-def client_fields(session: Any, c: Client) -> dict[str, Any]:
-    """GetClientsDetails' ``client``: every key of WHMCS 8's example, typed as it is there."""
-    cur = c.currency
+def client_row(session: Any, c: Client) -> Row:
+    """The client as GetClientsDetails' ``client`` dumps it: its columns and the values computed
+    from them (owner, names, phone parts, sign-on)."""
     phonecc, formatted = _phone(c)
     owner = session.get(Client, owner_id(c)) or c
-    return {
-        "client_id": c.id, "owner_user_id": owner.id, "userid": c.id, "id": c.id, "uuid": c.uuid,
-        "firstname": c.firstname, "lastname": c.lastname, "fullname": f"{c.firstname} {c.lastname}".strip(),
-        "companyname": c.companyname, "email": c.email, "address1": c.address1, "address2": c.address2,
-        "city": c.city, "fullstate": c.state, "state": c.state, "postcode": c.postcode,
-        "countrycode": c.country, "country": c.country, "phonenumber": c.phonenumber, "tax_id": c.tax_id,
-        "email_preferences": {k: "1" for k in _EMAIL_PREFERENCES},
-        "statecode": c.state, "countryname": _country_name(c.country), "phonecc": phonecc,
-        "phonenumberformatted": formatted, "telephoneNumber": formatted, "billingcid": 0, "notes": c.notes,
-        "currency": c.currency_id, "defaultgateway": "", "groupid": c.group_id or 0, "status": c.status,
-        "credit": money(c.credit), "taxexempt": bool(c.tax_exempt), "latefeeoveride": False,
-        "overideduenotices": False, "separateinvoices": bool(c.group and c.group.separate_invoices),
-        "disableautocc": False, "emailoptout": False, "marketing_emails_opt_in": False,
-        "overrideautoclose": False, "allowSingleSignOn": 0 if c.status == "Closed" else 1,
-        "email_verified": bool(c.email_verified), "language": c.language, "isOptedInToMarketingEmails": False,
-        "lastlogin": "", "currency_code": cur.code if cur else "", "customfields": [],
-        "datecreated": wdate(c.datecreated),  # not in the example; WHMCS's GetClients has it, and so do we
-        "users": {"user": [{"id": owner.id, "name": f"{owner.firstname} {owner.lastname}".strip(),
-                            "email": owner.email, "is_owner": True}]},
-    }
+    user = {"id": owner.id, "name": f"{owner.firstname} {owner.lastname}".strip(), "email": owner.email,
+            "is_owner": True}
+    return Row(c, owner=owner, fullname=f"{c.firstname} {c.lastname}".strip(), countryname=_country_name(c.country),
+               phonecc=phonecc, phonenumberformatted=formatted,
+               separateinvoices=bool(c.group and c.group.separate_invoices),
+               allowSingleSignOn=c.status != "Closed", users=[user])
 
 
 @action("AddClient")
@@ -91,7 +78,7 @@ def add_client(ctx: ActionContext) -> dict[str, Any]:
     if data["owner_user_id"] is None and not data["password2"]:
         raise ValidationFailed("You did not enter a password")
     client = clients.create(ctx.session, data, actor=ctx.actor)
-    return {"clientid": sid(client.id), "owner_id": sid(owner_id(client))}
+    return answer(whmcs.AddClientResponseSchema, {"clientid": client.id, "owner_id": owner_id(client)})
 
 
 @action("GetClientsDetails")
@@ -105,18 +92,18 @@ def get_clients_details(ctx: ActionContext) -> dict[str, Any]:
         client = clients.get_by_email(ctx.session, data["email"])
     if client is None:
         raise NotFound("Client Not Found")
-    body = client_fields(ctx.session, client)
-    out: dict[str, Any] = {**body, "client": body}  # the top-level copy is WHMCS's deprecated duplicate
+    row = client_row(ctx.session, client)
+    # The top-level copy of the client's fields is WHMCS's deprecated duplicate of ``client``.
     if data["stats"]:
-        from bridge.api.whmcs.invoices import client_stats
-
-        out["stats"] = client_stats(ctx, client)
-    return out
+        stats = client_stats.client_stats(ctx.session, client, ctx.today)
+        return answer(whmcs.GetClientsDetailsResponseSchema, Row(row, client=row, stats=stats))
+    return answer(whmcs.GetClientsDetailsResponseSchema, Row(row, client=row))
 
 
 @action("UpdateClient")
 def update_client(ctx: ActionContext) -> dict[str, Any]:
     data = UpdateClientSchema.load_params(ctx.params)
+    client: Client | None
     if data.get("clientid") is not None:
         client = clients.get(ctx.session, data["clientid"])
     elif data.get("clientemail"):
@@ -128,7 +115,7 @@ def update_client(ctx: ActionContext) -> dict[str, Any]:
     if data.get("email") is not None and not clients.valid_email(data["email"]):
         raise ValidationFailed("The email address entered is not valid")
     clients.update(ctx.session, client, data, actor=ctx.actor)
-    return {"clientid": sid(client.id)}
+    return answer(whmcs.ClientIdResponseSchema, {"clientid": client.id})
 
 
 @action("DeleteClient")
@@ -139,8 +126,8 @@ def delete_client(ctx: ActionContext) -> dict[str, Any]:
     if ctx.session.info.get(hooks.DELETION_KEY):
         # Committed with the client; SolusVM is asked after the commit, within the request's
         # budget, and the cron finishes what does not fit: the caller must not wait for it.
-        return {"clientid": sid(data["clientid"]), "solusvm_user_deletion": "pending"}
-    return {"clientid": sid(data["clientid"])}
+        return answer(whmcs.ClientIdResponseSchema, {"clientid": data["clientid"], "solusvm_user_deletion": "pending"})
+    return answer(whmcs.ClientIdResponseSchema, {"clientid": data["clientid"]})
 
 
 @action("CloseClient")
@@ -148,7 +135,7 @@ def close_client(ctx: ActionContext) -> dict[str, Any]:
     data = ClientIdSchema.load_params(ctx.params)
     client = clients.get(ctx.session, data["clientid"])
     clients.close(ctx.session, client, actor=ctx.actor)
-    return {"clientid": sid(client.id)}
+    return answer(whmcs.ClientIdResponseSchema, {"clientid": client.id})
 
 
 @action("GetClients")
@@ -157,13 +144,9 @@ def get_clients(ctx: ActionContext) -> dict[str, Any]:
     page = clients.search(ctx.session, start=data["limitstart"], limit=data["limitnum"], status=data["status"],
                           text=data["search"] or None, orderby=data["orderby"],
                           descending=data["sorting"].upper() == "DESC")
-    return {
+    return answer(whmcs.GetClientsResponseSchema, {
         "totalresults": page.total, "startnumber": data["limitstart"], "numreturned": len(page.items),
-        "clients": {"client": [
-            {"id": c.id, "firstname": c.firstname, "lastname": c.lastname, "companyname": c.companyname,
-             "email": c.email, "datecreated": wdate(c.datecreated), "groupid": c.group_id or 0,
-             "status": c.status} for c in page.items]},
-    }
+        "clients": page.items})
 
 
 @action("AddCredit")
@@ -175,7 +158,7 @@ def add_credit(ctx: ActionContext) -> dict[str, Any]:
     client = clients.get(ctx.session, data["clientid"])
     balance = clients.add_credit(ctx.session, client, data["amount"], data["description"],
                                  remove=data["type"] == "remove", actor=ctx.actor)
-    return {"newbalance": money(balance)}
+    return answer(whmcs.AddCreditResponseSchema, {"newbalance": balance})
 
 
 @action("GetCredits")
@@ -185,9 +168,8 @@ def get_credits(ctx: ActionContext) -> dict[str, Any]:
     client = clients.get(ctx.session, data["clientid"])
     rows = list(ctx.session.scalars(select(CreditLog).where(CreditLog.client_id == client.id)
                                     .order_by(CreditLog.id)))
-    return {"totalresults": sid(len(rows)), "clientid": sid(client.id), "credits": {"credit": [
-        {"id": sid(r.id), "date": wdate(r.date), "description": r.description, "amount": money(r.amount),
-         "relid": sid(r.invoice_id or 0)} for r in rows]}}
+    return answer(whmcs.GetCreditsResponseSchema, {"totalresults": len(rows), "clientid": client.id,
+                                                    "credits": rows})
 
 
 def login_token(secret_key: str, client: Client) -> str:
@@ -208,5 +190,5 @@ def validate_login(ctx: ActionContext) -> dict[str, Any]:
     good = check_password_hash(stored or _DUMMY_HASH, data["password2"]) and bool(stored)
     if not good or client is None:
         raise ValidationFailed("Email or Password Invalid")
-    return {"userid": sid(client.id), "passwordhash": login_token(str(ctx.config["SECRET_KEY"]), client),
-            "twoFactorEnabled": "false"}
+    return answer(whmcs.ValidateLoginResponseSchema, {
+        "userid": client.id, "passwordhash": login_token(str(ctx.config["SECRET_KEY"]), client)})

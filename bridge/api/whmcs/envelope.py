@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from xml.etree import ElementTree as ET
 
 from flask import Response, current_app
@@ -45,7 +45,7 @@ def render(body: dict[str, Any], responsetype: str, status: int = 200) -> Respon
     if responsetype == "xml":
         return Response(to_xml(body, current_app.config.get("WHMCS_VERSION", "8.13.1")), status=status,
                         mimetype="text/xml")
-    resp = current_app.json.response(body)
+    resp = cast("Response", current_app.json.response(body))
     resp.status_code = status
     return resp
 

@@ -37,20 +37,20 @@ def _template(name: str, inv: Invoice, owed: Any, system_url: str) -> tuple[str,
     """(subject, text) of one of the bridge's invoice templates."""
     c = inv.client
     cur = inv.currency
-    amount = lambda d: format_money(d, cur)  # noqa: E731 - local shorthand
+    amount = lambda d: format_money(d, cur)  # noqa: E731 - local shorthand; the client area's layout
     link = f"{system_url.rstrip('/')}/clientarea/invoices"
     hello = f"Dear {c.firstname or c.email},"
     if name == "Invoice Created":
         return (f"Customer Invoice #{inv.id}",
-                f"{hello}\n\nInvoice #{inv.id} of {inv.date.isoformat()} for {amount(inv.total)} was created; "
-                f"it is due on {inv.duedate.isoformat()}.\n\nView and pay it at {link}\n")
+                f"{hello}\n\nInvoice #{inv.id} of {inv.date} for {amount(inv.total)} was created; "
+                f"it is due on {inv.duedate}.\n\nView and pay it at {link}\n")
     if name == "Invoice Payment Confirmation":
         return (f"Invoice Payment Confirmation #{inv.id}",
                 f"{hello}\n\nthank you: we received your payment for invoice #{inv.id}. "
                 f"Still owed: {amount(owed)}.\n\n{link}\n")
     which = _OVERDUE[name]
     return (f"{which.capitalize()} Overdue Notice - Invoice #{inv.id}",
-            f"{hello}\n\nthis is the {which} notice that invoice #{inv.id}, due on {inv.duedate.isoformat()}, "
+            f"{hello}\n\nthis is the {which} notice that invoice #{inv.id}, due on {inv.duedate}, "
             f"is unpaid. Amount owed: {amount(owed)}.\n\nPlease pay it at {link}\n")
 
 

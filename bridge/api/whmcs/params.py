@@ -1,36 +1,28 @@
-"""Request parsing and WHMCS value formatting shared by the action modules.
+"""Request parsing and answer writing shared by the action modules.
 
 - ``php_form``: PHP-style form arrays (``a[]=1&a[]=2``, ``b[3]=x``) into lists and dicts.
 - ``bridged``/``WhmcsSchema``: the request schemas of ``contracts.whmcs_requests`` (the one
   definition, also in the OpenAPI document) whose ``load_params`` turns the first bad field
-  into its WHMCS message (``WHMCS_ERRORS``) as ValidationFailed, never a 500.
-- ``money``/``rate``/``sid``/``wdate``: WHMCS's string-typed scalars.
+  into its WHMCS message (``WHMCS_ERRORS``) as ValidationFailed, never a 500;
+  ``whmcs_errors`` does the same around the schemas' own loaders (invoice lines).
+- ``answer``: a row dumped with its answer schema from ``contracts.whmcs`` (which holds the
+  wire's types: ids as text, empty dates, PHP flags), money written by ``money``.
+- ``Row``: an object with computed values beside its attributes, for ``answer``.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, TypeVar, cast
 
-from bridge.billing import quantize_money
+from bridge.billing import format_money
 from bridge.errors import ValidationFailed
-from bridge.models import MONEY_SCALE
-from contracts.whmcs_requests import (  # noqa: F401 - re-exported for the action modules
-    FALSY,
-    MAX_INT,
-    MAX_MONEY,
-    TRUTHY,
-    InvalidParams,
-    WBool,
-    WDate,
-    WhmcsRequestSchema,
-    WId,
-    WInt,
-    WMoney,
-)
+from contracts.whmcs import AnswerSchema
+from contracts.whmcs_requests import InvalidParams, WhmcsRequestSchema
 
 S = TypeVar("S", bound=WhmcsRequestSchema)
 
@@ -71,6 +63,15 @@ def php_form(items: Any) -> dict[str, Any]:
     return out
 
 
+@contextmanager
+def whmcs_errors() -> Iterator[None]:
+    """Turn a contract schema's InvalidParams (its WHMCS text) into the bridge's ValidationFailed."""
+    try:
+        yield
+    except InvalidParams as exc:
+        raise ValidationFailed(exc.message) from None
+
+
 class WhmcsSchema(WhmcsRequestSchema):
     """A request schema whose ``load_params`` raises ValidationFailed (the WHMCS error).
 
@@ -79,12 +80,11 @@ class WhmcsSchema(WhmcsRequestSchema):
     """
 
     @classmethod
-    def load_params(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+    def load_params(cls, params: Mapping[str, Any], *, only: tuple[str, ...] | None = None,
+                    errors: Mapping[str, str] | None = None) -> dict[str, Any]:
         """Validate ``params``; the first bad field raises ValidationFailed with its WHMCS text."""
-        try:
-            return super().load_params(params)
-        except InvalidParams as exc:
-            raise ValidationFailed(exc.message) from None
+        with whmcs_errors():
+            return super().load_params(params, only=only, errors=errors)
 
 
 def bridged(schema: type[S]) -> type[S]:
@@ -92,36 +92,37 @@ def bridged(schema: type[S]) -> type[S]:
     return cast("type[S]", type(schema.__name__, (WhmcsSchema, schema), {"__doc__": schema.__doc__}))
 
 
-def sid(value: Any) -> str:
-    """Ids and counters as strings ("0" for None)."""
-    return "0" if value is None else str(int(value))
+#: A plain WHMCS amount: no symbols, no thousands separator, 2 places ("1234.50").
+PLAIN_AMOUNT = {"prefix": "", "suffix": "", "format": 1, "decimals": 2}
 
 
-def money(value: Any) -> str:
-    """Money as a 2-dp string (the stored scale), rounded by ``billing.quantize_money``."""
-    return str(quantize_money(Decimal(value or 0), MONEY_SCALE))
+def money(amount: Decimal | int | str | None, currency: Any = None) -> str:
+    """Money in WHMCS answers, through the one money formatter: a plain 2-dp amount, or with
+    ``currency`` WHMCS's display layout with prefix and suffix both ("$7.00 USD")."""
+    if currency is None:
+        return format_money(amount or 0, PLAIN_AMOUNT)
+    return format_money(amount or 0, currency, currency_once=False)
 
 
-def rate(value: Any, places: int = 3) -> str:
-    """Rates as fixed-place strings (tax 3 dp, currency rate 5 dp)."""
-    return str(Decimal(value or 0).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+@functools.cache
+def _answer_schema(schema: type[AnswerSchema]) -> AnswerSchema:
+    return schema(money=money)
 
 
-def wdate(value: date | datetime | None) -> str:
-    """Dates as YYYY-MM-DD; empty dates WHMCS-style."""
-    if value is None:
-        return "0000-00-00"
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    return value.isoformat()
+def answer(schema: type[AnswerSchema], row: Any, *, many: bool = False) -> Any:
+    """``row`` (an object or mapping) written as the wire shape ``schema``."""
+    return _answer_schema(schema).dump(row, many=many)
 
 
-def wdatetime(value: datetime | None) -> str:
-    """Datetimes as YYYY-MM-DD HH:MM:SS; empty as 0000-00-00 00:00:00."""
-    if value is None:
-        return "0000-00-00 00:00:00"
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+class Row:
+    """``base``'s attributes with computed ``values`` beside (and over) them, for :func:`answer`."""
 
+    def __init__(self, base: Any, **values: Any) -> None:
+        self._base = base
+        self._values = values
 
-def onoff(value: bool) -> str:
-    return "on" if value else ""
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__["_values"]
+        if name in values:
+            return values[name]
+        return getattr(self.__dict__["_base"], name)

@@ -5,7 +5,7 @@ It authenticates with SolusVM's shared ``token`` (not API credentials), like the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Response
@@ -15,7 +15,7 @@ from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import BridgeError
 
 
-def token_pricing(params: Callable[[], dict[str, Any]]) -> Response:
+def token_pricing(params: Callable[[], Mapping[str, Any]]) -> Response:
     """GetTokenPricing through ``/includes/api.php``: the addon URL's code and statuses.
 
     ``params`` reads the merged query string and form with PHP arrays decoded (so a

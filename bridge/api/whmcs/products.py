@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.api.whmcs.params import bridged, wdate
+from bridge.api.whmcs.params import answer, bridged
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import BridgeError
 from bridge.models import Client
 from bridge.services import clients
 from bridge.services.solusvm_client import SolusVMError, client_from_config
+from contracts import whmcs
 from contracts import whmcs_requests as req
 
 GetClientsProductsSchema = bridged(req.GetClientsProductsSchema)
@@ -35,24 +36,15 @@ def _status(server: dict[str, Any], client: Client) -> str:
 
 
 def product_row(server: dict[str, Any], client: Client) -> dict[str, Any]:
-    """A server as a WHMCS product row (strings, as documented); no money: usage is invoiced monthly."""
+    """What a SolusVM server gives a WHMCS product row (``contracts.whmcs.ProductRowSchema``)."""
     ips = server.get("ip_addresses") or {}
     ipv4 = [ip.get("ip", "") for ip in ips.get("ipv4", []) if isinstance(ip, dict)] if isinstance(ips, dict) else []
-    created = str(server.get("created_at") or "")[:10]
     plan = server.get("plan") or {}
     return {
-        "id": str(server["id"]), "qty": "1", "clientid": str(client.id), "orderid": "0", "ordernumber": "",
-        "pid": str(plan.get("id", 0)), "regdate": created or wdate(None), "name": str(plan.get("name", "")),
-        "translated_name": str(plan.get("name", "")), "groupname": PRODUCT_NAME,
-        "translated_groupname": PRODUCT_NAME, "domain": str(server.get("name", "")),
-        "dedicatedip": ipv4[0] if ipv4 else "", "serverid": "0", "servername": "", "serverip": "",
-        "serverhostname": "", "suspensionreason": "", "firstpaymentamount": "0.00", "recurringamount": "0.00",
-        "paymentmethod": "", "paymentmethodname": "", "billingcycle": PAYMENT, "nextduedate": "0000-00-00",
-        "status": _status(server, client), "username": "", "password": "", "subscriptionid": "",
-        "promoid": "0", "overideautosuspend": "", "overidesuspenduntil": "0000-00-00", "ns1": "", "ns2": "",
-        "assignedips": "\n".join(ipv4[1:]), "notes": "", "diskusage": "0", "disklimit": "0", "bwusage": "0",
-        "bwlimit": "0", "lastupdate": "0000-00-00 00:00:00", "customfields": {"customfield": []},
-        "configoptions": {"configoption": []},
+        "id": server["id"], "clientid": client.id, "pid": plan.get("id", 0),
+        "regdate": str(server.get("created_at") or "")[:10] or None, "name": str(plan.get("name", "")),
+        "groupname": PRODUCT_NAME, "domain": str(server.get("name", "")), "dedicatedip": ipv4[0] if ipv4 else "",
+        "billingcycle": PAYMENT, "status": _status(server, client), "assignedips": "\n".join(ipv4[1:]),
     }
 
 
@@ -76,7 +68,6 @@ def get_clients_products(ctx: ActionContext) -> dict[str, Any]:
         except SolusVMError as exc:
             raise SolusVMUnreachable(f"SolusVM is unavailable: {exc}") from None
     page = rows[data["limitstart"]:data["limitstart"] + data["limitnum"]]
-    return {"clientid": str(data["clientid"]) if data["clientid"] is not None else None,
-            "serviceid": str(data["serviceid"]) if data["serviceid"] is not None else None,
-            "pid": None, "domain": None, "totalresults": str(len(rows)), "startnumber": data["limitstart"],
-            "numreturned": len(page), "products": {"product": page}}
+    return answer(whmcs.GetClientsProductsResponseSchema, {
+        "clientid": data["clientid"], "serviceid": data["serviceid"], "pid": None, "domain": None,
+        "totalresults": len(rows), "startnumber": data["limitstart"], "numreturned": len(page), "products": page})

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bridge.api.whmcs.params import bridged, sid, wdatetime
+from bridge.api.whmcs.params import answer, bridged
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import ValidationFailed
-from bridge.models import Outbox
 from bridge.services import clients, hooks, outbox, provisioning, sso
 from bridge.services.solusvm_client import client_from_config
+from contracts import whmcs
 from contracts import whmcs_requests as req
 
 # The parameters are defined once, in contracts.whmcs_requests (and documented in bridge.json).
@@ -25,20 +25,15 @@ ClientSchema = bridged(req.SolusVMClientSchema)
 SyncStatusSchema = bridged(req.SolusVMSyncStatusSchema)
 
 
-def _change(row: Outbox) -> dict[str, Any]:
-    return {"id": sid(row.id), "clientid": sid(row.client_id), "kind": row.kind, "status": row.status,
-            "attempts": sid(row.attempts), "last_error": row.last_error or "",
-            "next_attempt_at": wdatetime(row.next_attempt_at), "created_at": wdatetime(row.created_at)}
-
-
 def _state(ctx: ActionContext, client_id: int) -> dict[str, Any]:
+    """The client's SolusVM state (SolusVMStateResponseSchema's fields, not yet dumped)."""
     client = clients.get(ctx.session, client_id)
     status, reason = provisioning.status_and_reason(ctx.session, client)
     pending = outbox.pending_changes(ctx.session, client_id)
-    return {"clientid": sid(client_id), "solusvm_user_id": sid(client.solusvm_user_id),
+    return {"clientid": client_id, "solusvm_user_id": client.solusvm_user_id,
             "enrolled": client.enrolled_at is not None, "solusvm_status": status, "reason": reason,
-            "pendingchanges": str(sum(1 for r in pending if r.status == "pending")),
-            "failedchanges": str(sum(1 for r in pending if r.status == "failed"))}
+            "pendingchanges": sum(1 for r in pending if r.status == "pending"),
+            "failedchanges": sum(1 for r in pending if r.status == "failed")}
 
 
 @action("SolusVMEnrollClient")
@@ -48,7 +43,7 @@ def enroll(ctx: ActionContext) -> dict[str, Any]:
     clients.get(ctx.session, data["clientid"])
     provisioning.enroll_client(ctx.session, data["clientid"], actor=ctx.actor)
     hooks.apply_after_commit(ctx.session, data["clientid"])
-    return _state(ctx, data["clientid"])
+    return answer(whmcs.SolusVMStateResponseSchema, _state(ctx, data["clientid"]))
 
 
 def _set(ctx: ActionContext, status: str) -> dict[str, Any]:
@@ -56,7 +51,7 @@ def _set(ctx: ActionContext, status: str) -> dict[str, Any]:
     clients.get(ctx.session, data["clientid"])
     provisioning.set_status(ctx.session, data["clientid"], status, actor=ctx.actor, reason=data["reason"])
     hooks.apply_after_commit(ctx.session, data["clientid"])
-    return _state(ctx, data["clientid"])
+    return answer(whmcs.SolusVMStateResponseSchema, _state(ctx, data["clientid"]))
 
 
 @action("SolusVMLockClient")
@@ -93,7 +88,7 @@ def login_url(ctx: ActionContext) -> dict[str, Any]:
     solus = client_from_config(ctx.config, retries=1, request_budget=True)
     url = sso.login_url(ctx.session, data["clientid"], solus, ctx.config.get("SOLUSVM_LOGIN_URL_TEMPLATE"),
                         actor=ctx.actor)
-    return {"clientid": sid(data["clientid"]), "url": url}
+    return answer(whmcs.SolusVMLoginUrlResponseSchema, {"clientid": data["clientid"], "url": url})
 
 
 @action("SolusVMSyncStatus")
@@ -107,8 +102,7 @@ def sync_status(ctx: ActionContext) -> dict[str, Any]:
     if retried and cid is not None:
         hooks.apply_after_commit(ctx.session, cid)
     rows = outbox.pending_changes(ctx.session, cid)
-    out: dict[str, Any] = {"totalresults": str(len(rows)), "retried": str(retried),
-                           "changes": {"change": [_change(r) for r in rows]}}
+    out: dict[str, Any] = {"totalresults": len(rows), "retried": retried, "changes": rows}
     if cid is not None:
         out.update(_state(ctx, cid))
-    return out
+    return answer(whmcs.SolusVMSyncStatusResponseSchema, out)

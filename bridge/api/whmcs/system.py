@@ -7,30 +7,26 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bridge.api.whmcs.params import bridged, money, onoff, rate, sid
+from bridge.api.whmcs.params import answer, bridged
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import ValidationFailed
 from bridge.models import ClientGroup, Currency
 from bridge.services import catalogue, clients, sso_tokens
 from bridge.services.paths import local_path
+from contracts import whmcs
 from contracts import whmcs_requests as req
 
 
 @action("GetCurrencies")
 def get_currencies(ctx: ActionContext) -> dict[str, Any]:
     rows = list(ctx.session.scalars(select(Currency).order_by(Currency.id)))
-    return {"totalresults": str(len(rows)), "currencies": {"currency": [
-        {"id": sid(c.id), "code": c.code, "prefix": c.prefix, "suffix": c.suffix, "format": str(c.format),
-         "rate": rate(c.rate, 5)} for c in rows]}}
+    return answer(whmcs.GetCurrenciesResponseSchema, {"totalresults": len(rows), "currencies": rows})
 
 
 @action("GetClientGroups")
 def get_client_groups(ctx: ActionContext) -> dict[str, Any]:
     rows = list(ctx.session.scalars(select(ClientGroup).order_by(ClientGroup.id)))
-    return {"totalresults": len(rows), "groups": {"group": [
-        {"id": g.id, "groupname": g.name, "groupcolour": g.colour, "discountpercent": money(g.discount_percent),
-         "susptermexempt": onoff(g.susp_term_exempt), "separateinvoices": onoff(g.separate_invoices)}
-        for g in rows]}}
+    return answer(whmcs.GetClientGroupsResponseSchema, {"totalresults": len(rows), "groups": rows})
 
 
 # Settings readable through the API; anything else is "Invalid name for parameter setting".
@@ -50,13 +46,14 @@ def get_configuration_value(ctx: ActionContext) -> dict[str, Any]:
         value = catalogue.get_setting(ctx.session, setting, "Exclusive")
     else:
         value = catalogue.get_setting(ctx.session, setting)
-    return {"setting": setting, "value": value}
+    return answer(whmcs.GetConfigurationValueResponseSchema, {"setting": setting, "value": value})
 
 
 @action("WhmcsDetails")
 def whmcs_details(ctx: ActionContext) -> dict[str, Any]:
     version = str(ctx.config.get("WHMCS_VERSION", "8.13.1"))
-    return {"whmcs": {"version": version, "canonicalversion": f"{version}-release.1"}}
+    return answer(whmcs.WhmcsDetailsResponseSchema, {
+        "whmcs": {"version": version, "canonicalversion": f"{version}-release.1"}})
 
 
 SsoSchema = bridged(req.SsoSchema)  # defined once, in contracts.whmcs_requests
@@ -89,4 +86,5 @@ def create_sso_token(ctx: ActionContext) -> dict[str, Any]:
         raise ValidationFailed(f"SSO authentication blocked for client {client.id}")
     token = sso_tokens.issue(str(ctx.config["SECRET_KEY"]), client.id, destination, redirect_path)
     base = (catalogue.get_setting(ctx.session, "SystemURL") or str(ctx.config.get("SYSTEM_URL", ""))).rstrip("/")
-    return {"access_token": token, "redirect_url": f"{base}/oauth/singlesignon.php?access_token={token}"}
+    return answer(whmcs.CreateSsoTokenResponseSchema, {
+        "access_token": token, "redirect_url": f"{base}/oauth/singlesignon.php?access_token={token}"})
