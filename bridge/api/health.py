@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bridge.db import get_session
+from bridge.services.solusvm_client import SolusVMClient, SolusVMError
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ class SolusVMProbe:
         self._checked = 0.0
 
     def _check(self) -> dict[str, Any]:
-        from bridge.services.solusvm_client import SolusVMClient, SolusVMError
 
         try:
             client = SolusVMClient(str(self.config.get("SOLUSVM_URL")), str(self.config.get("SOLUSVM_API_TOKEN") or ""),

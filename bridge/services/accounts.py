@@ -11,10 +11,12 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import pyotp
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -31,7 +33,7 @@ from bridge.errors import (
     WrongPassword,
 )
 from bridge.models import Admin, Client, utcnow
-from bridge.services import audit, clients
+from bridge.services import audit, clients, provisioning
 from bridge.services.ratelimit import identity_key
 
 VERIFY_SALT = "bridge.web.signup.verify"
@@ -198,7 +200,6 @@ def resend(session: Session, email: str, *, secret_key: str, link_for: Callable[
 
 def accept_terms(session: Session, client: Client, *, tos: bool, postpay: bool, postpay_required: bool) -> None:
     """Record the accepted terms and enroll the client (queues the SolusVM user)."""
-    from bridge.services import provisioning
 
     if not tos or (postpay_required and not postpay):
         raise TermsNotAccepted("You need to accept the Terms of Service"
@@ -305,14 +306,12 @@ TOTP_ISSUER = "SolusVM billing bridge"
 
 def new_totp_secret() -> str:
     """A fresh random base32 secret (160 bits) for an authenticator app."""
-    import pyotp
 
     return pyotp.random_base32(32)
 
 
 def totp_uri(secret: str, admin_name: str, issuer: str = TOTP_ISSUER) -> str:
     """The ``otpauth://`` URI an authenticator app reads from the enrolment QR code."""
-    import pyotp
 
     return pyotp.TOTP(secret).provisioning_uri(name=admin_name, issuer_name=issuer)
 
@@ -323,9 +322,7 @@ def totp_step(secret: str, code: str, *, after_step: int = 0, now: float | None 
     A step not after ``after_step`` is refused: each code works once, so one seen over a
     shoulder or in a proxy log cannot be replayed.
     """
-    import time
 
-    import pyotp
 
     code = "".join((code or "").split())
     if not secret or len(code) != 6 or not code.isdigit():

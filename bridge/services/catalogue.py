@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session as _Session
 
 from bridge.billing import SEPARATORS, AppliedTax, RuleInfo, applicable_rates
 from bridge.errors import ValidationFailed
@@ -373,7 +374,6 @@ def cached_snapshot(engine: Engine, version: str | None) -> Snapshot:
     snap = _snapshots.get(engine)
     if snap is not None and snap.version == version:
         return snap
-    from sqlalchemy.orm import Session as _Session
 
     with _Session(engine) as session:
         return snapshot(session, version)

@@ -11,7 +11,7 @@ will follow (amounts before tax, then each tax, then the total).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from bridge.billing import LineMoney, invoice_totals, line_tax
 from bridge.models import Client, Invoice
-from bridge.services import catalogue
+from bridge.services import catalogue, invoicing
 from bridge.services import invoices as invoice_service
 from bridge.services.pricing import plain
+from bridge.services.usage import iter_usage_items
 
 OPEN = ("Unpaid", "Overdue", "Payment Pending", "Collections")
 
@@ -127,7 +128,6 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     SolusVM; without them SolusVM is asked and its errors propagate (the page says the
     figures are unavailable).
     """
-    from bridge.services import invoicing
 
     ctx = invoice_service.tax_context(session, client)
     price = invoicing.line_price(session, client)  # the run's own pricing: same amounts, same rounding
@@ -170,9 +170,7 @@ def usage_by_day(solus: Any, client: Client, *, now: datetime,
     before today are cached; today is asked every time unless the caller already read it
     (``today_total``: the month-to-date tokens). SolusVM errors propagate.
     """
-    from datetime import timedelta
 
-    from bridge.services.usage import iter_usage_items
 
     if not client.solusvm_user_id:
         return []

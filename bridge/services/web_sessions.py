@@ -16,7 +16,7 @@ import time
 from sqlalchemy import delete, event, inspect, select
 from sqlalchemy.orm import Session
 
-from bridge.models import WebSession
+from bridge.models import Client, WebSession
 
 KINDS = ("client", "admin")
 
@@ -95,7 +95,6 @@ def purge(session: Session, max_age: int, *, now: float | None = None) -> int:
 def _end_sessions_of_closed_clients(session: Session, _context: object, _instances: object) -> None:
     """A client that is closed or deleted, by any door (WHMCS CloseClient, UpdateClient status,
     DeleteClient, the CLI), loses every session at once, so re-opening it later revives none."""
-    from bridge.models import Client
 
     ended = [obj.id for obj in session.deleted if isinstance(obj, Client) and obj.id is not None]
     for obj in session.dirty:

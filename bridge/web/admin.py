@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import segno
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from sqlalchemy import func, select
 
 from bridge.billing import plan_prices
 from bridge.errors import BridgeError, WebError
 from bridge.models import Admin, Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
-from bridge.services import accounts, audit, catalogue, hooks, web_sessions
+from bridge.services import accounts, audit, catalogue, hooks, outbox, provisioning, snapshots, web_sessions
 from bridge.services import invoices as invoice_service
 from bridge.services import pricing as pricing_service
+from bridge.services.invoice_document import document
+from bridge.services.overview import overview
 from bridge.services.solusvm_client import SolusVMError
+from bridge.web import charts
 from bridge.web.common import (
     LoginAttempt,
     admin_required,
@@ -29,7 +34,9 @@ from bridge.web.common import (
     solus,
     web_blueprint,
 )
+from bridge.web.formatting import format_money, format_number
 from bridge.web.forms import ActionForm, AdminLoginForm, PreviewForm, TotpForm
+from bridge.web.pdf import invoice_pdf as render_pdf
 from bridge.web.provision import provision_now
 
 bp = web_blueprint("web_admin", __name__, url_prefix="/admin")
@@ -151,7 +158,6 @@ def two_factor(admin: Any) -> Any:
 
 
 def _enrol_page(admin: Any, secret: str, form: TotpForm, required: bool, error: str = "") -> str:
-    import segno
 
     uri = accounts.totp_uri(secret, admin.name, current_app.config.get("SITE_NAME") or accounts.TOTP_ISSUER)
     # An SVG data: URI (CSP allows data: images): no request that could leak the secret elsewhere.
@@ -170,9 +176,6 @@ def logout() -> Any:
 @admin_required
 def index(_admin: Any) -> Any:
     """The admin home: revenue, what is owed, plans and clients at a glance (SVG charts)."""
-    from bridge.services.overview import overview
-    from bridge.web import charts
-    from bridge.web.formatting import format_money
 
     data = overview(dbs(), today=utcnow().date())
     revenue = []
@@ -200,13 +203,11 @@ def index(_admin: Any) -> Any:
 
 
 def _pending_by_client() -> Counter[int]:
-    from bridge.services import outbox
 
     return Counter(change.client_id for change in outbox.pending_changes(dbs()) if change.client_id)
 
 
 def _desired(client: Client) -> str:
-    from bridge.services import provisioning
 
     return provisioning.desired_status(client)
 
@@ -234,9 +235,7 @@ def client_detail(_admin: Any, client_id: int) -> Any:
 
 
 def _client_page(client: Client, form: ActionForm, status: int = 200) -> tuple[str, int]:
-    from datetime import UTC, datetime
 
-    from bridge.services import outbox
 
     max_age = session_max_age()
     rows = [{"id": row.id, "ip": row.ip, "user_agent": row.user_agent,
@@ -252,7 +251,6 @@ def _client_page(client: Client, form: ActionForm, status: int = 200) -> tuple[s
 @admin_required
 def client_action(admin: Any, client_id: int, action: str) -> Any:
     """Lock, unlock, suspend or unsuspend: queue the change, then try to apply it at once."""
-    from bridge.services import provisioning
 
     client = dbs().get(Client, client_id)
     if action not in ACTIONS or client is None:
@@ -271,7 +269,6 @@ def client_action(admin: Any, client_id: int, action: str) -> Any:
         return redirect(url_for("web_admin.client_detail", client_id=client_id))
     dbs().commit()
     provision_now(client_id, retry=True)
-    from bridge.services import outbox
 
     if outbox.pending_changes(dbs(), client_id):
         flash(f"{action.capitalize()}: saved, but SolusVM was not reachable; the change is queued and will be "
@@ -322,7 +319,6 @@ def invoices(_admin: Any) -> Any:
 @bp.get("/invoices/<int:invoice_id>")
 @admin_required
 def invoice_detail(_admin: Any, invoice_id: int) -> Any:
-    from bridge.services.invoice_document import document
 
     inv = dbs().get(Invoice, invoice_id) or abort(404)
     return render_template("clientarea/invoice.html", client=inv.client, doc=document(dbs(), inv), admin_view=True,
@@ -332,8 +328,6 @@ def invoice_detail(_admin: Any, invoice_id: int) -> Any:
 @bp.get("/invoices/<int:invoice_id>.pdf")
 @admin_required
 def invoice_pdf(_admin: Any, invoice_id: int) -> Any:
-    from bridge.services.invoice_document import document
-    from bridge.web.pdf import invoice_pdf as render_pdf
 
     return render_pdf(document(dbs(), dbs().get(Invoice, invoice_id) or abort(404)))
 
@@ -366,7 +360,6 @@ def _plan_prices(user_cost: Decimal, decimals: int) -> tuple[list[dict[str, Any]
     The plan list is a snapshot (``snapshots.PLANS``): asked at most once a minute, within the
     request's budget; when SolusVM does not answer in time the last list is shown with its age.
     """
-    from bridge.services import snapshots
 
     plans_cache = snapshots.cache(current_app.extensions, "plans")  # by SolusVM URL
     sv = solus()  # built here: the refresh runs outside the request (snapshots module)
@@ -412,6 +405,5 @@ def pricing(_admin: Any) -> Any:
 
 def _number_example(currency: Currency) -> str:
     """How a currency's format code writes 1234.56 (format 2: ``1,234.56``), instead of the bare code."""
-    from bridge.web.formatting import format_number
 
     return format_number(Decimal("1234.56"), currency.format, currency.decimals)

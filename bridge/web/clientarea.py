@@ -8,15 +8,21 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from sqlalchemy import select
 
+from bridge.db import lock_row
 from bridge.errors import BridgeError
 from bridge.models import Client, Invoice, utcnow
+from bridge.services import hooks, invoicing, snapshots, sso
+from bridge.services import invoices as invoice_service
+from bridge.services.invoice_document import document, month_preview, usage_by_day
 from bridge.services.solusvm_client import SolusVMError
+from bridge.web import charts
 from bridge.web.common import client_required, dbs, rate_limit, solus, web_blueprint
 from bridge.web.forms import ActionForm
 from bridge.web.headers import allow_solusvm_login_form
+from bridge.web.pdf import invoice_pdf as render_pdf
 from bridge.web.provision import provision_now
 
 log = logging.getLogger(__name__)
@@ -43,8 +49,6 @@ def _usage(client: Client) -> tuple[Any, str, str, Any]:
     """
     if not client.solusvm_user_id:
         return None, "", "", None
-    from bridge.services import snapshots
-    from bridge.services.invoice_document import month_preview
 
     now = utcnow()
     cid, uid = client.id, client.solusvm_user_id  # plain values: the refresh may outlive the request
@@ -82,8 +86,6 @@ class _MonthSoFar:
 
 def _month_so_far(sv: Any, client_id: int, uid: int, now: Any) -> _MonthSoFar:
     """One refresh for the table and the chart: today's month-to-date total is read once."""
-    from bridge.services import invoicing
-    from bridge.services.invoice_document import usage_by_day
 
     items = invoicing.usage_items_so_far(sv, uid, now=now)
     # Runs in its own thread, after the request's database session may be gone: the chart
@@ -99,7 +101,6 @@ def _month_so_far(sv: Any, client_id: int, uid: int, now: Any) -> _MonthSoFar:
 
 def _usage_chart(days: Any) -> Any:
     """This month's tokens per day as an SVG column chart (None when unavailable)."""
-    from bridge.web import charts
 
     if not days:
         return None
@@ -126,7 +127,6 @@ def dashboard(client: Client) -> Any:
 @client_required
 def solusvm_login(client: Client) -> Any:
     """Mint a one-time SolusVM login and send the browser there (POST: never prefetched)."""
-    from bridge.services import sso
 
     try:
         url = sso.login_url(dbs(), client.id, solus(), current_app.config["SOLUSVM_LOGIN_URL_TEMPLATE"])
@@ -168,7 +168,6 @@ def _own_invoice(client: Client, invoice_id: int) -> Invoice:
 @bp.get("/invoices/<int:invoice_id>")
 @client_required
 def invoice(client: Client, invoice_id: int) -> Any:
-    from bridge.services.invoice_document import document
 
     return render_template("clientarea/invoice.html", client=client,
                            doc=document(dbs(), _own_invoice(client, invoice_id)))
@@ -177,8 +176,6 @@ def invoice(client: Client, invoice_id: int) -> Any:
 @bp.get("/invoices/<int:invoice_id>.pdf")
 @client_required
 def invoice_pdf(client: Client, invoice_id: int) -> Any:
-    from bridge.services.invoice_document import document
-    from bridge.web.pdf import invoice_pdf as render_pdf
 
     return render_pdf(document(dbs(), _own_invoice(client, invoice_id)))
 
@@ -187,12 +184,7 @@ def invoice_pdf(client: Client, invoice_id: int) -> Any:
 @client_required
 def pay_with_credit(client: Client, invoice_id: int) -> Any:
     """Settle an open invoice from the client's credit when the credit covers the balance."""
-    from flask import flash
 
-    from bridge.db import lock_row
-    from bridge.services import hooks
-    from bridge.services import invoices as invoice_service
-    from bridge.services.invoice_document import document
 
     inv = _own_invoice(client, invoice_id)
     lock_row(dbs(), client)

@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -296,7 +297,6 @@ def _identity_digest(identity: str) -> str:
 
 
 def _known_identities(kind: str) -> list[str]:
-    from itsdangerous import BadSignature, URLSafeTimedSerializer
 
     raw = request.cookies.get(_known_cookie(kind))
     if not raw:
@@ -311,7 +311,6 @@ def _known_identities(kind: str) -> list[str]:
 
 def _remember_device(kind: str, identity: str) -> None:
     """After a successful log-in: this browser has shown it knows the account's password."""
-    from itsdangerous import URLSafeTimedSerializer
 
     digest = _identity_digest(identity)
     known = [digest] + [d for d in _known_identities(kind) if d != digest]

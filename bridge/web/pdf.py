@@ -14,6 +14,8 @@ from typing import Any
 
 from flask import Response, render_template
 
+from bridge.web.common import error_page
+
 STYLESHEET = Path(__file__).resolve().parent / "static" / "invoice-pdf.css"
 
 
@@ -30,7 +32,6 @@ def invoice_pdf(doc: Any) -> Any:
     except (ImportError, OSError) as exc:
         log.error("invoice PDFs unavailable: WeasyPrint cannot load (%s); install Pango "
                   "(Debian: libpango-1.0-0 libpangoft2-1.0-0)", exc)
-        from bridge.web.common import error_page
 
         return error_page("PDF not available", "The PDF cannot be made on this server right now; the invoice "
                           "page shows the same figures.", 503)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bridge.models import Client
+from bridge.services import outbox
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web.common import session_factory, solus
 
@@ -27,7 +28,6 @@ class ProvisionResult:
 
 def _due_now(client_id: int) -> datetime:
     """A "now" at which every pending change of the client is due (an explicit retry skips the backoff)."""
-    from bridge.services import outbox
 
     now = datetime.now(UTC)
     with session_factory()() as s:
@@ -44,7 +44,6 @@ def provision_now(client_id: int, *, retry: bool = False) -> ProvisionResult:
 
     ``retry`` (a person pressed "Try again") applies changes that wait for their backoff too.
     """
-    from bridge.services import outbox
 
     errors: list[str] = []
     try:
