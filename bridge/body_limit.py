@@ -15,6 +15,9 @@ from typing import Any
 
 from flask import Flask, Response, abort, current_app, request
 
+from bridge.api.whmcs import envelope
+from bridge.web.common import error_page
+
 DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024  # GetTokenPricing needs ~100 bytes, WHMCS calls a few kB
 MESSAGE = "Request body too large"
 
@@ -57,13 +60,11 @@ def too_large(_exc: Exception) -> Any:
         resp.status_code = 413
         return resp
     if path == "/includes/api.php":
-        from bridge.api.whmcs import envelope
 
         rt = request.args.get("responsetype", "")
         return envelope.render({"result": "error", "message": MESSAGE}, "xml" if rt.lower() == "xml" else "json",
                                413)
     if "web_signup" in current_app.blueprints:
-        from bridge.web.common import error_page
 
         limit_kb = int(current_app.config.get("MAX_CONTENT_LENGTH") or 0) // 1024
         return error_page("Too much data", f"The form sent more than {limit_kb} kB. Please send less.", 413)

@@ -28,6 +28,7 @@ def invoice_pdf(doc: Any) -> Any:
     Without Pango on the machine WeasyPrint cannot load: the page says so (503) instead of a 500.
     """
     try:
+        # Deferred: weasyprint takes ~0.5 s to import and needs Pango; only PDFs pay for it.
         from weasyprint import CSS, HTML
     except (ImportError, OSError) as exc:
         log.error("invoice PDFs unavailable: WeasyPrint cannot load (%s); install Pango "
