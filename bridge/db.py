@@ -3,8 +3,8 @@
 ``make_engine`` tunes SQLite (WAL, foreign keys, busy timeout) and PostgreSQL (a small
 pool with pre-ping); ``upgrade`` runs the Alembic migrations packaged in
 ``bridge/migrations`` without any ``alembic.ini``, so ``solus-bridge init-db`` works from
-any directory and from an installed wheel. Inside a Flask request ``get_session()`` gives
-the request's session, closed at teardown.
+any directory and from an installed wheel. Flask-free: the request's session (``get_session``)
+is ``bridge.flask_glue``'s.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -123,19 +123,6 @@ def schema_problem(engine: Engine) -> str | None:
     return None
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory; objects stay usable after commit (expire_on_commit=False).
-
-    Its sessions bump the catalogue version whenever the catalogue changes (see
-    ``bridge.services.catalogue.auto_bump``), so GetTokenPricing's cache stays correct.
-    """
-    from bridge.services.catalogue import auto_bump
-
-    factory = sessionmaker(bind=engine, expire_on_commit=False, future=True)
-    event.listen(factory, "before_flush", auto_bump)
-    return factory
-
-
 def is_lock_conflict(exc: BaseException) -> bool:
     """SQLite's "database is locked": a deferred transaction lost the race for the write lock
     (the busy timeout does not apply to that upgrade). Retrying the whole transaction is safe."""
@@ -189,47 +176,3 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-# --- Flask integration -----------------------------------------------------------------
-
-
-def init_app(app: Any) -> None:
-    """Attach engine and session factory to ``app.extensions['bridge_db']``.
-
-    A URL that cannot work (see ``url_problem``) is a ValueError naming the fix.
-    """
-    problem = url_problem(app.config["DATABASE_URL"])
-    if problem:
-        raise ValueError(problem)
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["bridge_db"] = {"engine": engine, "session_factory": make_session_factory(engine)}
-    app.teardown_appcontext(_remove_session)
-
-
-def get_session() -> Session:
-    """The current request's session (created on first use, closed at teardown)."""
-    from flask import current_app, g
-
-    session = g.get("_bridge_session")
-    if session is None:
-        session = current_app.extensions["bridge_db"]["session_factory"]()
-        g._bridge_session = session
-    return session
-
-
-def get_engine() -> Engine:
-    """The app's engine (inside an app context)."""
-    from flask import current_app
-
-    return current_app.extensions["bridge_db"]["engine"]
-
-
-def _remove_session(exc: BaseException | None) -> None:
-    from flask import g
-
-    session = g.pop("_bridge_session", None)
-    if session is not None:
-        if exc is not None:
-            session.rollback()
-        session.close()

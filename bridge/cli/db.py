@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from bridge.flask_glue import settings_of
+
 
 def init_db(config: dict | None = None, catalogue_file: str | None = None) -> dict[str, int] | None:
     """Migrate to head, then load a catalogue (the default one when the DB has no currency yet)."""
@@ -15,7 +17,7 @@ def init_db(config: dict | None = None, catalogue_file: str | None = None) -> di
     engine = app.extensions["bridge_db"]["engine"]
     db.upgrade(engine)
     factory = app.extensions["bridge_db"]["session_factory"]
-    path = catalogue_file or app.config.get("CATALOGUE_FILE") or None
+    path = catalogue_file or settings_of(app).catalogue_file or None
     with factory() as session, session.begin():
         if path:
             return catalogue.load_toml(session, path, actor="cli")
@@ -52,7 +54,7 @@ def register(group: click.Group) -> None:
         from bridge.cli import make_app
         from bridge.errors import BridgeError
 
-        url = make_app().config["DATABASE_URL"]  # a URL that cannot work stops here, in one line
+        url = settings_of(make_app()).database_url  # a URL that cannot work stops here, in one line
         try:
             counts = init_db(catalogue_file=catalogue_file)
         except BridgeError as exc:

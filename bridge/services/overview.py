@@ -92,7 +92,8 @@ def overview(session: Session, *, today: date) -> Overview:
     if open_rows:
         for invoice_id, amount in session.execute(select(Transaction.invoice_id, Transaction.amount_in)
                                                   .where(Transaction.invoice_id.in_([r[0] for r in open_rows]))):
-            paid[invoice_id] += Decimal(amount)
+            if invoice_id is not None:
+                paid[invoice_id] += Decimal(amount)
     for invoice_id, currency_id, total, credit, duedate in open_rows:
         owed = max(Decimal(total) - Decimal(credit) - paid[invoice_id], Decimal(0))
         entry = rev(currencies[currency_id])

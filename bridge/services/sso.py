@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from bridge.errors import BridgeError
 from bridge.models import Client
 from bridge.services import audit, provisioning
-from bridge.services.solusvm_client import SolusVMClient, SolusVMError, SolusVMNotFound
+from bridge.services.ports import SolusVM
+from bridge.services.solusvm_client import SolusVMError, SolusVMNotFound
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ class SSOError(BridgeError):
     """The client cannot be logged in to SolusVM; ``message`` is meant for the client."""
 
 
-def login_url(session: Session, client_id: int, solus: SolusVMClient, template: str | None = None, *,
+def login_url(session: Session, client_id: int, solus: SolusVM, template: str | None = None, *,
               actor: str | None = None) -> str:
     """A one-time login link for the client's SolusVM user, or ``SSOError`` saying why not."""
     client = session.get(Client, client_id)

@@ -208,5 +208,5 @@ def validate_login(ctx: ActionContext) -> dict[str, Any]:
     good = check_password_hash(stored or _DUMMY_HASH, data["password2"]) and bool(stored)
     if not good or client is None:
         raise ValidationFailed("Email or Password Invalid")
-    return {"userid": sid(client.id), "passwordhash": login_token(str(ctx.config["SECRET_KEY"]), client),
+    return {"userid": sid(client.id), "passwordhash": login_token(ctx.settings.secret_key, client),
             "twoFactorEnabled": "false"}
