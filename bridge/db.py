@@ -12,8 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
@@ -71,8 +76,6 @@ def url_problem(url: str) -> str | None:
     ``postgresql://`` URL that would ask for psycopg2 (this package ships psycopg 3), text
     that is not a URL, and a driver that is not installed.
     """
-    from sqlalchemy.exc import ArgumentError
-
     shown = url
     try:
         parsed = make_url(url)
@@ -108,9 +111,6 @@ def schema_problem(engine: Engine) -> str | None:
     ``NOT_INITIALISED`` when it has no tables yet or is behind the code; a connection
     failure is described by ``error_line``.
     """
-    from alembic.script import ScriptDirectory
-    from sqlalchemy.exc import SQLAlchemyError
-
     try:
         current = current_revision(engine)
     except SQLAlchemyError as exc:
@@ -146,8 +146,6 @@ def lock_row(session: Session, obj: Any) -> None:
 
 def alembic_config(engine: Engine) -> Any:
     """A programmatic Alembic config pointing at the packaged migrations."""
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -156,8 +154,6 @@ def alembic_config(engine: Engine) -> Any:
 
 def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (default: the newest)."""
-    from alembic import command
-
     owned = isinstance(engine_or_url, str)
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     cfg = alembic_config(engine)
@@ -172,7 +168,5 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()

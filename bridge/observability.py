@@ -38,14 +38,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from sqlalchemy import func, select
 from werkzeug.datastructures import Headers
 
 from bridge import metrics
 from bridge.flask_glue import current_settings, settings_of
 from bridge.logs import REQUEST_ID, REQUEST_ID_HEADER, configure_logging, sane_request_id
+from bridge.models import Invoice, Outbox
 from bridge.settings import Settings, parse_networks
 
 # Endpoints whose latency is GetTokenPricing's (the WHMCS endpoint counts only for that action).
@@ -66,10 +68,6 @@ class DatabaseCollector(Collector):
         self.engine = engine
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from sqlalchemy import func, select
-
-        from bridge.models import Invoice, Outbox
-
         up = GaugeMetricFamily("bridge_database_up", "1 when the database answered the scrape's queries")
         pending = GaugeMetricFamily("bridge_outbox_pending", "SolusVM changes waiting in the outbox, by status",
                                     labels=["status"])
@@ -96,8 +94,6 @@ class DatabaseCollector(Collector):
 def exposition(engine: Any) -> bytes:
     """The Prometheus text for this process (or all worker processes) plus the database gauges."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         text = generate_latest(registry)

@@ -14,15 +14,22 @@ from __future__ import annotations
 import hmac
 import logging
 import os
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import click
+import requests
+from alembic.script import ScriptDirectory
 from flask import Flask
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bridge import settings
+from bridge import db, settings
+from bridge.models import Currency
 from bridge.services.ratelimit import parse_limit, parse_limits
 from bridge.services.solusvm_client import SolusVMError, connect
 from bridge.settings import Settings
@@ -142,13 +149,7 @@ def check_security(config: Settings, report: Report) -> None:
 
 def check_database(config: Settings, report: Report) -> None:
     """Reachable, at the newest migration, with a catalogue."""
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import select, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from bridge import db
-    from bridge.models import Currency
 
     url = config.database_url
     try:
@@ -233,8 +234,6 @@ def check_solusvm(config: Settings, report: Report) -> None:
 
 def check_live(config: Settings, report: Report) -> None:
     """POST GetTokenPricing to the running bridge: the token must be accepted (unknown userid → 404)."""
-    import requests
-
     url = config.system_url.rstrip("/") + PRICING_PATH
     try:
         resp = requests.post(url, data={"action": "GetTokenPricing", "token": config.pricing_token,
@@ -286,8 +285,6 @@ def register(group: click.Group) -> None:
     @click.option("--live", is_flag=True, help="Also POST GetTokenPricing to the running bridge at SYSTEM_URL.")
     def check_config(config_file: str | None, skip_solusvm: bool, live: bool) -> None:
         """Validate the configuration and test the database, SolusVM and the pricing token."""
-        import tomllib
-
         logging.getLogger("bridge").setLevel(logging.WARNING)  # the client's retry lines are noise here
         try:
             config = load(config_file)

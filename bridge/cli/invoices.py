@@ -17,9 +17,12 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge.cli import cli_logging, make_app
 from bridge.flask_glue import settings_of
+from bridge.services import invoicing
 from bridge.services.mailer import Mailer
 from bridge.services.solusvm_client import SolusVMClient, connect
+from contracts.rules import parse_period
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -92,10 +95,6 @@ def register(group: click.Group) -> None:
     @click.option("--no-mail", is_flag=True, help="Do not e-mail the invoices.")
     def generate_cmd(period: str, no_mail: bool) -> None:
         """Invoice every client for its SolusVM usage in PERIOD (safe to rerun)."""
-        from bridge.cli import cli_logging, make_app
-        from bridge.services import invoicing
-        from contracts.rules import parse_period
-
         try:
             year, month = parse_period(period)
         except ValueError as exc:

@@ -53,6 +53,7 @@ from bridge.services import audit, invoice_document, invoices, locks, pricing
 from bridge.services.mailer import MailError
 from bridge.services.money_format import format_money
 from bridge.services.ports import Mailer, SolusVM
+from bridge.services.solusvm_client import SolusVMError
 from bridge.services.unit_of_work import UnitOfWork
 from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items, usage_items_so_far
 from bridge.services.usage_lines import item_lines, line_price
@@ -225,8 +226,6 @@ def _fetch(solus: SolusVM, year: int, month: int, spool: _Spool, summary: RunSum
     failed (harmless). Raises :class:`UsageUnavailable` when not even the user list can be
     read whole.
     """
-    from bridge.services.solusvm_client import SolusVMError
-
     try:
         servers: set[int] = set()
         for item in iter_usage_items(solus, year, month, per_page=per_page, complete=True):
@@ -274,8 +273,6 @@ def _once(item: UsageItem, seen: set[int]) -> None:
 
 def _user_list(solus: SolusVM, per_page: int) -> list[tuple[int, int | None]]:
     """Every SolusVM user as ``(id, billing id)``, read whole at ``per_page`` (re-read on failure)."""
-    from bridge.services.solusvm_client import SolusVMError
-
     for attempt in range(USER_LIST_ATTEMPTS):
         try:
             # Only (id, billing id) pairs are kept: small, and the list must be complete

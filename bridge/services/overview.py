@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.models import Client, Currency, Invoice, InvoiceItem, SolusVMHold, Transaction
+from bridge.services.provisioning import desired_status
 
 OPEN = ("Unpaid", "Overdue", "Payment Pending", "Collections")
 NOT_REVENUE = ("Draft", "Cancelled", "Refunded")
@@ -122,8 +123,6 @@ def overview(session: Session, *, today: date) -> Overview:
 
 def clients_by_status(session: Session) -> dict[str, int]:
     """How many clients SolusVM should show as active, locked and suspended (closed ones are suspended)."""
-    from bridge.services.provisioning import desired_status
-
     counts = dict.fromkeys(STATUSES, 0)
     held = set(session.scalars(select(SolusVMHold.client_id)))
     for client_id, status in session.execute(select(Client.id, Client.status)):

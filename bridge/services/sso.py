@@ -19,10 +19,10 @@ from bridge.models import Client
 from bridge.services import audit, provisioning
 from bridge.services.ports import SolusVM
 from bridge.services.solusvm_client import SolusVMError, SolusVMNotFound
+from bridge.settings import SolusVMSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPLATE = "{solusvm_url}/auth/by_token?token={token}"
 
 
 class SSOError(BridgeError):
@@ -56,7 +56,7 @@ def login_url(session: Session, client_id: int, solus: SolusVM, template: str | 
                  {"solusvm_user_id": client.solusvm_user_id})
     log.info("issued a SolusVM login link for client %s", client.id)  # never the link: it holds the token
     try:
-        return (template or DEFAULT_TEMPLATE).format(solusvm_url=solus.base_url, token=quote(token, safe=""),
+        return (template or SolusVMSettings.login_url_template).format(solusvm_url=solus.base_url, token=quote(token, safe=""),
                                                      user_id=client.solusvm_user_id, client_id=client.id)
     except (KeyError, IndexError, ValueError):
         # A bad SOLUSVM_LOGIN_URL_TEMPLATE: say so without echoing anything that holds the token.

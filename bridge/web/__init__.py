@@ -16,18 +16,20 @@ from flask_wtf.csrf import CSRFError
 
 from bridge.errors import WebError
 from bridge.flask_glue import settings_of
+from bridge.services.pricing import plain
 from bridge.services.ratelimit import RateLimited
-from bridge.web.common import csrf  # the one CSRFProtect, used by our blueprints
+from bridge.web import admin, auth, clientarea, headers, signup, whmcs_sso
+from bridge.web.common import (
+    csrf,  # the one CSRFProtect, used by our blueprints
+    current_admin,
+    current_client,
+)
 from bridge.web.common import error_page as _error_page
+from bridge.web.formatting import format_money, format_when
 
 
 def init_app(app: Flask) -> None:
     """Register the web pages on the bridge app."""
-    from bridge import models as _models  # noqa: F401 - tables join the shared metadata
-    from bridge.services.pricing import plain
-    from bridge.web import admin, auth, clientarea, headers, signup, whmcs_sso
-    from bridge.web.formatting import format_money, format_when
-
     csrf.init_app(app)
     headers.init_app(app)
     blueprints: list[Blueprint] = [signup.bp, auth.bp, clientarea.bp, admin.bp, whmcs_sso.bp]
@@ -40,8 +42,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        from bridge.web.common import current_admin, current_client
-
         return {"site_name": settings_of(app).web.site_name, "current_client": current_client,
                 "current_admin": current_admin}
 
