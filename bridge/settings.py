@@ -115,9 +115,9 @@ INTS = ("INVOICE_DUE_DAYS", "INVOICE_CATCHUP_MONTHS", "OVERDUE_LOCK_DAYS", "OVER
         "WEB_SOLUSVM_RETRIES", "MAIL_PORT", "SIGNUP_LINK_MAX_AGE", "PASSWORD_RESET_MAX_AGE",
         "OUTBOX_MAX_ATTEMPTS", "OUTBOX_RETRY_SECONDS", "USAGE_PER_PAGE", "SOLUSVM_LIMIT_GROUP_ID")
 #: Seconds > 0.
-POSITIVE_SECONDS = ("SOLUSVM_TIMEOUT", "MAIL_TIMEOUT", "HEALTH_SOLUSVM_TIMEOUT", "SOLUSVM_REQUEST_BUDGET")
+POSITIVE_SECONDS = ("SOLUSVM_TIMEOUT", "MAIL_TIMEOUT", "HEALTH_SOLUSVM_TIMEOUT")
 #: Seconds >= 0.
-FLOATS = ("INVOICE_PAUSE", "HEALTH_SOLUSVM_TTL")
+FLOATS = ("INVOICE_PAUSE", "HEALTH_SOLUSVM_TTL", "SOLUSVM_REQUEST_BUDGET")
 BOOLS = tuple(key for key, default in KEYS.items() if isinstance(default, bool))
 CHOICES = {"LOG_FORMAT": ("json", "text"), "LOG_LEVEL": ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
            "INVOICE_ON_MISMATCH": ("hold", "solusvm"), "SESSION_COOKIE_SAMESITE": ("Lax", "Strict", "None")}
@@ -556,7 +556,8 @@ def from_values(values: Mapping[str, Any], instance_path: str | os.PathLike[str]
             limit_group_id=_int(merged, "SOLUSVM_LIMIT_GROUP_ID"), role_ids=_role_ids(merged.get("SOLUSVM_ROLE_IDS")),
             login_url_template=_text(merged, "SOLUSVM_LOGIN_URL_TEMPLATE"),
             sync_lock_unknown=flag("SYNC_LOCK_UNKNOWN"),
-            health_ttl=float(num("HEALTH_SOLUSVM_TTL")), health_timeout=float(num("HEALTH_SOLUSVM_TIMEOUT"))),
+            health_ttl=float(num("HEALTH_SOLUSVM_TTL") or KEYS["HEALTH_SOLUSVM_TTL"]),  # 0: the default, as before
+            health_timeout=float(num("HEALTH_SOLUSVM_TIMEOUT"))),
         outbox=OutboxSettings(max_attempts=num("OUTBOX_MAX_ATTEMPTS"), retry_seconds=num("OUTBOX_RETRY_SECONDS")),
         overdue=OverdueSettings(lock_days=num("OVERDUE_LOCK_DAYS"), suspend_days=num("OVERDUE_SUSPEND_DAYS")),
         invoicing=InvoicingSettings(
