@@ -104,11 +104,12 @@ def make_db(path: Path, n: int) -> str:
     from bridge import db
     from bridge.models import Client, Currency
     from bridge.services import catalogue
+    from bridge.services.unit_of_work import make_session_factory  # noqa: E402
 
     url = f"sqlite:///{path}"
     engine = db.make_engine(url)
     db.upgrade(engine)
-    factory = db.make_session_factory(engine)
+    factory = make_session_factory(engine)
     with factory() as s, s.begin():
         catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="bench")
         usd = s.scalar(select(Currency.id).where(Currency.code == "USD"))

@@ -33,6 +33,7 @@ from bench.benchlib import PRICING_LUA, alternate, free_port, stop, wait_http, w
 from bridge import db  # noqa: E402
 from bridge.models import Client  # noqa: E402
 from bridge.services import catalogue  # noqa: E402
+from bridge.services.unit_of_work import make_session_factory  # noqa: E402
 
 TOKEN = "bench-token"
 N_CLIENTS = 10_000
@@ -41,7 +42,7 @@ N_CLIENTS = 10_000
 def prepare(url: str) -> None:
     db.upgrade(url)
     engine = db.make_engine(url)
-    factory = db.make_session_factory(engine)
+    factory = make_session_factory(engine)
     with factory() as s, s.begin():
         catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="bench")
         catalogue.load_catalogue(s, {

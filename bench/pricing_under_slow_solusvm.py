@@ -79,11 +79,12 @@ def make_db(path: Path, n: int) -> str:
     from bridge.models import Client, Currency
     from bridge.services import accounts, catalogue
     from bridge.services.clients import hash_password
+    from bridge.services.unit_of_work import make_session_factory  # noqa: E402
 
     url = f"sqlite:///{path}"
     engine = db.make_engine(url)
     db.upgrade(engine)
-    factory = db.make_session_factory(engine)
+    factory = make_session_factory(engine)
     pw = hash_password(PASSWORD)
     now = datetime.now(UTC)
     with factory() as s, s.begin():

@@ -18,7 +18,6 @@ from flask import Flask, Response, abort, current_app, request
 from bridge.api.whmcs import envelope
 from bridge.web.common import error_page
 
-DEFAULT_MAX_CONTENT_LENGTH = 1024 * 1024  # GetTokenPricing needs ~100 bytes, WHMCS calls a few kB
 MESSAGE = "Request body too large"
 
 
@@ -72,8 +71,7 @@ def too_large(_exc: Exception) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    """Apply the limit (default 1 MiB when the setting is missing or empty) to every request."""
-    value = app.config.get("MAX_CONTENT_LENGTH")
-    app.config["MAX_CONTENT_LENGTH"] = int(value) if value not in (None, "") else DEFAULT_MAX_CONTENT_LENGTH
+    """Apply ``MAX_CONTENT_LENGTH`` (the settings put it in ``app.config``, where Flask reads it
+    too; 1 MiB by default) to every request."""
     app.before_request(_check_size)
     app.register_error_handler(413, too_large)

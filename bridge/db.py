@@ -3,8 +3,8 @@
 ``make_engine`` tunes SQLite (WAL, foreign keys, busy timeout) and PostgreSQL (a small
 pool with pre-ping); ``upgrade`` runs the Alembic migrations packaged in
 ``bridge/migrations`` without any ``alembic.ini``, so ``solus-bridge init-db`` works from
-any directory and from an installed wheel. Inside a Flask request ``get_session()`` gives
-the request's session, closed at teardown.
+any directory and from an installed wheel. Flask-free: the request's session (``get_session``)
+is ``bridge.flask_glue``'s.
 """
 
 from __future__ import annotations
@@ -12,9 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -71,8 +76,6 @@ def url_problem(url: str) -> str | None:
     ``postgresql://`` URL that would ask for psycopg2 (this package ships psycopg 3), text
     that is not a URL, and a driver that is not installed.
     """
-    from sqlalchemy.exc import ArgumentError
-
     shown = url
     try:
         parsed = make_url(url)
@@ -108,9 +111,6 @@ def schema_problem(engine: Engine) -> str | None:
     ``NOT_INITIALISED`` when it has no tables yet or is behind the code; a connection
     failure is described by ``error_line``.
     """
-    from alembic.script import ScriptDirectory
-    from sqlalchemy.exc import SQLAlchemyError
-
     try:
         current = current_revision(engine)
     except SQLAlchemyError as exc:
@@ -121,19 +121,6 @@ def schema_problem(engine: Engine) -> str | None:
     if current != head:
         return f"database at revision {current}, the code needs {head}: run solus-bridge init-db"
     return None
-
-
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory; objects stay usable after commit (expire_on_commit=False).
-
-    Its sessions bump the catalogue version whenever the catalogue changes (see
-    ``bridge.services.catalogue.auto_bump``), so GetTokenPricing's cache stays correct.
-    """
-    from bridge.services.catalogue import auto_bump
-
-    factory = sessionmaker(bind=engine, expire_on_commit=False, future=True)
-    event.listen(factory, "before_flush", auto_bump)
-    return factory
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
@@ -159,8 +146,6 @@ def lock_row(session: Session, obj: Any) -> None:
 
 def alembic_config(engine: Engine) -> Any:
     """A programmatic Alembic config pointing at the packaged migrations."""
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
@@ -169,8 +154,6 @@ def alembic_config(engine: Engine) -> Any:
 
 def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
     """Migrate the database to ``revision`` (default: the newest)."""
-    from alembic import command
-
     owned = isinstance(engine_or_url, str)
     engine = make_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     cfg = alembic_config(engine)
@@ -185,51 +168,5 @@ def upgrade(engine_or_url: Engine | str, revision: str = "head") -> None:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at, or None when it was never migrated."""
-    from alembic.runtime.migration import MigrationContext
-
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
-
-
-# --- Flask integration -----------------------------------------------------------------
-
-
-def init_app(app: Any) -> None:
-    """Attach engine and session factory to ``app.extensions['bridge_db']``.
-
-    A URL that cannot work (see ``url_problem``) is a ValueError naming the fix.
-    """
-    problem = url_problem(app.config["DATABASE_URL"])
-    if problem:
-        raise ValueError(problem)
-    engine = make_engine(app.config["DATABASE_URL"])
-    app.extensions["bridge_db"] = {"engine": engine, "session_factory": make_session_factory(engine)}
-    app.teardown_appcontext(_remove_session)
-
-
-def get_session() -> Session:
-    """The current request's session (created on first use, closed at teardown)."""
-    from flask import current_app, g
-
-    session = g.get("_bridge_session")
-    if session is None:
-        session = current_app.extensions["bridge_db"]["session_factory"]()
-        g._bridge_session = session
-    return session
-
-
-def get_engine() -> Engine:
-    """The app's engine (inside an app context)."""
-    from flask import current_app
-
-    return current_app.extensions["bridge_db"]["engine"]
-
-
-def _remove_session(exc: BaseException | None) -> None:
-    from flask import g
-
-    session = g.pop("_bridge_session", None)
-    if session is not None:
-        if exc is not None:
-            session.rollback()
-        session.close()

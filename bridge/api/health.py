@@ -20,8 +20,10 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bridge.db import get_session
+from bridge.db import schema_problem
+from bridge.flask_glue import current_settings, get_engine, get_session
 from bridge.services.solusvm_client import SolusVMClient, SolusVMError
+from bridge.settings import SolusVMSettings
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
@@ -30,10 +32,10 @@ log = logging.getLogger(__name__)
 class SolusVMProbe:
     """A cached reachability check of the configured SolusVM API."""
 
-    def __init__(self, config: Any) -> None:
-        self.config = config
-        self.ttl = float(config.get("HEALTH_SOLUSVM_TTL") or 30)
-        self.timeout = float(config.get("HEALTH_SOLUSVM_TIMEOUT") or 2)
+    def __init__(self, settings: SolusVMSettings) -> None:
+        self.settings = settings
+        self.ttl = settings.health_ttl
+        self.timeout = settings.health_timeout
         self._lock = threading.Lock()
         self._result: dict[str, Any] | None = None
         self._checked = 0.0
@@ -41,8 +43,7 @@ class SolusVMProbe:
     def _check(self) -> dict[str, Any]:
 
         try:
-            client = SolusVMClient(str(self.config.get("SOLUSVM_URL")), str(self.config.get("SOLUSVM_API_TOKEN") or ""),
-                                   timeout=self.timeout, retries=0)
+            client = SolusVMClient(self.settings.url, self.settings.api_token, timeout=self.timeout, retries=0)
             client.account()
         except SolusVMError as exc:
             # The message names method, path and status only; never the token.
@@ -53,7 +54,7 @@ class SolusVMProbe:
 
     def status(self) -> dict[str, Any]:
         """``{"state": ok|unreachable|not configured, "checked_seconds_ago": n, ...}``."""
-        if not self.config.get("SOLUSVM_URL"):
+        if not self.settings.configured:
             return {"state": "not configured"}
         now = time.monotonic()
         if self._result is None or now - self._checked >= self.ttl:
@@ -73,7 +74,7 @@ def _probe() -> SolusVMProbe:
     ext = current_app.extensions
     probe = ext.get("bridge_solusvm_probe")
     if probe is None:
-        probe = ext["bridge_solusvm_probe"] = SolusVMProbe(current_app.config)
+        probe = ext["bridge_solusvm_probe"] = SolusVMProbe(current_settings().solusvm)
     return probe
 
 
@@ -93,8 +94,6 @@ def healthz():  # type: ignore[no-untyped-def]
         return jsonify(status="error", database="unreachable", **extra), 503
     if not current_app.extensions.get("bridge_schema_ok"):
         # Checked until it is right once (a migrated database stays migrated while we run).
-        from bridge.db import get_engine, schema_problem
-
         problem = schema_problem(get_engine())
         if problem:
             return jsonify(status="error", database=problem, **extra), 503

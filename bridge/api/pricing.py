@@ -15,8 +15,8 @@ from typing import Any, cast
 from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
-from bridge.db import get_engine
 from bridge.errors import AuthFailed, BridgeError, NotFound, ValidationFailed
+from bridge.flask_glue import current_settings, get_engine
 from bridge.services.pricing import token_pricing_fast
 from bridge.services.ratelimit import FailureThrottle, RateLimited
 from contracts.billing import TokenPricingRequestSchema, TokenPricingResponseSchema
@@ -44,7 +44,7 @@ def check_token(given: Any) -> None:
         raise TokenThrottled(retry_after)
     if given is not None and not isinstance(given, str):
         _wrong_token(remote)
-    expected = current_app.config.get("PRICING_TOKEN") or ""
+    expected = current_settings().pricing_token
     if expected and not hmac.compare_digest((given or "").encode(), expected.encode()):
         _wrong_token(remote)
 
@@ -65,8 +65,7 @@ _token_throttle = FailureThrottle("pricing_token")
 def _wrong_token(remote: str) -> None:
     """Count a wrong token for ``remote``, then refuse it (TokenThrottled once over the limit)."""
     try:
-        _token_throttle.fail(get_engine(), remote, str(current_app.config.get("RATE_LIMIT_PRICING_TOKEN")
-                                                       or "20/60"))
+        _token_throttle.fail(get_engine(), remote, current_settings().rate_limit_pricing_token)
     except RateLimited as exc:
         raise TokenThrottled(exc.retry_after) from None
     raise AuthFailed("Invalid token")

@@ -10,25 +10,26 @@ import logging
 from typing import Any
 
 import click
+from flask import Flask
+
+from bridge.app import create_app
+from bridge.db import schema_problem
+from bridge.logs import RequestIdFilter
 
 SUBCOMMAND_MODULES = ["db", "clients", "credentials", "serve", "users", "invoices", "invoice_show", "cron", "demo", "check_config", "admin"]
 
 
-def make_app(config: dict[str, Any] | None = None) -> Any:
+def make_app(config: dict[str, Any] | None = None) -> Flask:
     """The Flask app the commands work on (config from the environment as usual)."""
-    from bridge import create_app
-
     try:
         return create_app(config)
     except ValueError as exc:  # a setting that cannot work: say which, without a traceback
         raise click.ClickException(f"configuration: {exc}") from None
 
 
-def database_ready(app: Any) -> None:
+def database_ready(app: Flask) -> None:
     """Refuse to go on (one line, exit 1) unless the app's database is reachable and migrated."""
-    from bridge import db
-
-    problem = db.schema_problem(app.extensions["bridge_db"]["engine"])
+    problem = schema_problem(app.extensions["bridge_db"]["engine"])
     if problem:
         raise click.ClickException(problem)
 
@@ -36,11 +37,9 @@ def database_ready(app: Any) -> None:
 def cli_logging() -> None:
     """Plain log lines for long-running commands, each with the run's request id.
 
-    The id is the one sent to SolusVM as ``X-Request-ID`` (bridge.observability), so a
+    The id is the one sent to SolusVM as ``X-Request-ID`` (bridge.logs), so a
     cron run's lines can be matched with SolusVM's logs.
     """
-    from bridge.observability import RequestIdFilter
-
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RequestIdFilter) for f in handler.filters):

@@ -5,6 +5,12 @@ the WHMCS API's username + md5(password) log-in);
 from __future__ import annotations
 
 import click
+from sqlalchemy import select
+
+from bridge.cli import make_app
+from bridge.errors import BridgeError, WebError
+from bridge.models import Admin
+from bridge.services import accounts, audit, web_sessions
 
 
 def register(group: click.Group) -> None:
@@ -18,10 +24,6 @@ def register(group: click.Group) -> None:
                   help="Password (prompted when omitted). An existing admin's password is replaced.")
     def create(name: str, password: str) -> None:
         """Create an admin, or set a new password for an existing one."""
-        from bridge.cli import make_app
-        from bridge.errors import BridgeError, WebError
-        from bridge.services import accounts
-
         app = make_app()
         factory = app.extensions["bridge_db"]["session_factory"]
         try:
@@ -39,11 +41,7 @@ def register(group: click.Group) -> None:
     @click.option("--name", required=True, help="Log-in name of the admin who lost their authenticator.")
     def reset_2fa(name: str) -> None:
         """Turn an admin's two-factor log-in off (they enrol again at the next log-in if it is required)."""
-        from sqlalchemy import select
 
-        from bridge.cli import make_app
-        from bridge.models import Admin
-        from bridge.services import audit, web_sessions
 
         app = make_app()
         factory = app.extensions["bridge_db"]["session_factory"]

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy import select
+
+from bridge.cli import make_app
+from bridge.errors import BridgeError
+from bridge.models import Currency
+from bridge.services import clients
 
 
 def register(group: click.Group) -> None:
@@ -21,12 +27,7 @@ def register(group: click.Group) -> None:
     def create(email: str, firstname: str, lastname: str, currency_code: str | None, country: str,
                state: str) -> None:
         """Create a client and print its id (the userid GetTokenPricing and the WHMCS API use)."""
-        from sqlalchemy import select
 
-        from bridge.cli import make_app
-        from bridge.errors import BridgeError
-        from bridge.models import Currency
-        from bridge.services import clients
 
         app = make_app()
         factory = app.extensions["bridge_db"]["session_factory"]

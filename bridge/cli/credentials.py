@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import click
 
+from bridge.cli import make_app
+from bridge.errors import BridgeError
+from bridge.services import credentials
+
 
 def register(group: click.Group) -> None:
     @group.group("credentials")
@@ -15,10 +19,6 @@ def register(group: click.Group) -> None:
     @click.option("--allowed-ips", default="", help="Comma-separated IPs/CIDRs allowed to use it (default: any).")
     def create(name: str, allowed_ips: str) -> None:
         """Print a new identifier and secret (shown once; only a hash is stored)."""
-        from bridge.cli import make_app
-        from bridge.errors import BridgeError
-        from bridge.services import credentials
-
         app = make_app()
         factory = app.extensions["bridge_db"]["session_factory"]
         try:
@@ -33,10 +33,6 @@ def register(group: click.Group) -> None:
     @click.argument("identifier")
     def revoke(identifier: str) -> None:
         """Revoke a credential by identifier."""
-        from bridge.cli import make_app
-        from bridge.errors import BridgeError
-        from bridge.services import credentials
-
         app = make_app()
         factory = app.extensions["bridge_db"]["session_factory"]
         try:

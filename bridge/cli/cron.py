@@ -13,6 +13,12 @@ from datetime import date
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from bridge import logs
+from bridge.cli import cli_logging, make_app
+from bridge.cli.invoices import ProgressReporter, database_message, mail_wording, services
+from bridge.flask_glue import settings_of
+from bridge.services import cron, locks
+
 EXIT_FAILED = 1
 EXIT_LOCKED = 75
 
@@ -25,11 +31,6 @@ def register(group: click.Group) -> None:
     def cron_cmd(when: str | None, no_mail: bool) -> None:
         """Apply the overdue rules, send pending SolusVM changes and invoice every ended month
         without a completed run (last month on the 1st; a missed or unfinished one any day)."""
-        from bridge import observability
-        from bridge.cli import cli_logging, make_app
-        from bridge.cli.invoices import ProgressReporter, database_message, mail_wording, services
-        from bridge.services import cron, locks
-
         if when is None:
             today = cron.today_utc()
         else:
@@ -44,8 +45,8 @@ def register(group: click.Group) -> None:
         factory, solus, mailer = services(app)
         progress = ProgressReporter("invoicing")
         try:
-            with observability.run_context("cron"):  # one id for the run's log lines and SolusVM calls
-                summary = cron.run_daily(app.config, today=today, session_factory=factory, solus=solus,
+            with logs.run_context("cron"):  # one id for the run's log lines and SolusVM calls
+                summary = cron.run_daily(settings_of(app), today=today, session_factory=factory, solus=solus,
                                          mailer=None if no_mail else mailer, out=click.echo, progress=progress)
         except locks.LockHeld as exc:
             click.echo(f"cron: {exc}", err=True)

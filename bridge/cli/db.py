@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from bridge import db
+from bridge.cli import make_app
+from bridge.errors import BridgeError
+from bridge.flask_glue import settings_of
+from bridge.services import catalogue
 
 
 def init_db(config: dict | None = None, catalogue_file: str | None = None) -> dict[str, int] | None:
     """Migrate to head, then load a catalogue (the default one when the DB has no currency yet)."""
-    from bridge import db
-    from bridge.cli import make_app
-    from bridge.services import catalogue
-
     app = make_app(config)
     engine = app.extensions["bridge_db"]["engine"]
     db.upgrade(engine)
     factory = app.extensions["bridge_db"]["session_factory"]
-    path = catalogue_file or app.config.get("CATALOGUE_FILE") or None
+    path = catalogue_file or settings_of(app).catalogue_file or None
     with factory() as session, session.begin():
         if path:
             return catalogue.load_toml(session, path, actor="cli")
@@ -26,12 +32,8 @@ def init_db(config: dict | None = None, catalogue_file: str | None = None) -> di
 
 def where(url: str) -> str:
     """The database as a person looks for it: the file of a SQLite URL, else the URL without password."""
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        import os
-
         return os.path.abspath(parsed.database)
     return parsed.render_as_string(hide_password=True)
 
@@ -46,13 +48,7 @@ def register(group: click.Group) -> None:
         The database is BRIDGE_DATABASE_URL, by default SQLite in the instance folder
         (the command prints the path).
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from bridge import db
-        from bridge.cli import make_app
-        from bridge.errors import BridgeError
-
-        url = make_app().config["DATABASE_URL"]  # a URL that cannot work stops here, in one line
+        url = settings_of(make_app()).database_url  # a URL that cannot work stops here, in one line
         try:
             counts = init_db(catalogue_file=catalogue_file)
         except BridgeError as exc:

@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import click
 
+from bridge.billing import format_money
+from bridge.cli import database_ready, make_app
+from bridge.errors import BridgeError
+from bridge.services import invoices as invoice_service
+from bridge.services.invoice_document import document
+
 
 def register(group: click.Group) -> None:
     invoices_group = group.commands["invoices"]
@@ -19,12 +25,6 @@ def register(group: click.Group) -> None:
                   help="Also write the invoice's PDF (the one the client area offers) to this file.")
     def show_cmd(invoice_id: int, pdf_file: str | None) -> None:
         """Print an invoice: lines, subtotal, named taxes, total, balance and how to pay."""
-        from bridge.billing import format_money
-        from bridge.cli import database_ready, make_app
-        from bridge.errors import BridgeError
-        from bridge.services import invoices as invoice_service
-        from bridge.services.invoice_document import document
-
         app = make_app()
         database_ready(app)
         factory = app.extensions["bridge_db"]["session_factory"]
@@ -59,6 +59,7 @@ def register(group: click.Group) -> None:
             if doc.is_open and doc.balance > 0 and doc.payment_instructions:
                 click.echo(f"\nHow to pay: {doc.payment_instructions}")
             if pdf_file:
+                # Imported here: the PDF renderer loads WeasyPrint (Pango), slow and needed only for --pdf.
                 from bridge.web.pdf import invoice_pdf
 
                 with app.test_request_context():

@@ -13,7 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.cli import cli_logging, make_app
+from bridge.flask_glue import settings_of
+from bridge.services import invoicing
+from bridge.services.mailer import Mailer
+from bridge.services.solusvm_client import SolusVMClient, connect
+from contracts.solusvm_usage import parse_period
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -49,21 +58,18 @@ class ProgressReporter:
             self._bar = None
 
 
-def services(app: Any) -> tuple[Any, Any, Any]:
+def services(app: Flask) -> tuple[sessionmaker[Session], SolusVMClient, Mailer]:
     """The session factory, SolusVM client and mailer of an app (``click.UsageError`` if SolusVM is unset)."""
-    from bridge.services.mailer import Mailer
-    from bridge.services.solusvm_client import client_from_config
-
-    factory = app.extensions["bridge_db"]["session_factory"]
+    settings = settings_of(app)
+    factory: sessionmaker[Session] = app.extensions["bridge_db"]["session_factory"]
     try:
-        solus = client_from_config(app.config)
+        solus = connect(settings.solusvm, settings.outbox)
     except ValueError as exc:
         raise click.UsageError(f"{exc} (set BRIDGE_SOLUSVM_URL and BRIDGE_SOLUSVM_API_TOKEN)") from None
-    mail_config = {"INSTANCE_PATH": app.instance_path, **app.config}
-    return factory, solus, Mailer.from_config(mail_config)
+    return factory, solus, Mailer(settings.mail)
 
 
-def mail_wording(text: str, mailer: Any) -> str:
+def mail_wording(text: str, mailer: Mailer | None) -> str:
     """Say where invoice mail went: "written to the outbox <dir>" when no SMTP server is set."""
     settings = getattr(mailer, "settings", None)
     if mailer is None or settings is None or settings.server:
@@ -89,10 +95,6 @@ def register(group: click.Group) -> None:
     @click.option("--no-mail", is_flag=True, help="Do not e-mail the invoices.")
     def generate_cmd(period: str, no_mail: bool) -> None:
         """Invoice every client for its SolusVM usage in PERIOD (safe to rerun)."""
-        from bridge.cli import cli_logging, make_app
-        from bridge.services import invoicing
-        from contracts.solusvm_usage import parse_period
-
         try:
             year, month = parse_period(period)
         except ValueError as exc:
@@ -102,7 +104,7 @@ def register(group: click.Group) -> None:
         factory, solus, mailer = services(app)
         progress = ProgressReporter(f"invoicing {period}")
         try:
-            summary = invoicing.generate_period(factory, solus, year, month, config=app.config,
+            summary = invoicing.generate_period(factory, solus, year, month, settings=settings_of(app),
                                                 mailer=None if no_mail else mailer, progress=progress)
         except invoicing.PeriodNotOver as exc:
             raise click.BadParameter(str(exc), param_hint="--period") from None

@@ -32,6 +32,8 @@ from typing import Any
 
 import click
 
+from bridge.cli import database_ready, make_app
+
 log = logging.getLogger("bridge.serve")
 
 # granian treats a worker that dies within 5.5 s of being (re)started as a crash loop and
@@ -91,8 +93,6 @@ def _kill_this_worker() -> None:
 
 def worker_app(timeout: float) -> Any:
     """The WSGI callable of one worker process (granian calls this in each worker)."""
-    from bridge.cli import make_app
-
     return RequestDeadline(make_app(), timeout)
 
 
@@ -140,10 +140,10 @@ def register(group: click.Group) -> None:
                   help="seconds a request may run before its worker is killed and replaced")
     def serve(host: str, port: int, workers: int, timeout: int) -> None:
         """Serve the bridge (granian, WSGI, one worker process per core)."""
+        # Imported here: the HTTP server is needed by this command only, and its native module
+        # is heavy to load for every other solus-bridge command.
         from granian.constants import HTTPModes, Interfaces
         from granian.server import Server
-
-        from bridge.cli import database_ready, make_app
 
         port, _reserved = check_port(host, port)
         # Build the app once here: a bad setting is one line before any worker starts, and the

@@ -6,26 +6,30 @@ pending, failed or could not be fixed (listed); 2 bad arguments or configuration
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
+from flask import Flask
+from sqlalchemy.orm import Session, sessionmaker
+
+from bridge.cli import make_app
+from bridge.errors import BridgeError
+from bridge.flask_glue import settings_of
+from bridge.services import clients, outbox, provisioning, sync
+from bridge.services.solusvm_client import SolusVMClient, SolusVMError, connect
+from bridge.services.unit_of_work import UnitOfWork
 
 EXIT_PROBLEMS = 1
 
 
-def _services(app: Any) -> tuple[Any, Any]:
-    from bridge.services.solusvm_client import client_from_config
-
+def _services(app: Flask) -> tuple[sessionmaker[Session], SolusVMClient]:
+    settings = settings_of(app)
     try:
-        solus = client_from_config(app.config)
+        solus = connect(settings.solusvm, settings.outbox)
     except ValueError as exc:
         raise click.UsageError(f"{exc} (set BRIDGE_SOLUSVM_URL and BRIDGE_SOLUSVM_API_TOKEN)") from None
     return app.extensions["bridge_db"]["session_factory"], solus
 
 
-def _show_changes(factory: Any, client_id: int | None = None) -> tuple[int, int]:
-    from bridge.services import outbox
-
+def _show_changes(factory: sessionmaker[Session], client_id: int | None = None) -> tuple[int, int]:
     with factory() as session:
         rows = outbox.pending_changes(session, client_id)
     for r in rows:
@@ -48,26 +52,20 @@ def register(group: click.Group) -> None:
     @click.option("--no-apply", is_flag=True, help="Only report; do not apply pending changes.")
     def sync_cmd(fix: bool, lock_unknown: bool, retry_failed: bool, no_apply: bool) -> None:
         """Apply pending changes, then compare every SolusVM user with billing."""
-        from bridge.cli import make_app
-        from bridge.services import outbox, sync
-        from bridge.services.solusvm_client import SolusVMError
-
         app = make_app()
         factory, solus = _services(app)
-        configured = app.config.get("SYNC_LOCK_UNKNOWN")
-        # environment values arrive as strings ("false" must stay false)
-        lock_unknown = lock_unknown or configured is True or str(configured).strip().lower() in {"1", "true", "yes", "on"}
+        settings = settings_of(app)
+        lock_unknown = lock_unknown or settings.solusvm.sync_lock_unknown
         if retry_failed:
-            with factory() as session, session.begin():
-                click.echo(f"re-queued {outbox.retry_failed(session)} failed change(s)")
+            click.echo(f"re-queued {UnitOfWork(factory).run(outbox.retry_failed)} failed change(s)")
         if not no_apply:
             report = outbox.apply_pending(factory, solus)
             click.echo(f"outbox: {report.applied} applied, {report.pending} pending, {report.failed} failed")
         pending, failed = _show_changes(factory)
         try:
-            with factory() as session, session.begin():
-                session.info["bridge_config"] = app.config
-                result = sync.reconcile(session, solus, fix=fix, lock_unknown=lock_unknown)
+            # The fixes are queued and, after commit, applied by the unit of work.
+            result = UnitOfWork.for_settings(factory, settings).run(
+                lambda session: sync.reconcile(session, solus, fix=fix, lock_unknown=lock_unknown))
         except SolusVMError as exc:
             raise click.ClickException(f"SolusVM: {exc}") from None
         for w in result.warnings:
@@ -89,16 +87,15 @@ def register(group: click.Group) -> None:
         @click.argument("client_id", type=click.IntRange(min=1))
         @click.option("--reason", default="", help="Shown to the client and in the audit log.")
         def cmd(client_id: int, reason: str) -> None:
-            from bridge.cli import make_app
-            from bridge.errors import BridgeError
-            from bridge.services import outbox, provisioning
-
             app = make_app()
             factory, solus = _services(app)
+
+            def work(session: Session) -> str:
+                client = provisioning.set_status(session, client_id, status, actor="cli", reason=reason)
+                return provisioning.desired_status(client, session)
+
             try:
-                with factory() as session, session.begin():
-                    client = provisioning.set_status(session, client_id, status, actor="cli", reason=reason)
-                    want = provisioning.desired_status(client, session)
+                want = UnitOfWork(factory).run(work)  # applied just below, reporting the outcome
             except BridgeError as exc:
                 raise click.ClickException(exc.message) from None
             report = outbox.apply_pending(factory, solus, client_id=client_id)
@@ -118,15 +115,11 @@ def register(group: click.Group) -> None:
     @click.argument("client_id", type=click.IntRange(min=1))
     def enroll_cmd(client_id: int) -> None:
         """Enrol a client: create (or link by e-mail) its SolusVM user."""
-        from bridge.cli import make_app
-        from bridge.errors import BridgeError
-        from bridge.services import outbox, provisioning
-
         app = make_app()
         factory, solus = _services(app)
         try:
-            with factory() as session, session.begin():
-                provisioning.enroll_client(session, client_id, actor="cli")
+            # Applied just below, reporting the outcome.
+            UnitOfWork(factory).run(lambda session: provisioning.enroll_client(session, client_id, actor="cli"))
         except BridgeError as exc:
             raise click.ClickException(exc.message) from None
         report = outbox.apply_for_client(factory, solus, client_id)
@@ -140,18 +133,13 @@ def register(group: click.Group) -> None:
     @click.option("--delete-servers", is_flag=True, help="Delete the user's servers first.")
     def delete_cmd(client_id: int, delete_servers: bool) -> None:
         """Delete a client and its SolusVM user (refused while the user owns servers)."""
-        from bridge.cli import make_app
-        from bridge.errors import BridgeError
-        from bridge.services import clients
-
         app = make_app()
         factory, _solus = _services(app)
         try:
-            with factory() as session:
-                session.info["bridge_config"] = app.config  # the hooks check servers and apply after commit
-                with session.begin():
-                    clients.delete(session, clients.get(session, client_id), delete_servers=delete_servers,
-                                   actor="cli")
+            # The unit of work lets the deletion check the user's servers and applies it after commit.
+            UnitOfWork.for_settings(factory, settings_of(app)).run(
+                lambda session: clients.delete(session, clients.get(session, client_id),
+                                               delete_servers=delete_servers, actor="cli"))
         except BridgeError as exc:
             raise click.ClickException(exc.message) from None
         pending, failed = _show_changes(factory)

@@ -15,6 +15,7 @@ this one process: the demo needs no fork, knows its ports as soon as the sockets
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import shutil
 import tempfile
@@ -22,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from bridge.flask_glue import replace_settings, settings_of
 
 DEMO_CATALOGUE = Path(__file__).resolve().parent / "catalogue.toml"
 PRICING_PATH = "/modules/addons/solusio/api/"
@@ -169,7 +172,7 @@ class Demo:
         except OSError:
             raise OSError(f"the bridge port {self.port} on {self.host} is in use") from None
         bridge_url = f"http://{self.host}:{self._server.port}"
-        app.config["SYSTEM_URL"] = bridge_url
+        replace_settings(app, {"SYSTEM_URL": bridge_url})
         clients, api_cred = self._populate(app)
         self._mock.control("default").seed(mock_seed(
             clients, pricing_url=bridge_url + PRICING_PATH, pricing_token=pricing_token,
@@ -272,14 +275,15 @@ class Demo:
         from bridge.models import Client, Invoice
         from bridge.services import invoicing
         from bridge.services.mailer import Mailer
-        from bridge.services.solusvm_client import client_from_config
+        from bridge.services.solusvm_client import connect
 
         today = datetime.now(UTC).date()
         year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)
         factory = app.extensions["bridge_db"]["session_factory"]
-        mailer = Mailer.from_config({"INSTANCE_PATH": app.instance_path, **app.config, "MAIL_PRINT_LINKS": False})
-        invoicing.generate_period(factory, client_from_config(app.config), year, month, config=app.config,
-                                  mailer=mailer)
+        settings = settings_of(app)
+        mailer = Mailer(dataclasses.replace(settings.mail, print_links=False))
+        invoicing.generate_period(factory, connect(settings.solusvm, settings.outbox), year, month,
+                                  settings=settings, mailer=mailer)
         with factory() as session:
             rows = session.execute(select(Client.email, Invoice.id).join(Invoice, Invoice.client_id == Client.id)
                                    .where(Invoice.period == f"{year:04d}-{month:02d}"))

@@ -29,16 +29,11 @@ from bridge.billing import SEPARATORS, AppliedTax, RuleInfo, applicable_rates
 from bridge.errors import ValidationFailed
 from bridge.models import ClientGroup, Currency, Setting, TaxRule, TokenPrice
 from bridge.services import audit
+from bridge.settings import truthy
 
 DEFAULT_CATALOGUE = Path(__file__).resolve().parent.parent / "default_catalogue.toml"
 VERSION_KEY = "CatalogueVersion"
 TAX_SETTINGS = ("TaxEnabled", "TaxType", "TaxL2Compound")
-TRUTHY = {"on", "1", "true", "yes"}
-
-
-def is_on(value: str | None) -> bool:
-    """WHMCS-style boolean setting ("on"/"" and friends)."""
-    return (value or "").strip().lower() in TRUTHY
 
 
 # --- settings --------------------------------------------------------------------------
@@ -84,7 +79,7 @@ def _is_catalogue_object(obj: object) -> bool:
 def auto_bump(session: Session, _flush_context: object, _instances: object) -> None:
     """``before_flush`` listener: any ORM change to the catalogue bumps the version in the same flush.
 
-    Installed on every session factory by ``bridge.db.make_session_factory``, so code that edits
+    Installed on every session factory by ``bridge.services.unit_of_work.make_session_factory``, so code that edits
     currencies, prices, groups, tax rules or tax settings through the ORM cannot forget to
     invalidate the GetTokenPricing cache. (Bulk ``UPDATE`` statements bypass it: call
     ``bump_version`` after those.)
@@ -259,7 +254,7 @@ def load_catalogue(session: Session, doc: Mapping[str, Any], *, actor: str = "cl
                     raise ValidationFailed("catalogue: TaxType must be Exclusive or Inclusive")
                 text = value
             else:
-                text = "on" if value is True or str(value).lower() in TRUTHY else ""
+                text = "on" if truthy(value) else ""
             set_setting(session, key, text, actor=actor, bump=False)
     audit.record(session, actor, "catalogue.load", "catalogue", "", counts)
     bump_version(session)
@@ -346,9 +341,9 @@ def build_snapshot(session: Session) -> Snapshot:
         currencies=currencies,
         groups=groups,
         rules=rules,
-        tax_enabled=is_on(settings.get("TaxEnabled")),
+        tax_enabled=truthy(settings.get("TaxEnabled")),
         inclusive=settings.get("TaxType", "Exclusive") == "Inclusive",
-        compound=is_on(settings.get("TaxL2Compound")),
+        compound=truthy(settings.get("TaxL2Compound")),
     )
 
 

@@ -27,7 +27,7 @@ the overdue step failed, for the older pending changes).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -35,8 +35,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bridge import db
 from bridge.models import Client, InvoiceRun
-from bridge.services import invoicing, locks, outbox, overdue
+from bridge.services import invoicing, locks, outbox, overdue, ratelimit, web_sessions
+from bridge.services.ports import Mailer, SolusVM
+from bridge.services.solusvm_client import connect
+from bridge.services.unit_of_work import make_session_factory
+from bridge.settings import InvoicingSettings, OverdueSettings, Settings
 from contracts.solusvm_usage import month_bounds, previous_period
 
 log = logging.getLogger(__name__)
@@ -75,10 +80,8 @@ class CronSummary:
         return "\n".join(out)
 
 
-DEFAULT_CATCHUP_MONTHS = 3
-
-
-def due_periods(session: Session, today: date, horizon: int = DEFAULT_CATCHUP_MONTHS) -> list[tuple[int, int]]:
+def due_periods(session: Session, today: date, horizon: int = InvoicingSettings.catchup_months
+                ) -> list[tuple[int, int]]:
     """The months to invoice today, oldest first: every ended month of the last ``horizon``
     without a ``done`` run. A month with no run at all that ended before the first client was
     added is skipped (nothing to bill; a fresh install does not invoice history), except the
@@ -106,39 +109,35 @@ def needs_invoicing(session: Session, today: date) -> tuple[int, int] | None:
     return due[0] if due else None
 
 
-def run_daily(config: Mapping[str, Any], *, today: date, session_factory: sessionmaker[Session] | None = None,
-              solus: Any = None, mailer: Any = None, out: Callable[[str], None] | None = None,
+def run_daily(settings: Settings, *, today: date, session_factory: sessionmaker[Session] | None = None,
+              solus: SolusVM | None = None, mailer: Mailer | None = None, out: Callable[[str], None] | None = None,
               progress: invoicing.Progress | None = None) -> CronSummary:
     """Run the daily steps as if it were ``today``; raises ``locks.LockHeld`` if another run is busy."""
-    from bridge import db
-
     say = out or (lambda line: log.info("%s", line))
     own_engine = None
     if session_factory is None:
-        own_engine = db.make_engine(str(config["DATABASE_URL"]))
-        session_factory = db.make_session_factory(own_engine)
+        own_engine = db.make_engine(settings.database_url)
+        session_factory = make_session_factory(own_engine)
     engine = session_factory.kw["bind"]
     summary = CronSummary(today)
     try:
         with locks.run_lock(engine, "cron"):
             if solus is None:
-                from bridge.services.solusvm_client import client_from_config
-
                 try:
-                    solus = client_from_config(config)
+                    solus = connect(settings.solusvm, settings.outbox)
                 except ValueError as exc:
                     summary.steps.append(Step("solusvm", "failed", str(exc)))
-            _overdue_step(session_factory, config, today, summary, say)
+            _overdue_step(session_factory, settings.overdue, today, summary, say)
             _outbox_step(session_factory, solus, summary, say)
-            _invoicing_step(session_factory, solus, config, today, mailer, progress, summary, say)
-            _housekeeping_step(session_factory, config, summary, say)
+            _invoicing_step(session_factory, solus, settings, today, mailer, progress, summary, say)
+            _housekeeping_step(session_factory, int(settings.web.session_lifetime.total_seconds()), summary, say)
     finally:
         if own_engine is not None:
             own_engine.dispose()
     return summary
 
 
-def _outbox_step(session_factory: sessionmaker[Session], solus: Any, summary: CronSummary,
+def _outbox_step(session_factory: sessionmaker[Session], solus: SolusVM | None, summary: CronSummary,
                  say: Callable[[str], None]) -> None:
     if solus is None:
         summary.steps.append(Step("outbox", "failed", "SolusVM is not configured"))
@@ -156,12 +155,12 @@ def _outbox_step(session_factory: sessionmaker[Session], solus: Any, summary: Cr
                               detail + (f": {errors}" if errors else "")))
 
 
-def _overdue_step(session_factory: sessionmaker[Session], config: Mapping[str, Any], today: date,
+def _overdue_step(session_factory: sessionmaker[Session], settings: OverdueSettings, today: date,
                   summary: CronSummary, say: Callable[[str], None]) -> None:
     say("applying the overdue rules")
     try:
         with session_factory() as session, session.begin():
-            report = overdue.apply_rules(session, today=today, config=config)
+            report = overdue.apply_rules(session, today=today, settings=settings)
     except Exception as exc:  # noqa: BLE001 - reported; the outbox and invoicing steps still run
         log.exception("overdue step failed")
         summary.steps.append(Step("overdue", "failed", f"{type(exc).__name__}: {exc}"))
@@ -172,19 +171,13 @@ def _overdue_step(session_factory: sessionmaker[Session], config: Mapping[str, A
 # The longest rate-limit window is a day (the per-account failure tiers); two days keeps
 # every window a limit can still read.
 RATE_LIMIT_KEEP_SECONDS = 2 * 86400
-DEFAULT_SESSION_LIFETIME = 8 * 3600  # the web app's default PERMANENT_SESSION_LIFETIME
 
 
-def _housekeeping_step(session_factory: sessionmaker[Session], config: Mapping[str, Any],
+def _housekeeping_step(session_factory: sessionmaker[Session], max_age: int,
                        summary: CronSummary, say: Callable[[str], None], *, now: float | None = None) -> None:
-    # Imported here: both modules still live in bridge.web, whose package imports Flask, until
-    # the layering work moves them to services; the cron's other steps do not need them.
-    from bridge.services import ratelimit, web_sessions
-
+    """``max_age``: the session lifetime in seconds (``PERMANENT_SESSION_LIFETIME``)."""
     say("housekeeping: expired rate-limit windows and web sessions")
     now = datetime.now(UTC).timestamp() if now is None else now
-    lifetime = config.get("PERMANENT_SESSION_LIFETIME") or DEFAULT_SESSION_LIFETIME
-    max_age = int(lifetime.total_seconds() if hasattr(lifetime, "total_seconds") else lifetime)
     try:
         windows = ratelimit.purge(session_factory.kw["bind"], older_than=now - RATE_LIMIT_KEEP_SECONDS)
         with session_factory() as session, session.begin():
@@ -208,10 +201,10 @@ def _counts(report: Any) -> str:
     return ", ".join(parts)
 
 
-def _invoicing_step(session_factory: sessionmaker[Session], solus: Any, config: Mapping[str, Any], today: date,
-                    mailer: Any, progress: invoicing.Progress | None, summary: CronSummary,
+def _invoicing_step(session_factory: sessionmaker[Session], solus: SolusVM | None, settings: Settings, today: date,
+                    mailer: Mailer | None, progress: invoicing.Progress | None, summary: CronSummary,
                     say: Callable[[str], None]) -> None:
-    horizon = int(config.get("INVOICE_CATCHUP_MONTHS") or DEFAULT_CATCHUP_MONTHS)
+    horizon = settings.invoicing.catchup_months
     with session_factory() as session:
         due = due_periods(session, today, horizon)
     if not due:
@@ -230,7 +223,7 @@ def _invoicing_step(session_factory: sessionmaker[Session], solus: Any, config: 
         period = f"{year:04d}-{month:02d}"
         say(f"invoicing {period}")
         try:
-            run = invoicing.generate_period(session_factory, solus, year, month, config=config,
+            run = invoicing.generate_period(session_factory, solus, year, month, settings=settings,
                                             mailer=mailer, progress=progress)
         except invoicing.PeriodNotOver as exc:
             details.append(str(exc))

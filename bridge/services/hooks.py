@@ -5,72 +5,62 @@ change, after it is flushed and before commit. They queue outbox rows (never cal
 SolusVM synchronously), except ``before_client_delete``, which must know whether the
 SolusVM user still owns servers before it lets the deletion happen.
 
-When the session carries the app config (``session.info["bridge_config"]``, set by the
-WHMCS API, the ``users`` CLI commands and invoicing) the queued changes are also tried right
-after commit, once and quickly, and the overdue rules use the configured thresholds;
-otherwise (or when SolusVM is down) the daily cron applies them.
+What the transaction touched is noted on its ``Work`` (``bridge.services.unit_of_work``
+opens one per transaction it runs): the clients whose queued changes are tried right after
+commit, within the request's budget, and the clients with a newly paid invoice, whose
+overdue hold the unit of work re-evaluates before commit. A transaction run without a unit
+of work (no ``Work``) only queues; the daily cron applies the changes and the rules.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from bridge.models import Client, Invoice
+from bridge.services import provisioning
+from bridge.services.ports import SolusVM
+from bridge.services.solusvm_client import SolusVMError, SolusVMRequestError
 
 log = logging.getLogger(__name__)
 
-CONFIG_KEY = "bridge_config"
-_AFTER_COMMIT = "bridge_apply_after_commit"
+#: ``session.info`` key of the transaction's ``Work`` (set only by ``unit_of_work``).
+WORK_KEY = "bridge.work"
+#: ``session.info`` key: the outbox id of the SolusVM user deletion a DeleteClient queued.
+DELETION_KEY = "bridge_queued_deletion"
 
 
-def solus_for(session: Session, **kwargs: Any) -> Any | None:
-    """A SolusVM client built from the session's app config, or None when none is known."""
-    from bridge.services.solusvm_client import client_from_config
+@dataclass
+class Work:
+    """What one transaction touched, for the unit of work that runs it."""
 
-    config = session.info.get(CONFIG_KEY)
-    if not isinstance(config, Mapping) or not config.get("SOLUSVM_URL"):
-        return None
-    return client_from_config(config, **kwargs)
+    #: A SolusVM client for the waiting caller (within the request budget), or None when
+    #: SolusVM is not configured; made on first use.
+    solus: Callable[[], SolusVM | None]
+    #: Clients whose queued SolusVM changes are tried right after commit.
+    clients: set[int] = field(default_factory=set)
+    #: Clients with a newly paid invoice: their overdue hold may be lifted before commit.
+    paid: dict[int, str] = field(default_factory=dict)  # client id -> actor
+    #: Outbox ids of SolusVM user deletions to try right after commit.
+    deletions: list[int] = field(default_factory=list)
+
+
+def current_work(session: Session) -> Work | None:
+    """The ``Work`` of the unit of work running ``session``'s transaction, if any."""
+    work = session.info.get(WORK_KEY)
+    return work if isinstance(work, Work) else None
 
 
 def apply_after_commit(session: Session, client_id: int | None) -> None:
-    """Try the client's queued changes once the transaction has committed (best effort)."""
-    if session.info.get(CONFIG_KEY) is None or client_id is None:
-        return
-    pending: set[int] = session.info.setdefault(_AFTER_COMMIT, set())
-    first = not pending
-    pending.add(client_id)
-    if not first:
-        return
-
-    def run(sess: Session) -> None:
-        ids = sorted(sess.info.pop(_AFTER_COMMIT, set()))
-        try:
-            # Within the request's budget: the caller (a web or API request) is waiting; what
-            # does not fit stays pending in the outbox and the cron applies it.
-            solus = solus_for(sess, request_budget=True)
-            if solus is None or not ids:
-                return
-            from bridge.db import make_session_factory
-            from bridge.services import outbox
-
-            factory = make_session_factory(sess.get_bind())
-            for cid in ids:
-                outbox.apply_pending(factory, solus, client_id=cid)
-        except Exception:  # noqa: BLE001 - the commit has happened; never fail it, the cron retries
-            log.exception("applying SolusVM changes of clients %s after commit failed", ids)
-
-    def discard(sess: Session) -> None:
-        sess.info.pop(_AFTER_COMMIT, None)
-
-    event.listen(session, "after_commit", run, once=True)
-    event.listen(session, "after_rollback", discard, once=True)
+    """Try the client's queued changes once the transaction has committed (best effort, by
+    the unit of work; without one the cron applies them)."""
+    work = current_work(session)
+    if work is not None and client_id is not None:
+        work.clients.add(client_id)
 
 
 def on_client_created(session: Session, client: Client, actor: str) -> None:
@@ -79,8 +69,6 @@ def on_client_created(session: Session, client: Client, actor: str) -> None:
 
 def on_client_updated(session: Session, client: Client, changes: dict[str, Any], actor: str) -> None:
     """E-mail change → PATCH the SolusVM user; status change → re-derive the desired status."""
-    from bridge.services import provisioning
-
     if client.enrolled_at is None:
         return
     if "email" in changes:
@@ -92,8 +80,6 @@ def on_client_updated(session: Session, client: Client, changes: dict[str, Any],
 
 def on_client_closed(session: Session, client: Client, actor: str) -> None:
     """Closed → the SolusVM user is suspended."""
-    from bridge.services import provisioning
-
     if client.enrolled_at is None:
         return
     provisioning.sync_status(session, client, actor=actor)
@@ -107,11 +93,9 @@ def before_client_delete(session: Session, client: Client, *, delete_servers: bo
     Refusing when SolusVM is down keeps DeleteClient all-or-nothing: the client stays, nothing
     is half-deleted, and the admin can retry or close the client instead.
     """
-    from bridge.services import provisioning
-    from bridge.services.solusvm_client import SolusVMError, SolusVMRequestError
-
     if client.solusvm_user_id is not None:
-        solus = solus_for(session, request_budget=True)  # the caller waits: never past the budget
+        work = current_work(session)
+        solus = work.solus() if work is not None else None  # the caller waits: never past the budget
         if solus is None:
             raise provisioning.ProvisioningError(
                 "Client Delete Failed: the client has a SolusVM user and SolusVM is not configured")
@@ -131,43 +115,16 @@ def before_client_delete(session: Session, client: Client, *, delete_servers: bo
     provisioning.drop_holds(session, client.id)
     if row is not None:
         session.info[DELETION_KEY] = row.id
-        # The client row is gone after commit: apply this very change, not the client's.
-        _apply_deletion_after_commit(session, row.id)
-
-
-#: ``session.info`` key: the outbox id of the SolusVM user deletion a DeleteClient queued.
-DELETION_KEY = "bridge_queued_deletion"
-
-
-def _apply_deletion_after_commit(session: Session, row_id: int) -> None:
-    if session.info.get(CONFIG_KEY) is None:
-        return
-
-    def run(sess: Session) -> None:
-        try:
-            # The commit is done and the caller waits: one try within the request's budget;
-            # what does not fit stays pending and the cron finishes it.
-            solus = solus_for(sess, request_budget=True)
-            if solus is None:
-                return
-            from bridge.db import make_session_factory
-            from bridge.services import outbox
-
-            outbox.apply_pending(make_session_factory(sess.get_bind()), solus, ids=[row_id])
-        except Exception:  # noqa: BLE001 - the commit has happened; never fail it, the cron retries
-            log.exception("deleting the SolusVM user of outbox change %s after commit failed", row_id)
-
-    event.listen(session, "after_commit", run, once=True)
+        work = current_work(session)
+        if work is not None:
+            # The client row is gone after commit: apply this very change, not the client's.
+            work.deletions.append(row.id)
 
 
 def on_invoice_paid(session: Session, invoice: Invoice, actor: str) -> None:
     """A payment that leaves nothing overdue lifts the overdue hold (the user becomes active again
-    unless an admin hold or a Closed account says otherwise)."""
-    from bridge.services import overdue
-
-    client = session.get(Client, invoice.client_id)
-    if client is None or client.enrolled_at is None:
-        return
-    overdue.refresh_client(session, client, today=datetime.now(UTC).date(), config=session.info.get(CONFIG_KEY),
-                           actor=actor, only_release=True)
-    apply_after_commit(session, client.id)
+    unless an admin hold or a Closed account says otherwise): the unit of work re-evaluates the
+    client's hold before commit and sends the result after it."""
+    work = current_work(session)
+    if work is not None:
+        work.paid.setdefault(invoice.client_id, actor)

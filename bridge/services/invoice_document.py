@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from bridge.billing import LineMoney, invoice_totals, line_tax
 from bridge.models import Client, Invoice
-from bridge.services import catalogue, invoicing
+from bridge.services import catalogue, usage, usage_lines
 from bridge.services import invoices as invoice_service
 from bridge.services.pricing import plain
 from bridge.services.usage import iter_usage_items
@@ -124,22 +124,22 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
                   items: list[Any] | None = None) -> MonthPreview:
     """This month's usage so far with the invoicing run's line amounts and tax rules.
 
-    ``items`` (a snapshot of ``invoicing.usage_items_so_far``) are priced without asking
+    ``items`` (a snapshot of ``usage.usage_items_so_far``) are priced without asking
     SolusVM; without them SolusVM is asked and its errors propagate (the page says the
     figures are unavailable).
     """
 
     ctx = invoice_service.tax_context(session, client)
-    price = invoicing.line_price(session, client)  # the run's own pricing: same amounts, same rounding
+    price = usage_lines.line_price(session, client)  # the run's own pricing: same amounts, same rounding
     period = f"{now.year:04d}-{now.month:02d}"
     lines: list[PreviewLine] = []
     moneys: list[LineMoney] = []
     rates = [ctx.rate1, ctx.rate2] if ctx.enabled else []
     if client.solusvm_user_id:
         if items is None:
-            items = invoicing.usage_items_so_far(solus, client.solusvm_user_id, now=now)
+            items = usage.usage_items_so_far(solus, client.solusvm_user_id, now=now)
         for item in items:
-            for line in invoicing.item_lines(item, period, price):
+            for line in usage_lines.item_lines(item, period, price):
                 money = line_tax(line["amount"], rates if line["taxed"] else [], ctx.compound,
                                  ctx.inclusive and bool(line["taxed"]), price.decimals)
                 moneys.append(money)

@@ -33,28 +33,32 @@ from __future__ import annotations
 import json
 import logging
 import os
-import random
 import sqlite3
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import String, cast, select
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge import metrics, observability
+from bridge import logs, metrics
 from bridge.billing import format_money, quantize_money, token_amount
-from bridge.db import is_lock_conflict
 from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
-from bridge.services import hooks, invoice_document, invoices, locks, pricing
-from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items
-from contracts.solusvm_usage import capped_tokens, month_bounds, user_token_unit_cost
+from bridge.services import audit, invoice_document, invoices, locks, pricing
+from bridge.services.mailer import MailError
+from bridge.services.ports import Mailer, SolusVM
+from bridge.services.solusvm_client import SolusVMError
+from bridge.services.unit_of_work import UnitOfWork
+from bridge.services.usage import UsageFormatError, UsageItem, iter_usage_items, usage_items_so_far
+from bridge.services.usage_lines import item_lines, line_price
+from bridge.settings import InvoicingSettings, Settings
+from contracts.solusvm_usage import month_bounds
 
 log = logging.getLogger(__name__)
 
@@ -160,30 +164,6 @@ class RunSummary:
         return "\n".join(out)
 
 
-# --- transactions ----------------------------------------------------------------------
-
-LOCK_RETRIES = 12
-T = TypeVar("T")
-
-
-def in_transaction(session_factory: sessionmaker[Session], work: Callable[[Session], T]) -> T:
-    """Run ``work(session)`` in one transaction and commit.
-
-    On SQLite a deferred transaction that read first and then writes fails at once with
-    "database is locked" when another process wrote meanwhile (the busy timeout does not
-    apply to that upgrade); the whole transaction is then retried with a jittered backoff.
-    """
-    for attempt in range(LOCK_RETRIES):
-        try:
-            with session_factory() as session, session.begin():
-                return work(session)
-        except OperationalError as exc:
-            if not is_lock_conflict(exc) or attempt == LOCK_RETRIES - 1:
-                raise
-            time.sleep(min(1.0, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.5))
-    raise AssertionError("unreachable")
-
-
 # --- the spool: usage grouped by client without holding it in memory -------------------
 
 
@@ -236,7 +216,7 @@ class _Spool:
 USER_LIST_ATTEMPTS = 3  # whole re-reads of the SolusVM user list before the run gives up
 
 
-def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary,
+def _fetch(solus: SolusVM, year: int, month: int, spool: _Spool, summary: RunSummary,
            per_page: int = 100) -> set[int | None]:
     """Fill the spool; return the client ids whose usage could not be read completely.
 
@@ -246,8 +226,6 @@ def _fetch(solus: Any, year: int, month: int, spool: _Spool, summary: RunSummary
     failed (harmless). Raises :class:`UsageUnavailable` when not even the user list can be
     read whole.
     """
-    from bridge.services.solusvm_client import SolusVMError
-
     try:
         servers: set[int] = set()
         for item in iter_usage_items(solus, year, month, per_page=per_page, complete=True):
@@ -293,10 +271,8 @@ def _once(item: UsageItem, seen: set[int]) -> None:
     seen.add(item.server_id)
 
 
-def _user_list(solus: Any, per_page: int) -> list[tuple[int, int | None]]:
+def _user_list(solus: SolusVM, per_page: int) -> list[tuple[int, int | None]]:
     """Every SolusVM user as ``(id, billing id)``, read whole at ``per_page`` (re-read on failure)."""
-    from bridge.services.solusvm_client import SolusVMError
-
     for attempt in range(USER_LIST_ATTEMPTS):
         try:
             # Only (id, billing id) pairs are kept: small, and the list must be complete
@@ -314,62 +290,6 @@ def _user_list(solus: Any, per_page: int) -> list[tuple[int, int | None]]:
                 raise UsageUnavailable(f"could not read usage nor the SolusVM user list (whole): {exc}") from exc
             log.info("SolusVM user list unreadable (%s); reading it again", exc)
     raise AssertionError("unreachable")
-
-
-# --- money -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Price:
-    net_unit: Decimal  # base × discounts: what a line amount is made of (before tax in Exclusive mode)
-    decimals: int
-    code: str
-    taxed: bool
-
-
-def line_price(session: Session, client: Client) -> _Price:
-    """What a client's invoice lines are made of: base × discounts per token (GetTokenPricing's)."""
-    tp = pricing.token_pricing(session, client.id)
-    multipliers = [Decimal(d["multiplier"]) for d in tp.discounts]
-    net_unit = user_token_unit_cost(tp.base_token_unit_cost, multipliers, [], False)
-    # GetTokenPricing lists rates exactly when tax is on and the client is not exempt
-    # (the same rule as invoices.tax_context), so lines are taxed iff there are rates.
-    return _Price(net_unit, int(tp.currency["decimals"]), str(tp.currency["code"]), bool(tp.rates))
-
-
-def _amount(tokens: int, price: _Price) -> Decimal:
-    """Design §3: tokens × base × discounts, rounded half-up to the currency's decimals."""
-    return token_amount(tokens, price.net_unit, price.decimals)
-
-
-def item_lines(item: UsageItem, period: str, price: _Price) -> list[dict[str, Any]]:
-    """Invoice lines of one usage item: the server, then extra IPs and backups when present.
-
-    Tokens are SolusVM's figures (the caller holds back items that disagree with the rule).
-    """
-    deleted = " (deleted)" if item.server_deleted else ""
-    tokens = item.tokens
-    mode = item.price_mode
-    if mode == "monthly":
-        how = f"{item.hours} h, monthly price {tokens} tokens"
-    else:
-        how = f"{item.hours} h × {item.tokens_per_hour} tokens/h = {tokens} tokens"
-    common = {"type": "SolusVM", "relid": item.server_id, "server_id": item.server_id,
-              "server_name": item.server_name[:255], "plan_name": item.plan_name[:255], "taxed": price.taxed}
-    lines = [{**common, "description": f"{item.server_name}{deleted}, {item.plan_name}, {period}: {how}",
-              "amount": _amount(tokens, price), "hours": item.hours, "tokens": tokens, "price_mode": mode,
-              "kind": "server"}]
-    if item.ip_tokens or item.ip_count:
-        ip_mode = capped_tokens(item.ip_hours, item.ip_tokens_per_hour, item.ip_tokens_per_month)
-        lines.append({**common, "description": f"{item.server_name}{deleted}: {item.ip_count} additional IP"
-                      f"{'s' if item.ip_count != 1 else ''}, {period}: {item.ip_hours} h, {item.ip_tokens} tokens",
-                      "amount": _amount(item.ip_tokens, price), "hours": item.ip_hours, "tokens": item.ip_tokens,
-                      "price_mode": "monthly" if ip_mode.monthly_cap_applied else "hourly", "kind": "ip"})
-    if item.backup_tokens:
-        lines.append({**common, "description": f"{item.server_name}{deleted}: backups, {period}: "
-                      f"{item.backup_tokens} tokens", "amount": _amount(item.backup_tokens, price),
-                      "hours": 0, "tokens": item.backup_tokens, "price_mode": "", "kind": "backup"})
-    return lines
 
 
 # --- one client ---------------------------------------------------------------------------
@@ -400,7 +320,7 @@ def mail_text(session: Session, invoice: Invoice, system_url: str) -> str:
     client = doc.client
     out = [f"Dear {client.firstname or client.email},", "",
            f"your invoice #{doc.number} for SolusVM usage in {invoice.period} is ready.",
-           f"Invoice date: {invoice.date.isoformat()}    Due date: {invoice.duedate.isoformat()}", ""]
+           f"Invoice date: {invoice.date:%Y-%m-%d}    Due date: {invoice.duedate:%Y-%m-%d}", ""]
     for item in invoice.items:
         out.append(f"  {item.description}: {money(item.amount)}")
     out += ["", f"Subtotal{' (tax included)' if doc.inclusive else ' before tax'}: {money(doc.subtotal)}"]
@@ -413,15 +333,13 @@ def mail_text(session: Session, invoice: Invoice, system_url: str) -> str:
 
 
 def _invoice_client(session: Session, client: Client, items: list[UsageItem], period: str, *,
-                    config: Mapping[str, Any]) -> _Created | None:
-    """Create the client's invoice in the caller's transaction; ``None`` if it already exists."""
-    # The invoice hooks (a zero invoice is settled, which may lift an overdue hold) read the
-    # configured thresholds from the session, as they do in the WHMCS API.
-    session.info[hooks.CONFIG_KEY] = config
+                    settings: InvoicingSettings) -> _Created | None:
+    """Create the client's invoice in the caller's transaction (a unit of work's: a zero invoice
+    is settled, which may lift an overdue hold); ``None`` if it already exists."""
     if session.scalar(select(Invoice.id).where(Invoice.client_id == client.id, Invoice.period == period)):
         return None
     year, month = (int(p) for p in period.split("-"))
-    inv_date, due = invoice_dates(year, month, int(config.get("INVOICE_DUE_DAYS", 14)))
+    inv_date, due = invoice_dates(year, month, settings.due_days)
     lines: list[dict[str, Any]] = []
     if items and client.status == "Closed":
         # GetTokenPricing prices no Closed client; guessing a price is worse than asking.
@@ -436,16 +354,13 @@ def _invoice_client(session: Session, client: Client, items: list[UsageItem], pe
                   "type": "SolusVM"}]
     invoice = invoices.create_invoice(session, client.id, lines, date=inv_date, duedate=due, period=period,
                                       actor=ACTOR, notes=f"SolusVM usage {period}")
-    text = mail_text(session, invoice, str(config.get("SYSTEM_URL") or ""))
+    text = mail_text(session, invoice, settings.system_url)
     return _Created(invoice.id, client.email, client.firstname, text, invoice.currency.code,
                     Decimal(invoice.total), len(lines))
 
 
-def _send_mail(session_factory: sessionmaker[Session], mailer: Any, created: _Created, period: str,
+def _send_mail(unit: UnitOfWork, mailer: Mailer, created: _Created, period: str,
                summary: RunSummary) -> None:
-    from bridge.services import audit
-    from bridge.services.mailer import MailError
-
     try:
         mailer.send(created.email, f"Invoice #{created.invoice_id}: SolusVM usage {period}", created.text)
     except MailError as exc:
@@ -456,35 +371,35 @@ def _send_mail(session_factory: sessionmaker[Session], mailer: Any, created: _Cr
         return
     summary.mails_sent += 1
     try:
-        in_transaction(session_factory, lambda session: audit.record(
+        unit.run(lambda session: audit.record(
             session, ACTOR, "invoice.mailed", "invoice", created.invoice_id, {"to": created.email}))
     except SQLAlchemyError as exc:  # the mail went out; at worst it is sent once more next run
         log.warning("could not record that invoice %s was mailed: %s", created.invoice_id, exc)
 
 
-def _resend_unmailed(session_factory: sessionmaker[Session], mailer: Any, period: str, config: Mapping[str, Any],
+def _resend_unmailed(unit: UnitOfWork, mailer: Mailer, period: str, settings: InvoicingSettings,
                      summary: RunSummary) -> None:
     """Re-send invoices of the period whose mail failed in an earlier run."""
     mailed = select(AuditLog.entity_id).where(AuditLog.action == "invoice.mailed", AuditLog.entity == "invoice")
-    with session_factory() as session:
+    with unit.session_factory() as session:
         ids = list(session.scalars(select(Invoice.id).where(Invoice.period == period,
                                                             cast(Invoice.id, String).not_in(mailed))
                                    .order_by(Invoice.id)))
     for invoice_id in ids:
-        with session_factory() as session:
+        with unit.session_factory() as session:
             inv = session.get(Invoice, invoice_id)
             if inv is None:
                 continue
             created = _Created(inv.id, inv.client.email, inv.client.firstname,
-                               mail_text(session, inv, str(config.get("SYSTEM_URL") or "")),
+                               mail_text(session, inv, settings.system_url),
                                inv.currency.code, Decimal(inv.total), len(inv.items))
-        _send_mail(session_factory, mailer, created, period, summary)
+        _send_mail(unit, mailer, created, period, summary)
 
 
 # --- the run ------------------------------------------------------------------------------
 
 
-def _abandon_stale_runs(session_factory: sessionmaker[Session], summary: RunSummary) -> None:
+def _abandon_stale_runs(unit: UnitOfWork, summary: RunSummary) -> None:
     """Mark every ``running`` row as ``abandoned``. Only call it while holding the invoicing
     lock exclusively: then no run is alive and a ``running`` row is a dead run's."""
 
@@ -502,24 +417,27 @@ def _abandon_stale_runs(session_factory: sessionmaker[Session], summary: RunSumm
             out.append(f"run {run.id} ({run.period}, started {started})")
         return out
 
-    found = in_transaction(session_factory, work)
+    found = unit.run(work)
     if found:
         summary.abandoned_runs += found
         log.warning("invoicing %s: %d earlier run(s) never finished and are now marked abandoned: %s",
                     summary.period, len(found), "; ".join(found[:20]))
 
 
-def _start_run(session_factory: sessionmaker[Session], period: str) -> int:
+def _start_run(unit: UnitOfWork, period: str) -> int:
     def work(session: Session) -> int:
         run = InvoiceRun(period=period, status="running", summary={})
         session.add(run)
         session.flush()
         return run.id
 
-    return in_transaction(session_factory, work)
+    return unit.run(work)
 
 
-def _finish_run(session_factory: sessionmaker[Session], run_id: int, status: str, summary: RunSummary) -> None:
+def _finish_run(unit: UnitOfWork, run_id: int | None, status: str, summary: RunSummary) -> None:
+    if run_id is None:  # the run's row was never written: nothing to finish
+        return
+
     def work(session: Session) -> None:
         run = session.get(InvoiceRun, run_id)
         if run is not None:
@@ -527,20 +445,21 @@ def _finish_run(session_factory: sessionmaker[Session], run_id: int, status: str
             run.finished_at = utcnow()
             run.summary = summary.as_dict()
 
-    in_transaction(session_factory, work)
+    unit.run(work)
 
 
-def generate_period(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, *,
-                    config: Mapping[str, Any], mailer: Any = None, progress: Progress | None = None,
+def generate_period(session_factory: sessionmaker[Session], solus: SolusVM, year: int, month: int, *,
+                    settings: Settings, mailer: Mailer | None = None, progress: Progress | None = None,
                     now: datetime | None = None) -> RunSummary:
     """Invoice every client for its SolusVM usage in ``year-month`` (idempotent, crash-safe).
 
-    Each invoice is written in its own transaction; rerunning, running concurrently or
-    rerunning after a crash never duplicates an invoice. ``mailer`` (a ``Mailer``) sends
-    the summaries; ``None`` sends nothing. ``progress(done, total)`` is called per client.
-    Config keys: ``INVOICE_DUE_DAYS`` (14), ``INVOICE_EMPTY`` (False: clients without usage
-    get no invoice), ``INVOICE_ON_MISMATCH`` ("hold" or "solusvm"), ``INVOICE_PAUSE`` (seconds
-    between clients, 0), ``USAGE_PER_PAGE`` (100), ``SYSTEM_URL``.
+    Each invoice is written in its own transaction (a ``UnitOfWork``: the one lock-conflict
+    retry policy, and a settled zero invoice may lift an overdue hold, sent to SolusVM after
+    commit); rerunning, running concurrently or rerunning after a crash never duplicates an
+    invoice. ``mailer`` sends the summaries; ``None`` sends nothing. ``progress(done, total)``
+    is called per client. ``settings.invoicing``: ``INVOICE_DUE_DAYS``, ``INVOICE_EMPTY``
+    (clients without usage get a zero invoice), ``INVOICE_ON_MISMATCH`` ("hold" or
+    "solusvm"), ``INVOICE_PAUSE`` (seconds between clients), ``USAGE_PER_PAGE``, ``SYSTEM_URL``.
     Raises :class:`PeriodNotOver` for a month that has not ended at ``now`` (default: the
     real UTC time), before touching anything.
 
@@ -553,50 +472,51 @@ def generate_period(session_factory: sessionmaker[Session], solus: Any, year: in
     if end > (now or datetime.now(UTC)):
         raise PeriodNotOver(f"{period} has not ended yet (it ends {end:%Y-%m-%d %H:%M} UTC); "
                             "invoicing it now would bill a partial month")
-    summary = RunSummary(period, request_id=observability.current_request_id())
+    summary = RunSummary(period, request_id=logs.current_request_id())
+    unit = UnitOfWork.for_settings(session_factory, settings)
     engine = session_factory.kw.get("bind")
     if engine is None:  # a factory without an engine: no lock to take, nothing is marked abandoned
-        return _run(session_factory, solus, year, month, config, mailer, progress, summary)
-    with locks.shared_run_lock(engine, LOCK_NAME, when_alone=lambda: _abandon_stale_runs(session_factory, summary)):
-        return _run(session_factory, solus, year, month, config, mailer, progress, summary)
+        return _run(unit, solus, year, month, settings.invoicing, mailer, progress, summary)
+    with locks.shared_run_lock(engine, LOCK_NAME, when_alone=lambda: _abandon_stale_runs(unit, summary)):
+        return _run(unit, solus, year, month, settings.invoicing, mailer, progress, summary)
 
 
-def _run(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, config: Mapping[str, Any],
-         mailer: Any, progress: Progress | None, summary: RunSummary) -> RunSummary:
+def _run(unit: UnitOfWork, solus: SolusVM, year: int, month: int, settings: InvoicingSettings,
+         mailer: Mailer | None, progress: Progress | None, summary: RunSummary) -> RunSummary:
     """The run itself, inside the shared invoicing lock."""
     period = summary.period
-    summary.run_id = _start_run(session_factory, period)
+    summary.run_id = _start_run(unit, period)
     log.info("invoicing %s: run %s started (request id %s)", period, summary.run_id, summary.request_id)
     try:
-        return _work(session_factory, solus, year, month, config, mailer, progress, summary)
+        return _work(unit, solus, year, month, settings, mailer, progress, summary)
     except BaseException as exc:
         summary.fail(f"the run stopped: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}")
         try:
-            _finish_run(session_factory, summary.run_id, "failed", summary)
+            _finish_run(unit, summary.run_id, "failed", summary)
         except Exception:  # noqa: BLE001 - the original error matters; a later run marks the row abandoned
             log.warning("invoicing %s: could not mark run %s failed", period, summary.run_id, exc_info=True)
         raise
 
 
-def _work(session_factory: sessionmaker[Session], solus: Any, year: int, month: int, config: Mapping[str, Any],
-          mailer: Any, progress: Progress | None, summary: RunSummary) -> RunSummary:
+def _work(unit: UnitOfWork, solus: SolusVM, year: int, month: int, settings: InvoicingSettings,
+          mailer: Mailer | None, progress: Progress | None, summary: RunSummary) -> RunSummary:
     period = summary.period
     if mailer is not None:
-        _resend_unmailed(session_factory, mailer, period, config, summary)
+        _resend_unmailed(unit, mailer, period, settings, summary)
     spool = _Spool()
     try:
         try:
             started = time.perf_counter()
-            failed = _fetch(solus, year, month, spool, summary, int(config.get("USAGE_PER_PAGE") or 100))
+            failed = _fetch(solus, year, month, spool, summary, settings.usage_per_page)
             summary.fetch_seconds = time.perf_counter() - started
         except UsageUnavailable as exc:
             summary.fail(str(exc))
-            _finish_run(session_factory, summary.run_id, "failed", summary)
+            _finish_run(unit, summary.run_id, "failed", summary)
             return summary
         total = spool.client_count()
         done = 0
-        hold = str(config.get("INVOICE_ON_MISMATCH") or "hold").lower() != "solusvm"
-        pause = float(config.get("INVOICE_PAUSE") or 0)
+        hold = settings.on_mismatch != "solusvm"
+        pause = settings.pause
         for key, items in spool.groups():
             if key is None:
                 summary.unbilled_count += len(items)
@@ -605,25 +525,21 @@ def _work(session_factory: sessionmaker[Session], solus: Any, year: int, month: 
                                             f"{it.solus_user_id} <{it.email}>: the user has no billing_user_id")
                 continue
             done += 1
-            _invoice_one(session_factory, key, items, period, failed, hold, config, mailer, summary)
+            _invoice_one(unit, key, items, period, failed, hold, settings, mailer, summary)
             if progress is not None:
                 progress(done, total)
             if pause:
                 time.sleep(pause)  # spreads the load on the database and the mail server
-        if _truthy(config.get("INVOICE_EMPTY")) and not failed:
-            _invoice_empty(session_factory, period, config, mailer, summary)
+        if settings.empty and not failed:
+            _invoice_empty(unit, period, settings, mailer, summary)
     finally:
         spool.close()
-    _finish_run(session_factory, summary.run_id, "done" if summary.ok else "partial", summary)
+    _finish_run(unit, summary.run_id, "done" if summary.ok else "partial", summary)
     return summary
 
 
-def _truthy(value: Any) -> bool:
-    return value is True or str(value).strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _invoice_one(session_factory: sessionmaker[Session], key: int, items: list[UsageItem], period: str,
-                 failed: set[int | None], hold: bool, config: Mapping[str, Any], mailer: Any,
+def _invoice_one(unit: UnitOfWork, key: int, items: list[UsageItem], period: str,
+                 failed: set[int | None], hold: bool, settings: InvoicingSettings, mailer: Mailer | None,
                  summary: RunSummary) -> None:
     summary.clients += 1
     if key in failed:
@@ -640,10 +556,10 @@ def _invoice_one(session_factory: sessionmaker[Session], key: int, items: list[U
         client = session.get(Client, key)
         if client is None:
             raise NotFound(f"no client {key} (billing_user_id of SolusVM user {items[0].solus_user_id})")
-        return _invoice_client(session, client, items, period, config=config)
+        return _invoice_client(session, client, items, period, settings=settings)
 
     try:
-        created = in_transaction(session_factory, work)
+        created = unit.run(work)
     except DuplicateInvoice:
         created = None  # a concurrent run won the race: its invoice stands
     except BridgeError as exc:
@@ -658,7 +574,7 @@ def _invoice_one(session_factory: sessionmaker[Session], key: int, items: list[U
         return
     _count(summary, created)
     if mailer is not None:
-        _send_mail(session_factory, mailer, created, period, summary)
+        _send_mail(unit, mailer, created, period, summary)
 
 
 def _count(summary: RunSummary, created: _Created) -> None:
@@ -670,23 +586,23 @@ def _count(summary: RunSummary, created: _Created) -> None:
         summary.invoice_ids.append(created.invoice_id)
 
 
-def _invoice_empty(session_factory: sessionmaker[Session], period: str, config: Mapping[str, Any], mailer: Any,
+def _invoice_empty(unit: UnitOfWork, period: str, settings: InvoicingSettings, mailer: Mailer | None,
                    summary: RunSummary) -> None:
     """``INVOICE_EMPTY``: a zero invoice for every active, enrolled client without one."""
     year, month = (int(p) for p in period.split("-"))
     end = month_bounds(year, month)[1]
     has = select(Invoice.client_id).where(Invoice.period == period)
-    with session_factory() as session:
+    with unit.session_factory() as session:
         ids = list(session.scalars(select(Client.id).where(
             Client.status == "Active", Client.enrolled_at.is_not(None), Client.enrolled_at < end,
             Client.id.not_in(has)).order_by(Client.id)))
     for client_id in ids:
         def work(session: Session, client_id: int = client_id) -> _Created | None:
             client = session.get(Client, client_id)
-            return _invoice_client(session, client, [], period, config=config) if client else None
+            return _invoice_client(session, client, [], period, settings=settings) if client else None
 
         try:
-            created = in_transaction(session_factory, work)
+            created = unit.run(work)
         except DuplicateInvoice:
             continue
         except (BridgeError, SQLAlchemyError) as exc:
@@ -696,7 +612,7 @@ def _invoice_empty(session_factory: sessionmaker[Session], period: str, config: 
             summary.empty_invoices += 1
             _count(summary, created)
             if mailer is not None:
-                _send_mail(session_factory, mailer, created, period, summary)
+                _send_mail(unit, mailer, created, period, summary)
 
 
 # --- the client area: this month so far --------------------------------------------------
@@ -720,19 +636,13 @@ class Projection:
     currency: dict[str, Any]
 
 
-def usage_items_so_far(solus: Any, solusvm_user_id: int, *, now: datetime) -> list[UsageItem]:
-    """The running month's usage items of one SolusVM user, up to ``now`` (SolusVM errors propagate)."""
-    now = now.astimezone(UTC)
-    return list(iter_usage_items(solus, now.year, now.month, user_id=solusvm_user_id, until=now.date()))
-
-
-def usage_so_far(session: Session, solus: Any, client: Client | int, *, now: datetime,
+def usage_so_far(session: Session, solus: SolusVM, client: Client | int, *, now: datetime,
                  items: list[UsageItem] | None = None) -> Projection:
     """The running month's usage of a client priced at its ``user_token_unit_cost``.
 
     A client not linked to a SolusVM user yet has an empty projection. SolusVM errors
     (``SolusVMError``) propagate so the page can say the figures are unavailable. ``items``
-    (from ``usage_items_so_far``, e.g. a snapshot) are priced without asking SolusVM.
+    (from ``usage.usage_items_so_far``, e.g. a snapshot) are priced without asking SolusVM.
     """
     if isinstance(client, int):
         found = session.get(Client, client)

@@ -1,7 +1,7 @@
 """Outgoing e-mail: real SMTP when configured, an outbox folder otherwise.
 
-With ``MAIL_SERVER`` set, messages go over SMTP (optionally STARTTLS or SSL, optionally
-authenticated). With nothing set, each message is written as an ``.eml`` file to the
+The settings are ``bridge.settings.MailSettings`` (the ``MAIL_*`` keys). With ``MAIL_SERVER``
+set, messages go over SMTP (optionally STARTTLS or SSL, optionally authenticated). With nothing set, each message is written as an ``.eml`` file to the
 outbox folder, so the demo and a fresh checkout work offline; the log names the file only
 (links in these messages carry sign-up and password-reset tokens, and secrets never go to
 the logs). With ``MAIL_PRINT_LINKS`` on (the demo), the links of each outbox message are
@@ -17,12 +17,11 @@ import ssl
 import sys
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+
+from bridge.settings import MailSettings
 
 log = logging.getLogger(__name__)
 
@@ -33,54 +32,11 @@ class MailError(Exception):
     """The message could not be handed to the mail server."""
 
 
-@dataclass(frozen=True)
-class MailSettings:
-    """Where mail goes. ``server=None`` means the outbox folder."""
-
-    server: str | None = None
-    port: int = 25
-    use_tls: bool = False
-    use_ssl: bool = False
-    username: str | None = None
-    password: str | None = None
-    sender: str = "SolusVM Billing <billing@localhost>"
-    outbox_dir: str = "instance/outbox"
-    timeout: float = 10.0
-    print_links: bool = False  # outbox mode: print each message's links to stdout (the demo)
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> MailSettings:
-        """Read the ``MAIL_*`` keys of an app config (``BRIDGE_MAIL_*`` in the environment)."""
-
-        def flag(key: str) -> bool:
-            value = config.get(key, False)
-            return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes", "on"}
-
-        outbox = config.get("MAIL_OUTBOX_DIR") or str(Path(config.get("INSTANCE_PATH", "instance")) / "outbox")
-        return cls(
-            server=config.get("MAIL_SERVER") or None,
-            port=int(config.get("MAIL_PORT") or (465 if flag("MAIL_USE_SSL") else 25)),
-            use_tls=flag("MAIL_USE_TLS"),
-            use_ssl=flag("MAIL_USE_SSL"),
-            username=config.get("MAIL_USERNAME") or None,
-            password=config.get("MAIL_PASSWORD") or None,
-            sender=config.get("MAIL_FROM") or cls.sender,
-            outbox_dir=outbox,
-            timeout=float(config.get("MAIL_TIMEOUT") or 10.0),
-            print_links=flag("MAIL_PRINT_LINKS"),
-        )
-
-
 class Mailer:
     """Sends plain-text (optionally HTML) messages per :class:`MailSettings`."""
 
-    def __init__(self, settings: MailSettings):
+    def __init__(self, settings: MailSettings) -> None:
         self.settings = settings
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> Mailer:
-        """A mailer for an app config mapping."""
-        return cls(MailSettings.from_config(config))
 
     def build(self, to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
         """The message as it will be sent."""
@@ -108,12 +64,13 @@ class Mailer:
 
     def _send_smtp(self, msg: EmailMessage) -> None:
         s = self.settings
+        server = s.server or ""  # set: send() chose SMTP because of it
         try:
             if s.use_ssl:
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.server, s.port, timeout=s.timeout,
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(server, s.port, timeout=s.timeout,
                                                        context=ssl.create_default_context())
             else:
-                smtp = smtplib.SMTP(s.server, s.port, timeout=s.timeout)
+                smtp = smtplib.SMTP(server, s.port, timeout=s.timeout)
             with smtp:
                 if s.use_tls and not s.use_ssl:
                     smtp.starttls(context=ssl.create_default_context())

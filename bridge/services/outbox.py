@@ -28,26 +28,25 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import metrics
 from bridge.models import Client, Outbox, utcnow
+from bridge.services.ports import SolusVM
 from bridge.services.solusvm_client import (
-    SolusVMClient,
     SolusVMError,
     SolusVMNotFound,
     SolusVMRequestError,
     SolusVMUnavailable,
     SolusVMValidationError,
 )
+from bridge.settings import OutboxSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_ATTEMPTS = 10
-DEFAULT_RETRY_SECONDS = 60
 MAX_RETRY_SECONDS = 3600
 #: How long a run owns a change it is applying (longer than any SolusVM call with its retries).
 LEASE = timedelta(minutes=10)
@@ -78,8 +77,8 @@ def _aware(value: datetime | None) -> datetime | None:
     return value
 
 
-def options(solus: SolusVMClient) -> dict[str, Any]:
-    """Provisioning options carried by the client (see ``solusvm_client.client_from_config``)."""
+def options(solus: SolusVM) -> dict[str, Any]:
+    """Provisioning options carried by the client (see ``solusvm_client.connect``)."""
     return dict(getattr(solus, "options", {}) or {})
 
 
@@ -98,12 +97,12 @@ def retry_failed(session: Session, client_id: int | None = None) -> int:
     stmt = update(Outbox).where(Outbox.status == "failed")
     if client_id is not None:
         stmt = stmt.where(Outbox.client_id == client_id)
-    result = session.execute(stmt.values(status="pending", attempts=0, next_attempt_at=None))
+    result = cast(CursorResult[Any], session.execute(stmt.values(status="pending", attempts=0, next_attempt_at=None)))
     session.flush()
     return int(result.rowcount or 0)
 
 
-def apply_pending(session_factory: sessionmaker[Session], solus: SolusVMClient, *, client_id: int | None = None,
+def apply_pending(session_factory: sessionmaker[Session], solus: SolusVM, *, client_id: int | None = None,
                   now: datetime | None = None, solusvm_user_id: int | None = None,
                   ids: list[int] | None = None) -> ApplyReport:
     """Apply every due change, in order per client; each outcome committed on its own.
@@ -113,8 +112,8 @@ def apply_pending(session_factory: sessionmaker[Session], solus: SolusVMClient, 
     """
     now = _aware(now) or datetime.now(UTC)
     opts = options(solus)
-    max_attempts = int(opts.get("outbox_max_attempts") or DEFAULT_MAX_ATTEMPTS)
-    retry_seconds = int(opts.get("outbox_retry_seconds") or DEFAULT_RETRY_SECONDS)
+    max_attempts = int(opts.get("outbox_max_attempts") or OutboxSettings.max_attempts)
+    retry_seconds = int(opts.get("outbox_retry_seconds") or OutboxSettings.retry_seconds)
     report = ApplyReport()
     with session_factory() as session:
         stmt = select(Outbox.id, Outbox.client_id, Outbox.solusvm_user_id, Outbox.status,
@@ -157,7 +156,7 @@ def apply_pending(session_factory: sessionmaker[Session], solus: SolusVMClient, 
     return report
 
 
-def apply_for_client(session_factory: sessionmaker[Session], solus: SolusVMClient, client_id: int) -> ApplyReport:
+def apply_for_client(session_factory: sessionmaker[Session], solus: SolusVM, client_id: int) -> ApplyReport:
     """Try a client's pending changes now (right after sign-up); never raises when SolusVM is down."""
     try:
         return apply_pending(session_factory, solus, client_id=client_id)
@@ -165,16 +164,16 @@ def apply_for_client(session_factory: sessionmaker[Session], solus: SolusVMClien
         return ApplyReport(pending=1, errors=[str(exc)])
 
 
-def _apply_one(session_factory: sessionmaker[Session], solus: SolusVMClient, row_id: int, *, now: datetime,
+def _apply_one(session_factory: sessionmaker[Session], solus: SolusVM, row_id: int, *, now: datetime,
                max_attempts: int, retry_seconds: int) -> tuple[str, str] | None:
     """Apply one change; None when done, else (new status, error message)."""
     with session_factory() as session, session.begin():
         # Claim the change with a lease: a concurrent run (cron, a web "try again") sees it as
         # not due and skips it; a run that dies mid-call leaves it to be retried after the lease.
-        claimed = session.execute(
+        claimed = cast(CursorResult[Any], session.execute(
             update(Outbox).where(Outbox.id == row_id, Outbox.status == "pending",
                                  or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now))
-            .values(next_attempt_at=now + LEASE)).rowcount
+            .values(next_attempt_at=now + LEASE))).rowcount
         if not claimed:
             return "pending", "being applied by another run"
         row = session.get(Outbox, row_id)
@@ -242,7 +241,7 @@ def strong_password(length: int = 24) -> str:
             return pw
 
 
-def _link(solus: SolusVMClient, user: dict[str, Any], billing_user_id: int, status: str | None) -> int:
+def _link(solus: SolusVM, user: dict[str, Any], billing_user_id: int, status: str | None) -> int:
     other = user.get("billing_user_id")
     if other not in (None, "", billing_user_id) and str(other) != str(billing_user_id):
         raise SolusVMRequestError(
@@ -257,7 +256,7 @@ def _link(solus: SolusVMClient, user: dict[str, Any], billing_user_id: int, stat
     return int(user["id"])
 
 
-def apply_create(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, client_email: str | None
+def apply_create(solus: SolusVM, payload: dict[str, Any], user_id: int | None, client_email: str | None
                  ) -> int | None:
     """Create the SolusVM user, or link the one that already has this exact e-mail."""
     billing_user_id = int(payload["billing_user_id"])
@@ -299,7 +298,7 @@ def _gone(user_id: int, exc: SolusVMNotFound) -> SolusVMRequestError:
                                "`solus-bridge users sync --fix` re-creates it", status=404)
 
 
-def apply_status(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
+def apply_status(solus: SolusVM, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
     """PUT the wanted status (idempotent)."""
     uid = _need_user(user_id)
     try:
@@ -309,7 +308,7 @@ def apply_status(solus: SolusVMClient, payload: dict[str, Any], user_id: int | N
     return None
 
 
-def apply_email(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
+def apply_email(solus: SolusVM, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
     """PATCH the e-mail (idempotent)."""
     uid = _need_user(user_id)
     try:
@@ -319,7 +318,7 @@ def apply_email(solus: SolusVMClient, payload: dict[str, Any], user_id: int | No
     return None
 
 
-def _find_orphan(solus: SolusVMClient, payload: dict[str, Any]) -> int | None:
+def _find_orphan(solus: SolusVM, payload: dict[str, Any]) -> int | None:
     """The SolusVM user a deleted client's lost create made: same e-mail and ``billing_user_id``."""
     billing = payload.get("billing_user_id")
     if billing is None:
@@ -333,7 +332,7 @@ def _find_orphan(solus: SolusVMClient, payload: dict[str, Any]) -> int | None:
     return None
 
 
-def apply_delete(solus: SolusVMClient, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
+def apply_delete(solus: SolusVM, payload: dict[str, Any], user_id: int | None, _email: str | None) -> None:
     """Delete the user (and first its servers when asked); a user already gone is done.
 
     Without a user id (the client was deleted before its create's answer came back) the user
@@ -369,7 +368,7 @@ def apply_delete(solus: SolusVMClient, payload: dict[str, Any], user_id: int | N
     return None
 
 
-APPLIERS: dict[str, Callable[[SolusVMClient, dict[str, Any], int | None, str | None], int | None]] = {
+APPLIERS: dict[str, Callable[[SolusVM, dict[str, Any], int | None, str | None], int | None]] = {
     "create": apply_create,
     "status": apply_status,
     "email": apply_email,

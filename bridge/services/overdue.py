@@ -3,8 +3,10 @@
 A client's *overdue stage* on ``today``: the oldest unpaid invoice (status Unpaid or
 Collections) whose due date is ``d`` days in the past decides it:
 
-- ``d >= OVERDUE_SUSPEND_DAYS`` (default 14): ``suspended``;
+- ``d >= OVERDUE_SUSPEND_DAYS`` (default 14; never before the lock): ``suspended``;
 - ``d >= OVERDUE_LOCK_DAYS`` (default 7): ``locked``;
+
+(``bridge.settings.OverdueSettings``; the callers pass theirs).
 - otherwise nothing.
 
 Clients in a group with ``susp_term_exempt`` are never locked or suspended by this rule.
@@ -16,20 +18,17 @@ argument, never by the wall clock, so tests and ``solus-bridge cron --date`` con
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.models import Client, Invoice
 from bridge.services import audit, invoices, provisioning
+from bridge.settings import OverdueSettings
 
 UNPAID = ("Unpaid", "Collections")
-DEFAULT_LOCK_DAYS = 7
-DEFAULT_SUSPEND_DAYS = 14
 
 
 @dataclass
@@ -40,17 +39,6 @@ class OverdueReport:
     suspended: list[int] = field(default_factory=list)
     reactivated: list[int] = field(default_factory=list)
     unchanged: int = 0
-
-
-def thresholds(config: Mapping[str, Any] | None) -> tuple[int, int]:
-    """(lock days, suspend days) from config; suspend is never earlier than lock."""
-    cfg = config or {}
-    lock = int(cfg.get("OVERDUE_LOCK_DAYS") if cfg.get("OVERDUE_LOCK_DAYS") not in (None, "") else DEFAULT_LOCK_DAYS)
-    susp = int(cfg.get("OVERDUE_SUSPEND_DAYS") if cfg.get("OVERDUE_SUSPEND_DAYS") not in (None, "")
-               else DEFAULT_SUSPEND_DAYS)
-    if lock < 0 or susp < 0:
-        raise ValueError("OVERDUE_LOCK_DAYS and OVERDUE_SUSPEND_DAYS must not be negative")
-    return lock, max(lock, susp)
 
 
 def stage(session: Session, client: Client, *, today: date, lock_days: int, suspend_days: int
@@ -66,7 +54,7 @@ def stage(session: Session, client: Client, *, today: date, lock_days: int, susp
     oldest = next((inv for inv in candidates if invoices.balance(session, inv) > 0), None)
     if oldest is None:
         return None, ""
-    days = (today - oldest.duedate).days
+    days: int = (today - oldest.duedate).days
     reason = f"invoice #{oldest.invoicenum or oldest.id} is {days} days overdue"
     if days >= suspend_days:
         return "suspended", reason
@@ -75,13 +63,13 @@ def stage(session: Session, client: Client, *, today: date, lock_days: int, susp
     return None, ""
 
 
-def refresh_client(session: Session, client: Client, *, today: date, config: Mapping[str, Any] | None,
+def refresh_client(session: Session, client: Client, *, today: date, settings: OverdueSettings,
                    actor: str, only_release: bool = False) -> tuple[str | None, str | None]:
     """Recompute one client's overdue hold; returns (old hold, new hold).
 
     ``only_release`` (a payment) may lower the hold but never raise it.
     """
-    lock_days, suspend_days = thresholds(config)
+    lock_days, suspend_days = settings.thresholds
     new, reason = stage(session, client, today=today, lock_days=lock_days, suspend_days=suspend_days)
     h = provisioning.holds(session, client.id)
     old = h.get("overdue")
@@ -104,7 +92,7 @@ def refresh_client(session: Session, client: Client, *, today: date, config: Map
     return old, new
 
 
-def apply_rules(session: Session, *, today: date, config: Mapping[str, Any] | None, actor: str = "cron"
+def apply_rules(session: Session, *, today: date, settings: OverdueSettings, actor: str = "cron"
                 ) -> OverdueReport:
     """Apply the overdue rules to every enrolled client (flushes; the caller commits).
 
@@ -112,10 +100,9 @@ def apply_rules(session: Session, *, today: date, config: Mapping[str, Any] | No
     step right after this one, so a lock reaches SolusVM in the same run).
     """
     report = OverdueReport()
-    thresholds(config)  # fail early on a bad configuration
     for client in session.scalars(select(Client).where(Client.enrolled_at.is_not(None)).order_by(Client.id)):
         before = provisioning.desired_status(client, session)
-        refresh_client(session, client, today=today, config=config, actor=actor)
+        refresh_client(session, client, today=today, settings=settings, actor=actor)
         after = provisioning.desired_status(client, session)
         if before == after:
             report.unchanged += 1

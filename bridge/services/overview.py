@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bridge.models import Client, Currency, Invoice, InvoiceItem, SolusVMHold, Transaction
+from bridge.services.provisioning import desired_status
 
 OPEN = ("Unpaid", "Overdue", "Payment Pending", "Collections")
 NOT_REVENUE = ("Draft", "Cancelled", "Refunded")
@@ -92,7 +93,8 @@ def overview(session: Session, *, today: date) -> Overview:
     if open_rows:
         for invoice_id, amount in session.execute(select(Transaction.invoice_id, Transaction.amount_in)
                                                   .where(Transaction.invoice_id.in_([r[0] for r in open_rows]))):
-            paid[invoice_id] += Decimal(amount)
+            if invoice_id is not None:
+                paid[invoice_id] += Decimal(amount)
     for invoice_id, currency_id, total, credit, duedate in open_rows:
         owed = max(Decimal(total) - Decimal(credit) - paid[invoice_id], Decimal(0))
         entry = rev(currencies[currency_id])
@@ -121,8 +123,6 @@ def overview(session: Session, *, today: date) -> Overview:
 
 def clients_by_status(session: Session) -> dict[str, int]:
     """How many clients SolusVM should show as active, locked and suspended (closed ones are suspended)."""
-    from bridge.services.provisioning import desired_status
-
     counts = dict.fromkeys(STATUSES, 0)
     held = set(session.scalars(select(SolusVMHold.client_id)))
     for client_id, status in session.execute(select(Client.id, Client.status)):

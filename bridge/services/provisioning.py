@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from bridge.errors import BridgeError, NotFound, ValidationFailed
 from bridge.models import Client, Outbox, SolusVMHold, utcnow
@@ -103,8 +103,6 @@ def status_and_reason(session: Session, client: Client) -> tuple[str, str]:
 
 def desired_status(client: Client, session: Session | None = None) -> str:
     """What SolusVM's ``status`` must be for ``client`` (active, locked or suspended)."""
-    from sqlalchemy.orm import object_session
-
     sess = session or object_session(client)
     if sess is None:
         return "suspended" if client.status == "Closed" else "active"

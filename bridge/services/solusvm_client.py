@@ -17,7 +17,7 @@ one by one by ``bridge.services.usage``. A malformed answer is a ``SolusVMUnavai
 naming the call and the fields (retried later, like a broken proxy page), never a KeyError
 deep in the bridge.
 
-Every call carries ``X-Request-ID``: by default ``bridge.observability.current_request_id()``
+Every call carries ``X-Request-ID``: by default ``bridge.logs.current_request_id()``
 (the id of the request being served, or of the cron/CLI run), so SolusVM's logs can be
 matched with the bridge's. The id comes from a context variable, not from Flask.
 """
@@ -36,7 +36,8 @@ from typing import Any
 import requests
 from marshmallow import Schema
 
-from bridge import metrics, observability
+from bridge import logs, metrics
+from bridge.settings import OutboxSettings, SolusVMSettings
 from contracts.solusvm import (
     AccessTokenSchema,
     LimitGroupSchema,
@@ -153,7 +154,7 @@ class SolusVMClient:
 
     ``session`` can be injected (tests pass a session routed into the in-process mock);
     ``sleep`` too, so retry tests need not wait. ``request_id`` returns the id sent as
-    ``X-Request-ID`` with each call (default ``observability.current_request_id``; ``None``
+    ``X-Request-ID`` with each call (default ``logs.current_request_id``; ``None``
     sends none); an id that is not a plain token is not sent.
 
     ``budget`` (seconds, ``None``: unbounded) caps the time this client waits on SolusVM in
@@ -168,14 +169,14 @@ class SolusVMClient:
         base_url: str,
         api_token: str,
         *,
-        timeout: float = 10.0,
-        retries: int = 4,
+        timeout: float = SolusVMSettings.timeout,
+        retries: int = SolusVMSettings.retries,
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         headers: dict[str, str] | None = None,
-        request_id: Callable[[], str | None] | None = observability.current_request_id,
+        request_id: Callable[[], str | None] | None = logs.current_request_id,
         budget: float | None = None,
     ) -> None:
         if not base_url:
@@ -196,11 +197,11 @@ class SolusVMClient:
             **(headers or {}),
         }
         # An X-Request-ID given in ``headers`` is sent as it is.
-        fixed_id = any(k.lower() == observability.REQUEST_ID_HEADER.lower() for k in self._headers)
+        fixed_id = any(k.lower() == logs.REQUEST_ID_HEADER.lower() for k in self._headers)
         self._request_id = None if fixed_id else request_id
         #: Counters for metrics: calls, retries and failures by kind.
         self.stats: dict[str, int] = {"calls": 0, "retries": 0, "errors": 0}
-        #: Provisioning options (limit group, roles, outbox retry policy); see ``client_from_config``.
+        #: Provisioning options (limit group, roles, outbox retry policy); see ``connect``.
         self.options: dict[str, Any] = {}
         self.budget = budget if budget is None else max(0.0, float(budget))
         self._deadline: float | None = None  # set by the first call when there is a budget
@@ -283,9 +284,9 @@ class SolusVMClient:
         if self._request_id is None:
             return self._headers
         rid = self._request_id()
-        if not observability.sane_request_id(rid):
+        if not logs.sane_request_id(rid):
             return self._headers
-        return {**self._headers, observability.REQUEST_ID_HEADER: str(rid)}
+        return {**self._headers, logs.REQUEST_ID_HEADER: str(rid)}
 
     @staticmethod
     def _decode(resp: requests.Response, method: str, path: str) -> Any:
@@ -540,56 +541,27 @@ class SolusVMClient:
         return self.call("GET", "account", ACCOUNT)
 
 
-def client_from_config(config: Any, **kwargs: Any) -> SolusVMClient:
-    """A client for an app config mapping (``SOLUSVM_URL``, ``SOLUSVM_API_TOKEN``, ``SOLUSVM_TIMEOUT``,
-    ``SOLUSVM_RETRIES``). ``request_budget=True``: the client serves one request, so all its
-    calls share ``SOLUSVM_REQUEST_BUDGET`` seconds (``budget=`` sets another figure)."""
-    kwargs.setdefault("timeout", float(config.get("SOLUSVM_TIMEOUT") or 10.0))
-    # An explicit ``retries=`` wins (e.g. a quick attempt inside a web request).
-    kwargs.setdefault("retries", int(config.get("SOLUSVM_RETRIES") if config.get("SOLUSVM_RETRIES") is not None
-                                     else 4))
-    if kwargs.pop("request_budget", False):
+def connect(solusvm: SolusVMSettings, outbox: OutboxSettings | None = None, *, request_budget: bool = False,
+            **kwargs: Any) -> SolusVMClient:
+    """A client for the SolusVM settings (URL, token, timeout, retries) carrying the provisioning
+    options (limit group, roles) and the outbox retry policy. ``request_budget=True``: the client
+    serves one request, so all its calls share ``solusvm.request_budget`` seconds (``budget=``
+    sets another figure); an explicit ``retries=`` or ``timeout=`` wins."""
+    kwargs.setdefault("timeout", solusvm.timeout)
+    kwargs.setdefault("retries", solusvm.retries)
+    if request_budget:
         # A visitor (or a WHMCS caller) is waiting: every SolusVM call of the request shares this.
-        kwargs.setdefault("budget", request_budget(config))
-    client = SolusVMClient(str(config.get("SOLUSVM_URL") or ""), str(config.get("SOLUSVM_API_TOKEN") or ""),
-                           **kwargs)
-    client.options = provisioning_options(config)
+        kwargs.setdefault("budget", solusvm.request_budget)
+    client = SolusVMClient(solusvm.url, solusvm.api_token, **kwargs)
+    client.options = provisioning_options(solusvm, outbox or OutboxSettings())
     return client
 
 
-#: Default of ``SOLUSVM_REQUEST_BUDGET``: seconds a request may wait on SolusVM in total.
-DEFAULT_REQUEST_BUDGET = 3.0
-
-
-def request_budget(config: Any) -> float:
-    """``SOLUSVM_REQUEST_BUDGET`` of a config mapping (seconds, retries included; default 3)."""
-    value = config.get("SOLUSVM_REQUEST_BUDGET")
-    return float(value) if value not in (None, "") else DEFAULT_REQUEST_BUDGET
-
-
-def provisioning_options(config: Any) -> dict[str, Any]:
-    """The user-provisioning settings of a config mapping (``SOLUSVM_LIMIT_GROUP_ID``,
-    ``SOLUSVM_ROLE_IDS``, ``OUTBOX_MAX_ATTEMPTS``, ``OUTBOX_RETRY_SECONDS``); blanks mean
-    SolusVM's or the outbox's defaults."""
-
-    def as_int(key: str) -> int | None:
-        value = config.get(key)
-        if value in (None, ""):
-            return None
-        return int(value)
-
-    roles_raw = config.get("SOLUSVM_ROLE_IDS")
-    if isinstance(roles_raw, str):
-        roles = [int(r) for r in roles_raw.replace(" ", "").split(",") if r]
-    elif isinstance(roles_raw, list | tuple):
-        roles = [int(r) for r in roles_raw]
-    elif isinstance(roles_raw, int):
-        roles = [roles_raw]
-    else:
-        roles = []
-    return {"limit_group_id": as_int("SOLUSVM_LIMIT_GROUP_ID"), "roles": roles,
-            "outbox_max_attempts": as_int("OUTBOX_MAX_ATTEMPTS"),
-            "outbox_retry_seconds": as_int("OUTBOX_RETRY_SECONDS")}
+def provisioning_options(solusvm: SolusVMSettings, outbox: OutboxSettings) -> dict[str, Any]:
+    """The user-provisioning options a client carries (``SOLUSVM_LIMIT_GROUP_ID``,
+    ``SOLUSVM_ROLE_IDS``, ``OUTBOX_MAX_ATTEMPTS``, ``OUTBOX_RETRY_SECONDS``)."""
+    return {"limit_group_id": solusvm.limit_group_id, "roles": list(solusvm.role_ids),
+            "outbox_max_attempts": outbox.max_attempts, "outbox_retry_seconds": outbox.retry_seconds}
 
 
 def contract_errors(messages: Any, limit: int = 8) -> str:

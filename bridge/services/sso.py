@@ -17,18 +17,19 @@ from sqlalchemy.orm import Session
 from bridge.errors import BridgeError
 from bridge.models import Client
 from bridge.services import audit, provisioning
-from bridge.services.solusvm_client import SolusVMClient, SolusVMError, SolusVMNotFound
+from bridge.services.ports import SolusVM
+from bridge.services.solusvm_client import SolusVMError, SolusVMNotFound
+from bridge.settings import SolusVMSettings
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPLATE = "{solusvm_url}/auth/by_token?token={token}"
 
 
 class SSOError(BridgeError):
     """The client cannot be logged in to SolusVM; ``message`` is meant for the client."""
 
 
-def login_url(session: Session, client_id: int, solus: SolusVMClient, template: str | None = None, *,
+def login_url(session: Session, client_id: int, solus: SolusVM, template: str | None = None, *,
               actor: str | None = None) -> str:
     """A one-time login link for the client's SolusVM user, or ``SSOError`` saying why not."""
     client = session.get(Client, client_id)
@@ -55,7 +56,7 @@ def login_url(session: Session, client_id: int, solus: SolusVMClient, template: 
                  {"solusvm_user_id": client.solusvm_user_id})
     log.info("issued a SolusVM login link for client %s", client.id)  # never the link: it holds the token
     try:
-        return (template or DEFAULT_TEMPLATE).format(solusvm_url=solus.base_url, token=quote(token, safe=""),
+        return (template or SolusVMSettings.login_url_template).format(solusvm_url=solus.base_url, token=quote(token, safe=""),
                                                      user_id=client.solusvm_user_id, client_id=client.id)
     except (KeyError, IndexError, ValueError):
         # A bad SOLUSVM_LOGIN_URL_TEMPLATE: say so without echoing anything that holds the token.

@@ -30,7 +30,8 @@ from sqlalchemy.orm import Session
 
 from bridge.models import Client, Outbox
 from bridge.services import audit, clients, outbox, provisioning
-from bridge.services.solusvm_client import SolusVMClient, SolusVMError
+from bridge.services.ports import SolusVM
+from bridge.services.solusvm_client import SolusVMError
 from contracts.solusvm import SettingsSchema
 
 
@@ -81,7 +82,7 @@ def _try(report: SyncReport, finding: Finding, action: Any) -> None:
         report.errors.append(f"could not fix {finding}: {exc}")
 
 
-def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock_unknown: bool = False,
+def reconcile(session: Session, solus: SolusVM, *, fix: bool = False, lock_unknown: bool = False,
               actor: str = "sync", per_page: int = 100) -> SyncReport:
     """Compare SolusVM's users with billing; with ``fix`` repair what billing owns (flushes only)."""
     report = SyncReport()
@@ -198,7 +199,7 @@ def reconcile(session: Session, solus: SolusVMClient, *, fix: bool = False, lock
     return report
 
 
-def _link(session: Session, solus: SolusVMClient, client: Client, user_id: int, actor: str) -> None:
+def _link(session: Session, solus: SolusVM, client: Client, user_id: int, actor: str) -> None:
     status = provisioning.desired_status(client, session)
     solus.update_user(user_id, billing_user_id=client.id, status=status)
     client.solusvm_user_id = user_id

@@ -16,11 +16,12 @@ import calendar
 import copy
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields
 
+from bridge.services.ports import SolusVM
 from bridge.services.solusvm_client import contract_errors
 from contracts.solusvm import (
     UsageBackupsSchema,
@@ -110,7 +111,7 @@ def _relaxed(contract: type[Schema], defaults: Mapping[str, Any] | None = None,
             field.load_default = defaults[name]
             field.allow_none = field.allow_none or defaults[name] is None
         if name in nested:
-            field.nested = nested[name]
+            cast(fields.Nested, field).nested = nested[name]
         relaxed[name] = field
     return contract.from_dict(relaxed, name=f"Relaxed{contract.__name__}")
 
@@ -219,7 +220,7 @@ def month_dates(year: int, month: int) -> tuple[date, date]:
     return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
 
 
-def iter_usage_items(solus: Any, year: int, month: int, *, user_id: int | None = None,
+def iter_usage_items(solus: SolusVM, year: int, month: int, *, user_id: int | None = None,
                      per_page: int | None = 100, until: date | None = None,
                      complete: bool = False) -> Iterator[UsageItem]:
     """Every usage item of one month, page by page, each checked against the cap rule.
@@ -236,3 +237,9 @@ def iter_usage_items(solus: Any, year: int, month: int, *, user_id: int | None =
         item = parse_item(raw)
         problems = check_item(item, year, month)
         yield replace(item, problems=problems) if problems else item
+
+
+def usage_items_so_far(solus: SolusVM, solusvm_user_id: int, *, now: datetime) -> list[UsageItem]:
+    """The running month's usage items of one SolusVM user, up to ``now`` (SolusVM errors propagate)."""
+    now = now.astimezone(UTC)
+    return list(iter_usage_items(solus, now.year, now.month, user_id=solusvm_user_id, until=now.date()))

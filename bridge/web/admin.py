@@ -14,8 +14,9 @@ from sqlalchemy import func, select
 
 from bridge.billing import plan_prices
 from bridge.errors import BridgeError, WebError
+from bridge.flask_glue import current_settings
 from bridge.models import Admin, Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
-from bridge.services import accounts, audit, catalogue, hooks, outbox, provisioning, snapshots, web_sessions
+from bridge.services import accounts, audit, catalogue, outbox, provisioning, snapshots, web_sessions
 from bridge.services import invoices as invoice_service
 from bridge.services import pricing as pricing_service
 from bridge.services.invoice_document import document
@@ -32,6 +33,7 @@ from bridge.web.common import (
     password_tag,
     session_max_age,
     solus,
+    unit_of_work,
     web_blueprint,
 )
 from bridge.web.formatting import format_money, format_number
@@ -126,7 +128,7 @@ def login_code() -> Any:
 def two_factor(admin: Any) -> Any:
     """Turn TOTP two-factor log-in on (QR code + a code to confirm) or off."""
     form = TotpForm()
-    required = bool(current_app.config.get("ADMIN_REQUIRE_2FA"))
+    required = current_settings().web.admin_require_2fa
     if admin.totp_enabled:
         if form.validate_on_submit():
             if required:
@@ -159,7 +161,7 @@ def two_factor(admin: Any) -> Any:
 
 def _enrol_page(admin: Any, secret: str, form: TotpForm, required: bool, error: str = "") -> str:
 
-    uri = accounts.totp_uri(secret, admin.name, current_app.config.get("SITE_NAME") or accounts.TOTP_ISSUER)
+    uri = accounts.totp_uri(secret, admin.name, current_settings().web.site_name or accounts.TOTP_ISSUER)
     # An SVG data: URI (CSP allows data: images): no request that could leak the secret elsewhere.
     qr = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
     return render_template("admin/two_factor.html", form=form, enabled=False, required=required, qr=qr,
@@ -339,17 +341,15 @@ def mark_paid(admin: Any, invoice_id: int) -> Any:
     if inv.status == "Paid":
         flash(f"Invoice #{inv.id} is already paid.", "warning")
         return redirect(url_for("web_admin.invoices"))
-    # As in the WHMCS API: the payment hook re-evaluates the overdue hold with the configured
-    # thresholds and sends the resulting change right after commit.
-    dbs().info[hooks.CONFIG_KEY] = current_app.config
+    # As in the WHMCS API, a unit of work: the payment re-evaluates the overdue hold with the
+    # configured thresholds and the resulting change is sent right after commit.
     try:
-        invoice_service.add_payment(dbs(), inv, transid=f"admin-{inv.id}-{int(utcnow().timestamp())}",
-                                    gateway="manual", when=utcnow(), actor=f"admin:{admin.name}")
+        unit_of_work().run_in(dbs(), lambda session: invoice_service.add_payment(
+            session, inv, transid=f"admin-{inv.id}-{int(utcnow().timestamp())}", gateway="manual", when=utcnow(),
+            actor=f"admin:{admin.name}"))
     except BridgeError as exc:
-        dbs().rollback()
         flash(exc.message, "error")
         return redirect(url_for("web_admin.invoices"))
-    dbs().commit()
     flash(f"Invoice #{inv.id} marked as paid.", "ok")
     return redirect(url_for("web_admin.invoices"))
 
@@ -363,7 +363,7 @@ def _plan_prices(user_cost: Decimal, decimals: int) -> tuple[list[dict[str, Any]
 
     plans_cache = snapshots.cache(current_app.extensions, "plans")  # by SolusVM URL
     sv = solus()  # built here: the refresh runs outside the request (snapshots module)
-    snap, exc = plans_cache.get(str(current_app.config.get("SOLUSVM_URL") or ""),
+    snap, exc = plans_cache.get(current_settings().solusvm.url,
                                 lambda: list(sv.iter_plans()), errors=(SolusVMError, ValueError), background=True)
     if snap is None:
         return [], f"Plans could not be loaded from SolusVM: {exc}"

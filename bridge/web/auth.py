@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 
 from bridge.errors import WeakPassword, WebError
+from bridge.flask_glue import current_settings
 from bridge.services import accounts, web_sessions
 from bridge.services.ratelimit import identity_key
 from bridge.web.common import (
@@ -59,8 +60,8 @@ def logout() -> Any:
 
 def _reset_settings() -> tuple[str, int]:
     """(secret key, link max age in seconds)."""
-    cfg = current_app.config
-    return str(cfg["SECRET_KEY"]), int(cfg["PASSWORD_RESET_MAX_AGE"])
+    settings = current_settings()
+    return settings.secret_key, settings.web.password_reset_max_age
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])

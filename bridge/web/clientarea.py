@@ -10,16 +10,18 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bridge.db import lock_row
 from bridge.errors import BridgeError
+from bridge.flask_glue import current_settings
 from bridge.models import Client, Invoice, utcnow
-from bridge.services import hooks, invoicing, snapshots, sso
 from bridge.services import invoices as invoice_service
+from bridge.services import snapshots, sso
 from bridge.services.invoice_document import document, month_preview, usage_by_day
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import charts
-from bridge.web.common import client_required, dbs, rate_limit, solus, web_blueprint
+from bridge.web.common import client_required, dbs, rate_limit, solus, unit_of_work, web_blueprint
 from bridge.web.forms import ActionForm
 from bridge.web.headers import allow_solusvm_login_form
 from bridge.web.pdf import invoice_pdf as render_pdf
@@ -86,8 +88,9 @@ class _MonthSoFar:
 
 def _month_so_far(sv: Any, client_id: int, uid: int, now: Any) -> _MonthSoFar:
     """One refresh for the table and the chart: today's month-to-date total is read once."""
+    from bridge.services import usage
 
-    items = invoicing.usage_items_so_far(sv, uid, now=now)
+    items = usage.usage_items_so_far(sv, uid, now=now)
     # Runs in its own thread, after the request's database session may be gone: the chart
     # gets the one field it reads, not the ORM object.
     who = SimpleNamespace(id=client_id, solusvm_user_id=uid)
@@ -129,7 +132,7 @@ def solusvm_login(client: Client) -> Any:
     """Mint a one-time SolusVM login and send the browser there (POST: never prefetched)."""
 
     try:
-        url = sso.login_url(dbs(), client.id, solus(), current_app.config["SOLUSVM_LOGIN_URL_TEMPLATE"])
+        url = sso.login_url(dbs(), client.id, solus(), current_settings().solusvm.login_url_template)
     except sso.SSOError as exc:
         dbs().rollback()
         return render_template("message.html", title="Cannot log you in to SolusVM right now",
@@ -185,20 +188,27 @@ def invoice_pdf(client: Client, invoice_id: int) -> Any:
 def pay_with_credit(client: Client, invoice_id: int) -> Any:
     """Settle an open invoice from the client's credit when the credit covers the balance."""
 
+    from bridge.services.invoice_document import InvoiceDocument, document
 
     inv = _own_invoice(client, invoice_id)
-    lock_row(dbs(), client)
-    doc = document(dbs(), inv)
-    if not doc.can_pay_with_credit:
-        flash("Your credit does not cover this invoice (or it is not open).", "warning")
-        return redirect(url_for("web_clientarea.invoice", invoice_id=inv.id))
-    dbs().info[hooks.CONFIG_KEY] = current_app.config  # a paid invoice can lift an overdue hold
+
+    def pay(session: Session) -> InvoiceDocument | None:
+        lock_row(session, client)
+        doc = document(session, inv)
+        if not doc.can_pay_with_credit:
+            return None
+        invoice_service.apply_credit(session, inv, doc.balance, actor=f"client:{client.id}", paid=doc.paid)
+        return doc
+
     try:
-        invoice_service.apply_credit(dbs(), inv, doc.balance, actor=f"client:{client.id}", paid=doc.paid)
+        # A unit of work: a paid invoice can lift an overdue hold, sent to SolusVM after commit.
+        paid = unit_of_work().run_in(dbs(), pay)
     except BridgeError as exc:
-        dbs().rollback()
         flash(exc.message, "error")
         return redirect(url_for("web_clientarea.invoice", invoice_id=inv.id))
-    dbs().commit()
+    if paid is None:
+        flash("Your credit does not cover this invoice (or it is not open).", "warning")
+        return redirect(url_for("web_clientarea.invoice", invoice_id=inv.id))
+    doc = paid
     flash(f"Invoice #{doc.number} paid with credit.", "ok")
     return redirect(url_for("web_clientarea.invoice", invoice_id=inv.id))

@@ -33,14 +33,16 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge import db
-from bridge.config import check_system_url
+from bridge import db, flask_glue
+from bridge.flask_glue import current_settings
 from bridge.models import Admin, Client
 from bridge.services import ratelimit, web_sessions
 from bridge.services.accounts import Mail
 from bridge.services.mailer import Mailer, MailError
 from bridge.services.paths import local_path
-from bridge.services.solusvm_client import SolusVMClient, client_from_config
+from bridge.services.solusvm_client import SolusVMClient, connect
+from bridge.services.unit_of_work import LOCK_RETRIES, UnitOfWork, lock_backoff
+from bridge.settings import check_system_url
 
 log = logging.getLogger(__name__)
 csrf = CSRFProtect()
@@ -75,7 +77,7 @@ def _bounded_ids(_endpoint: str | None, values: dict[str, Any] | None) -> None:
 
 def _database_busy(exc: OperationalError) -> Any:
     """SQLite's write lock lost to another writer: a 503 page to retry, not a 500 (nothing was saved)."""
-    db.get_session().rollback()
+    flask_glue.get_session().rollback()
     if not db.is_lock_conflict(exc):
         raise exc
     body, status = error_page("Busy for a moment", "Many changes are being saved right now and yours was not. "
@@ -83,21 +85,19 @@ def _database_busy(exc: OperationalError) -> Any:
     return body, status, {"Retry-After": "2"}
 
 
-LOCK_RETRIES = 5
-
-
 def retry_on_lock(work: Callable[[], Any], attempts: int = LOCK_RETRIES) -> Any:
     """Run ``work`` (one whole transaction, committed inside) again when SQLite's deferred
     transaction loses the write lock to a concurrent one, so parallel visitors get the same
-    answer instead of a 503 (nothing of a lost attempt was written). The last failure propagates."""
+    answer instead of a 503 (nothing of a lost attempt was written). The last failure propagates.
+    The retry policy is the unit of work's (``bridge.services.unit_of_work``)."""
     for attempt in range(1, attempts + 1):
         try:
             return work()
         except OperationalError as exc:
-            db.get_session().rollback()
+            flask_glue.get_session().rollback()
             if not db.is_lock_conflict(exc) or attempt == attempts:
                 raise
-            time.sleep(0.02 * attempt)
+            time.sleep(lock_backoff(attempt - 1))
     raise AssertionError("unreachable")
 
 
@@ -114,23 +114,30 @@ def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
 
 def dbs() -> Session:
     """The request's database session."""
-    return db.get_session()
+    return flask_glue.get_session()
 
 
 def session_factory() -> sessionmaker[Session]:
-    return current_app.extensions["bridge_db"]["session_factory"]
+    """The app's session factory."""
+    factory: sessionmaker[Session] = current_app.extensions["bridge_db"]["session_factory"]
+    return factory
+
+
+def unit_of_work() -> UnitOfWork:
+    """A unit of work for this request: a payment may lift an overdue hold, and the SolusVM
+    changes it queues are tried after commit within the request's budget."""
+    return UnitOfWork.for_settings(session_factory(), current_settings())
 
 
 def solus() -> SolusVMClient:
-    """A SolusVM client from the app config for this request: few retries and, in total, no
+    """A SolusVM client for this request: ``WEB_SOLUSVM_RETRIES`` retries and, in total, no
     more than ``SOLUSVM_REQUEST_BUDGET`` seconds (a visitor waits and holds a worker)."""
-    cfg = current_app.config
-    return client_from_config({**cfg, "SOLUSVM_RETRIES": int(cfg.get("WEB_SOLUSVM_RETRIES", 1))},
-                              request_budget=True)
+    settings = current_settings()
+    return connect(settings.solusvm, settings.outbox, retries=settings.solusvm.web_retries, request_budget=True)
 
 
 def mailer() -> Mailer:
-    return Mailer.from_config({"INSTANCE_PATH": current_app.instance_path, **current_app.config})
+    return Mailer(current_settings().mail)
 
 
 def public_url(endpoint: str, **values: Any) -> str:
@@ -141,7 +148,7 @@ def public_url(endpoint: str, **values: Any) -> str:
     ``SYSTEM_URL`` is the bridge's public base URL, including any path it is mounted under;
     ``create_app`` checks it at start-up, and it is checked again here (the config may change).
     """
-    system_url = current_app.config.get("SYSTEM_URL")
+    system_url = current_settings().system_url
     check_system_url(system_url)
     base = str(system_url).rstrip("/")
     path = url_for(endpoint, **values)
@@ -278,9 +285,9 @@ def deliver(sender: Mailer, mail: Mail) -> bool:
 
 def rate_limit(name: str, *keys: str) -> None:
     """Count a hit for each key of limit ``name`` (config ``RATE_LIMIT_<NAME>``); raises RateLimited."""
-    limit = ratelimit.parse_limit(current_app.config[f"RATE_LIMIT_{name.upper()}"])
+    limit = ratelimit.parse_limit(current_settings().web.rate_limit(name))
     for key in (f"ip:{request.remote_addr or '-'}", *keys):
-        ratelimit.hit(db.get_engine(), f"{name}:{key}", limit)
+        ratelimit.hit(flask_glue.get_engine(), f"{name}:{key}", limit)
 
 
 KNOWN_DEVICE_SALT = "bridge.web.known-device"
@@ -316,12 +323,12 @@ def _remember_device(kind: str, identity: str) -> None:
     known = [digest] + [d for d in _known_identities(kind) if d != digest]
     value = URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt=KNOWN_DEVICE_SALT).dumps(
         known[:KNOWN_DEVICE_MAX])
-    cfg = current_app.config
+    secure = current_settings().web.session_cookie_secure
 
     @after_this_request
     def _set(response: Response) -> Response:
         response.set_cookie(_known_cookie(kind), value, max_age=KNOWN_DEVICE_DAYS * 86400, httponly=True,
-                            secure=bool(cfg.get("SESSION_COOKIE_SECURE")), samesite="Lax",
+                            secure=secure, samesite="Lax",
                             path=current_app.session_interface.get_cookie_path(current_app))
         return response
 
@@ -344,19 +351,19 @@ class LoginAttempt:
 
     def check(self) -> None:
         """Count the attempt; raise RateLimited when any limit is used up."""
-        engine, cfg = db.get_engine(), current_app.config
-        ratelimit.hit(engine, f"login:ip:{self.address}", ratelimit.parse_limit(cfg["RATE_LIMIT_LOGIN_ADDRESS"]))
+        engine, web = flask_glue.get_engine(), current_settings().web
+        ratelimit.hit(engine, f"login:ip:{self.address}", ratelimit.parse_limit(web.rate_limit("login_address")))
         ratelimit.hit(engine, f"login:pair:{self.kind}:{self.address}:{self.identity}",
-                      ratelimit.parse_limit(cfg["RATE_LIMIT_LOGIN"]))
+                      ratelimit.parse_limit(web.rate_limit("login")))
         if _identity_digest(self.identity) in _known_identities(self.kind):
             return
-        for i, limit in enumerate(ratelimit.parse_limits(cfg["RATE_LIMIT_LOGIN_ACCOUNT"])):
+        for i, limit in enumerate(ratelimit.parse_limits(web.rate_limit("login_account"))):
             ratelimit.peek(engine, self._account_key(i), limit)
 
     def failed(self) -> None:
         """Count a wrong password against the account (call with no read transaction open)."""
-        engine = db.get_engine()
-        for i, limit in enumerate(ratelimit.parse_limits(current_app.config["RATE_LIMIT_LOGIN_ACCOUNT"])):
+        engine = flask_glue.get_engine()
+        for i, limit in enumerate(ratelimit.parse_limits(current_settings().web.rate_limit("login_account"))):
             try:
                 ratelimit.hit(engine, self._account_key(i), limit)
             except ratelimit.RateLimited:
@@ -485,7 +492,7 @@ def admin_required(view: Callable[..., Any]) -> Callable[..., Any]:
         admin = current_admin()
         if admin is None:
             return redirect(url_for("web_admin.login"))
-        if (current_app.config.get("ADMIN_REQUIRE_2FA") and not admin.totp_enabled
+        if (current_settings().web.admin_require_2fa and not admin.totp_enabled
                 and request.endpoint not in TWO_FACTOR_ENDPOINTS):
             return redirect(url_for("web_admin.two_factor"))  # enrol first: nothing else until then
         return view(admin, *args, **kwargs)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
+
+from bridge.flask_glue import current_settings
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
@@ -23,10 +25,9 @@ def allow_solusvm_login_form() -> None:
     """For a page with the "Log in to SolusVM" button: its form posts here and is answered with
     a redirect to SolusVM, and browsers check ``form-action`` against that redirect too, so the
     SolusVM login origin joins ``form-action`` on this page only."""
-    cfg = current_app.config
+    solusvm = current_settings().solusvm
     try:
-        url = str(cfg.get("SOLUSVM_LOGIN_URL_TEMPLATE") or "").format(
-            solusvm_url=str(cfg.get("SOLUSVM_URL") or "").rstrip("/"), token="t")
+        url = solusvm.login_url_template.format(solusvm_url=solusvm.url.rstrip("/"), token="t")
     except (KeyError, IndexError, ValueError):
         return  # a broken template: the button's page says so, nothing to allow
     parts = urlsplit(url)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import redirect, render_template, request, session, url_for
 
 from bridge.errors import BridgeError, WeakPassword, WebError, WrongPassword
+from bridge.flask_glue import current_settings
 from bridge.services import accounts
 from bridge.services.ratelimit import identity_key
 from bridge.web.common import (
@@ -34,14 +35,14 @@ def _link_for(token: str) -> str:
 
 
 def _mail_args() -> dict[str, Any]:
-    cfg = current_app.config
-    return {"secret_key": cfg["SECRET_KEY"], "link_for": _link_for, "max_age": int(cfg["SIGNUP_LINK_MAX_AGE"])}
+    settings = current_settings()
+    return {"secret_key": settings.secret_key, "link_for": _link_for, "max_age": settings.web.signup_link_max_age}
 
 
 def _terms() -> dict[str, Any]:
-    cfg = current_app.config
-    return {"terms_url": cfg["TERMS_URL"] or url_for("web_signup.terms_text"),
-            "postpay_url": cfg["POSTPAY_TERMS_URL"], "postpay_required": bool(cfg["POSTPAY_TERMS_URL"])}
+    web = current_settings().web
+    return {"terms_url": web.terms_url or url_for("web_signup.terms_text"),
+            "postpay_url": web.postpay_terms_url, "postpay_required": bool(web.postpay_terms_url)}
 
 
 @bp.get("/")
@@ -104,7 +105,7 @@ def verify(token: str) -> Any:
     password of the submission the link belongs to, so a mailbox owner never activates a
     password or name somebody else typed (see docs/web.md, "Security model").
     """
-    secret, max_age = current_app.config["SECRET_KEY"], int(current_app.config["SIGNUP_LINK_MAX_AGE"])
+    secret, max_age = current_settings().secret_key, current_settings().web.signup_link_max_age
     if request.method == "POST":  # counted before any read: SQLite's write lock wants no open read
         rate_limit("login", f"confirm:{hashlib.sha256(token.encode()).hexdigest()[:32]}")
     try:

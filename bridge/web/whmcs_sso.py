@@ -8,23 +8,23 @@ gets one and the same page, so the answer never says which.
 
 The token is a credential and sits in the query string: the access log records the route
 rule only (``bridge.observability``), and ``install_log_filters`` puts the bridge's
-``observability.RedactFilter`` on the loggers of werkzeug's development server and gunicorn's
+``logs.RedactFilter`` on the loggers of werkzeug's development server and gunicorn's
 access log (when someone turns it on), so their request lines show ``access_token=[redacted]``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, current_app, redirect, request, url_for
 
-from bridge import observability
+from bridge import logs
 from bridge.errors import AuthFailed
 from bridge.models import Client
 from bridge.services import sso_tokens
 from bridge.services.paths import local_path
+from bridge.settings import Settings
 from bridge.web.common import dbs, error_page, log_in_client, web_blueprint
 
 bp = web_blueprint("web_sso", __name__)
@@ -92,13 +92,13 @@ def single_sign_on() -> Any:
 REQUEST_LINE_LOGGERS = ("werkzeug", "gunicorn.access")
 
 
-def install_log_filters(config: Mapping[str, Any]) -> None:
-    """Put the bridge's redaction (``observability.RedactFilter`` with the app's secrets; it masks
+def install_log_filters(settings: Settings) -> None:
+    """Put the bridge's redaction (``logs.RedactFilter`` with the app's secrets; it masks
     every ``*token=`` parameter, ``access_token=`` included) on each request-line logger,
     replacing the one an earlier app installed."""
-    redact = observability.RedactFilter(str(config.get(key) or "") for key in observability.SECRET_KEYS)
+    redact = logs.RedactFilter(settings.logging.secrets)
     for name in REQUEST_LINE_LOGGERS:
         logger = logging.getLogger(name)
-        for old in [f for f in logger.filters if isinstance(f, observability.RedactFilter)]:
+        for old in [f for f in logger.filters if isinstance(f, logs.RedactFilter)]:
             logger.removeFilter(old)
         logger.addFilter(redact)

@@ -90,7 +90,8 @@ def sqlite_url(tmp_path: Any, sqlite_template: str) -> str:
 
 def build_app(url: str, tmp_path: Any, **extra: Any) -> Any:
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret", "PRICING_TOKEN": "s3cret",
-                      "SYSTEM_URL": "https://billing.test", **extra})
+                      "SYSTEM_URL": "https://billing.test", "MAIL_OUTBOX_DIR": str(tmp_path / "instance" / "outbox"),
+                      **extra})
     app.instance_path = str(tmp_path / "instance")
     with session_of(app) as s, s.begin():
         catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")

@@ -15,6 +15,7 @@ from bridge import create_app, db
 from bridge.cli import main
 from bridge.models import ApiCredential, Base, Currency, TaxRule, TokenPrice
 from bridge.services import catalogue
+from bridge.services.unit_of_work import make_session_factory
 
 
 def test_migration_matches_models(db_url: str) -> None:
@@ -47,7 +48,7 @@ def test_init_db_loads_default_catalogue_once(tmp_path: Path, monkeypatch: pytes
     result = runner.invoke(main, ["init-db"])  # idempotent: migrated, catalogue left alone
     assert result.exit_code == 0 and "catalogue loaded" not in result.output
     engine = db.make_engine(url)
-    with db.make_session_factory(engine)() as s:
+    with make_session_factory(engine)() as s:
         rows = {c.code: (c.is_default, s.scalar(select(TokenPrice.price_per_token).where(TokenPrice.currency_id == c.id)))
                 for c in s.scalars(select(Currency))}
     assert rows == {"USD": (True, Decimal("0.001")), "EUR": (False, Decimal("0.00091"))}
@@ -65,7 +66,7 @@ def test_init_db_with_catalogue_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
         result = runner.invoke(main, ["init-db", "--catalogue", str(cat)])
         assert result.exit_code == 0, result.output
     engine = db.make_engine(url)
-    with db.make_session_factory(engine)() as s:
+    with make_session_factory(engine)() as s:
         assert [c.code for c in s.scalars(select(Currency))] == ["GBP"]
         assert s.query(TaxRule).count() == 1
         assert catalogue.get_setting(s, "TaxL2Compound") == "on"
@@ -92,7 +93,7 @@ def test_credentials_create_prints_once_and_stores_digest(tmp_path: Path, monkey
     lines = dict(line.split(": ", 1) for line in result.output.strip().splitlines())
     identifier, secret = lines["identifier"], lines["secret"]
     engine = db.make_engine(url)
-    with db.make_session_factory(engine)() as s:
+    with make_session_factory(engine)() as s:
         cred = s.scalar(select(ApiCredential))
         assert cred.identifier == identifier and cred.name == "solusvm-admin"
         assert secret not in cred.secret_hash
@@ -103,21 +104,21 @@ def test_credentials_create_prints_once_and_stores_digest(tmp_path: Path, monkey
 
 
 def test_config_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bridge.config import load_config
+    from bridge import settings
 
     toml = tmp_path / "bridge.toml"
     toml.write_text('PRICING_TOKEN = "from-file"\nSYSTEM_URL = "https://file"\nINVOICE_DUE_DAYS = 7\n')
-    cfg = load_config(tmp_path / "inst", {"SYSTEM_URL": "https://arg"},
-                      environ={"BRIDGE_CONFIG_FILE": str(toml), "BRIDGE_PRICING_TOKEN": "from-env",
-                               "BRIDGE_INVOICE_DUE_DAYS": "30"})
-    assert cfg["PRICING_TOKEN"] == "from-env"
-    assert cfg["SYSTEM_URL"] == "https://arg"
-    assert cfg["INVOICE_DUE_DAYS"] == 30
-    assert cfg["DATABASE_URL"] == f"sqlite:///{tmp_path / 'inst' / 'bridge.sqlite3'}"
+    cfg = settings.load(tmp_path / "inst", {"SYSTEM_URL": "https://arg"},
+                        environ={"BRIDGE_CONFIG_FILE": str(toml), "BRIDGE_PRICING_TOKEN": "from-env",
+                                 "BRIDGE_INVOICE_DUE_DAYS": "30"})
+    assert cfg.pricing_token == "from-env"
+    assert cfg.system_url == "https://arg"
+    assert cfg.invoicing.due_days == 30
+    assert cfg.database_url == f"sqlite:///{tmp_path / 'inst' / 'bridge.sqlite3'}"
     # the secret key is generated once and then reused
-    key = cfg["SECRET_KEY"]
+    key = cfg.secret_key
     assert len(key) == 64
-    assert load_config(tmp_path / "inst", environ={})["SECRET_KEY"] == key
+    assert settings.load(tmp_path / "inst", environ={}).secret_key == key
     assert (tmp_path / "inst" / "secret_key").stat().st_mode & 0o077 == 0
 
 

@@ -10,6 +10,7 @@ import pytest
 from marshmallow import ValidationError
 from sqlalchemy import event
 
+from bridge.flask_glue import settings_of
 from bridge.services import catalogue
 from contracts.billing import TokenPricingResponseSchema
 from tests.bridge.conftest import session_of
@@ -248,9 +249,10 @@ def test_catalogue_change_is_seen_on_the_next_request(app: Any, client: Any, mak
     cid = make_client()
     assert price(client, cid).get_json()["base_token_unit_cost"] == 0.001
     # Another process changes the catalogue through its own engine (as another worker would).
-    from bridge.db import make_engine, make_session_factory
+    from bridge.db import make_engine
+    from bridge.services.unit_of_work import make_session_factory
 
-    other_engine = make_engine(app.config["DATABASE_URL"])
+    other_engine = make_engine(settings_of(app).database_url)
     with make_session_factory(other_engine)() as s, s.begin():
         catalogue.load_catalogue(s, {"currencies": [{"code": "USD", "token_price": "0.002", "default": True}]},
                                  actor="test")

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from bridge.flask_glue import replace_settings
+
 URLS = ["/modules/addons/solusio/api/", "/includes/api.php"]
 
 
@@ -19,7 +21,7 @@ def price(client: Any, url: str, userid: int, token: str, addr: str = "10.0.0.1"
 
 
 def test_wrong_tokens_are_throttled_per_address_on_both_urls(app: Any, client: Any, make_client: Any) -> None:
-    app.config["RATE_LIMIT_PRICING_TOKEN"] = "5/3600"
+    replace_settings(app, {"RATE_LIMIT_PRICING_TOKEN": "5/3600"})
     cid = make_client()
     statuses = [price(client, URLS[i % 2], cid, f"guess-{i}").status_code for i in range(8)]
     # Five wrong tokens in all (both URLs count together), then 429 on either URL.
@@ -34,7 +36,7 @@ def test_wrong_tokens_are_throttled_per_address_on_both_urls(app: Any, client: A
 
 
 def test_right_tokens_are_never_counted(app: Any, client: Any, make_client: Any) -> None:
-    app.config["RATE_LIMIT_PRICING_TOKEN"] = "2/3600"
+    replace_settings(app, {"RATE_LIMIT_PRICING_TOKEN": "2/3600"})
     cid = make_client()
     for _ in range(10):
         assert price(client, URLS[0], cid, "s3cret").status_code == 200

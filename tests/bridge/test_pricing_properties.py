@@ -8,10 +8,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.db import make_engine, make_session_factory
+from bridge.db import make_engine
 from bridge.models import Base, Client, ClientGroup, Currency, Setting, TaxRule, TokenPrice
 from bridge.services import catalogue
 from bridge.services.pricing import token_pricing
+from bridge.services.unit_of_work import make_session_factory
 
 prices = st.decimals(min_value=Decimal("0.0000001"), max_value=Decimal("100"), places=7)
 percents = st.decimals(min_value=Decimal("0"), max_value=Decimal("99.99"), places=2)

@@ -16,6 +16,7 @@ from bridge import db
 from bridge.errors import AuthFailed
 from bridge.models import AuditLog, UsedToken, utcnow
 from bridge.services import sso_tokens
+from bridge.services.unit_of_work import make_session_factory
 from tests.bridge.conftest import session_of
 
 SECRET = "test-secret"
@@ -213,4 +214,4 @@ def test_migration_0004_creates_used_tokens(fresh_url: str) -> None:
 
 
 def session_of_engine(engine: Any) -> Any:
-    return db.make_session_factory(engine)()
+    return make_session_factory(engine)()

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bridge.flask_glue import settings_of
 from bridge.models import Invoice, InvoiceItem
 from bridge.services import catalogue
 from contracts.whmcs import GetInvoiceResponseSchema, GetInvoicesResponseSchema
@@ -334,7 +335,7 @@ def test_overlapping_runs_never_create_two_invoices(app: Any, make_client: Any) 
         worker.start()
         worker.join(0.3)  # give it the chance to block on our uncommitted row (not an assertion)
     worker.join(30)
-    expected = {"duplicate", "locked"} if app.config["DATABASE_URL"].startswith("sqlite") else {"duplicate"}
+    expected = {"duplicate", "locked"} if settings_of(app).database_url.startswith("sqlite") else {"duplicate"}
     assert outcome["second"] in expected
     with session_of(app) as s:
         assert s.query(Invoice).filter_by(client_id=cid, period="2026-10").count() == 1

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bridge.api import whmcs
 from bridge.models import Client, CreditLog
-from bridge.services import clients
+from bridge.services import clients, unit_of_work
 from tests.bridge.conftest import ok, session_of
 
 
@@ -34,7 +33,7 @@ def flaky_credit(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
         return result
 
     monkeypatch.setattr(clients, "add_credit", add_credit)
-    monkeypatch.setattr(whmcs.time, "sleep", lambda s: None)
+    monkeypatch.setattr(unit_of_work.time, "sleep", lambda s: None)
     return state
 
 
@@ -56,7 +55,7 @@ def test_a_database_that_stays_locked_is_a_503_whmcs_error(app: Any, api: Any, m
     resp = api("AddCredit", clientid=cid, description="top-up", amount="5.00")
     assert resp.status_code == 503
     assert resp.get_json() == {"result": "error", "message": "The billing database is busy, please try again"}
-    assert flaky_credit["calls"] == whmcs.LOCK_RETRIES
+    assert flaky_credit["calls"] == unit_of_work.LOCK_RETRIES
     with session_of(app) as s:
         assert s.get(Client, cid).credit == Decimal("0.00")
         assert s.query(CreditLog).filter_by(client_id=cid).count() == 0

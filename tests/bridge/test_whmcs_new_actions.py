@@ -181,7 +181,7 @@ def _server(sid: int, user: int, *, suspended: bool = False) -> dict[str, Any]:
 def solus(monkeypatch: pytest.MonkeyPatch) -> type[_Solus]:
     from bridge.api.whmcs import products
 
-    monkeypatch.setattr(products, "client_from_config", _Solus)
+    monkeypatch.setattr(products, "connect", _Solus)
     _Solus.servers, _Solus.fail = [], False
     return _Solus
 

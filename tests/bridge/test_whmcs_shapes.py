@@ -64,7 +64,7 @@ def answers(app: Any, api: Any, make_client: Any, monkeypatch: pytest.MonkeyPatc
     """One successful answer of every action, with data behind each."""
     from bridge.api.whmcs import products
 
-    monkeypatch.setattr(products, "client_from_config", FakeSolus)
+    monkeypatch.setattr(products, "connect", FakeSolus)
     got: dict[str, dict[str, Any]] = {}
     got["AddClient"] = ok(api("AddClient", **{
         "firstname": "Ann", "lastname": "Lee", "email": "shape@example.com", "address1": "1 Main St",

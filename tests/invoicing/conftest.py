@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bridge.flask_glue import settings_of
 from bridge.models import ClientGroup, Currency
 from bridge.services import catalogue, clients
 from bridge.services.solusvm_client import SolusVMClient
@@ -87,8 +88,8 @@ class World:
     def run(self, year: int = 2026, month: int = 10, mailer: Any = None, **config: Any) -> Any:
         from bridge.services import invoicing
 
-        cfg = {**self.app.config, **self.config, **config}
-        return invoicing.generate_period(self.factory, self.solus, year, month, config=cfg, mailer=mailer)
+        settings = settings_of(self.app).with_values({**self.config, **config})
+        return invoicing.generate_period(self.factory, self.solus, year, month, settings=settings, mailer=mailer)
 
     def invoices(self) -> list[Any]:
         from bridge.models import Invoice

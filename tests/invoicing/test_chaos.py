@@ -18,15 +18,16 @@ import pytest
 from sqlalchemy import select
 
 from bridge import db
-from bridge.config import DEFAULTS
 from bridge.models import Client, Currency, Invoice, InvoiceRun
 from bridge.services import catalogue, cron
 from bridge.services.solusvm_client import SolusVMClient
+from bridge.services.unit_of_work import make_session_factory
+from bridge.settings import InvoicingSettings, Settings
 from tests.invoicing.conftest import TOKEN, plan, server, user
 
 CLIENTS = 18
 PER_PAGE = 2
-CONFIG = {**DEFAULTS, "USAGE_PER_PAGE": PER_PAGE, "INVOICE_DUE_DAYS": 14}
+CONFIG = Settings(invoicing=InvoicingSettings(usage_per_page=PER_PAGE, due_days=14))
 TIMEOUT = 0.3
 ITEMS = CLIENTS + len(range(0, CLIENTS, 5))  # one usage item per server
 # An empty page that otherwise looks like any page of the usage listing (a proxy that lost the body).
@@ -50,7 +51,7 @@ def world_doc() -> dict[str, Any]:
 def fresh_db(template: str, tmp_path: Any, name: str) -> Any:
     path = tmp_path / f"{name}.sqlite3"
     shutil.copy(template, path)
-    factory = db.make_session_factory(db.make_engine(f"sqlite:///{path}"))
+    factory = make_session_factory(db.make_engine(f"sqlite:///{path}"))
     with factory() as s, s.begin():
         catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
         usd = s.scalar(select(Currency.id).where(Currency.code == "USD"))

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
+from bridge.flask_glue import settings_of
 from tests.invoicing.conftest import MOCK_URL, TOKEN, server, user
 from tests.smtp_fixture import SMTPServer
 
@@ -20,7 +21,7 @@ OCT, DEL_700 = "2026-10-01T00:00:00Z", "2026-10-30T04:00:00Z"
 
 @pytest.fixture
 def cli(world, monkeypatch):
-    for key, value in {"DATABASE_URL": world.app.config["DATABASE_URL"], "SOLUSVM_URL": MOCK_URL,
+    for key, value in {"DATABASE_URL": settings_of(world.app).database_url, "SOLUSVM_URL": MOCK_URL,
                        "SOLUSVM_API_TOKEN": TOKEN, "SECRET_KEY": "k" * 32, "SOLUSVM_RETRIES": "1"}.items():
         monkeypatch.setenv(f"BRIDGE_{key}", value)
     monkeypatch.delenv("BRIDGE_MAIL_SERVER", raising=False)

@@ -8,6 +8,7 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy import select
 
+from bridge.flask_glue import settings_of
 from bridge.models import Client, RateLimitCounter, WebSession
 from bridge.services import cron, invoicing, locks
 from bridge.services.usage import check_item, parse_item
@@ -17,7 +18,7 @@ OCT, DEL_700 = "2026-10-01T00:00:00Z", "2026-10-30T04:00:00Z"
 
 
 def daily(world, day: date, **kw):
-    return cron.run_daily({**world.app.config, **kw}, today=day, session_factory=world.factory,
+    return cron.run_daily(settings_of(world.app).with_values(kw), today=day, session_factory=world.factory,
                           solus=world.solus)
 
 
@@ -61,7 +62,7 @@ def test_an_incomplete_run_on_the_first_is_finished_the_next_day(world):
 
 def test_cron_builds_its_own_engine_from_the_config(world):
     one_client(world)
-    summary = cron.run_daily(world.app.config, today=date(2026, 11, 1), solus=world.solus)
+    summary = cron.run_daily(settings_of(world.app), today=date(2026, 11, 1), solus=world.solus)
     assert summary.ok and len(world.invoices()) == 1
 
 

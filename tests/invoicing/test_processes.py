@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from bridge import db
 from bridge.models import Client, Currency, Invoice
 from bridge.services import catalogue, locks
+from bridge.services.unit_of_work import make_session_factory
+from bridge.settings import InvoicingSettings, Settings
 from tests.invoicing.conftest import TOKEN, server, user
 
 OCT, DEL_700 = "2026-10-01T00:00:00Z", "2026-10-30T04:00:00Z"
@@ -29,7 +31,7 @@ CLI = [sys.executable, "-c", "from bridge.cli import main; main()"]
 def prepare(url: str, mock: Any, n: int) -> tuple[Any, list[int]]:
     """n clients, each with one 700 h server (4900 tokens = 4.90 USD) in October 2026."""
     engine = db.make_engine(url)
-    factory = db.make_session_factory(engine)
+    factory = make_session_factory(engine)
     with factory() as s, s.begin():
         catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
         usd = s.scalar(select(Currency.id).where(Currency.code == "USD"))
@@ -130,7 +132,7 @@ def test_live_faults_drops_and_slow_answers_end_complete_without_duplicates(sqli
     reports = []
     for _ in range(12):
         summary = invoicing.generate_period(factory, solus, 2026, 10,
-                                            config={"INVOICE_DUE_DAYS": 14, "USAGE_PER_PAGE": 2})
+                                            settings=Settings(invoicing=InvoicingSettings(due_days=14, usage_per_page=2)))
         reports.append(summary)
         if summary.ok:
             break

@@ -26,7 +26,9 @@ from sqlalchemy import select
 
 from bridge.models import ClientGroup, Currency
 from bridge.services import catalogue, clients, invoicing, pricing
+from bridge.services.unit_of_work import UnitOfWork
 from bridge.services.usage import UsageItem
+from bridge.settings import InvoicingSettings
 
 
 def usage(tokens: int, ip_tokens: int = 0, backup_tokens: int = 0) -> UsageItem:
@@ -73,9 +75,9 @@ def invoice_for(world, cat, n: int):
 
     def work(session):
         return invoicing._invoice_client(session, session.get(type(client), client_id), items, "2026-10",
-                                         config={"INVOICE_DUE_DAYS": 14})
+                                         settings=InvoicingSettings(due_days=14))
 
-    created = invoicing.in_transaction(world.factory, work)
+    created = UnitOfWork(world.factory).run(work)
     with world.factory() as s:
         tp = pricing.token_pricing(s, client_id)
         inv = s.get(invoicing.Invoice, created.invoice_id)

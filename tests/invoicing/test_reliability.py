@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bridge.flask_glue import settings_of
 from bridge.models import Client, InvoiceRun
 from bridge.services import cron, invoicing
 from bridge.services.solusvm_client import SolusVMClient
+from bridge.settings import InvoicingSettings, Settings
 from tests.invoicing.conftest import TOKEN
 from tests.invoicing.test_processes import CLI, env_for, invoice_facts, prepare
 
@@ -39,7 +41,7 @@ def solus_for(mock: Any, **kw: Any) -> SolusVMClient:
 
 
 def run(factory: Any, solus: SolusVMClient, per_page: int = 2) -> invoicing.RunSummary:
-    return invoicing.generate_period(factory, solus, 2026, 10, config={"USAGE_PER_PAGE": per_page})
+    return invoicing.generate_period(factory, solus, 2026, 10, settings=Settings(invoicing=InvoicingSettings(usage_per_page=per_page)))
 
 
 # --- 1. a month with no recorded run ------------------------------------------------------
@@ -114,7 +116,7 @@ def test_the_cron_invoices_each_missed_month(world):
     backdate(world.factory, date(2026, 8, 1))
     world.seed([user(1, cid)], [server(1, 1, "2026-09-01T00:00:00Z", "2026-10-30T04:00:00Z")],
                clock="2026-11-01T00:00:00Z")
-    summary = cron.run_daily(world.app.config, today=date(2026, 11, 20), session_factory=world.factory,
+    summary = cron.run_daily(settings_of(world.app), today=date(2026, 11, 20), session_factory=world.factory,
                              solus=world.solus)
     assert summary.ok, summary.render()
     assert [r.period for r in summary.runs] == ["2026-08", "2026-09", "2026-10"]

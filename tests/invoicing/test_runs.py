@@ -9,9 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bridge.billing import format_money
+from bridge.flask_glue import settings_of
 from bridge.models import Invoice, InvoiceRun
 from bridge.services import credentials, invoice_document
 from bridge.services.mailer import Mailer
+from bridge.settings import MailSettings
 from tests.invoicing.conftest import server, user
 from tests.smtp_fixture import SMTPServer
 
@@ -111,7 +113,7 @@ def test_usage_disagreeing_with_the_cap_rule_is_reported_not_fixed(world):
 
 def test_each_client_gets_the_invoice_summary_by_mail(world, smtp_server):
     ids = three_clients(world)
-    summary = world.run(mailer=Mailer.from_config(smtp_server.config))
+    summary = world.run(mailer=Mailer(MailSettings(server=smtp_server.host, port=smtp_server.port)))
     assert summary.mails_sent == 3
     msgs = smtp_server.wait_for(3)
     by_to = {m["To"]: m for m in msgs}
@@ -122,7 +124,7 @@ def test_each_client_gets_the_invoice_summary_by_mail(world, smtp_server):
     # Money as on the invoice page: the currency once (the code, when a currency has both).
     assert "vm-1 (deleted), 1 Core, 1 GB RAM, 2026-10: 700 h × 7 tokens/h = 4900 tokens: 4.90 USD" in text
     assert "Total: 4.90 USD" in text and "Due date: 2026-11-15" in text
-    assert world.run(mailer=Mailer.from_config(smtp_server.config)).mails_sent == 0  # no second mail
+    assert world.run(mailer=Mailer(MailSettings(server=smtp_server.host, port=smtp_server.port))).mails_sent == 0  # no second mail
 
 
 def test_the_invoice_mail_names_the_taxes_and_formats_money_like_the_invoice_page(world, smtp_server):
@@ -138,7 +140,7 @@ def test_the_invoice_mail_names_the_taxes_and_formats_money_like_the_invoice_pag
         "settings": {"TaxEnabled": True, "TaxL2Compound": True}})
     cid = world.client("eur@example.com", currency="EUR")
     world.seed([user(1, cid)], [server(1, 1, OCT, DEL_700)])
-    assert world.run(mailer=Mailer.from_config(smtp_server.config)).mails_sent == 1
+    assert world.run(mailer=Mailer(MailSettings(server=smtp_server.host, port=smtp_server.port))).mails_sent == 1
     text = SMTPServer.body(smtp_server.wait_for(1)[0])
     with world.factory() as s:
         inv = s.scalar(select(Invoice).where(Invoice.client_id == cid))
@@ -157,11 +159,11 @@ def test_a_mail_failure_keeps_the_invoice_and_the_next_run_resends(world, smtp_s
     with socket.socket() as probe:  # a port with nobody listening
         probe.bind(("127.0.0.1", 0))
         dead_port = probe.getsockname()[1]
-    broken = Mailer.from_config({"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": dead_port, "MAIL_TIMEOUT": 2})
+    broken = Mailer(MailSettings(server="127.0.0.1", port=dead_port, timeout=2))
     first = world.run(mailer=broken)
     assert first.invoices == 3 and len(first.mail_failures) == 3 and not first.ok
     assert count_invoices(world) == 3
-    second = world.run(mailer=Mailer.from_config(smtp_server.config))
+    second = world.run(mailer=Mailer(MailSettings(server=smtp_server.host, port=smtp_server.port)))
     assert second.mails_sent == 3 and second.already_invoiced == 3 and second.ok
     assert len(smtp_server.wait_for(3)) == 3
 
@@ -215,7 +217,7 @@ def test_a_month_that_has_not_ended_is_refused_before_anything_is_written(world)
 
     three_clients(world)
     with pytest.raises(invoicing.PeriodNotOver, match="2026-10 has not ended yet"):
-        invoicing.generate_period(world.factory, world.solus, 2026, 10, config=world.app.config,
+        invoicing.generate_period(world.factory, world.solus, 2026, 10, settings=settings_of(world.app),
                                   now=datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
     assert count_invoices(world) == 0
     with world.factory() as s:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, select
 
-from bridge import db, observability
+from bridge import db, logs
+from bridge.flask_glue import settings_of
 from bridge.models import InvoiceRun
 from bridge.services import cron, invoicing, locks
 from tests.invoicing.conftest import server, user
@@ -28,6 +29,8 @@ STUCK_RUN = """
 import sys, time
 from bridge import db
 from bridge.services import invoicing
+from bridge.services.unit_of_work import make_session_factory
+from bridge.settings import Settings
 
 class StuckSolusVM:
     def iter_usage(self, *args, **kwargs):
@@ -35,8 +38,8 @@ class StuckSolusVM:
         time.sleep(600)
         return iter(())
 
-factory = db.make_session_factory(db.make_engine(sys.argv[1]))
-invoicing.generate_period(factory, StuckSolusVM(), 2026, 10, config={})
+factory = make_session_factory(db.make_engine(sys.argv[1]))
+invoicing.generate_period(factory, StuckSolusVM(), 2026, 10, settings=Settings())
 """
 
 
@@ -122,7 +125,7 @@ def test_an_exception_marks_the_runs_own_row_failed(world: Any) -> None:
             raise RuntimeError("bug in a SolusVM client")
 
     with pytest.raises(RuntimeError, match="bug in a SolusVM client"):
-        invoicing.generate_period(world.factory, Broken(), 2026, 10, config=world.app.config)
+        invoicing.generate_period(world.factory, Broken(), 2026, 10, settings=settings_of(world.app))
     [row] = runs(world)
     assert row.status == "failed" and row.finished_at is not None
     assert "RuntimeError: bug in a SolusVM client" in row.summary["failures"][0]
@@ -130,7 +133,7 @@ def test_an_exception_marks_the_runs_own_row_failed(world: Any) -> None:
 
 def test_the_runs_request_id_is_sent_to_solusvm_and_kept(world: Any) -> None:
     one_client(world)
-    with observability.run_context(run_id="cron-test-run-7"):
+    with logs.run_context(run_id="cron-test-run-7"):
         summary = world.run()
     assert summary.request_id == "cron-test-run-7"
     assert runs(world)[0].summary["request_id"] == "cron-test-run-7"

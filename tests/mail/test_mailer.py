@@ -6,11 +6,13 @@ import logging
 
 import pytest
 
-from bridge.services.mailer import Mailer, MailError, MailSettings
+from bridge import settings
+from bridge.services.mailer import Mailer, MailError
+from bridge.settings import MailSettings
 
 
 def test_sends_over_smtp(smtp_server):
-    mailer = Mailer.from_config({**smtp_server.config, "MAIL_FROM": "Billing <billing@example.test>"})
+    mailer = Mailer(MailSettings(server=smtp_server.host, port=smtp_server.port, sender="Billing <billing@example.test>"))
     mid = mailer.send("ann@example.test", "Your invoice", "Total: $5.00\nhttps://billing.test/i/1",
                       html="<p>Total: $5.00</p>")
     [msg] = smtp_server.wait_for(1)
@@ -31,7 +33,7 @@ def bridge_log(caplog) -> str:
 
 
 def test_outbox_when_no_server(tmp_path, caplog, capsys):
-    mailer = Mailer.from_config({"MAIL_OUTBOX_DIR": str(tmp_path)})
+    mailer = Mailer(MailSettings(outbox_dir=str(tmp_path)))
     with caplog.at_level(logging.DEBUG):
         mailer.send("bob@example.test", "Verify", f"Open {SECRET_LINK} to continue")
     [path] = list(tmp_path.glob("*.eml"))
@@ -47,19 +49,19 @@ def test_outbox_when_no_server(tmp_path, caplog, capsys):
 
 def test_outbox_prints_links_to_the_console_only_when_asked(tmp_path, caplog, capsys):
     """The demo's way to follow a link offline: printed to stdout, never through logging."""
-    mailer = Mailer.from_config({"MAIL_OUTBOX_DIR": str(tmp_path), "MAIL_PRINT_LINKS": True})
+    mailer = Mailer(MailSettings(outbox_dir=str(tmp_path), print_links=True))
     assert mailer.settings.print_links
     with caplog.at_level(logging.DEBUG):
         mailer.send("bob@example.test", "Verify", f"Open {SECRET_LINK} to continue")
     out = capsys.readouterr().out
     assert SECRET_LINK in out
     assert "secret-token-part" not in caplog.text
-    assert Mailer.from_config({"MAIL_PRINT_LINKS": "true"}).settings.print_links
-    assert not Mailer.from_config({"MAIL_PRINT_LINKS": "0"}).settings.print_links
+    assert settings.load(tmp_path, {"MAIL_PRINT_LINKS": "true"}, environ={}).mail.print_links
+    assert not settings.load(tmp_path, {"MAIL_PRINT_LINKS": "0"}, environ={}).mail.print_links
 
 
 def test_smtp_mode_never_prints_links(smtp_server, caplog, capsys):
-    mailer = Mailer.from_config({**smtp_server.config, "MAIL_PRINT_LINKS": True})
+    mailer = Mailer(MailSettings(server=smtp_server.host, port=smtp_server.port, print_links=True))
     with caplog.at_level(logging.DEBUG):
         mailer.send("bob@example.test", "Verify", f"Open {SECRET_LINK} to continue")
     smtp_server.wait_for(1)
@@ -75,7 +77,7 @@ def test_unreachable_server_is_a_clear_error(tmp_path):
 
 
 def test_header_injection_refused(tmp_path):
-    mailer = Mailer.from_config({"MAIL_OUTBOX_DIR": str(tmp_path)})
+    mailer = Mailer(MailSettings(outbox_dir=str(tmp_path)))
     with pytest.raises(MailError):
         mailer.send("a@example.test\nBcc: evil@example.test", "s", "t")
     assert not list(tmp_path.glob("*.eml"))

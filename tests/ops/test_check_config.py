@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from bridge import db
 from bridge.cli import main
 from bridge.services import catalogue
+from bridge.services.unit_of_work import make_session_factory
 from mock_solusvm.server import MockServer
 
 SYSTEM_URL = "https://billing.example.com"
@@ -39,7 +40,7 @@ def solus(mock: MockServer, request: pytest.FixtureRequest) -> Any:
 @pytest.fixture
 def good_env(sqlite_url: str, mock: MockServer, solus: Any) -> dict[str, str]:
     engine = db.make_engine(sqlite_url)
-    with db.make_session_factory(engine)() as s, s.begin():
+    with make_session_factory(engine)() as s, s.begin():
         catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
     engine.dispose()
     return {"BRIDGE_DATABASE_URL": sqlite_url, "BRIDGE_SECRET_KEY": SECRET, "BRIDGE_PRICING_TOKEN": PRICING_TOKEN,
@@ -146,11 +147,15 @@ def test_metrics_token_set_means_no_metrics_warning(good_env: dict[str, str]) ->
     assert "METRICS_TOKEN" not in result.output
 
 
-def test_unparseable_environment_value_names_the_variable(good_env: dict[str, str]) -> None:
+def test_unparseable_environment_value_names_the_setting(good_env: dict[str, str]) -> None:
+    """The same words as the bridge's own start-up refusal; the other checks still run."""
     result = run({**good_env, "BRIDGE_INVOICE_DUE_DAYS": "two weeks"})
     assert result.exit_code == 1
-    assert "FAIL  configuration: cannot be loaded: BRIDGE_INVOICE_DUE_DAYS must be a whole number, got 'two weeks'" \
-        in result.output
+    assert "FAIL  INVOICE_DUE_DAYS: must be a whole number >= 0, got 'two weeks'" in result.output
+    assert "OK    database:" in result.output
+    start = CliRunner().invoke(main, ["init-db"], env={**good_env, "BRIDGE_INVOICE_DUE_DAYS": "two weeks"})
+    assert start.exit_code == 1
+    assert "configuration: INVOICE_DUE_DAYS must be a whole number >= 0, got 'two weeks'" in start.output
 
 
 def test_unmigrated_database_fails(good_env: dict[str, str], tmp_path: Path) -> None:

@@ -5,26 +5,33 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bridge.config import DEFAULTS
+import pytest
+
+from bridge.flask_glue import flask_config
+from bridge.settings import KEYS, Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # Set by the code itself, not by operators.
-INTERNAL = {"INSTANCE_PATH", "SESSION_COOKIE_HTTPONLY", "WTF_CSRF_CHECK_DEFAULT"}
-READS = re.compile(r'(?:config|cfg)(?:\.get\(|\[)\s*"([A-Z][A-Z0-9_]+)"|(?:as_int|flag)\("([A-Z][A-Z0-9_]+)"\)')
+INTERNAL = {"SESSION_COOKIE_HTTPONLY", "WTF_CSRF_CHECK_DEFAULT"}
+# Copied into app.config for Flask itself (bridge.flask_glue.flask_config); reading them there is Flask's way.
+FLASK_KEYS = set(flask_config(Settings()))
+# Any other key read from a mapping would be a setting outside bridge.settings.
+READS = re.compile(r'(?:config|cfg)(?:\.get\(|\[)\s*"([A-Z][A-Z0-9_]+)"')
 
 
 def settings_in_code() -> set[str]:
-    keys = set(DEFAULTS)
+    """Every key of ``bridge.settings.KEYS`` (the one table), plus any key still read ad hoc."""
+    keys = set(KEYS)
     for path in (ROOT / "bridge").rglob("*.py"):
-        for a, b in READS.findall(path.read_text()):
-            keys.add(a or b)
-    try:
-        from bridge.web import WEB_DEFAULTS
-    except ImportError:
-        pass
-    else:
-        keys |= set(WEB_DEFAULTS)
+        keys.update(READS.findall(path.read_text()))
     return keys - INTERNAL
+
+
+def test_settings_are_read_in_one_place() -> None:
+    """No module reads a setting from a config mapping: they all come from ``bridge.settings``."""
+    ad_hoc = {str(path.relative_to(ROOT)): READS.findall(path.read_text())
+              for path in (ROOT / "bridge").rglob("*.py")}
+    assert {path: found for path, found in ad_hoc.items() if set(found) - FLASK_KEYS} == {}
 
 
 def test_every_setting_is_documented() -> None:
@@ -56,10 +63,8 @@ def documented_default(value: object) -> str:
 
 
 def test_every_setting_has_its_environment_variable_default_and_meaning() -> None:
-    from bridge.web import WEB_DEFAULTS
-
     rows = table_rows()
-    defaults = {**DEFAULTS, **WEB_DEFAULTS}
+    defaults = KEYS
     for key in sorted(settings_in_code()):
         row = next((r for r in rows if f"`{key}`" in r[0]), None)
         assert row is not None, f"{key}: no row in the settings table"
@@ -74,9 +79,30 @@ def test_every_setting_has_its_environment_variable_default_and_meaning() -> Non
 
 def test_toml_keys_are_the_documented_keys(tmp_path: Path) -> None:
     """A TOML file uses the table's keys (upper-cased on load)."""
-    from bridge.config import load_config
+    from bridge import settings
 
     toml = tmp_path / "bridge.toml"
     toml.write_text('METRICS_TOKEN = "m"\ninvoice_pause = 2\nUSAGE_PER_PAGE = 50\n')
-    cfg = load_config(tmp_path, environ={"BRIDGE_CONFIG_FILE": str(toml), "BRIDGE_SECRET_KEY": "k"})
-    assert (cfg["METRICS_TOKEN"], cfg["INVOICE_PAUSE"], cfg["USAGE_PER_PAGE"]) == ("m", 2, 50)
+    cfg = settings.load(tmp_path, environ={"BRIDGE_CONFIG_FILE": str(toml), "BRIDGE_SECRET_KEY": "k"})
+    assert (cfg.metrics_token, cfg.invoicing.pause, cfg.invoicing.usage_per_page) == ("m", 2, 50)
+
+
+def test_values_of_every_source_are_read_by_one_parser(tmp_path: Path) -> None:
+    """A yes/no or number setting means the same from the environment, a TOML file or create_app."""
+    from bridge import settings
+
+    env = {"BRIDGE_INVOICE_EMPTY": "yes", "BRIDGE_ACCESS_LOG": "off", "BRIDGE_SOLUSVM_RETRIES": "2",
+           "BRIDGE_SECRET_KEY": "k"}
+    from_env = settings.load(tmp_path, environ=env)
+    given = settings.load(tmp_path, {"INVOICE_EMPTY": True, "ACCESS_LOG": False, "SOLUSVM_RETRIES": 2}, environ={})
+    for cfg in (from_env, given):
+        assert cfg.invoicing.empty is True and cfg.logging.access_log is False and cfg.solusvm.retries == 2
+
+
+def test_a_value_that_cannot_be_read_stops_the_start_with_check_configs_words(tmp_path: Path) -> None:
+    from bridge import settings
+
+    with pytest.raises(settings.SettingsError) as exc:
+        settings.load(tmp_path, {"OVERDUE_LOCK_DAYS": "soon", "LOG_FORMAT": "xml"}, environ={})
+    assert str(exc.value) == ("OVERDUE_LOCK_DAYS must be a whole number >= 0, got 'soon'; "
+                              "LOG_FORMAT must be one of json, text, got 'xml'")

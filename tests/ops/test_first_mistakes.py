@@ -16,8 +16,10 @@ from sqlalchemy import select
 from bridge import create_app, db
 from bridge.cli import main as bridge_cli
 from bridge.errors import ValidationFailed
+from bridge.flask_glue import settings_of
 from bridge.models import ClientGroup, Currency, TaxRule, TokenPrice
 from bridge.services import catalogue
+from bridge.services.unit_of_work import make_session_factory
 
 
 def closed_port() -> int:
@@ -91,7 +93,7 @@ def test_solusvm_url_with_or_without_api_v1(tmp_path: Path) -> None:
     for given in ("http://127.0.0.1:8081", "http://127.0.0.1:8081/", "http://127.0.0.1:8081/api/v1",
                   "http://127.0.0.1:8081/api/v1/"):
         app = create_app({"DATABASE_URL": "sqlite://", "SECRET_KEY": "k" * 32, "SOLUSVM_URL": given})
-        assert app.config["SOLUSVM_URL"] == "http://127.0.0.1:8081"
+        assert settings_of(app).solusvm.url == "http://127.0.0.1:8081"
 
 
 # --- the catalogue ---------------------------------------------------------------------
@@ -101,7 +103,7 @@ def test_solusvm_url_with_or_without_api_v1(tmp_path: Path) -> None:
 def session(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = db.make_engine(f"sqlite:///{tmp_path / 'cat.sqlite3'}")
     db.upgrade(engine)
-    factory = db.make_session_factory(engine)
+    factory = make_session_factory(engine)
     with factory() as s:
         yield s
     engine.dispose()

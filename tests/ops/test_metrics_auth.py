@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from bridge import observability
-from bridge.config import load_config
+from bridge import logs, observability, settings
+from bridge.flask_glue import settings_of
 from tests.bridge.conftest import build_app
 
 
 def test_metrics_answer_loopback_without_a_token(app: Any, client: Any) -> None:
-    assert not app.config["METRICS_TOKEN"]
+    assert not settings_of(app).metrics_token
     resp = client.get("/metrics")  # the test client comes from 127.0.0.1
     assert resp.status_code == 200
     assert "bridge_http_requests_total" in resp.get_data(as_text=True)
@@ -70,20 +70,20 @@ def test_metrics_need_the_bearer_token_when_set(sqlite_url: str, tmp_path: Any) 
     ({"METRICS_TOKEN": "tök-ßecret"}, "Bearer tok-secret", False),
     ({"METRICS_TOKEN": "abc"}, None, False),
 ])
-def test_metrics_authorized(config: dict[str, str], header: str | None, expected: bool) -> None:
-    assert observability.metrics_authorized(config, header) is expected
+def test_metrics_authorized(config: dict[str, str], header: str | None, expected: bool, tmp_path: Any) -> None:
+    assert observability.metrics_authorized(settings.load(tmp_path, config, environ={}), header) is expected
 
 
 def test_metrics_token_from_the_environment_and_toml(tmp_path: Any) -> None:
     env = {"BRIDGE_METRICS_TOKEN": "from-env", "BRIDGE_SECRET_KEY": "k"}
-    assert load_config(tmp_path, environ=env)["METRICS_TOKEN"] == "from-env"
+    assert settings.load(tmp_path, environ=env).metrics_token == "from-env"
     toml = tmp_path / "bridge.toml"
     toml.write_text('METRICS_TOKEN = "from-toml"\n')
-    cfg = load_config(tmp_path, environ={"BRIDGE_CONFIG_FILE": str(toml), "BRIDGE_SECRET_KEY": "k"})
-    assert cfg["METRICS_TOKEN"] == "from-toml"
+    cfg = settings.load(tmp_path, environ={"BRIDGE_CONFIG_FILE": str(toml), "BRIDGE_SECRET_KEY": "k"})
+    assert cfg.metrics_token == "from-toml"
 
 
 def test_metrics_token_is_redacted_from_logs() -> None:
-    assert "METRICS_TOKEN" in observability.SECRET_KEYS
-    f = observability.RedactFilter(["metrics-scrape-token-1234"])
+    assert "METRICS_TOKEN" in settings.SECRET_KEYS
+    f = logs.RedactFilter(["metrics-scrape-token-1234"])
     assert "metrics-scrape-token-1234" not in f.redact("scrape with metrics-scrape-token-1234")

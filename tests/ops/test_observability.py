@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bridge import observability
+from bridge import logs
+from bridge.flask_glue import replace_settings, settings_of
 from bridge.models import Outbox
 from bridge.services.solusvm_client import SolusVMClient, SolusVMUnavailable
+from bridge.settings import LoggingSettings
 from mock_solusvm.inprocess import mock_solusvm
 from mock_solusvm.server import MockServer
 from tests.bridge.conftest import build_app, session_of
@@ -128,7 +130,7 @@ def test_solusvm_calls_retries_and_errors_are_counted(app: Any, client: Any) -> 
 def log_stream(app: Any) -> Iterator[io.StringIO]:
     """The bridge's JSON log lines of this test (the handler is per process, so re-point it)."""
     stream = io.StringIO()
-    handler = observability.configure_logging(app.config, stream=stream, force=True)
+    handler = logs.configure_logging(settings_of(app).logging, stream=stream, force=True)
     logger = logging.getLogger("bridge")
     old = logger.level
     logger.setLevel(logging.DEBUG)
@@ -161,7 +163,7 @@ def test_no_secret_or_token_in_any_log(app: Any, client: Any, api: Any, cred: An
                                       caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     cid = new_client_id(app)
-    secrets: list[str] = [app.config["PRICING_TOKEN"], app.config["SECRET_KEY"], cred.secret, "hunter2-password!"]
+    secrets: list[str] = [settings_of(app).pricing_token, settings_of(app).secret_key, cred.secret, "hunter2-password!"]
     # A pricing call with the token, a wrong token, and one via the WHMCS endpoint.
     client.post(PRICING_URL, data={"token": "s3cret", "action": "GetTokenPricing", "userid": cid})
     client.post(PRICING_URL, data={"token": "s3cret-wrong-guess", "action": "GetTokenPricing", "userid": cid})
@@ -209,11 +211,11 @@ def test_no_secret_or_token_in_any_log(app: Any, client: Any, api: Any, cred: An
 
 
 def test_redact_filter_masks_parameters_and_values() -> None:
-    f = observability.RedactFilter(["longsecretvalue"])
+    f = logs.RedactFilter(["longsecretvalue"])
     assert f.redact("x longsecretvalue y") == "x [redacted] y"
     assert f.redact("GET /auth/by_token?token=abcdef&x=1") == "GET /auth/by_token?token=[redacted]&x=1"
     assert f.redact("Authorization: Bearer abc.def") == "Authorization: Bearer [redacted]"
-    assert observability.RedactFilter(["abc"]).redact("abcd") == "abcd"  # too short to be a secret
+    assert logs.RedactFilter(["abc"]).redact("abcd") == "abcd"  # too short to be a secret
     # any *token / *secret / *password parameter: WHMCS SSO links carry access_token=...
     assert f.redact("GET /oauth/singlesignon.php?access_token=eyJj.abc-1 HTTP/1.1") == \
         "GET /oauth/singlesignon.php?access_token=[redacted] HTTP/1.1"
@@ -224,12 +226,10 @@ def test_redact_filter_masks_parameters_and_values() -> None:
 
 def test_text_log_format(app: Any) -> None:
     stream = io.StringIO()
-    handler = observability.configure_logging({**app.config, "LOG_FORMAT": "text"}, stream=stream, force=True)
+    text = settings_of(app).with_values({"LOG_FORMAT": "text"}).logging
+    handler = logs.configure_logging(text, stream=stream, force=True)
     try:
-        with app.test_request_context("/"):
-            from flask import g
-
-            g.request_id = "rid-1"
+        with logs.run_context(run_id="rid-1"):
             logging.getLogger("bridge.x").warning("hello")
     finally:
         logging.getLogger("bridge").removeHandler(handler)  # type: ignore[arg-type]
@@ -243,7 +243,7 @@ def test_existing_root_handlers_are_used_not_doubled() -> None:
     mine = logging.StreamHandler(stream)
     root.addHandler(mine)
     try:
-        assert observability.configure_logging({"PRICING_TOKEN": "tok-123456789"}) is None
+        assert logs.configure_logging(LoggingSettings(secrets=("tok-123456789",))) is None
         logging.getLogger("bridge.y").warning("using tok-123456789")
     finally:
         root.removeHandler(mine)
@@ -291,10 +291,10 @@ def test_healthz_with_bad_solusvm_token(sqlite_url: str, tmp_path: Any) -> None:
 
 
 def test_access_log_can_be_turned_off_from_the_environment(app: Any, client: Any, log_stream: io.StringIO) -> None:
-    app.config["ACCESS_LOG"] = "false"  # as BRIDGE_ACCESS_LOG=false arrives
+    replace_settings(app, {"ACCESS_LOG": "false"})  # as BRIDGE_ACCESS_LOG=false arrives
     client.get("/healthz")
     assert not [rec for rec in lines(log_stream) if rec["logger"] == "bridge.access"]
-    app.config["ACCESS_LOG"] = "1"
+    replace_settings(app, {"ACCESS_LOG": "1"})
     client.get("/healthz")
     assert [rec["route"] for rec in lines(log_stream) if rec["logger"] == "bridge.access"] == ["/healthz"]
 
@@ -311,10 +311,11 @@ def test_invoices_generated_counter_and_unpaid_gauge_move(app: Any, client: Any)
     with mock_solusvm(base_url="https://solusvm.test", api_token="admin-token", seed=seed):
         solus = SolusVMClient("https://solusvm.test", "admin-token", sleep=lambda _s: None)
         summary = invoicing.generate_period(app.extensions["bridge_db"]["session_factory"], solus, 2026, 10,
-                                            config=app.config)
+                                            settings=settings_of(app))
         assert summary.ok
         # A second run for the same month creates nothing and counts nothing.
-        invoicing.generate_period(app.extensions["bridge_db"]["session_factory"], solus, 2026, 10, config=app.config)
+        invoicing.generate_period(app.extensions["bridge_db"]["session_factory"], solus, 2026, 10,
+                                  settings=settings_of(app))
     after = scrape(client)
     assert value(after, "bridge_invoices_generated_total") - value(before, "bridge_invoices_generated_total") == 1
     assert value(before, "bridge_invoices_unpaid") == 0

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from bridge import observability
+from bridge import logs
 from bridge.services.solusvm_client import SolusVMClient, SolusVMUnavailable
+from bridge.settings import LoggingSettings
 from mock_solusvm.inprocess import mock_solusvm
 from tests.bridge.conftest import build_app
 
@@ -39,7 +40,7 @@ def test_a_request_forwards_its_id_to_solusvm(sqlite_url: str, tmp_path: Any) ->
         assert given.get_json()["solusvm"]["state"] == "ok"
         assert sent_ids(m) == ["proxy-id.42", fresh.headers["X-Request-ID"]]
     # The request's id does not outlive the request.
-    assert observability.current_request_id() not in {"proxy-id.42", fresh.headers["X-Request-ID"]}
+    assert logs.current_request_id() not in {"proxy-id.42", fresh.headers["X-Request-ID"]}
 
 
 def test_outside_a_request_the_process_has_one_run_id() -> None:
@@ -48,19 +49,19 @@ def test_outside_a_request_the_process_has_one_run_id() -> None:
         solus.account()
         solus.account()
         ids = sent_ids(m)
-    assert ids[0] == ids[1] == observability.process_run_id()
+    assert ids[0] == ids[1] == logs.process_run_id()
     assert re.fullmatch(r"run-[0-9a-f]{24}", ids[0])
 
 
 def test_run_context_gives_a_run_its_own_id_for_logs_and_calls() -> None:
     stream = io.StringIO()
-    handler = observability.configure_logging({"LOG_FORMAT": "text"}, stream=stream, force=True)
+    handler = logs.configure_logging(LoggingSettings(format="text"), stream=stream, force=True)
     try:
         with mock_solusvm(base_url=MOCK, api_token=TOKEN) as m:
             solus = SolusVMClient(MOCK, TOKEN, sleep=lambda _s: None)
-            with observability.run_context("cron") as rid:
-                assert observability.current_request_id() == rid
-                with observability.run_context("nested") as inner:
+            with logs.run_context("cron") as rid:
+                assert logs.current_request_id() == rid
+                with logs.run_context("nested") as inner:
                     assert inner == rid  # an outer run (or request) keeps its id
                 solus.account()
                 logging.getLogger("bridge.test").warning("cron step")
@@ -69,7 +70,7 @@ def test_run_context_gives_a_run_its_own_id_for_logs_and_calls() -> None:
     finally:
         logging.getLogger("bridge").removeHandler(handler)  # type: ignore[arg-type]
     assert re.fullmatch(r"cron-[0-9a-f]{24}", rid)
-    assert ids == [rid, observability.process_run_id()]
+    assert ids == [rid, logs.process_run_id()]
     assert f"[{rid}] cron step" in stream.getvalue()
 
 
@@ -77,7 +78,7 @@ def test_retries_carry_the_same_id() -> None:
     with mock_solusvm(base_url=MOCK, api_token=TOKEN) as m:
         solus = SolusVMClient(MOCK, TOKEN, sleep=lambda _s: None, retries=2)
         m.faults.add(method="GET", path="/api/v1/account", status=503, times=2)
-        with observability.run_context(run_id="retry-run-1"):
+        with logs.run_context(run_id="retry-run-1"):
             solus.account()
         assert sent_ids(m) == ["retry-run-1"] * 3
 
@@ -88,8 +89,8 @@ def test_explicit_missing_or_unsafe_ids() -> None:
         SolusVMClient(MOCK, TOKEN, request_id=lambda: 'bad id\r\nX-Evil: 1').account()  # not a plain token
         SolusVMClient(MOCK, TOKEN, request_id=lambda: "from-callable").account()
         SolusVMClient(MOCK, TOKEN, headers={"x-request-id": "fixed"}).account()  # a fixed header wins
-        with observability.run_context(run_id="bad id"):  # an unusable id is replaced by a fresh one
-            assert observability.current_request_id().startswith("run-")
+        with logs.run_context(run_id="bad id"):  # an unusable id is replaced by a fresh one
+            assert logs.current_request_id().startswith("run-")
         assert sent_ids(m) == [None, None, "from-callable", "fixed"]
 
 
@@ -113,7 +114,7 @@ def test_cli_log_lines_carry_the_run_id_sent_to_solusvm() -> None:
     import subprocess
     import sys
 
-    code = ("import logging; from bridge.cli import cli_logging; from bridge import observability as o\n"
+    code = ("import logging; from bridge.cli import cli_logging; from bridge import logs as o\n"
             "cli_logging(); logging.getLogger('bridge.invoicing').info('hello'); print(o.current_request_id())")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     rid = done.stdout.strip()

@@ -26,6 +26,7 @@ from bridge import db
 from bridge.demo import DEMO_CATALOGUE, PLANS
 from bridge.models import Client, ClientGroup, Invoice
 from bridge.services import catalogue, clients, credentials
+from bridge.services.unit_of_work import make_session_factory
 from mock_solusvm.server import MockServer
 from tests.pg import scratch_postgres
 
@@ -113,7 +114,7 @@ def test_two_bridge_processes_on_one_postgresql(fresh_pg: str, tmp_path: Path) -
     url = fresh_pg
     db.upgrade(url)
     engine = db.make_engine(url)
-    factory = db.make_session_factory(engine)
+    factory = make_session_factory(engine)
     with factory() as s, s.begin():
         catalogue.load_toml(s, DEMO_CATALOGUE, actor="test")
         cred = credentials.create(s, "scaleout", actor="test")

@@ -75,9 +75,10 @@ def apply_change(url: str, cid: int, change: Any) -> None:
     from bridge import db
     from bridge.models import ClientGroup
     from bridge.services import clients
+    from bridge.services.unit_of_work import make_session_factory
 
     engine = db.make_engine(url)
-    factory = db.make_session_factory(engine)
+    factory = make_session_factory(engine)
     try:
         with factory() as s, s.begin():
             if change == "taxes":

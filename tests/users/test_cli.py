@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bridge.cli import main
+from bridge.flask_glue import settings_of
 from bridge.models import Client
 from bridge.services import clients, provisioning
 from tests.users.conftest import ADMIN, BASE, session_of
@@ -15,7 +16,7 @@ from tests.users.conftest import ADMIN, BASE, session_of
 
 @pytest.fixture
 def cli(app: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
-    env = {"BRIDGE_DATABASE_URL": app.config["DATABASE_URL"], "BRIDGE_SECRET_KEY": "k", "BRIDGE_SOLUSVM_URL": BASE,
+    env = {"BRIDGE_DATABASE_URL": settings_of(app).database_url, "BRIDGE_SECRET_KEY": "k", "BRIDGE_SOLUSVM_URL": BASE,
            "BRIDGE_SOLUSVM_API_TOKEN": ADMIN, "BRIDGE_SOLUSVM_RETRIES": "0", "BRIDGE_OUTBOX_MAX_ATTEMPTS": "3"}
     runner = CliRunner()
 

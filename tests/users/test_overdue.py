@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from bridge.flask_glue import settings_of
 from bridge.models import Client, ClientGroup
 from bridge.services import invoices, outbox, overdue, provisioning
+from bridge.settings import OverdueSettings, SettingsError
 from tests.users.conftest import session_of
 
 DUE = date(2026, 10, 15)
@@ -29,7 +31,7 @@ def enrolled(app: Any, api: Any, make_client: Any, mock: Any) -> int:
 def run_cron(app: Any, factory: Any, solus: Any, today: date, **config: Any) -> overdue.OverdueReport:
     """The overdue and outbox steps of the daily cron for ``today``."""
     with session_of(app) as s, s.begin():
-        report = overdue.apply_rules(s, today=today, config=config or app.config)
+        report = overdue.apply_rules(s, today=today, settings=settings_of(app).with_values(config).overdue)
     outbox.apply_pending(factory, solus)
     return report
 
@@ -72,9 +74,9 @@ def test_thresholds_come_from_config(app, factory, solus, mock, enrolled):
     cfg = {"OVERDUE_LOCK_DAYS": 2, "OVERDUE_SUSPEND_DAYS": 3}
     assert run_cron(app, factory, solus, DUE + timedelta(days=2), **cfg).locked == [enrolled]
     assert run_cron(app, factory, solus, DUE + timedelta(days=3), **cfg).suspended == [enrolled]
-    with pytest.raises(ValueError):
-        overdue.thresholds({"OVERDUE_LOCK_DAYS": -1})
-    assert overdue.thresholds({"OVERDUE_LOCK_DAYS": 9, "OVERDUE_SUSPEND_DAYS": 4}) == (9, 9)
+    with pytest.raises(SettingsError, match="OVERDUE_LOCK_DAYS must be a whole number >= 0"):
+        settings_of(app).with_values({"OVERDUE_LOCK_DAYS": -1})
+    assert settings_of(app).with_values({"OVERDUE_LOCK_DAYS": 9, "OVERDUE_SUSPEND_DAYS": 4}).overdue.thresholds == (9, 9)
 
 
 def test_admin_lock_outlasts_payment(app, api, factory, solus, mock, enrolled):
@@ -112,7 +114,7 @@ def test_exempt_group_is_never_locked(app, factory, solus, mock, enrolled):
 
 def test_desired_status_reasons(app, enrolled):
     with session_of(app) as s, s.begin():
-        overdue.apply_rules(s, today=DUE + timedelta(days=20), config={})
+        overdue.apply_rules(s, today=DUE + timedelta(days=20), settings=OverdueSettings())
         client = s.get(Client, enrolled)
         status, reason = provisioning.status_and_reason(s, client)
         assert status == "suspended" and "days overdue" in reason
@@ -133,7 +135,7 @@ def test_daily_cron_locks_the_same_day(app, api, factory, solus, mock, enrolled,
         waiting.next_attempt_at = None
     assert solus_status(app, mock, enrolled) == "active"
 
-    summary = cron.run_daily(app.config, today=DUE + timedelta(days=7), session_factory=factory, solus=solus)
+    summary = cron.run_daily(settings_of(app), today=DUE + timedelta(days=7), session_factory=factory, solus=solus)
     assert summary.ok, summary.render()
     assert solus_status(app, mock, enrolled) == "locked", summary.render()
     assert [s.name for s in summary.steps] == ["overdue", "outbox", "invoicing", "housekeeping"]
@@ -171,7 +173,7 @@ def test_a_zero_invoice_from_invoicing_keeps_the_configured_overdue_hold(app, ap
 
     from bridge.services import invoicing
 
-    cfg = {**app.config, "OVERDUE_LOCK_DAYS": 3, "OVERDUE_SUSPEND_DAYS": 30, "INVOICE_EMPTY": True}
+    cfg = {"OVERDUE_LOCK_DAYS": 3, "OVERDUE_SUSPEND_DAYS": 30, "INVOICE_EMPTY": True}
     cid = make_client()
     assert api("SolusVMEnrollClient", clientid=cid)["enrolled"] is True
     with session_of(app) as s, s.begin():
@@ -181,7 +183,7 @@ def test_a_zero_invoice_from_invoicing_keeps_the_configured_overdue_hold(app, ap
     today = DUE + timedelta(days=5)  # overdue for 5 days: locked with 3, not yet with the default 7
     assert run_cron(app, factory, solus, today, **cfg).locked == [cid]
     with time_machine.travel(datetime(2026, 10, 20, 12, tzinfo=UTC), tick=False):
-        summary = invoicing.generate_period(factory, solus, 2026, 9, config=cfg)
+        summary = invoicing.generate_period(factory, solus, 2026, 9, settings=settings_of(app).with_values(cfg))
     assert summary.empty_invoices == 1
     with session_of(app) as s:
         zero = s.scalars(invoices.select(invoices.Invoice).where(invoices.Invoice.period == "2026-09")).one()

@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bridge.flask_glue import settings_of
 from bridge.services import snapshots
 from tests.web.conftest import (  # noqa: F401 - fixtures used by name
     _no_mail_left_behind,
@@ -27,9 +28,9 @@ def usage_section(browser: Any) -> str:  # noqa: F811 - a Browser, not the fixtu
 
 
 def put_server(app: Any) -> None:  # noqa: F811 - an app, not the fixture
-    from bridge.services.solusvm_client import client_from_config
+    from bridge.services.solusvm_client import connect
 
-    solus = client_from_config(app.config)
+    solus = connect(settings_of(app).solusvm)
     user = solus.find_user_by_email("ann@example.com")
     plan = next(solus.iter_plans())
     solus.request("POST", "servers", json={"name": "web-9", "plan": plan["id"], "user": user["id"]})

@@ -133,10 +133,12 @@ def test_user_answers_are_checked_against_the_contract(client):
         client.update_user(2, status="active")
 
 
-def test_provisioning_options_from_config():
-    from bridge.services.solusvm_client import client_from_config
+def test_provisioning_options_from_settings(tmp_path):
+    from bridge import settings
+    from bridge.services.solusvm_client import connect
 
-    c = client_from_config({"SOLUSVM_URL": BASE, "SOLUSVM_API_TOKEN": "t", "SOLUSVM_LIMIT_GROUP_ID": "3",
-                            "SOLUSVM_ROLE_IDS": "2, 5", "OUTBOX_MAX_ATTEMPTS": 4})
+    s = settings.load(tmp_path, {"SOLUSVM_URL": BASE, "SOLUSVM_API_TOKEN": "t", "SOLUSVM_LIMIT_GROUP_ID": "3",
+                                 "SOLUSVM_ROLE_IDS": "2, 5", "OUTBOX_MAX_ATTEMPTS": 4}, environ={})
+    c = connect(s.solusvm, s.outbox)
     assert c.options == {"limit_group_id": 3, "roles": [2, 5], "outbox_max_attempts": 4,
-                         "outbox_retry_seconds": None}
+                         "outbox_retry_seconds": 60}

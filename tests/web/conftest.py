@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from bridge.flask_glue import settings_of
 from bridge.services.mailer import URL_RE
 from mock_solusvm.inprocess import mock_solusvm
 from tests.bridge.conftest import (  # noqa: F401 - fixtures re-exported for this folder
@@ -94,7 +95,7 @@ def browser(app: Any) -> Browser:
 
 
 def outbox_mails(app: Any) -> list[email.message.EmailMessage]:
-    folder = Path(app.config["MAIL_OUTBOX_DIR"])
+    folder = Path(settings_of(app).mail.outbox_dir)
     files = sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns) if folder.exists() else []
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in files]  # type: ignore[misc]
 

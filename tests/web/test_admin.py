@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from bridge.cli import main as cli
+from bridge.flask_glue import replace_settings, settings_of
 from bridge.models import Admin, Client, Currency, Invoice, TokenPrice
 from bridge.services import accounts
 from bridge.services import invoices as invoice_service
@@ -39,7 +40,7 @@ def enrolled_client(app: Any) -> tuple[Browser, Client]:
 
 
 def test_admin_create_cli_stores_a_hash(sqlite_url: str, tmp_path: Any, monkeypatch: Any, app: Any) -> None:
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", settings_of(app).database_url)
     monkeypatch.setenv("BRIDGE_SECRET_KEY", "x")
     result = CliRunner().invoke(cli, ["admin", "create", "--name", "ops", "--password", ADMIN_PW])
     assert result.exit_code == 0, result.output
@@ -278,10 +279,9 @@ def test_marking_the_overdue_invoice_paid_reactivates_the_user_at_once(browser: 
         inv_id = invoice_service.create_invoice(
             s, client.id, [{"description": "web-1", "amount": Decimal("5.00")}], date=today.replace(day=1),
             duedate=today.fromordinal(today.toordinal() - 4), actor="test").id
-    cfg = {**app.config, "OVERDUE_LOCK_DAYS": 3, "OVERDUE_SUSPEND_DAYS": 30}
-    app.config.update(cfg)
+    settings = replace_settings(app, {"OVERDUE_LOCK_DAYS": 3, "OVERDUE_SUSPEND_DAYS": 30})
     with session_of(app) as s, s.begin():
-        assert overdue.apply_rules(s, today=today, config=cfg).locked == [client.id]
+        assert overdue.apply_rules(s, today=today, settings=settings.overdue).locked == [client.id]
     outbox.apply_pending(app.extensions["bridge_db"]["session_factory"], _solus(app))
     assert mock.backend.users[client.solusvm_user_id]["status"] == "locked"
     admin_login(browser)
@@ -290,9 +290,9 @@ def test_marking_the_overdue_invoice_paid_reactivates_the_user_at_once(browser: 
 
 
 def _solus(app: Any) -> Any:
-    from bridge.services.solusvm_client import client_from_config
+    from bridge.services.solusvm_client import connect
 
-    return client_from_config(app.config)
+    return connect(settings_of(app).solusvm)
 
 
 def test_a_lost_sqlite_write_lock_is_a_retry_page_not_a_500(browser: Browser, app: Any,

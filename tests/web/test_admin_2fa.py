@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from bridge.cli import main as cli
+from bridge.flask_glue import settings_of
 from bridge.models import Admin
 from tests.web.conftest import Browser, build_app, session_of, web_config
 from tests.web.test_admin import admin_login, make_admin
@@ -108,7 +109,7 @@ def test_required_setting_sends_every_admin_to_enrolment(sqlite_url: str, tmp_pa
 def test_required_setting_from_the_environment_string(sqlite_url: str, tmp_path: Any, mock: Any) -> None:
     app = build_app(sqlite_url, tmp_path, **web_config(tmp_path, ADMIN_REQUIRE_2FA="true"))
     try:
-        assert app.config["ADMIN_REQUIRE_2FA"] is True
+        assert settings_of(app).web.admin_require_2fa is True
     finally:
         app.extensions["bridge_db"]["engine"].dispose()
 
@@ -127,7 +128,7 @@ def test_turn_off_with_a_code_and_cli_reset(app: Any, monkeypatch: Any) -> None:
     # On again, then the CLI turns it off for an admin who lost the phone.
     with time_machine.travel(T0 + timedelta(seconds=120), tick=False):
         enrol(app, b)
-    monkeypatch.setenv("BRIDGE_DATABASE_URL", app.config["DATABASE_URL"])
+    monkeypatch.setenv("BRIDGE_DATABASE_URL", settings_of(app).database_url)
     monkeypatch.setenv("BRIDGE_SECRET_KEY", "x")
     result = CliRunner().invoke(cli, ["admin", "reset-2fa", "--name", "root"])
     assert result.exit_code == 0, result.output

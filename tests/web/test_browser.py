@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from bridge.flask_glue import replace_settings, settings_of
 from bridge.services import accounts, cron
 from bridge.services.mailer import URL_RE, Mailer
-from bridge.services.solusvm_client import client_from_config
+from bridge.services.solusvm_client import connect
 from mock_solusvm.server import MockServer
 from tests.smtp_fixture import SMTPServer
 from tests.web.conftest import PASSWORD, build_app, session_of
@@ -90,7 +91,7 @@ def stack(sqlite_url: str, tmp_path: Path, smtp_server: SMTPServer) -> Iterator[
             accounts.create_admin(s, "root", "admin pass 123")
         with LiveServer(app) as bridge:
             # Mailed links are built from SYSTEM_URL (never the Host header): the port is known only now.
-            app.config["SYSTEM_URL"] = bridge.url
+            replace_settings(app, {"SYSTEM_URL": bridge.url})
             yield {"app": app, "mock": mock, "ctl": ctl, "bridge": bridge.url, "smtp": smtp_server}
         app.extensions["bridge_db"]["engine"].dispose()
 
@@ -142,7 +143,7 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     assert "ann@example.com" in page.inner_text("body")
     page.screenshot(path=shots / "solusvm-user-area.png", full_page=True)
 
-    solus = client_from_config(app.config)
+    solus = connect(settings_of(app).solusvm)
     user = solus.find_user_by_email("ann@example.com")
     assert user is not None and user["status"] == "active"
 
@@ -150,9 +151,9 @@ def test_whole_journey(chromium: Any, stack: dict[str, Any], shots: Path) -> Non
     solus.request("POST", "servers", json={"name": "web-1", "plan": next(solus.iter_plans())["id"],
                                            "user": user["id"]})
     stack["ctl"].clock.advance(hours=700)
-    cron.run_daily(app.config, today=date(2026, 11, 1),
+    cron.run_daily(settings_of(app), today=date(2026, 11, 1),
                              session_factory=app.extensions["bridge_db"]["session_factory"], solus=solus,
-                             mailer=Mailer.from_config(app.config))
+                             mailer=Mailer(settings_of(app).mail))
     page.goto(f"{bridge}/clientarea/invoices")
     rows = page.locator("table.invoices tbody tr")
     assert rows.count() == 1

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bridge.demo import DEMO_CATALOGUE
+from bridge.flask_glue import settings_of
 from bridge.models import Currency
 from bridge.services import catalogue
 from bridge.services import clients as client_service
@@ -114,7 +115,7 @@ def test_invoice_fits_a_phone_and_admin_tables_do_not_wrap(chromium: Any, stack:
 def test_overview_and_usage_charts_render_with_the_datas_numbers(chromium: Any, stack: dict[str, Any],  # noqa: F811
                                                                 shots: Path) -> None:  # noqa: F811
     from bridge.services import provisioning
-    from bridge.services.solusvm_client import client_from_config
+    from bridge.services.solusvm_client import connect
 
     app, bridge, ctl = stack["app"], stack["bridge"], stack["ctl"]
     cid, inv = seed(app)
@@ -124,8 +125,8 @@ def test_overview_and_usage_charts_render_with_the_datas_numbers(chromium: Any, 
         provisioning.enroll_client(s, cid, actor="test")
     from bridge.services import outbox
 
-    outbox.apply_pending(app.extensions["bridge_db"]["session_factory"], client_from_config(app.config))
-    solus = client_from_config(app.config)
+    outbox.apply_pending(app.extensions["bridge_db"]["session_factory"], connect(settings_of(app).solusvm))
+    solus = connect(settings_of(app).solusvm)
     user = solus.find_user_by_email("maximiliane@example.com")
     # Servers in the mock's current month: the usage chart has days to show.
     now = datetime.now(UTC)

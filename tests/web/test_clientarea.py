@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from bridge.flask_glue import settings_of
 from bridge.models import Client, Currency
 from bridge.services import clients as client_service
 from bridge.services import invoices as invoice_service
@@ -163,7 +164,7 @@ def test_session_cookie_flags_and_expiry(browser: Browser, app: Any) -> None:
         cookie = resp.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Expires=" in cookie
         assert browser.get("/clientarea").status_code == 200
-    later = app.config["PERMANENT_SESSION_LIFETIME"] + timedelta(minutes=1)
+    later = settings_of(app).web.session_lifetime + timedelta(minutes=1)
     assert later < timedelta(days=1)
     with time_machine.travel("2026-11-22 08:00:00Z", tick=False) as traveller:
         traveller.shift(later)
@@ -219,10 +220,10 @@ def test_sso_refused_with_a_message_when_not_enrolled(browser: Browser, app: Any
 
 
 def test_dashboard_lists_this_months_servers_with_projected_cost(browser: Browser, app: Any, mock: Any) -> None:
-    from bridge.services.solusvm_client import client_from_config
+    from bridge.services.solusvm_client import connect
 
     enroll(browser)
-    solus = client_from_config(app.config)
+    solus = connect(settings_of(app).solusvm)
     user = solus.find_user_by_email("ann@example.com")
     assert user is not None
     plan = next(solus.iter_plans())

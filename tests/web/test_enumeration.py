@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bridge.flask_glue import replace_settings
 from bridge.services import clients
 from bridge.web.common import flush_mail
 from tests.web.conftest import PASSWORD, Browser, build_app, outbox_mails, sign_up, web_config
@@ -131,7 +132,7 @@ def test_a_failed_mail_is_retried_once(app: Any, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(common, "MAIL_RETRY_SECONDS", 0)
     if mode == "smtp":
-        app.config["MAIL_SERVER"] = "smtp.invalid"  # never reached: Mailer.send is replaced below
+        replace_settings(app, {"MAIL_SERVER": "smtp.invalid"})  # never reached: Mailer.send is replaced below
     accounts_for(app)
     tries: list[str] = []
 
@@ -155,7 +156,7 @@ def test_smtp_mail_is_sent_off_the_request_worker(sqlite_url: str, tmp_path: Any
     response only queues the message, a background sender of the process does the attempts."""
     import threading
 
-    from bridge import observability
+    from bridge import logs
     from bridge.web import common
     from tests.web.conftest import csrf_of
 
@@ -167,7 +168,7 @@ def test_smtp_mail_is_sent_off_the_request_worker(sqlite_url: str, tmp_path: Any
 
     def slow_send(self: Any, to: str, subject: str, text: str) -> str:
         senders.append(threading.current_thread())
-        request_ids.append(observability.current_request_id())  # its log lines name the page's request
+        request_ids.append(logs.current_request_id())  # its log lines name the page's request
         release.wait(5)
         return "<id>"
 

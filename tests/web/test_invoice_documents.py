@@ -14,6 +14,7 @@ import pypdf
 from sqlalchemy import select
 
 from bridge.demo import DEMO_CATALOGUE
+from bridge.flask_glue import settings_of
 from bridge.models import Client, Currency
 from bridge.services import catalogue
 from bridge.services import clients as client_service
@@ -146,7 +147,7 @@ def test_pdf_is_private_to_the_client_and_open_to_the_admin(browser: Browser, ap
 def test_dashboard_month_so_far_reads_like_the_invoice_with_a_usage_by_day_chart(
         browser: Browser, app: Any, mock: Any) -> None:
 
-    from bridge.services.solusvm_client import client_from_config
+    from bridge.services.solusvm_client import connect
     from tests.web.conftest import enroll
 
     with session_of(app) as s, s.begin():
@@ -156,7 +157,7 @@ def test_dashboard_month_so_far_reads_like_the_invoice_with_a_usage_by_day_chart
                                      "tax_rules": [{"level": 1, "name": "City Tax", "rate": "6"},
                                                    {"level": 2, "name": "State Tax", "rate": "2"}]})
     enroll(browser)
-    solus = client_from_config(app.config)
+    solus = connect(settings_of(app).solusvm)
     user = solus.find_user_by_email("ann@example.com")
     plans = list(solus.iter_plans())
     for name, plan in (("web-7", plans[0]), ("db-7", plans[-1])):

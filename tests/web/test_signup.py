@@ -7,6 +7,7 @@ from typing import Any
 import time_machine
 from sqlalchemy import select
 
+from bridge.flask_glue import replace_settings
 from bridge.models import Client, Outbox
 from tests.bridge.conftest import db_url  # noqa: F401 - both backends
 from tests.web.conftest import (
@@ -239,7 +240,7 @@ def test_mail_server_down_keeps_the_account_and_logs_it(sqlite_url: str, tmp_pat
         assert client_row(app, "ann@example.com") is not None
         assert common.flush_mail(timeout=30)  # SMTP mail goes out on a background thread
         assert "'Confirm your e-mail address' to a client could not be sent (2 attempt(s))" in caplog.text
-        app.config["MAIL_SERVER"] = ""  # back (to the outbox folder)
+        replace_settings(app, {"MAIL_SERVER": ""})  # back (to the outbox folder)
         assert Browser(app).submit("/signup/resend", {"email": "ann@example.com"}).status_code == 200
         assert "/signup/verify/" in mail_text(outbox_mails(app)[-1])
     finally:

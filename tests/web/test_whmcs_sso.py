@@ -15,9 +15,10 @@ import pytest
 import time_machine
 from werkzeug.serving import make_server
 
+from bridge.logs import RedactFilter
 from bridge.models import Client, UsedToken
-from bridge.observability import RedactFilter
 from bridge.services import credentials, sso_tokens
+from bridge.settings import LoggingSettings, Settings
 from bridge.web.common import password_tag
 from bridge.web.whmcs_sso import REQUEST_LINE_LOGGERS, install_log_filters
 from tests.bridge.conftest import CLIENT, db_url  # noqa: F401 - fixture
@@ -366,10 +367,10 @@ def test_request_lines_of_the_development_server_are_masked(app: Any, whmcs: Any
 
 
 def test_request_line_loggers_get_the_bridge_redaction_filter() -> None:
-    """The werkzeug and gunicorn.access loggers carry one ``observability.RedactFilter`` with the
+    """The werkzeug and gunicorn.access loggers carry one ``logs.RedactFilter`` with the
     app's secrets (the one redaction of the bridge), which masks gunicorn-style records too."""
-    config = {"SECRET_KEY": "an-app-secret-key-value", "PRICING_TOKEN": "pricing-token-value"}
-    install_log_filters({"SECRET_KEY": "an-older-app-secret"})
+    config = Settings(logging=LoggingSettings(secrets=("an-app-secret-key-value", "pricing-token-value")))
+    install_log_filters(Settings(logging=LoggingSettings(secrets=("an-older-app-secret",))))
     install_log_filters(config)  # again for every app create_app builds: replaces, never piles up
     for name in REQUEST_LINE_LOGGERS:
         [redact] = [f for f in logging.getLogger(name).filters if isinstance(f, RedactFilter)]

@@ -18,27 +18,28 @@ import importlib
 import ipaddress
 import logging
 import pkgutil
-import random
-import time
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session
 
 from bridge.api.whmcs import envelope
 from bridge.api.whmcs.params import php_form
 from bridge.api.whmcs.pricing import token_pricing
 from bridge.api.whmcs.registry import ACTIONS, ActionContext, action
-from bridge.config import parse_networks
-from bridge.db import get_engine, get_session, is_lock_conflict
+from bridge.db import is_lock_conflict
 from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound, ValidationFailed
+from bridge.flask_glue import current_settings, get_engine, get_session
 from bridge.services import accounts, credentials, ratelimit
+from bridge.services.unit_of_work import UnitOfWork
+from bridge.settings import parse_networks
 
 __all__ = ["ACTIONS", "action", "bp", "load_actions"]
 
 bp = Blueprint("whmcs", __name__)
 log = logging.getLogger(__name__)
-LOCK_RETRIES = 6  # SQLite write-lock races; about 1 s of jittered backoff in all
 
 
 def load_actions() -> None:
@@ -70,7 +71,7 @@ AUTH_LIMIT_KEY = "whmcs-auth"  # rate_limits key prefix: failed API authenticati
 
 
 def _auth_limit() -> ratelimit.Limit:
-    return ratelimit.parse_limit(current_app.config.get("RATE_LIMIT_WHMCS_AUTH") or "10/60")
+    return ratelimit.parse_limit(current_settings().rate_limit_whmcs_auth)
 
 
 def _count_failure(remote: str) -> None:
@@ -122,11 +123,11 @@ def _authenticate(params: dict, remote: str) -> str:
     except AuthFailed:
         _count_failure(remote)
         raise
-    key = current_app.config.get("API_ACCESS_KEY") or ""
+    key = current_settings().api_access_key
     given = params.get("accesskey")
     if key and isinstance(given, str) and hmac.compare_digest(given.encode(), key.encode()):
         return actor
-    if not _ip_allowed(remote, [current_app.config.get("API_ALLOWED_IPS") or "", allowed_ips]):
+    if not _ip_allowed(remote, [current_settings().api_allowed_ips, allowed_ips]):
         raise AuthFailed(f"Invalid IP {remote}")
     return actor
 
@@ -178,24 +179,23 @@ def api() -> Response:
         spec = ACTIONS[_find_action(params)]
         remote = request.remote_addr or ""
         actor = _authenticate(params, remote) if spec.auth else "solusvm"
-        # Services that queue SolusVM changes read the config from the session (bridge.services.hooks).
-        session.info["bridge_config"] = current_app.config
-        for attempt in range(LOCK_RETRIES):
-            ctx = ActionContext(params=params, session=session, actor=actor, config=current_app.config,
-                                remote_addr=remote, today=datetime.now(UTC).date(), responsetype=responsetype)
-            try:
-                result = spec.handler(ctx)
-                session.commit()
-                break
-            except OperationalError as exc:
-                # SQLite: another writer won the race for the lock; the action is one
-                # transaction, so running it again from the start is safe.
-                session.rollback()
-                if not is_lock_conflict(exc):
-                    raise
-                if attempt == LOCK_RETRIES - 1:
-                    raise Busy() from None
-                time.sleep(min(0.5, 0.02 * 2 ** attempt) * random.uniform(0.5, 1.5))
+        settings = current_settings()
+        # The action is one transaction: the unit of work runs it again from the start when
+        # SQLite's write lock is lost to another writer, and after commit tries the SolusVM
+        # changes it queued, within the request's budget.
+        unit = UnitOfWork.for_settings(current_app.extensions["bridge_db"]["session_factory"], settings)
+
+        def work(sess: Session) -> Any:
+            return spec.handler(ActionContext(params=params, session=sess, actor=actor, settings=settings,
+                                              remote_addr=remote, today=datetime.now(UTC).date(),
+                                              responsetype=responsetype))
+
+        try:
+            result = unit.run_in(session, work)
+        except OperationalError as exc:
+            if not is_lock_conflict(exc):
+                raise
+            raise Busy() from None  # still locked after the unit of work's retries
         if isinstance(result, Response):
             return result
         return envelope.success(result, responsetype, action=spec.name)

@@ -191,4 +191,4 @@ def validate_login(ctx: ActionContext) -> dict[str, Any]:
     if not good or client is None:
         raise ValidationFailed("Email or Password Invalid")
     return answer(whmcs.ValidateLoginResponseSchema, {
-        "userid": client.id, "passwordhash": login_token(str(ctx.config["SECRET_KEY"]), client)})
+        "userid": client.id, "passwordhash": login_token(ctx.settings.secret_key, client)})

@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 from flask import Response, current_app
 
 from bridge.errors import BridgeError
+from bridge.flask_glue import current_settings
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -43,7 +44,7 @@ def to_xml(body: dict[str, Any], version: str) -> bytes:
 def render(body: dict[str, Any], responsetype: str, status: int = 200) -> Response:
     """Serialise a WHMCS body in the requested response type."""
     if responsetype == "xml":
-        return Response(to_xml(body, current_app.config.get("WHMCS_VERSION", "8.13.1")), status=status,
+        return Response(to_xml(body, current_settings().whmcs_version), status=status,
                         mimetype="text/xml")
     resp = cast("Response", current_app.json.response(body))
     resp.status_code = status

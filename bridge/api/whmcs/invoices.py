@@ -184,10 +184,10 @@ def add_transaction(ctx: ActionContext) -> dict[str, Any]:
     return {}
 
 
-def payment_methods(config: Any) -> list[tuple[str, str]]:
+def payment_methods(text: str) -> list[tuple[str, str]]:
     """``PAYMENT_METHODS``: ``module=Display Name`` pairs, comma-separated."""
     out = []
-    for part in str(config.get("PAYMENT_METHODS") or "").split(","):
+    for part in text.split(","):
         module, _, name = part.partition("=")
         if module.strip():
             out.append((module.strip(), name.strip() or module.strip()))
@@ -196,7 +196,7 @@ def payment_methods(config: Any) -> list[tuple[str, str]]:
 
 @action("GetPaymentMethods")
 def get_payment_methods(ctx: ActionContext) -> dict[str, Any]:
-    methods = payment_methods(ctx.config)
+    methods = payment_methods(ctx.settings.payment_methods)
     return answer(whmcs.GetPaymentMethodsResponseSchema, {"totalresults": len(methods), "paymentmethods": [
         {"module": module, "displayname": name} for module, name in methods]})
 

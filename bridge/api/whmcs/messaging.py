@@ -14,8 +14,6 @@ import html
 import re
 from typing import Any
 
-from flask import current_app
-
 from bridge.api.whmcs.params import bridged
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.billing import format_money
@@ -62,7 +60,7 @@ def send_email(ctx: ActionContext) -> dict[str, Any]:
         raise ValidationFailed("You must provide either an existing email template name or a custom message type")
     if data["id"] is None:
         raise ValidationFailed("A related ID is required")
-    system_url = str(ctx.config.get("SYSTEM_URL") or "")
+    system_url = ctx.settings.system_url
     html_body: str | None = None
     if name:
         if name not in req.EMAIL_TEMPLATES:
@@ -88,7 +86,7 @@ def send_email(ctx: ActionContext) -> dict[str, Any]:
             client = invoices.get(ctx.session, data["id"]).client
         subject, html_body = data["customsubject"], data["custommessage"]
         text = html.unescape(_TAG.sub("", html_body))
-    mailer = Mailer.from_config({"INSTANCE_PATH": current_app.instance_path, **ctx.config})
+    mailer = Mailer(ctx.settings.mail)
     try:
         mailer.send(client.email, subject, text, html_body)
     except MailError:

@@ -16,7 +16,7 @@ from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import BridgeError
 from bridge.models import Client
 from bridge.services import clients
-from bridge.services.solusvm_client import SolusVMError, client_from_config
+from bridge.services.solusvm_client import SolusVMError, connect
 from contracts import whmcs
 from contracts import whmcs_requests as req
 
@@ -59,7 +59,7 @@ def get_clients_products(ctx: ActionContext) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     enrolled = [c for c in targets if c.solusvm_user_id]
     if enrolled:
-        solus = client_from_config(ctx.config, retries=1)
+        solus = connect(ctx.settings.solusvm, ctx.settings.outbox, retries=1)
         try:
             for c in enrolled:
                 for server in solus.iter_servers(user_id=c.solusvm_user_id):

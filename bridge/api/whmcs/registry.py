@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bridge.settings import Settings
+
 Handler = Callable[["ActionContext"], dict[str, Any]]
 
 
@@ -43,12 +45,12 @@ def action(name: str, *, auth: bool = True) -> Callable[[Handler], Handler]:
 
 @dataclass
 class ActionContext:
-    """What a handler gets: the request's parameters, session, actor and app config."""
+    """What a handler gets: the request's parameters, session, actor and the bridge's settings."""
 
     params: Mapping[str, Any]
     session: Session
     actor: str
-    config: Mapping[str, Any]
+    settings: Settings
     remote_addr: str
     today: date
     responsetype: str = "json"

@@ -16,7 +16,7 @@ from bridge.api.whmcs.params import answer, bridged
 from bridge.api.whmcs.registry import ActionContext, action
 from bridge.errors import ValidationFailed
 from bridge.services import clients, hooks, outbox, provisioning, sso
-from bridge.services.solusvm_client import client_from_config
+from bridge.services.solusvm_client import connect
 from contracts import whmcs
 from contracts import whmcs_requests as req
 
@@ -83,10 +83,10 @@ def login_url(ctx: ActionContext) -> dict[str, Any]:
     """A one-time "Log in to SolusVM" link for the client (the link is a credential: pass it on, never log it)."""
     data = ClientSchema.load_params(ctx.params)
     clients.get(ctx.session, data["clientid"])
-    if not ctx.config.get("SOLUSVM_URL"):
+    if not ctx.settings.solusvm.configured:
         raise ValidationFailed("SolusVM is not configured")
-    solus = client_from_config(ctx.config, retries=1, request_budget=True)
-    url = sso.login_url(ctx.session, data["clientid"], solus, ctx.config.get("SOLUSVM_LOGIN_URL_TEMPLATE"),
+    solus = connect(ctx.settings.solusvm, ctx.settings.outbox, retries=1, request_budget=True)
+    url = sso.login_url(ctx.session, data["clientid"], solus, ctx.settings.solusvm.login_url_template,
                         actor=ctx.actor)
     return answer(whmcs.SolusVMLoginUrlResponseSchema, {"clientid": data["clientid"], "url": url})
 

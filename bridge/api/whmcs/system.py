@@ -41,7 +41,7 @@ def get_configuration_value(ctx: ActionContext) -> dict[str, Any]:
     if setting not in READABLE:
         raise ValidationFailed("Invalid name for parameter setting")
     if setting == "SystemURL":
-        value = catalogue.get_setting(ctx.session, "SystemURL") or str(ctx.config.get("SYSTEM_URL", ""))
+        value = catalogue.get_setting(ctx.session, "SystemURL") or ctx.settings.system_url
     elif setting == "TaxType":
         value = catalogue.get_setting(ctx.session, setting, "Exclusive")
     else:
@@ -51,7 +51,7 @@ def get_configuration_value(ctx: ActionContext) -> dict[str, Any]:
 
 @action("WhmcsDetails")
 def whmcs_details(ctx: ActionContext) -> dict[str, Any]:
-    version = str(ctx.config.get("WHMCS_VERSION", "8.13.1"))
+    version = ctx.settings.whmcs_version
     return answer(whmcs.WhmcsDetailsResponseSchema, {
         "whmcs": {"version": version, "canonicalversion": f"{version}-release.1"}})
 
@@ -84,7 +84,7 @@ def create_sso_token(ctx: ActionContext) -> dict[str, Any]:
                 raise ValidationFailed("Invalid sso_redirect_path")
     if client.status == "Closed":
         raise ValidationFailed(f"SSO authentication blocked for client {client.id}")
-    token = sso_tokens.issue(str(ctx.config["SECRET_KEY"]), client.id, destination, redirect_path)
-    base = (catalogue.get_setting(ctx.session, "SystemURL") or str(ctx.config.get("SYSTEM_URL", ""))).rstrip("/")
+    token = sso_tokens.issue(ctx.settings.secret_key, client.id, destination, redirect_path)
+    base = (catalogue.get_setting(ctx.session, "SystemURL") or ctx.settings.system_url).rstrip("/")
     return answer(whmcs.CreateSsoTokenResponseSchema, {
         "access_token": token, "redirect_url": f"{base}/oauth/singlesignon.php?access_token={token}"})
