@@ -21,6 +21,7 @@ def register(group: click.Group) -> None:
     @click.option("--keep", is_flag=True, help="Do not remove the temporary data folder on exit.")
     def demo(port: int, mock_port: int, data_dir: str | None, keep: bool) -> None:
         """Start the seeded mock SolusVM and the bridge on 127.0.0.1; Ctrl-C stops and cleans up."""
+        # Deferred: the demo loads the mock (the `mock` extra); other commands must not need it.
         from bridge.demo import Demo
 
         stop = threading.Event()

@@ -24,7 +24,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
+
+from bridge import db
+from bridge.app import create_app
 from bridge.flask_glue import replace_settings, settings_of
+from bridge.models import Client, ClientGroup, Currency, Invoice
+from bridge.services import accounts, catalogue, clients, credentials, invoicing
+from bridge.services.mailer import Mailer
+from bridge.services.solusvm_client import connect
+from mock_solusvm.server import MockServer, ThreadedServer
 
 DEMO_CATALOGUE = Path(__file__).resolve().parent / "catalogue.toml"
 PRICING_PATH = "/modules/addons/solusio/api/"
@@ -150,8 +159,6 @@ class Demo:
         return self
 
     def _start(self) -> None:
-        from mock_solusvm.server import MockServer, ThreadedServer
-
         if self.data_dir is None:
             self.data_dir = tempfile.mkdtemp(prefix="solus-bridge-demo-")
             self._own_dir = True
@@ -210,8 +217,6 @@ class Demo:
         }
 
     def _build_app(self, data: Path, mock_url: str, mock_token: str, pricing_token: str) -> Any:
-        from bridge import create_app
-
         return create_app({
             "DATABASE_URL": f"sqlite:///{data / 'bridge.sqlite3'}",
             "SECRET_KEY": secrets.token_hex(32),
@@ -230,11 +235,6 @@ class Demo:
 
     def _populate(self, app: Any) -> tuple[list[tuple[int, DemoPerson]], tuple[str, str]]:
         """Migrate, load the catalogue, create the admin, an API credential and the clients."""
-        from sqlalchemy import select
-
-        from bridge import db
-        from bridge.models import ClientGroup, Currency
-        from bridge.services import catalogue, clients, credentials
 
         db.upgrade(app.extensions["bridge_db"]["engine"])
         factory = app.extensions["bridge_db"]["session_factory"]
@@ -242,12 +242,7 @@ class Demo:
         made: list[tuple[int, DemoPerson]] = []
         with factory() as session, session.begin():
             catalogue.load_toml(session, DEMO_CATALOGUE, actor="demo")
-            try:
-                from bridge.services import accounts
-            except ImportError:  # the web pages are optional for the API-only demo
-                accounts = None  # type: ignore[assignment]
-            if accounts is not None:
-                accounts.create_admin(session, ADMIN_NAME, ADMIN_PASSWORD)
+            accounts.create_admin(session, ADMIN_NAME, ADMIN_PASSWORD)
             cred = credentials.create(session, "demo", actor="demo")
             for person in PEOPLE:
                 cur = session.scalar(select(Currency.id).where(Currency.code == person.currency))
@@ -270,12 +265,6 @@ class Demo:
     def _issue_last_month(self, app: Any) -> dict[str, int]:
         """Invoice last month's usage (the older servers have some), so there is an invoice to
         look at from the start; the mails land in the outbox. Returns e-mail -> invoice id."""
-        from sqlalchemy import select
-
-        from bridge.models import Client, Invoice
-        from bridge.services import invoicing
-        from bridge.services.mailer import Mailer
-        from bridge.services.solusvm_client import connect
 
         today = datetime.now(UTC).date()
         year, month = (today.year, today.month - 1) if today.month > 1 else (today.year - 1, 12)

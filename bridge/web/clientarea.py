@@ -17,8 +17,8 @@ from bridge.errors import BridgeError
 from bridge.flask_glue import current_settings
 from bridge.models import Client, Invoice, utcnow
 from bridge.services import invoices as invoice_service
-from bridge.services import snapshots, sso
-from bridge.services.invoice_document import document, month_preview, usage_by_day
+from bridge.services import snapshots, sso, usage
+from bridge.services.invoice_document import InvoiceDocument, document, month_preview, usage_by_day
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import charts
 from bridge.web.common import client_required, dbs, rate_limit, solus, unit_of_work, web_blueprint
@@ -88,8 +88,6 @@ class _MonthSoFar:
 
 def _month_so_far(sv: Any, client_id: int, uid: int, now: Any) -> _MonthSoFar:
     """One refresh for the table and the chart: today's month-to-date total is read once."""
-    from bridge.services import usage
-
     items = usage.usage_items_so_far(sv, uid, now=now)
     # Runs in its own thread, after the request's database session may be gone: the chart
     # gets the one field it reads, not the ORM object.
@@ -171,7 +169,6 @@ def _own_invoice(client: Client, invoice_id: int) -> Invoice:
 @bp.get("/invoices/<int:invoice_id>")
 @client_required
 def invoice(client: Client, invoice_id: int) -> Any:
-
     return render_template("clientarea/invoice.html", client=client,
                            doc=document(dbs(), _own_invoice(client, invoice_id)))
 
@@ -179,7 +176,6 @@ def invoice(client: Client, invoice_id: int) -> Any:
 @bp.get("/invoices/<int:invoice_id>.pdf")
 @client_required
 def invoice_pdf(client: Client, invoice_id: int) -> Any:
-
     return render_pdf(document(dbs(), _own_invoice(client, invoice_id)))
 
 
@@ -188,7 +184,6 @@ def invoice_pdf(client: Client, invoice_id: int) -> Any:
 def pay_with_credit(client: Client, invoice_id: int) -> Any:
     """Settle an open invoice from the client's credit when the credit covers the balance."""
 
-    from bridge.services.invoice_document import InvoiceDocument, document
 
     inv = _own_invoice(client, invoice_id)
 
