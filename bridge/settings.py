@@ -19,7 +19,7 @@ import ipaddress
 import os
 import secrets
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -394,33 +394,23 @@ def problems(values: Mapping[str, Any]) -> list[Problem]:
     """Everything wrong with merged ``values`` (as ``raw_values`` builds): unreadable values
     (``blocks_start``) and combinations that cannot work; no network, no database."""
     found: list[Problem] = []
-    for key in INTS:
-        value = values.get(key)
-        if _blank(value):
-            continue
-        try:
-            if isinstance(value, bool) or int(str(value).strip()) < 0:
-                raise ValueError
-        except ValueError:
-            found.append(Problem(key, f"must be a whole number >= 0, got {value!r}"))
-    for key in POSITIVE_SECONDS:
-        value = values.get(key)
-        if _blank(value):
-            continue
-        try:
-            if float(str(value)) <= 0:
-                raise ValueError
-        except ValueError:
-            found.append(Problem(key, f"must be a number of seconds > 0, got {value!r}"))
-    for key in FLOATS:
-        value = values.get(key)
-        if _blank(value):
-            continue
-        try:
-            if float(str(value)) < 0:
-                raise ValueError
-        except ValueError:
-            found.append(Problem(key, f"must be a number of seconds >= 0, got {value!r}"))
+    # (keys, reader that raises ValueError on a bad value, what a good value is)
+    numbers: list[tuple[Any, Callable[[Any], bool], str]] = [
+        (INTS, lambda v: not isinstance(v, bool) and int(str(v).strip()) >= 0, "a whole number >= 0"),
+        (POSITIVE_SECONDS, lambda v: float(str(v)) > 0, "a number of seconds > 0"),
+        (FLOATS, lambda v: float(str(v)) >= 0, "a number of seconds >= 0"),
+    ]
+    for keys, good, what in numbers:
+        for key in keys:
+            value = values.get(key)
+            if _blank(value):
+                continue
+            try:
+                ok = good(value)
+            except ValueError:
+                ok = False
+            if not ok:
+                found.append(Problem(key, f"must be {what}, got {value!r}"))
     for key, allowed in CHOICES.items():
         value = values.get(key)
         if not _blank(value) and str(value).lower() not in {a.lower() for a in allowed}:
