@@ -44,7 +44,7 @@ from bridge.billing import AppliedTax, LineMoney, balance_due, check_ceiling, in
 from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
 from bridge.models import MONEY_SCALE, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
-from bridge.services import audit, catalogue, hooks
+from bridge.services import audit, catalogue, clients, hooks
 from contracts.whmcs_requests import INVOICE_STATUSES
 
 STATUSES = INVOICE_STATUSES  # one list, shared with the WHMCS request schemas
@@ -194,7 +194,6 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
 def apply_credit(session: Session, invoice: Invoice, amount: Decimal, *, actor: str,
                  paid: Decimal | None = None) -> None:
     """Move client credit onto an invoice (``paid``: the invoice's payments, when known)."""
-    from bridge.services import clients  # local: clients does not need invoices at import
 
     if amount <= 0:
         return
@@ -271,7 +270,6 @@ def add_payment(session: Session, invoice: Invoice, *, transid: str, gateway: st
                  {"amount": amount, "transid": transid, "gateway": gateway})
     excess = amount - owed
     if excess > 0:
-        from bridge.services import clients  # local: clients does not need invoices at import
 
         clients.add_credit(session, invoice.client, excess, f"Overpayment on Invoice #{invoice.id}",
                            remove=False, actor=actor, invoice_id=invoice.id)
@@ -309,7 +307,6 @@ def set_invoice_credit(session: Session, invoice: Invoice, new_credit: Decimal, 
     never made out of nothing; more than the client has is "Amount exceeds customer credit
     balance". The invoice must still be open or a Draft.
     """
-    from bridge.services import clients  # local: clients does not need invoices at import
 
     lock_for_money(session, invoice)
     if new_credit < 0:
