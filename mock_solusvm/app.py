@@ -16,7 +16,8 @@ from .api import api_bp
 from .clock import format_instant
 from .control import control_bp
 from .errors import Invalid, MockError, ResponseContractError
-from .journal import redact_headers, redact_query
+from .journal import request_entry
+from .pagecache import KEEP, Keep, PageCache
 from .sso import sso_bp
 from .state import Backend, Namespaces
 from .wire import (
@@ -64,6 +65,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(control_bp)
     app.register_blueprint(sso_bp)
     app.add_url_rule("/openapi.json", "openapi", _openapi)
+    # repeated GETs of cacheable API pages are answered from their bytes (mock_solusvm/pagecache.py)
+    app.wsgi_app = PageCache(app.wsgi_app, registry, app.config)  # type: ignore[method-assign]
 
     app.before_request(_pick_namespace)
     app.before_request(_apply_faults)
@@ -144,6 +147,7 @@ def _lock_namespace() -> None:
     if not _is_control(request.path):
         g.backend.lock.acquire(write=write)
         g.holding_lock = True
+        g.version = g.backend.lock.version
     elif write:
         with g.backend.lock:  # the control API's own writes take the lock too; this is belt and braces
             pass
@@ -166,17 +170,27 @@ def _record(response: Response) -> Response:
         body = raw.decode("utf-8", "replace")
     if isinstance(body, dict) and "password" in body:
         body = {**body, "password": "<redacted>"}
-    backend.journal.record({
-        "at": format_instant(backend.clock.now()),
-        "method": request.method,
-        "path": request.path,
-        "query": redact_query(request.query_string.decode("latin-1")),
-        "headers": redact_headers(request.headers),
-        "body": body,
-        "status": response.status_code,
-        "fault": getattr(g, "fault", None),
-    })
+    entry = backend.journal.record(request_entry(
+        format_instant(backend.clock.now()), request.method, request.path, request.query_string.decode("latin-1"),
+        request.headers, body, response.status_code, getattr(g, "fault", None)))
+    _offer_page(backend, response, entry)
     return response
+
+
+def _offer_page(backend: Backend, response: Response, entry: dict[str, Any]) -> None:
+    """Let ``PageCache`` keep this answer when its view is cacheable and nothing made it one-off."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    kind = getattr(view, "keep_page", None)
+    if (kind is None or request.method != "GET" or response.status_code != 200 or entry["fault"] is not None
+            or not getattr(g, "holding_lock", False) or backend.lock.version != g.version
+            or not getattr(g, "principal", None) or not g.principal.is_admin):
+        return
+    instant = None
+    if kind == "clock":
+        if not backend.clock.frozen:
+            return  # a running clock changes the page between any two requests
+        instant = backend.clock.now()
+    request.environ[KEEP] = Keep(backend, g.version, entry["path"], instant)
 
 
 def _reason_phrase(response: Response) -> Response:
