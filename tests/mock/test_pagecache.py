@@ -3,10 +3,12 @@ authenticated, and a kept page never outlives a write, a seed, a restore, a cloc
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
+import requests
 
 from mock_solusvm import create_app
 from mock_solusvm.state import Backend
@@ -220,3 +222,31 @@ def test_browser_requests_with_cookies_are_rendered_by_flask():
     b.page_cache.clear()
     assert client.get("/api/v1/users", headers=headers).status_code == 200
     assert not b.page_cache  # a cookie may choose the namespace: never answered from the cache
+
+
+def test_concurrent_reads_of_kept_pages_are_all_journaled_and_see_writes(live_server):
+    ctl = live_server.control("pagecache-threads")
+    ctl.seed(seed_doc())
+    headers = {"Authorization": f"Bearer {ADMIN}", "X-Mock-Namespace": "pagecache-threads"}
+    url = f"{live_server.url}/api/v1/users"
+    ctl.journal.clear()
+    totals: list[list[int]] = [[] for _ in range(4)]
+
+    def reader(i: int) -> None:
+        with requests.Session() as s:
+            for _ in range(40):
+                totals[i].append(s.get(url, headers=headers, timeout=10).json()["meta"]["total"])
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    created = [requests.post(url, json={"email": f"c{n}@example.com", "password": "p"}, headers=headers,
+                             timeout=10).status_code for n in range(5)]
+    for t in threads:
+        t.join()
+    assert created == [201] * 5
+    for seen in totals:
+        assert seen == sorted(seen) and 2 <= seen[0] and seen[-1] <= 7  # never an older total after a newer one
+    assert requests.get(url, headers=headers, timeout=10).json()["meta"]["total"] == 7
+    assert ctl.journal.count(method="GET", path="/api/v1/users") == 4 * 40 + 1
+    assert ctl.journal.count(method="POST", path="/api/v1/users") == 5
