@@ -150,7 +150,8 @@ def bench_live(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     skipped[name] = f"did not start: {err}"
                     if name in procs:
                         stop(procs.pop(name)[0])
-        targets = {name: (base + "/api/v1/users?page=1", script) for name, (_p, base) in procs.items()}
+        targets: dict[str, tuple[str, Path | str | None]] = {
+            name: (base + "/api/v1/users?page=1", script) for name, (_p, base) in procs.items()}
         for url, scr in targets.values():
             wrk(url, 2, args.connections, scr)  # warm-up (the JVM's JIT above all)
         medians = alternate(targets, args.rounds, args.duration, args.connections)
@@ -224,8 +225,9 @@ def bench_usage(sizes: tuple[int, int]) -> dict[str, Any]:
             t = time.perf_counter()
             page, items = 1, 0
             while True:
-                body = s.get(f"{srv.url}/api/v1/usage", params={"date_from": "2026-10-01", "date_to": "2026-10-31",
-                                                                "per_page": 100, "page": page}, timeout=60).json()
+                params: dict[str, str | int] = {"date_from": "2026-10-01", "date_to": "2026-10-31", "per_page": 100,
+                                                "page": page}
+                body = s.get(f"{srv.url}/api/v1/usage", params=params, timeout=60).json()
                 items += len(body["data"])
                 if not body["links"].get("next"):
                     break

@@ -11,6 +11,8 @@ import pytest
 import requests
 
 from mock_solusvm import create_app
+from mock_solusvm.inprocess import InProcessMock
+from mock_solusvm.server import MockServer
 from mock_solusvm.state import Backend
 from mock_solusvm.wire import namespaces
 
@@ -21,7 +23,7 @@ USERS = "/users?per_page=1&page=2"
 
 def backend_of(mock: Harness, request: pytest.FixtureRequest) -> Backend:
     """The namespace's backend, in either mode (the live server runs in this process)."""
-    app = mock.ctl.app if mock.mode == "inprocess" else request.getfixturevalue("live_server").app
+    app = mock.ctl.app if isinstance(mock.ctl, InProcessMock) else request.getfixturevalue("live_server").app
     return namespaces(app).get(mock.namespace)
 
 
@@ -42,7 +44,7 @@ def warm(mock: Harness, b: Backend, path: str) -> Any:
     return second.json()
 
 
-def test_a_kept_page_is_the_rendered_page_byte_for_byte(mock, request):
+def test_a_kept_page_is_the_rendered_page_byte_for_byte(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     first = mock.get(USERS)
     second = mock.get(USERS)
@@ -55,7 +57,7 @@ def test_a_kept_page_is_the_rendered_page_byte_for_byte(mock, request):
     assert second.json()["links"]["first"].startswith(mock.base)  # links keep the host they were asked on
 
 
-def test_every_request_is_journaled_the_same_from_the_cache(mock, request):
+def test_every_request_is_journaled_the_same_from_the_cache(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     mock.ctl.journal.clear()
     for _ in range(3):
@@ -70,7 +72,7 @@ def test_every_request_is_journaled_the_same_from_the_cache(mock, request):
     assert first["status"] == 200 and first["fault"] is None and first["body"] is None
 
 
-def test_the_journal_redacts_query_credentials_of_cached_requests(mock, request):
+def test_the_journal_redacts_query_credentials_of_cached_requests(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     path = "/users?per_page=1&token=s3cret"
     warm(mock, b, path)
@@ -79,7 +81,7 @@ def test_the_journal_redacts_query_credentials_of_cached_requests(mock, request)
     assert [e["query"] for e in mock.ctl.journal.requests()] == ["per_page=1&token=<redacted>"]
 
 
-def test_cached_pages_still_authenticate_every_request(mock, request):
+def test_cached_pages_still_authenticate_every_request(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     warm(mock, b, USERS)
     mock.ctl.journal.clear()
@@ -91,7 +93,7 @@ def test_cached_pages_still_authenticate_every_request(mock, request):
     assert statuses == [("GET", 401), ("GET", 401), ("POST", 201), ("GET", 403), ("GET", 200)]
 
 
-def test_a_one_time_user_token_still_burns_on_a_cached_page(mock, request):
+def test_a_one_time_user_token_still_burns_on_a_cached_page(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     path = "/users/1"
     warm(mock, b, path)
@@ -101,7 +103,7 @@ def test_a_one_time_user_token_still_burns_on_a_cached_page(mock, request):
 
 
 @pytest.mark.parametrize("write", ["post", "put", "patch", "delete"])
-def test_api_writes_invalidate(mock, request, write):
+def test_api_writes_invalidate(mock: Harness, request: pytest.FixtureRequest, write: str) -> None:
     b = backend_of(mock, request)
     before = warm(mock, b, "/users?per_page=10")
     if write == "post":
@@ -124,7 +126,7 @@ def test_api_writes_invalidate(mock, request, write):
         assert emails[email] == status
 
 
-def test_a_write_that_fails_half_way_still_invalidates(mock, request):
+def test_a_write_that_fails_half_way_still_invalidates(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     warm(mock, b, "/users/2")
     assert mock.patch("/users/2", json={"status": "no-such-status"}).status_code == 422
@@ -132,7 +134,7 @@ def test_a_write_that_fails_half_way_still_invalidates(mock, request):
     assert mock.get("/users/2").json()["data"]["status"] == "active"
 
 
-def test_control_seed_reset_and_restore_invalidate(mock, request):
+def test_control_seed_reset_and_restore_invalidate(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     dump = mock.ctl.state()
     warm(mock, b, "/users")
@@ -146,7 +148,7 @@ def test_control_seed_reset_and_restore_invalidate(mock, request):
     assert [u["email"] for u in mock.get("/users").json()["data"]] != ["ann@example.com", "bob@example.com"]
 
 
-def test_faults_apply_to_cached_pages(mock, request):
+def test_faults_apply_to_cached_pages(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     body = warm(mock, b, USERS)
     mock.ctl.faults.add(method="GET", path="/api/v1/users", status=503, body={"message": "busy"}, times=1)
@@ -167,7 +169,7 @@ def _usage_seed() -> dict[str, Any]:
 USAGE = "/usage?date_from=2026-10-01&date_to=2026-10-31"
 
 
-def test_clock_moves_invalidate_pages_that_follow_the_clock(mock, request):
+def test_clock_moves_invalidate_pages_that_follow_the_clock(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     mock.ctl.seed(_usage_seed())
     assert warm(mock, b, USAGE)["data"][0]["hours"] == 24
@@ -178,7 +180,7 @@ def test_clock_moves_invalidate_pages_that_follow_the_clock(mock, request):
     assert mock.get(USAGE).json()["data"][0]["hours"] == 48
 
 
-def test_a_running_clock_keeps_no_page_that_follows_it(mock, request):
+def test_a_running_clock_keeps_no_page_that_follows_it(mock: Harness, request: pytest.FixtureRequest) -> None:
     b = backend_of(mock, request)
     mock.ctl.seed(_usage_seed())
     mock.ctl.clock.unfreeze()
@@ -187,7 +189,7 @@ def test_a_running_clock_keeps_no_page_that_follows_it(mock, request):
     warm(mock, b, USERS)  # a page that ignores the clock is kept all the same
 
 
-def test_a_clock_moved_without_the_api_is_seen_too(mock, request):
+def test_a_clock_moved_without_the_api_is_seen_too(mock: Harness, request: pytest.FixtureRequest) -> None:
     # the kept page carries the frozen instant it was rendered at, not only the state version
     b = backend_of(mock, request)
     mock.ctl.seed(_usage_seed())
@@ -196,7 +198,7 @@ def test_a_clock_moved_without_the_api_is_seen_too(mock, request):
     assert mock.get(USAGE).json()["data"][0]["hours"] == 26
 
 
-def test_pages_are_kept_per_namespace_and_per_host():
+def test_pages_are_kept_per_namespace_and_per_host() -> None:
     app = create_app({"API_TOKENS": [ADMIN]})
     client = app.test_client()
     headers = {"Authorization": f"Bearer {ADMIN}"}
@@ -211,7 +213,7 @@ def test_pages_are_kept_per_namespace_and_per_host():
     assert other.get_json()["meta"]["total"] != a[1].get_json()["meta"]["total"]
 
 
-def test_browser_requests_with_cookies_are_rendered_by_flask():
+def test_browser_requests_with_cookies_are_rendered_by_flask() -> None:
     app = create_app({"API_TOKENS": [ADMIN]})
     client = app.test_client()
     headers = {"Authorization": f"Bearer {ADMIN}"}
@@ -224,7 +226,7 @@ def test_browser_requests_with_cookies_are_rendered_by_flask():
     assert not b.page_cache  # a cookie may choose the namespace: never answered from the cache
 
 
-def test_concurrent_reads_of_kept_pages_are_all_journaled_and_see_writes(live_server):
+def test_concurrent_reads_of_kept_pages_are_all_journaled_and_see_writes(live_server: MockServer) -> None:
     ctl = live_server.control("pagecache-threads")
     ctl.seed(seed_doc())
     headers = {"Authorization": f"Bearer {ADMIN}", "X-Mock-Namespace": "pagecache-threads"}
