@@ -9,14 +9,16 @@ import time
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request, session
+from flask import Flask, Request, Response, current_app, g, request, session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 
 from .api import api_bp
 from .clock import format_instant
 from .control import control_bp
 from .errors import Invalid, MockError, ResponseContractError
-from .journal import redact_headers, redact_query
+from .journal import request_entry
+from .pagecache import KEEP, Keep, PageCache
 from .sso import sso_bp
 from .state import Backend, Namespaces
 from .wire import (
@@ -52,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["SECRET_KEY"] = secrets.token_hex(16)
     app.config.update(config or {})
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _CookieSessions()
     limit = int(app.config["JOURNAL_LIMIT"])
     registry = Namespaces(lambda name: Backend(name, journal_limit=limit),
                             max_namespaces=int(app.config["MAX_NAMESPACES"]),
@@ -64,6 +67,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(control_bp)
     app.register_blueprint(sso_bp)
     app.add_url_rule("/openapi.json", "openapi", _openapi)
+    # repeated GETs of cacheable API pages are answered from their bytes (mock_solusvm/pagecache.py)
+    app.wsgi_app = PageCache(app.wsgi_app, registry, app.config)  # type: ignore[method-assign]
 
     app.before_request(_pick_namespace)
     app.before_request(_apply_faults)
@@ -75,6 +80,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(ResponseContractError, _contract_error)
     return app
+
+
+class _CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without building the signer for a request with no cookie.
+
+    API clients send none; Flask built an ``itsdangerous`` serializer per request only to find
+    no cookie to read (8% of an uncached users page). The session it opens then is the same one.
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and "HTTP_COOKIE" not in request.environ:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _openapi() -> Response:
@@ -144,6 +162,7 @@ def _lock_namespace() -> None:
     if not _is_control(request.path):
         g.backend.lock.acquire(write=write)
         g.holding_lock = True
+        g.version = g.backend.lock.version
     elif write:
         with g.backend.lock:  # the control API's own writes take the lock too; this is belt and braces
             pass
@@ -166,17 +185,27 @@ def _record(response: Response) -> Response:
         body = raw.decode("utf-8", "replace")
     if isinstance(body, dict) and "password" in body:
         body = {**body, "password": "<redacted>"}
-    backend.journal.record({
-        "at": format_instant(backend.clock.now()),
-        "method": request.method,
-        "path": request.path,
-        "query": redact_query(request.query_string.decode("latin-1")),
-        "headers": redact_headers(request.headers),
-        "body": body,
-        "status": response.status_code,
-        "fault": getattr(g, "fault", None),
-    })
+    entry = backend.journal.record(request_entry(
+        format_instant(backend.clock.now()), request.method, request.path, request.query_string.decode("latin-1"),
+        request.headers, body, response.status_code, getattr(g, "fault", None)))
+    _offer_page(backend, response, entry)
     return response
+
+
+def _offer_page(backend: Backend, response: Response, entry: dict[str, Any]) -> None:
+    """Let ``PageCache`` keep this answer when its view is cacheable and nothing made it one-off."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    kind = getattr(view, "keep_page", None)
+    if (kind is None or request.method != "GET" or response.status_code != 200 or entry["fault"] is not None
+            or not getattr(g, "holding_lock", False) or backend.lock.version != g.version
+            or not getattr(g, "principal", None) or not g.principal.is_admin):
+        return
+    instant = None
+    if kind == "clock":
+        if not backend.clock.frozen:
+            return  # a running clock changes the page between any two requests
+        instant = backend.clock.now()
+    request.environ[KEEP] = Keep(backend, g.version, entry["path"], instant)
 
 
 def _reason_phrase(response: Response) -> Response:

@@ -70,6 +70,11 @@ class Faults:
                 return rule
         return None
 
+    def armed(self) -> bool:
+        """Whether any rule can still fire (one whose ``times`` are not spent)."""
+        with self._lock:
+            return any(rule.remaining != 0 for rule in self._rules)
+
     def list(self) -> list[dict[str, Any]]:
         """All rules, spent ones included (``remaining == 0``)."""
         with self._lock:

@@ -44,6 +44,13 @@ class Journal:
             self._items.clear()
 
 
+def request_entry(at: str, method: str, path: str, query_string: str, headers: Any, body: Any, status: int,
+                  fault: int | None) -> dict[str, Any]:
+    """The journal record of one API request, credentials redacted (the app and ``PageCache`` write it)."""
+    return {"at": at, "method": method, "path": path, "query": redact_query(query_string),
+            "headers": redact_headers(headers), "body": body, "status": status, "fault": fault}
+
+
 def matches(method: str, path: str, want_method: str | None, want_path: str | None) -> bool:
     """Shared matching rule for journal queries and fault rules."""
     if want_method and want_method not in ("*", "ANY") and want_method.upper() != method.upper():

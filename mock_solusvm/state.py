@@ -212,6 +212,7 @@ class Backend(ExtrasMixin):
         self._user_list: list[dict[str, Any]] | None = None  # id-ordered users; None after a create/delete
         self.listing_cache: dict[Any, Any] = {}  # computed listings of one state version (see ``cached``)
         self._listing_version = -1
+        self.page_cache: dict[Any, Any] = {}  # rendered API pages (mock_solusvm.pagecache), checked against the version
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()`` memoised for ``key`` until the state next changes (``lock.version``).
@@ -914,6 +915,13 @@ class Namespaces:
                         "(DELETE /__mock/namespace), wait until idle ones expire, or raise MAX_NAMESPACES.")
                 backend = self._backends[name] = self._factory(name)
             self._used[name] = now
+        return backend
+
+    def existing(self, name: str) -> Backend | None:
+        """The backend of ``name`` if it exists (counts as a use, like ``get``); never creates one."""
+        backend = self._backends.get(name)
+        if backend is not None:
+            self._used[name] = self._now()
         return backend
 
     def _expire(self, now: float) -> None:

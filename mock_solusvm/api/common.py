@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Sequence
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -13,6 +12,7 @@ from marshmallow import Schema
 from contracts.solusvm import envelope
 
 from ..errors import Forbidden, Invalid, NotFound, Unauthenticated
+from ..pagecache import is_admin_token
 from ..state import Backend, Principal
 from ..wire import json_response, request_json, validate_response
 
@@ -30,10 +30,7 @@ def _authenticate() -> None:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated()
-    is_admin = False
-    for candidate in current_app.config["API_TOKENS"]:
-        # compare every admin token in constant time; no early exit on a match
-        is_admin |= hmac.compare_digest(candidate.encode(), token.encode("utf-8", "surrogateescape"))
+    is_admin = is_admin_token(current_app.config["API_TOKENS"], token)
     g.principal = Principal("admin") if is_admin else backend().authenticate_user_token(token)
 
 

@@ -7,11 +7,13 @@ from flask import Response, request
 from contracts.solusvm import MetricsSchema, UsageItemSchema
 
 from ..errors import NotFound
+from ..pagecache import cacheable
 from ..usage import metrics, parse_period, period_end, usage_items
 from .common import api_bp, backend, int_arg, one, page, principal, require_admin
 
 
 @api_bp.get("/usage")
+@cacheable(clock=True)
 def billing_usage() -> Response:
     require_admin()
     b = backend()

@@ -10,6 +10,7 @@ from marshmallow import EXCLUDE, Schema, fields
 from contracts.solusvm import AccessTokenSchema, LoginSchema, TokenCreateSchema, UserSchema, envelope
 
 from ..errors import Forbidden
+from ..pagecache import cacheable
 from ..parsing import load
 from ..state import Backend
 from ..views import user_view
@@ -27,6 +28,7 @@ class _CredentialsSchema(Schema):
 
 
 @api_bp.get("/users")
+@cacheable()
 def list_users() -> Response:
     require_admin()
     status = request.args.get("filter[status]") or None
@@ -61,6 +63,7 @@ class _DumpedUsers:
 
 
 @api_bp.get("/users/<int:user_id>")
+@cacheable()
 def get_user(user_id: int) -> Response:
     require_admin()
     return one(UserSchema, user_view(backend(), backend().get_user(user_id)))
