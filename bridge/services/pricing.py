@@ -149,8 +149,32 @@ def _sqlite_connection(engine: Engine) -> Any:
     return conn
 
 
+class _HotPath:
+    """This thread's way to the client row for one SQLite engine: the statement bound to the
+    held DBAPI connection, and the last catalogue snapshot it priced with.
+
+    Made once per thread and engine, so a request costs one Python call and the driver's
+    ``execute``/``fetchone`` (the generic path looked the engine up in three weak dictionaries
+    and went through the pool's connection wrapper on every request).
+    """
+
+    __slots__ = ("engine", "read", "snap")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine: weakref.ref[Engine] = weakref.ref(engine)
+        sql, bind = _statement(engine)
+        execute = _sqlite_connection(engine).dbapi_connection.execute
+
+        def read(client_id: int) -> Any:
+            return execute(sql, bind(client_id)).fetchone()
+
+        self.read = read
+        self.snap: catalogue.Snapshot | None = None
+
+
 def release_connections() -> None:
     """Give back this thread's held SQLite connections (the next request takes new ones)."""
+    _held.hot = None
     for conn in list(getattr(_held, "conns", {}).values()):
         conn.close()
     _held.conns = weakref.WeakKeyDictionary()
@@ -161,27 +185,33 @@ def token_pricing_fast(engine: Engine, client_id: int) -> TokenPricing:
     thread's own connection, otherwise on a pooled one."""
     if not 1 <= client_id <= MAX_ID:
         raise NotFound("Client Not Found")
-    sql, bind = _statement(engine)
-    if engine.dialect.name == "sqlite":
-        cur = _sqlite_connection(engine).cursor()
-        try:
-            cur.execute(sql, bind(client_id))
-            row = cur.fetchone()
-        finally:
-            cur.close()
-    else:
-        conn = engine.raw_connection()
-        try:
-            cur = conn.cursor()
-            cur.execute(sql, bind(client_id))
-            row = cur.fetchone()
-            cur.close()
-        finally:
-            conn.close()  # back to the pool, which rolls back (ends PostgreSQL's implicit transaction)
+    if engine.dialect.name != "sqlite":
+        return _pooled(engine, client_id)
+    hot = getattr(_held, "hot", None)
+    if hot is None or hot.engine() is not engine:
+        hot = _held.hot = _HotPath(engine)
+    row = hot.read(client_id)
     if row is None:
         raise NotFound("Client Not Found")
-    snap = catalogue.cached_snapshot(engine, row[6])
-    return _price(tuple(row), snap)
+    snap = hot.snap
+    if snap is None or snap.version != row[6]:
+        snap = hot.snap = catalogue.cached_snapshot(engine, row[6])
+    return _price(row, snap)
+
+
+def _pooled(engine: Engine, client_id: int) -> TokenPricing:
+    sql, bind = _statement(engine)
+    conn = engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute(sql, bind(client_id))
+        row = cur.fetchone()
+        cur.close()
+    finally:
+        conn.close()  # back to the pool, which rolls back (ends PostgreSQL's implicit transaction)
+    if row is None:
+        raise NotFound("Client Not Found")
+    return _price(tuple(row), catalogue.cached_snapshot(engine, row[6]))
 
 
 def _price(row: Row, snap: catalogue.Snapshot) -> TokenPricing:

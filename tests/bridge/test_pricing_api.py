@@ -194,11 +194,22 @@ class _CountingCursor:
 
 
 class _CountingConnection:
+    """A pool connection whose statements are logged, through its cursors or (the SQLite hot
+    path) straight on its DBAPI connection."""
+
     def __init__(self, conn: Any, log: list[str]) -> None:
         self._conn, self._log = conn, log
 
     def cursor(self, *args: Any) -> _CountingCursor:
         return _CountingCursor(self._conn.cursor(*args), self._log)
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._log.append(sql)
+        return self._conn.execute(sql, *args)
+
+    @property
+    def dbapi_connection(self) -> Any:
+        return _CountingConnection(self._conn.dbapi_connection, self._log)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
