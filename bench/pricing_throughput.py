@@ -7,12 +7,18 @@ random userid among the 10,000) and the trivial ``/bench/ping`` route of the sam
 four targets alternate for ``--rounds`` rounds and the medians are reported, so load from
 other processes affects all alike. Reports requests/s, p50/p99 and the ratios; JSON goes
 to bench/results/pricing_throughput.json.
-Usage: ``.venv/bin/python bench/pricing_throughput.py [--duration 5] [--rounds 2]``.
+
+It also counts the Python function calls one request of each route makes through the whole
+Flask app (``calls_per_request``: ``cProfile`` around ``app(environ, start_response)``, no
+server): a figure that moves with the work done and not with the load of a shared machine.
+``--calls`` prints only that (a second, no servers, no wrk).
+Usage: ``.venv/bin/python bench/pricing_throughput.py [--duration 5] [--rounds 2] [--calls]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
 import shutil
@@ -25,12 +31,13 @@ from typing import Any
 
 import requests
 from sqlalchemy import insert
+from werkzeug.test import EnvironBuilder
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.benchlib import PRICING_LUA, alternate, free_port, stop, wait_http, write_result, wrk  # noqa: E402
-from bridge import db  # noqa: E402
+from bridge import create_app, db  # noqa: E402
 from bridge.models import Client  # noqa: E402
 from bridge.services import catalogue  # noqa: E402
 from bridge.services.unit_of_work import make_session_factory  # noqa: E402
@@ -60,6 +67,37 @@ def prepare(url: str) -> None:
     engine.dispose()
 
 
+def calls_per_request(url: str, n: int = 200) -> dict[str, float]:
+    """Python function calls per request of each route through the whole app (hooks included),
+    after a warm-up; no server, so the count is the same on a quiet or a busy machine."""
+    app = create_app({"DATABASE_URL": url, "PRICING_TOKEN": TOKEN, "SECRET_KEY": "bench-secret",
+                      "BENCH_ROUTES": "true", "LOG_LEVEL": "WARNING", "LOG_CONFIGURE": "false"})
+
+    def environ(route: str, i: int) -> dict[str, Any]:
+        if route == "ping":
+            return EnvironBuilder(path="/bench/ping").get_environ()
+        return EnvironBuilder(path="/modules/addons/solusio/api/", method="POST",
+                              data=f"token={TOKEN}&action=GetTokenPricing&userid={1 + i % N_CLIENTS}",
+                              content_type="application/x-www-form-urlencoded").get_environ()
+
+    def start_response(status: str, _headers: Any, _exc_info: Any = None) -> None:
+        if not status.startswith("200"):
+            raise SystemExit(f"calls_per_request: {status}")
+
+    counts = {}
+    for route in ("ping", "pricing"):
+        for i in range(n):  # warm-up: caches, compiled statements, the held connection
+            b"".join(app(environ(route, i), start_response))
+        environs = [environ(route, i) for i in range(n)]
+        profile = cProfile.Profile()
+        profile.enable()
+        for env in environs:
+            b"".join(app(env, start_response))
+        profile.disable()
+        counts[route] = round(sum(stat[1] for stat in profile.getstats()) / n, 1)  # type: ignore[index]
+    return counts
+
+
 def start_servers(url: str, workdir: Path) -> dict[str, tuple[subprocess.Popen[bytes], str]]:
     """gunicorn (2 sync workers, what `serve` used before) and `solus-bridge serve` (granian,
     2 workers), both up at once on their own ports so that the rounds can alternate."""
@@ -87,7 +125,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=int, default=5, help="seconds per route per round (default 5)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="alternating rounds; medians are reported, so a noisy neighbour hits both routes")
+    parser.add_argument("--calls", action="store_true",
+                        help="only count the function calls per request of each route (no servers, no wrk)")
     args = parser.parse_args(argv)
+    if args.calls:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
+            prepare(url)
+            calls = calls_per_request(url)
+        print(json.dumps({"calls_per_request": calls}))
+        return {"calls_per_request": calls}
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         t0 = time.monotonic()
         prepare(url)
         print(f"prepared {N_CLIENTS} clients in {time.monotonic() - t0:.1f}s")
+        calls = calls_per_request(url)
         script = work / "pricing.lua"
         script.write_text(PRICING_LUA % (TOKEN, N_CLIENTS))
         servers = start_servers(url, work)
@@ -124,6 +172,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ratio_p99_pricing_to_ping": round(g["p99_ms"] / gp["p99_ms"], 3),
         "ratio_granian_to_gunicorn_pricing": round(g["rps"] / medians["gunicorn_pricing"]["rps"], 3),
         "ratio_granian_to_gunicorn_ping": round(gp["rps"] / medians["gunicorn_ping"]["rps"], 3),
+        "calls_per_request": calls,
         "sample_response": sample.json(),
     }
     out = write_result("pricing_throughput", result)

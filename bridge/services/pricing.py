@@ -19,8 +19,10 @@ Hot path: one indexed SELECT (the client row by primary key, with the catalogue 
 scalar sub-select); the rest comes from the cached catalogue snapshot. ``token_pricing``
 runs it in the caller's session (it sees uncommitted changes); the HTTP endpoint uses
 ``token_pricing_fast(engine, ...)``, which runs the same SQLAlchemy-compiled statement on a
-pooled DBAPI connection: about 30 µs instead of ~650 µs through an ORM session, which is
-most of the difference between this endpoint and a trivial route.
+DBAPI connection (about 7 µs instead of ~650 µs through an ORM session). On SQLite each
+thread also keeps the answers it gave while ``PRAGMA data_version`` says no other connection
+has written to the database since (see ``_HotPath``): a repeated client then costs that one
+pragma (about 3 µs) and no row read.
 """
 
 from __future__ import annotations
@@ -149,8 +151,48 @@ def _sqlite_connection(engine: Engine) -> Any:
     return conn
 
 
+class _HotPath:
+    """This thread's way to GetTokenPricing answers for one SQLite engine.
+
+    Made once per thread and engine: the statement bound to the held DBAPI connection, the
+    last catalogue snapshot, and the answers given since the database last changed.
+
+    ``PRAGMA data_version`` changes whenever any *other* connection (another thread, worker
+    or process) has committed anything to the database, and this connection never writes.
+    So while it stays the same, nothing a price depends on can have changed, and the answer
+    given to a client before is still right: no write path has to remember to bump anything.
+    It is read before the client row, so an answer is never older than the version it is
+    kept under (a commit in between changes the version the next request reads). Reading it
+    costs about 3 µs against 7 µs for the row (it starts a read transaction but reads no
+    table); any write at all empties the answers, which then come from the row again.
+    """
+
+    __slots__ = ("answers", "data_version", "engine", "read", "seen", "snap")
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine: weakref.ref[Engine] = weakref.ref(engine)
+        sql, bind = _statement(engine)
+        execute = _sqlite_connection(engine).dbapi_connection.execute
+
+        def read(client_id: int) -> Any:
+            return execute(sql, bind(client_id)).fetchone()
+
+        def data_version() -> int:
+            return int(execute("PRAGMA data_version").fetchone()[0])
+
+        self.read = read
+        self.data_version = data_version
+        self.seen: int | None = None
+        self.answers: dict[int, TokenPricing] = {}
+        self.snap: catalogue.Snapshot | None = None
+
+
+MAX_ANSWERS = 100_000  # per thread; the answers themselves are shared (see ``_price``)
+
+
 def release_connections() -> None:
     """Give back this thread's held SQLite connections (the next request takes new ones)."""
+    _held.hot = None
     for conn in list(getattr(_held, "conns", {}).values()):
         conn.close()
     _held.conns = weakref.WeakKeyDictionary()
@@ -158,30 +200,48 @@ def release_connections() -> None:
 
 def token_pricing_fast(engine: Engine, client_id: int) -> TokenPricing:
     """``token_pricing`` for the hot path: one SELECT, no ORM session; on SQLite on this
-    thread's own connection, otherwise on a pooled one."""
+    thread's own connection (and no SELECT for a client answered since the database last
+    changed), otherwise on a pooled one."""
     if not 1 <= client_id <= MAX_ID:
         raise NotFound("Client Not Found")
-    sql, bind = _statement(engine)
-    if engine.dialect.name == "sqlite":
-        cur = _sqlite_connection(engine).cursor()
-        try:
-            cur.execute(sql, bind(client_id))
-            row = cur.fetchone()
-        finally:
-            cur.close()
+    if engine.dialect.name != "sqlite":
+        return _pooled(engine, client_id)
+    hot = getattr(_held, "hot", None)
+    if hot is None or hot.engine() is not engine:
+        hot = _held.hot = _HotPath(engine)
+    seen = hot.data_version()
+    if seen != hot.seen:
+        hot.answers = {}
+        hot.seen = seen
     else:
-        conn = engine.raw_connection()
-        try:
-            cur = conn.cursor()
-            cur.execute(sql, bind(client_id))
-            row = cur.fetchone()
-            cur.close()
-        finally:
-            conn.close()  # back to the pool, which rolls back (ends PostgreSQL's implicit transaction)
+        answer = hot.answers.get(client_id)
+        if answer is not None:
+            return answer
+    row = hot.read(client_id)
     if row is None:
         raise NotFound("Client Not Found")
-    snap = catalogue.cached_snapshot(engine, row[6])
-    return _price(tuple(row), snap)
+    snap = hot.snap
+    if snap is None or snap.version != row[6]:
+        snap = hot.snap = catalogue.cached_snapshot(engine, row[6])
+    answer = _price(row, snap)  # unknown, closed and unpriceable clients raise: never kept
+    if len(hot.answers) < MAX_ANSWERS:
+        hot.answers[client_id] = answer
+    return answer
+
+
+def _pooled(engine: Engine, client_id: int) -> TokenPricing:
+    sql, bind = _statement(engine)
+    conn = engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute(sql, bind(client_id))
+        row = cur.fetchone()
+        cur.close()
+    finally:
+        conn.close()  # back to the pool, which rolls back (ends PostgreSQL's implicit transaction)
+    if row is None:
+        raise NotFound("Client Not Found")
+    return _price(tuple(row), catalogue.cached_snapshot(engine, row[6]))
 
 
 def _price(row: Row, snap: catalogue.Snapshot) -> TokenPricing:

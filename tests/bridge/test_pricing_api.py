@@ -194,18 +194,29 @@ class _CountingCursor:
 
 
 class _CountingConnection:
+    """A pool connection whose statements are logged, through its cursors or (the SQLite hot
+    path) straight on its DBAPI connection."""
+
     def __init__(self, conn: Any, log: list[str]) -> None:
         self._conn, self._log = conn, log
 
     def cursor(self, *args: Any) -> _CountingCursor:
         return _CountingCursor(self._conn.cursor(*args), self._log)
 
+    def execute(self, sql: str, *args: Any) -> Any:
+        self._log.append(sql)
+        return self._conn.execute(sql, *args)
+
+    @property
+    def dbapi_connection(self) -> Any:
+        return _CountingConnection(self._conn.dbapi_connection, self._log)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._conn, name)
 
 
-def test_one_query_per_request_on_a_warm_server(app: Any, client: Any, make_client: Any,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_read_per_request_and_a_repeated_client_costs_only_the_version(
+        app: Any, client: Any, make_client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     cid = make_client()
     other = make_client(currency="2")
     assert price(client, cid).status_code == 200  # warm the catalogue cache
@@ -229,8 +240,13 @@ def test_one_query_per_request_on_a_warm_server(app: Any, client: Any, make_clie
             assert price(client, uid).status_code == 200
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(statements) == 3, statements
-    assert all("FROM clients" in s and "WHERE clients.id" in s for s in statements)
+    rows = [s for s in statements if "FROM clients" in s and "WHERE clients.id" in s]
+    versions = [s for s in statements if s == "PRAGMA data_version"]
+    if engine.dialect.name == "sqlite":
+        # The third request repeats the first client with nothing written in between.
+        assert (len(rows), len(versions), len(statements)) == (2, 3, 5), statements
+    else:
+        assert (len(rows), len(statements)) == (3, 3), statements
 
 
 def test_service_token_pricing_in_a_session(app: Any, make_client: Any) -> None:
