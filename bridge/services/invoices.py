@@ -34,16 +34,16 @@ from dataclasses import dataclass
 from datetime import date as date_t
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bridge.billing import AppliedTax, LineMoney, balance_due, check_ceiling, invoice_totals, line_tax
 from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
-from bridge.models import MONEY_SCALE, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
+from bridge.models import MONEY_SCALE, AuditLog, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, hooks
 from contracts.whmcs_requests import INVOICE_STATUSES
 
@@ -139,6 +139,69 @@ def _make_item(line: Mapping[str, Any]) -> InvoiceItem:
     return item
 
 
+def prepare_invoice(session: Session, client: Client, lines: Iterable[Mapping[str, Any]], *, date: date_t,
+                    duedate: date_t, period: str | None, status: str = "Unpaid", notes: str = "",
+                    paymentmethod: str = "", taxrate: Decimal | None = None, taxrate2: Decimal | None = None,
+                    ctx: AppliedTax | None = None) -> Invoice:
+    """The invoice ``create_invoice`` writes, with its lines and totals, not yet in the session.
+
+    ``ctx``: the client's taxes when the caller already has them (``tax_context``). Raises
+    ValidationFailed like ``create_invoice`` (bad line, money beyond the ceiling, negative total).
+    """
+    if ctx is None:
+        ctx = tax_context(session, client)
+    items = [_make_item(line) for line in lines]
+    invoice = Invoice(client_id=client.id, date=date, duedate=duedate, status=status, period=period,
+                      currency_id=client.currency_id, notes=notes, paymentmethod=paymentmethod,
+                      taxrate=ctx.rate1 if taxrate is None else taxrate,
+                      taxrate2=ctx.rate2 if taxrate2 is None else taxrate2)
+    invoice.client = client
+    invoice.currency = session.get(Currency, client.currency_id)  # type: ignore[assignment]
+    invoice.items = items
+    recompute_totals(session, invoice, ctx)
+    return invoice
+
+
+def _row(obj: Any, table: Table, skip: tuple[str, ...] = ("id",)) -> dict[str, Any]:
+    """The column values of a transient ORM object, with the columns' scalar defaults for unset ones."""
+    out: dict[str, Any] = {}
+    for col in table.columns:
+        if col.key in skip:
+            continue
+        value = getattr(obj, col.key, None)
+        if value is None and col.default is not None and col.default.is_scalar:
+            value = col.default.arg  # type: ignore[attr-defined]
+        out[col.key] = value
+    return out
+
+
+def insert_prepared(session: Session, prepared: Sequence[Invoice], *, actor: str) -> list[int]:
+    """Insert invoices from ``prepare_invoice``, their lines and their ``invoice.create`` audit
+    entries with one multi-row INSERT each; return the new ids in the order given.
+
+    For invoices that owe something (``create_invoice`` settles the others at once). The
+    unique (client_id, period) key refuses the whole statement (IntegrityError) when any
+    invoice exists already: run it in a savepoint and fall back to ``create_invoice`` per
+    invoice.
+    """
+    if not prepared:
+        return []
+    now = utcnow()
+    inv_t, item_t, audit_t = (cast(Table, m.__table__) for m in (Invoice, InvoiceItem, AuditLog))
+    conn = session.connection()
+    rows = [{**_row(inv, inv_t), "created_at": now, "updated_at": now} for inv in prepared]
+    ids = list(conn.execute(insert(inv_t).returning(inv_t.c.id, sort_by_parameter_order=True), rows).scalars())
+    items = [{**_row(item, item_t), "invoice_id": invoice_id}
+             for invoice_id, inv in zip(ids, prepared, strict=True) for item in inv.items]
+    if items:
+        conn.execute(insert(item_t), items)
+    conn.execute(insert(audit_t), [
+        {"at": now, "actor": actor, "action": "invoice.create", "entity": "invoice", "entity_id": str(invoice_id),
+         "detail": {"client_id": inv.client_id, "period": inv.period, "total": str(inv.total)}}
+        for invoice_id, inv in zip(ids, prepared, strict=True)])
+    return ids
+
+
 def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str, Any]], *, date: date_t,
                    duedate: date_t, period: str | None = None, actor: str, status: str = "Unpaid",
                    notes: str = "", paymentmethod: str = "", taxrate: Decimal | None = None,
@@ -164,16 +227,8 @@ def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str
         lock_row(session, client)
     # A duplicate (client, period) is caught by the unique key at the insert below (no extra
     # SELECT: invoicing already checked, and the key is what is safe against concurrent runs).
-    ctx = tax_context(session, client)
-    items = [_make_item(line) for line in lines]
-    invoice = Invoice(client_id=client.id, date=date, duedate=duedate, status=status, period=period,
-                      currency_id=client.currency_id, notes=notes, paymentmethod=paymentmethod,
-                      taxrate=ctx.rate1 if taxrate is None else taxrate,
-                      taxrate2=ctx.rate2 if taxrate2 is None else taxrate2)
-    invoice.client = client
-    invoice.currency = session.get(Currency, client.currency_id)  # type: ignore[assignment]
-    invoice.items = items
-    recompute_totals(session, invoice, ctx)
+    invoice = prepare_invoice(session, client, lines, date=date, duedate=duedate, status=status, period=period,
+                              notes=notes, paymentmethod=paymentmethod, taxrate=taxrate, taxrate2=taxrate2)
     try:
         with session.begin_nested():
             session.add(invoice)
