@@ -30,9 +30,9 @@ Usage items that disagree with the cap rule are reported and, by default
 
 from __future__ import annotations
 
-import json
 import logging
 import os
+import pickle
 import sqlite3
 import tempfile
 import time
@@ -178,14 +178,16 @@ class _Spool:
         self.db = sqlite3.connect(self.path)
         self.db.execute("PRAGMA journal_mode=OFF")
         self.db.execute("PRAGMA synchronous=OFF")
-        self.db.execute("CREATE TABLE items (k INTEGER NOT NULL, seq INTEGER PRIMARY KEY, data TEXT NOT NULL)")
+        self.db.execute("CREATE TABLE items (k INTEGER NOT NULL, seq INTEGER PRIMARY KEY, data BLOB NOT NULL)")
         # The open connection keeps the file alive; unlinked now, nothing is left behind
         # even when the run is killed (journal_mode=OFF: SQLite needs no sibling files).
         os.unlink(self.path)
 
     def add(self, item: UsageItem) -> None:
         key = item.billing_user_id if item.billing_user_id is not None else -1
-        self.db.execute("INSERT INTO items (k, data) VALUES (?, ?)", (key, json.dumps(item.as_dict())))
+        # pickle: about ten times faster than JSON of asdict() both ways; the file is this
+        # process's own (created by mkstemp, unlinked at once), so nothing else can write to it.
+        self.db.execute("INSERT INTO items (k, data) VALUES (?, ?)", (key, pickle.dumps(item, pickle.HIGHEST_PROTOCOL)))
 
     def clear(self) -> None:
         self.db.execute("DELETE FROM items")
@@ -203,7 +205,7 @@ class _Spool:
                 yield (None if current == -1 else current), batch
                 batch = []
             current = key
-            batch.append(UsageItem.from_dict(json.loads(data)))
+            batch.append(pickle.loads(data))  # noqa: S301 - our own file, see add()
         if batch:
             yield (None if current == -1 else current), batch
 
@@ -230,7 +232,7 @@ def _fetch(solus: SolusVM, year: int, month: int, spool: _Spool, summary: RunSum
     """
     try:
         servers: set[int] = set()
-        for item in iter_usage_items(solus, year, month, per_page=per_page, complete=True):
+        for item in iter_usage_items(solus, year, month, per_page=per_page, complete=True, prefetch=True):
             _once(item, servers)
             spool.add(item)
             summary.items += 1
