@@ -589,12 +589,9 @@ def _invoice_batch(unit: UnitOfWork, batch: list[tuple[int, list[UsageItem]]], p
     try:
         outcomes = unit.run(lambda session: _batch_work(session, batch, period, settings))
     except (BridgeError, SQLAlchemyError) as exc:
-        if len(batch) == 1:
-            outcomes = {batch[0][0]: _failure(exc)}
-        else:
-            log.info("invoicing %s: a batch of %d clients failed (%s); one client at a time instead",
-                     period, len(batch), type(exc).__name__)
-            outcomes = {key: _invoice_one(unit, key, items, period, settings) for key, items in batch}
+        log.info("invoicing %s: a batch of %d clients failed (%s); one client at a time instead",
+                 period, len(batch), type(exc).__name__)
+        outcomes = {key: _invoice_one(unit, key, items, period, settings) for key, items in batch}
     for key, _items in batch:
         _record(unit, key, outcomes[key], period, settings, mailer, summary)
 

@@ -270,19 +270,19 @@ def prefetched(source: Iterator[Any]) -> Iterator[Any]:
         return False
 
     def produce() -> None:
+        chunk: list[Any] = []
+        end: Any = _END
         try:
-            chunk: list[Any] = []
             for raw in source:
                 chunk.append(raw)
                 if len(chunk) >= PREFETCH_CHUNK:
                     if not put(chunk):
                         return
                     chunk = []
-            if chunk and not put(chunk):
-                return
-            put(_END)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            put(exc)
+            end = exc
+        if not chunk or put(chunk):
+            put(end)
 
     context = contextvars.copy_context()
     thread = threading.Thread(target=context.run, args=(produce,), name="usage-prefetch", daemon=True)
