@@ -126,7 +126,7 @@ def run_size(n: int, per_client: float, mock_url: str, tmp: Path, per_page: int,
     from mock_solusvm.client import ControlClient
 
     t0 = time.perf_counter()
-    ControlClient(mock_url).seed(seed_doc(n, per_client))
+    ControlClient(mock_url, timeout=120).seed(seed_doc(n, per_client))  # a busy machine seeds slowly
     seed_s = time.perf_counter() - t0
     url = make_db(tmp / f"bridge-{n}.sqlite3", n)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
