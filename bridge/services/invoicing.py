@@ -5,12 +5,19 @@
 1. **Fetch**: every page of ``GET /api/v1/usage`` for the month is streamed into a spool (a
    temporary SQLite file, not memory), keyed by the client id (``billing_user_id``). The
    mock lists usage by server, not by user, so grouping needs this external sort; memory
-   stays flat however many clients there are. If a page still fails after the client's
+   stays flat however many clients there are. A thread reads the pages while the items
+   already read are checked (``usage.prefetched``). If a page still fails after the client's
    retries, the run falls back to one request per SolusVM user (``filter[user_id]``) and
    invoices every client whose usage it could read completely; the rest are reported.
-2. **Invoice**: per client, in its own transaction: skip if the (client, period) invoice
-   exists, otherwise build the lines (design §3 money) and ``invoices.create_invoice``;
-   the unique (client_id, period) key is the final guard against a concurrent run.
+2. **Invoice**: ``BATCH_CLIENTS`` clients per transaction (``_batch_work``): skip clients
+   whose (client, period) invoice exists, build the lines (design §3 money) with one price
+   per pricing key, and insert the invoices with multi-row INSERTs
+   (``invoices.prepare_invoice``/``insert_prepared``); the unique (client_id, period) key is
+   the final guard against a concurrent run (the batch then goes through
+   ``invoices.create_invoice`` one client at a time, each in a savepoint). A client that
+   fails is rolled back alone; a batch whose transaction fails is retried one client per
+   transaction. A killed run loses at most its open batch, which the rerun invoices.
+   ``INVOICE_PAUSE`` > 0 makes every client its own transaction, as before batches.
 3. **Mail**: after the commit, the client gets the summary by e-mail. A mail failure never
    undoes the invoice; it is reported, and the next run for the period re-sends every
    invoice of the period that has no ``invoice.mailed`` audit entry (at-least-once).
@@ -462,11 +469,11 @@ def generate_period(session_factory: sessionmaker[Session], solus: SolusVM, year
                     now: datetime | None = None) -> RunSummary:
     """Invoice every client for its SolusVM usage in ``year-month`` (idempotent, crash-safe).
 
-    Each invoice is written in its own transaction (a ``UnitOfWork``: the one lock-conflict
-    retry policy, and a settled zero invoice may lift an overdue hold, sent to SolusVM after
-    commit); rerunning, running concurrently or rerunning after a crash never duplicates an
-    invoice. ``mailer`` sends the summaries; ``None`` sends nothing. ``progress(done, total)``
-    is called per client. ``settings.invoicing``: ``INVOICE_DUE_DAYS``, ``INVOICE_EMPTY``
+    Invoices are written in batches of clients, each batch one transaction (a ``UnitOfWork``:
+    the one lock-conflict retry policy, and a settled zero invoice may lift an overdue hold,
+    sent to SolusVM after commit); rerunning, running concurrently or rerunning after a crash
+    never duplicates an invoice. ``mailer`` sends the summaries; ``None`` sends nothing.
+    ``progress(done, total)`` is called after each batch. ``settings.invoicing``: ``INVOICE_DUE_DAYS``, ``INVOICE_EMPTY``
     (clients without usage get a zero invoice), ``INVOICE_ON_MISMATCH`` ("hold" or
     "solusvm"), ``INVOICE_PAUSE`` (seconds between clients), ``USAGE_PER_PAGE``, ``SYSTEM_URL``.
     Raises :class:`PeriodNotOver` for a month that has not ended at ``now`` (default: the
