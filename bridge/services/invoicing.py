@@ -647,7 +647,7 @@ def _batch_work(session: Session, batch: list[tuple[int, list[UsageItem]]], peri
         return prices[key]
 
     out: dict[int, _Outcome] = {}
-    bulk: list[tuple[Client, list[UsageItem], Invoice, int]] = []
+    bulk: list[tuple[Client, list[UsageItem], invoices.PreparedInvoice, int]] = []
     one_by_one: list[tuple[Client, list[UsageItem]]] = []
     for key, items in batch:
         client = clients.get(key)
@@ -678,8 +678,8 @@ def _batch_work(session: Session, batch: list[tuple[int, list[UsageItem]]], peri
         one_by_one = [(client, items) for client, items, _, _ in bulk] + one_by_one
     else:
         for (client, _, invoice, n), invoice_id in zip(bulk, new_ids, strict=True):
-            out[client.id] = _Created(invoice_id, client.email, client.firstname, invoice.currency.code,
-                                      Decimal(invoice.total), n)
+            out[client.id] = _Created(invoice_id, client.email, client.firstname, invoice.currency_code,
+                                      invoice.total, n)
     for client, items in one_by_one:
         try:
             with session.begin_nested():

@@ -166,3 +166,53 @@ def test_prefetched_stops_its_thread_when_the_caller_stops_early():
     assert not any(t.name == "usage-prefetch" for t in threading.enumerate())  # joined: nothing reads on
     # It never ran further ahead than its queue, the chunk being read and the one being filled.
     assert len(read) <= (PREFETCH_CHUNKS + 2) * PREFETCH_CHUNK
+
+
+TAXES = {
+    "settings": {"TaxEnabled": True, "TaxType": "Exclusive", "TaxL2Compound": True},
+    "groups": [{"name": "Resellers", "discount_percent": "10"}],
+    "tax_rules": [{"level": 1, "name": "VAT", "country": "DE", "rate": "6"},
+                  {"level": 2, "name": "Extra", "country": "DE", "rate": "2"},
+                  {"level": 1, "name": "VAT", "country": "FR", "rate": "20"}],
+}
+
+
+def stored(world) -> list[tuple]:
+    """Every invoice's and line's stored columns, without ids and timestamps."""
+    from bridge.models import InvoiceItem
+
+    skip = {"id", "invoice_id", "created_at", "updated_at"}
+    inv_cols = [c.key for c in Invoice.__table__.columns if c.key not in skip]
+    item_cols = [c.key for c in InvoiceItem.__table__.columns if c.key not in skip]
+    return [(tuple(getattr(inv, c) for c in inv_cols),
+             [tuple(getattr(it, c) for c in item_cols) for it in inv.items]) for inv in world.invoices()]
+
+
+def test_bulk_rows_equal_what_create_invoice_writes(any_world, monkeypatch):
+    from sqlalchemy import delete
+    from sqlalchemy.exc import IntegrityError
+
+    from bridge.models import InvoiceItem
+
+    any_world.catalogue(TAXES)
+    ids = [any_world.client("de@example.de", group="Resellers", country="DE"),
+           any_world.client("fr@example.fr", country="FR"),
+           any_world.client("ex@example.fr", country="FR", tax_exempt=True),
+           any_world.client("us@example.com")]
+    any_world.seed([user(i + 1, cid) for i, cid in enumerate(ids)],
+                   [server(1, 1, OCT, DEL_700, ips=2), server(2, 1, "2026-10-01T14:00:00Z"),
+                    server(3, 2, OCT, ips=1), server(4, 3, OCT, DEL_700), server(5, 4, "2026-10-10T10:00:00Z")])
+    assert any_world.run().invoices == 4
+    bulk = stored(any_world)
+    with any_world.factory() as s, s.begin():
+        s.execute(delete(InvoiceItem))
+        s.execute(delete(AuditLog))
+        s.execute(delete(Invoice))
+
+    def refused(*_args, **_kwargs):
+        raise IntegrityError("INSERT", {}, Exception("forced"))
+
+    monkeypatch.setattr(invoices, "insert_prepared", refused)  # every client through create_invoice
+    assert any_world.run().invoices == 4
+    assert stored(any_world) == bulk
+    assert len(bulk) == 4 and {len(lines) for _, lines in bulk} == {1, 2, 3}
