@@ -186,14 +186,11 @@ class PreparedInvoice:
         return Decimal(self.values["total"])
 
 
-def prepare_invoice(session: Session, client: Client, lines: Iterable[Mapping[str, Any]], *, date: date_t,
+def prepare_invoice(client: Client, currency: Currency, lines: Iterable[Mapping[str, Any]], *, date: date_t,
                     duedate: date_t, period: str, notes: str, ctx: AppliedTax) -> PreparedInvoice:
     """The rows ``create_invoice(session, client.id, lines, ...)`` would write for an Unpaid
-    invoice at the client's taxes ``ctx`` (``tax_context``), without the ORM; for
-    ``insert_prepared``. Raises ValidationFailed like ``create_invoice``."""
-    currency = session.get(Currency, client.currency_id)
-    if currency is None:
-        raise NotFound("Currency ID Not Found")
+    invoice in the client's ``currency`` at its taxes ``ctx`` (``tax_context``), without the
+    ORM; for ``insert_prepared``. Raises ValidationFailed like ``create_invoice``."""
     items = [_item_values(line) for line in lines]
     money, totals = _money(((item["amount"], item["taxed"]) for item in items), currency, ctx, ctx.rate1, ctx.rate2)
     rows = [{**_ITEM_DEFAULTS, **item, "amount": line.charged, "tax_amount": line.tax, "tax2_amount": line.tax2}

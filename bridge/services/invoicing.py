@@ -57,7 +57,7 @@ from bridge import logs, metrics
 from bridge.billing import AppliedTax, format_money, quantize_money, token_amount
 from bridge.db import is_lock_conflict
 from bridge.errors import BridgeError, DuplicateInvoice, NotFound, ValidationFailed
-from bridge.models import AuditLog, Client, Invoice, InvoiceRun, utcnow
+from bridge.models import AuditLog, Client, Currency, Invoice, InvoiceRun, utcnow
 from bridge.services import audit, invoice_document, invoices, locks, pricing
 from bridge.services.mailer import MailError
 from bridge.services.ports import Mailer, SolusVM
@@ -639,6 +639,8 @@ def _batch_work(session: Session, batch: list[tuple[int, list[UsageItem]]], peri
     inv_date, due = invoice_dates(year, month, settings.due_days)
     prices: dict[tuple[Any, ...], LinePrice] = {}
     taxes: dict[tuple[Any, ...], AppliedTax] = {}
+    # Held here: the session's identity map is weak, so a get() per client would load it again.
+    currencies: dict[int, Currency] = {}
 
     def price_of(client: Client) -> LinePrice:
         key = (client.currency_id, client.group_id, bool(client.tax_exempt), client.country or "", client.state or "")
@@ -662,8 +664,11 @@ def _batch_work(session: Session, batch: list[tuple[int, list[UsageItem]]], peri
             place = (client.country or "", client.state or "", bool(client.tax_exempt))
             if place not in taxes:
                 taxes[place] = invoices.tax_context(session, client)
-            invoice = invoices.prepare_invoice(session, client, lines, date=inv_date, duedate=due, period=period,
-                                               notes=f"SolusVM usage {period}", ctx=taxes[place])
+            if client.currency_id not in currencies:
+                currencies[client.currency_id] = session.get_one(Currency, client.currency_id)
+            invoice = invoices.prepare_invoice(client, currencies[client.currency_id], lines, date=inv_date,
+                                               duedate=due, period=period, notes=f"SolusVM usage {period}",
+                                               ctx=taxes[place])
         except BridgeError as exc:
             out[key] = exc.message
             continue
