@@ -73,15 +73,10 @@ class UsageItem:
         return "monthly" if self.monthly_cap_applied else "hourly"
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (round-trips through :meth:`from_dict`)."""
+        """A JSON-able dict."""
         d = asdict(self)
         d["problems"] = list(self.problems)
         return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> UsageItem:
-        """Inverse of :meth:`as_dict`."""
-        return cls(**{**d, "problems": tuple(d.get("problems", ()))})
 
 
 #: The fields of a usage item the bridge reads, checked with the contract's rules (strict
