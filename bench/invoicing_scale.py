@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pstats
 import subprocess
 import sys
 import tempfile
@@ -120,11 +121,12 @@ def make_db(path: Path, n: int) -> str:
     return url
 
 
-def run_size(n: int, per_client: float, mock_url: str, tmp: Path, per_page: int) -> dict[str, Any]:
+def run_size(n: int, per_client: float, mock_url: str, tmp: Path, per_page: int,
+             profile: Path | None = None) -> dict[str, Any]:
     from mock_solusvm.client import ControlClient
 
     t0 = time.perf_counter()
-    ControlClient(mock_url).seed(seed_doc(n, per_client))
+    ControlClient(mock_url, timeout=120).seed(seed_doc(n, per_client))  # a busy machine seeds slowly
     seed_s = time.perf_counter() - t0
     url = make_db(tmp / f"bridge-{n}.sqlite3", n)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")},
@@ -133,8 +135,11 @@ def run_size(n: int, per_client: float, mock_url: str, tmp: Path, per_page: int)
            "BRIDGE_MAIL_OUTBOX_DIR": str(tmp / "outbox"), "BRIDGE_USAGE_PER_PAGE": str(per_page)}
     floor_s, floor_rss, out = child([sys.executable, "-c", FLOOR, mock_url, TOKEN, str(per_page)], env, tmp)
     items = int(out.strip().splitlines()[-1])
-    run_s, run_rss, out = child([sys.executable, "-c", HWM + "from bridge.cli import main; main()", "invoices",
-                                 "generate", "--period", "2026-10", "--no-mail"], env, tmp)
+    cli = HWM + "from bridge.cli import main; main()"
+    if profile is not None:  # the run under cProfile (slower: compare ratios of unprofiled runs only)
+        cli = HWM + f"import cProfile; from bridge.cli import main; cProfile.run('main()', {str(profile)!r})"
+    run_s, run_rss, out = child([sys.executable, "-c", cli, "invoices", "generate", "--period", "2026-10",
+                                 "--no-mail"], env, tmp)
     summary = next((line for line in out.splitlines() if "invoices created" in line), out[-500:])
     invoices = int(summary.split(" invoices created")[0].rsplit(" ", 1)[1]) if "invoices created" in summary else 0
     fetch = summary.rsplit(" in ", 1)[-1].rstrip("s") if " in " in summary else "nan"
@@ -150,6 +155,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="2000,10000", help="comma-separated client counts")
     parser.add_argument("--servers-per-client", type=float, default=2.5)
     parser.add_argument("--per-page", type=int, default=1000, help="usage page size (mock MAX_PER_PAGE too)")
+    parser.add_argument("--profile", metavar="DIR", help="run the CLI under cProfile; write DIR/run-N.prof "
+                        "and print the top functions by cumulative time")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     sys.path.insert(0, str(ROOT))
@@ -159,9 +166,12 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="invoicing-bench-") as tmp:
             for n in sizes:
-                res = run_size(n, args.servers_per_client, mock_url, Path(tmp), args.per_page)
+                prof = Path(args.profile) / f"run-{n}.prof" if args.profile else None
+                res = run_size(n, args.servers_per_client, mock_url, Path(tmp), args.per_page, prof)
                 results.append(res)
                 print(json.dumps(res), flush=True)
+                if prof is not None:
+                    pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(45)
     finally:
         mock.stop()
     print()

@@ -34,16 +34,24 @@ from dataclasses import dataclass
 from datetime import date as date_t
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bridge.billing import AppliedTax, LineMoney, balance_due, check_ceiling, invoice_totals, line_tax
+from bridge.billing import (
+    AppliedTax,
+    InvoiceTotals,
+    LineMoney,
+    balance_due,
+    check_ceiling,
+    invoice_totals,
+    line_tax,
+)
 from bridge.db import lock_row
 from bridge.errors import DuplicateInvoice, NotFound, ValidationFailed
-from bridge.models import MONEY_SCALE, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
+from bridge.models import MONEY_SCALE, AuditLog, Client, Currency, Invoice, InvoiceItem, Transaction, utcnow
 from bridge.services import audit, catalogue, clients, hooks
 from contracts.whmcs_requests import INVOICE_STATUSES
 
@@ -66,14 +74,34 @@ def get(session: Session, invoice_id: int) -> Invoice:
     return inv
 
 
-def _item_money(item: InvoiceItem, ctx: AppliedTax, rate1: Decimal, rate2: Decimal, decimals: int) -> LineMoney:
+def _line_money(amount: Decimal, taxed: bool, ctx: AppliedTax, rate1: Decimal, rate2: Decimal,
+                decimals: int) -> LineMoney:
     """The money of one line (``billing.line_tax``), each part checked against the money ceiling."""
-    rates = [rate1, rate2] if item.taxed else []
-    line = line_tax(Decimal(item.amount), rates, ctx.compound, ctx.inclusive and bool(item.taxed), decimals)
+    rates = [rate1, rate2] if taxed else []
+    line = line_tax(amount, rates, ctx.compound, ctx.inclusive and taxed, decimals)
     check_ceiling(line.charged, "Invoice line amount")
     check_ceiling(line.tax, "Invoice line tax")
     check_ceiling(line.tax2, "Invoice line tax")
     return line
+
+
+def _money(lines: Iterable[tuple[Decimal, bool]], currency: Currency, ctx: AppliedTax, rate1: Decimal,
+           rate2: Decimal) -> tuple[list[LineMoney], InvoiceTotals]:
+    """Every line's money and the invoice totals from ``(amount, taxed)`` lines, or ValidationFailed
+    when a line, a tax or a total is beyond ``billing.MONEY_CEILING`` or the total is negative."""
+    decimals = currency.decimals
+    if decimals > MONEY_SCALE:
+        # Stored amounts have MONEY_SCALE places: a finer currency would lose its last digits
+        # on PostgreSQL (and keep them as floats on SQLite), so the backends would disagree.
+        raise ValidationFailed(f"Currency {currency.code} has {decimals} decimal places; invoices are "
+                               f"stored with at most {MONEY_SCALE}")
+    money = [_line_money(amount, taxed, ctx, rate1, rate2, decimals) for amount, taxed in lines]
+    totals = invoice_totals(money, ctx.inclusive, decimals)
+    for what in ("subtotal", "tax", "tax2", "total"):
+        check_ceiling(getattr(totals, what), f"Invoice {what}")
+    if totals.total < 0:
+        raise ValidationFailed("Invoice total must not be negative")
+    return money, totals
 
 
 def recompute_totals(session: Session, invoice: Invoice, ctx: AppliedTax | None = None) -> None:
@@ -85,20 +113,9 @@ def recompute_totals(session: Session, invoice: Invoice, ctx: AppliedTax | None 
     """
     if ctx is None:
         ctx = tax_context(session, invoice.client)
-    decimals = invoice.currency.decimals
-    if decimals > MONEY_SCALE:
-        # Stored amounts have MONEY_SCALE places: a finer currency would lose its last digits
-        # on PostgreSQL (and keep them as floats on SQLite), so the backends would disagree.
-        raise ValidationFailed(f"Currency {invoice.currency.code} has {decimals} decimal places; invoices are "
-                               f"stored with at most {MONEY_SCALE}")
-    rate1, rate2 = Decimal(invoice.taxrate), Decimal(invoice.taxrate2)
-    lines = [(item, _item_money(item, ctx, rate1, rate2, decimals)) for item in invoice.items]
-    totals = invoice_totals((line for _, line in lines), ctx.inclusive, decimals)
-    for what in ("subtotal", "tax", "tax2", "total"):
-        check_ceiling(getattr(totals, what), f"Invoice {what}")
-    if totals.total < 0:
-        raise ValidationFailed("Invoice total must not be negative")
-    for item, line in lines:
+    money, totals = _money(((Decimal(item.amount), bool(item.taxed)) for item in invoice.items), invoice.currency,
+                           ctx, Decimal(invoice.taxrate), Decimal(invoice.taxrate2))
+    for item, line in zip(invoice.items, money, strict=True):
         item.amount, item.tax_amount, item.tax2_amount = line.charged, line.tax, line.tax2
     invoice.subtotal, invoice.tax, invoice.tax2, invoice.total = totals.subtotal, totals.tax, totals.tax2, totals.total
     invoice.updated_at = utcnow()
@@ -122,7 +139,8 @@ def balance(session: Session, invoice: Invoice, *, paid: Decimal | None = None) 
     return balance_due(Decimal(invoice.total), Decimal(invoice.credit), paid, invoice.currency.decimals)
 
 
-def _make_item(line: Mapping[str, Any]) -> InvoiceItem:
+def _item_values(line: Mapping[str, Any]) -> dict[str, Any]:
+    """A line's column values (description, amount as given, taxed, the usage facts it has)."""
     desc = str(line.get("description", "")).strip()
     if not desc:
         raise ValidationFailed("Each invoice line needs a description")
@@ -132,11 +150,82 @@ def _make_item(line: Mapping[str, Any]) -> InvoiceItem:
         raise ValidationFailed("Invalid amount") from None
     if not amount.is_finite():
         raise ValidationFailed("Invalid amount")
-    item = InvoiceItem(description=desc, amount=amount, taxed=bool(line.get("taxed", False)))
+    values = {"description": desc, "amount": amount, "taxed": bool(line.get("taxed", False))}
     for f in ITEM_FIELDS:
         if line.get(f) is not None:
-            setattr(item, f, line[f])
-    return item
+            values[f] = line[f]
+    return values
+
+
+def _make_item(line: Mapping[str, Any]) -> InvoiceItem:
+    return InvoiceItem(**_item_values(line))
+
+
+_INVOICES, _ITEMS, _AUDIT = (cast(Table, m.__table__) for m in (Invoice, InvoiceItem, AuditLog))
+
+
+def _defaults(table: Table) -> dict[str, Any]:
+    """A row of ``table``'s scalar column defaults (None where there is none), without its id."""
+    return {col.key: col.default.arg if col.default is not None and col.default.is_scalar else None  # type: ignore[attr-defined]
+            for col in table.columns if col.key != "id"}
+
+
+_ITEM_DEFAULTS = _defaults(_ITEMS)
+
+
+@dataclass(frozen=True)
+class PreparedInvoice:
+    """An Unpaid invoice as ``create_invoice`` would write it, as column values (bulk creation)."""
+
+    values: dict[str, Any]  # the ``invoices`` row without id and timestamps
+    items: list[dict[str, Any]]  # its ``invoice_items`` rows without id and invoice_id
+    currency_code: str
+
+    @property
+    def total(self) -> Decimal:
+        return Decimal(self.values["total"])
+
+
+def prepare_invoice(client: Client, currency: Currency, lines: Iterable[Mapping[str, Any]], *, date: date_t,
+                    duedate: date_t, period: str, notes: str, ctx: AppliedTax) -> PreparedInvoice:
+    """The rows ``create_invoice(session, client.id, lines, ...)`` would write for an Unpaid
+    invoice in the client's ``currency`` at its taxes ``ctx`` (``tax_context``), without the
+    ORM; for ``insert_prepared``. Raises ValidationFailed like ``create_invoice``."""
+    items = [_item_values(line) for line in lines]
+    money, totals = _money(((item["amount"], item["taxed"]) for item in items), currency, ctx, ctx.rate1, ctx.rate2)
+    rows = [{**_ITEM_DEFAULTS, **item, "amount": line.charged, "tax_amount": line.tax, "tax2_amount": line.tax2}
+            for item, line in zip(items, money, strict=True)]
+    values = {"client_id": client.id, "invoicenum": "", "date": date, "duedate": duedate, "datepaid": None,
+              "status": "Unpaid", "period": period, "currency_id": client.currency_id, "subtotal": totals.subtotal,
+              "credit": Decimal(0), "tax": totals.tax, "tax2": totals.tax2, "total": totals.total,
+              "taxrate": ctx.rate1, "taxrate2": ctx.rate2, "paymentmethod": "", "notes": notes}
+    return PreparedInvoice(values, rows, currency.code)
+
+
+def insert_prepared(session: Session, prepared: Sequence[PreparedInvoice], *, actor: str) -> list[int]:
+    """Insert invoices from ``prepare_invoice``, their lines and their ``invoice.create`` audit
+    entries with one multi-row INSERT each; return the new ids in the order given.
+
+    For invoices that owe something (``create_invoice`` settles the others at once). The
+    unique (client_id, period) key refuses the whole statement (IntegrityError) when any
+    invoice exists already: run it in a savepoint and fall back to ``create_invoice`` per
+    invoice.
+    """
+    if not prepared:
+        return []
+    now = utcnow()
+    conn = session.connection()
+    rows = [{**inv.values, "created_at": now, "updated_at": now} for inv in prepared]
+    ids = list(conn.execute(insert(_INVOICES).returning(_INVOICES.c.id, sort_by_parameter_order=True), rows).scalars())
+    items = [{**item, "invoice_id": invoice_id} for invoice_id, inv in zip(ids, prepared, strict=True)
+             for item in inv.items]
+    if items:
+        conn.execute(insert(_ITEMS), items)
+    conn.execute(insert(_AUDIT), [
+        {"at": now, "actor": actor, "action": "invoice.create", "entity": "invoice", "entity_id": str(invoice_id),
+         "detail": {"client_id": inv.values["client_id"], "period": inv.values["period"], "total": str(inv.total)}}
+        for invoice_id, inv in zip(ids, prepared, strict=True)])
+    return ids
 
 
 def create_invoice(session: Session, client_id: int, lines: Iterable[Mapping[str, Any]], *, date: date_t,

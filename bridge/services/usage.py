@@ -13,7 +13,10 @@ listed in ``UsageItem.problems`` and reported by the caller, never silently fixe
 from __future__ import annotations
 
 import calendar
+import contextvars
 import copy
+import queue
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -70,15 +73,10 @@ class UsageItem:
         return "monthly" if self.monthly_cap_applied else "hourly"
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (round-trips through :meth:`from_dict`)."""
+        """A JSON-able dict."""
         d = asdict(self)
         d["problems"] = list(self.problems)
         return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> UsageItem:
-        """Inverse of :meth:`as_dict`."""
-        return cls(**{**d, "problems": tuple(d.get("problems", ()))})
 
 
 #: The fields of a usage item the bridge reads, checked with the contract's rules (strict
@@ -222,21 +220,79 @@ def month_dates(year: int, month: int) -> tuple[date, date]:
 
 def iter_usage_items(solus: SolusVM, year: int, month: int, *, user_id: int | None = None,
                      per_page: int | None = 100, until: date | None = None,
-                     complete: bool = False) -> Iterator[UsageItem]:
+                     complete: bool = False, prefetch: bool = False) -> Iterator[UsageItem]:
     """Every usage item of one month, page by page, each checked against the cap rule.
 
     ``solus`` is a ``SolusVMClient``; its errors (``SolusVMUnavailable`` after retries)
     propagate. Malformed items raise ``UsageFormatError``. ``until`` cuts a running month
     (the client area's usage so far). ``complete``: the listing must be provably whole
-    (``SolusVMIncomplete`` otherwise), as invoicing needs.
+    (``SolusVMIncomplete`` otherwise), as invoicing needs. ``prefetch``: the pages are read by
+    a thread of their own (``prefetched``) while the items already read are checked here.
     """
     date_from, date_to = month_dates(year, month)
     if until is not None:
         date_to = max(date_from, min(date_to, until))
-    for raw in solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page, complete=complete):
+    raws = solus.iter_usage(date_from, date_to, user_id=user_id, per_page=per_page, complete=complete)
+    for raw in prefetched(raws) if prefetch else raws:
         item = parse_item(raw)
         problems = check_item(item, year, month)
         yield replace(item, problems=problems) if problems else item
+
+
+PREFETCH_CHUNK = 200  # items handed over at a time
+PREFETCH_CHUNKS = 10  # chunks read ahead at most: memory stays bounded however long the listing
+_END = object()
+
+
+def prefetched(source: Iterator[Any]) -> Iterator[Any]:
+    """``source``'s items, read by a producer thread while the caller works on the previous ones.
+
+    The producer runs in a copy of the caller's context (the request id its SolusVM calls carry),
+    stays at most ``PREFETCH_CHUNKS`` chunks ahead, and hands over an exception where it happened,
+    after the items before it. When the caller stops early, the producer is told to stop and
+    joined before this returns, so nothing else uses ``source``'s client afterwards.
+    """
+    handover: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH_CHUNKS)
+    stop = threading.Event()
+
+    def put(value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                handover.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        chunk: list[Any] = []
+        end: Any = _END
+        try:
+            for raw in source:
+                chunk.append(raw)
+                if len(chunk) >= PREFETCH_CHUNK:
+                    if not put(chunk):
+                        return
+                    chunk = []
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            end = exc
+        if not chunk or put(chunk):
+            put(end)
+
+    context = contextvars.copy_context()
+    thread = threading.Thread(target=context.run, args=(produce,), name="usage-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            got = handover.get()
+            if got is _END:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield from got
+    finally:
+        stop.set()
+        thread.join()
 
 
 def usage_items_so_far(solus: SolusVM, solusvm_user_id: int, *, now: datetime) -> list[UsageItem]:
