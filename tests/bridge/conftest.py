@@ -16,16 +16,18 @@ from sqlalchemy import text
 
 from bridge import create_app, db
 from bridge.models import Base
-from bridge.services import catalogue, credentials
+from bridge.services import catalogue, clients, credentials
 from tests.pg import PG_URL, scratch_postgres  # noqa: F401 - PG_URL for importers
 
 
 @pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """scrypt costs ~0.13 s per client; tests use a cheap pbkdf2 so the suite stays fast."""
-    from bridge.services import clients
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt costs ~0.13 s per client; tests use a cheap pbkdf2 so the suite stays fast.
 
-    monkeypatch.setattr(clients, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+    Tests marked ``production_password_hashing`` keep the production method.
+    """
+    if request.node.get_closest_marker("production_password_hashing") is None:
+        monkeypatch.setattr(clients, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
 
 @pytest.fixture(scope="session")
