@@ -1,6 +1,8 @@
 """Fixtures for the bridge: a migrated database per test on SQLite and, where reachable, PostgreSQL.
 
-SQLite: the migrations run once per worker into a template file, which each test copies.
+SQLite: the migrations run once per worker into a template file, which each test copies;
+``build_app`` on an untouched copy takes a second template that also holds the default
+catalogue (loaded once, by the same call as per test before) instead of loading it again.
 PostgreSQL: each worker creates its own database (unique name, dropped at the end),
 migrates it once and truncates every table between tests.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,16 +19,19 @@ from sqlalchemy import text
 
 from bridge import create_app, db
 from bridge.models import Base
-from bridge.services import catalogue, credentials
+from bridge.services import catalogue, clients, credentials
+from bridge.services.unit_of_work import make_session_factory
 from tests.pg import PG_URL, scratch_postgres  # noqa: F401 - PG_URL for importers
 
 
 @pytest.fixture(autouse=True)
-def _cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """scrypt costs ~0.13 s per client; tests use a cheap pbkdf2 so the suite stays fast."""
-    from bridge.services import clients
+def _cheap_password_hashing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt costs ~0.13 s per client; tests use a cheap pbkdf2 so the suite stays fast.
 
-    monkeypatch.setattr(clients, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
+    Tests marked ``production_password_hashing`` keep the production method.
+    """
+    if request.node.get_closest_marker("production_password_hashing") is None:
+        monkeypatch.setattr(clients, "PASSWORD_METHOD", "pbkdf2:sha256:1000")
 
 
 @pytest.fixture(scope="session")
@@ -35,6 +41,49 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     db.upgrade(engine)
     engine.dispose()  # closing the last connection checkpoints the WAL into the file we copy
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def sqlite_catalogue_template(sqlite_template: str) -> str:
+    """``sqlite_template`` plus the default catalogue, loaded exactly as ``build_app`` loads it."""
+    path = str(Path(sqlite_template).with_name("bridge-catalogue.sqlite3"))
+    shutil.copy(sqlite_template, path)
+    engine = db.make_engine(f"sqlite:///{path}")
+    with make_session_factory(engine)() as s, s.begin():
+        catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
+    engine.dispose()
+    return path
+
+
+# Fresh copies of the migrated template: path -> (size and mtime right after the copy, the
+# catalogue template). build_app swaps in the catalogue template only while the copy is untouched.
+_FRESH_COPIES: dict[str, tuple[tuple[int, int], str]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _fresh_copy(template: str, path: Path, catalogue_template: str) -> str:
+    """Copy the migrated template to ``path``; returns its URL."""
+    shutil.copy(template, path)
+    _FRESH_COPIES[str(path)] = (_signature(path), catalogue_template)
+    return f"sqlite:///{path}"
+
+
+def _preloaded_catalogue(url: str) -> bool:
+    """If ``url`` is a still untouched fresh copy, replace it with the catalogue template; True if so."""
+    path = Path(url.removeprefix("sqlite:///"))
+    entry = _FRESH_COPIES.pop(str(path), None)
+    if entry is None or not url.startswith("sqlite:///"):
+        return False
+    signature, catalogue_template = entry
+    untouched = (path.exists() and _signature(path) == signature
+                 and not any(Path(f"{path}{suffix}").exists() for suffix in ("-wal", "-shm", "-journal")))
+    if untouched:
+        shutil.copy(catalogue_template, path)
+    return untouched
 
 
 @pytest.fixture(scope="session")
@@ -71,30 +120,30 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Any, sqlite_template: str) 
     """A migrated, empty database URL on each backend."""
     catalogue.clear_cache()
     if request.param == "sqlite":
-        path = tmp_path / "bridge.sqlite3"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
+        return _fresh_copy(sqlite_template, tmp_path / "bridge.sqlite3",
+                           request.getfixturevalue("sqlite_catalogue_template"))
     url = request.getfixturevalue("pg_database")
     _empty_postgres(request.getfixturevalue("pg_reset_engine"))
     return url
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Any, sqlite_template: str) -> str:
+def sqlite_url(tmp_path: Any, sqlite_template: str, sqlite_catalogue_template: str) -> str:
     """SQLite only (for the heavier property tests)."""
     catalogue.clear_cache()
-    path = tmp_path / "bridge.sqlite3"
-    shutil.copy(sqlite_template, path)
-    return f"sqlite:///{path}"
+    return _fresh_copy(sqlite_template, tmp_path / "bridge.sqlite3", sqlite_catalogue_template)
 
 
 def build_app(url: str, tmp_path: Any, **extra: Any) -> Any:
+    """A bridge app on ``url`` with the default catalogue loaded (actor ``test``)."""
+    preloaded = _preloaded_catalogue(url)
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret", "PRICING_TOKEN": "s3cret",
                       "SYSTEM_URL": "https://billing.test", "MAIL_OUTBOX_DIR": str(tmp_path / "instance" / "outbox"),
                       **extra})
     app.instance_path = str(tmp_path / "instance")
-    with session_of(app) as s, s.begin():
-        catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
+    if not preloaded:
+        with session_of(app) as s, s.begin():
+            catalogue.load_toml(s, catalogue.DEFAULT_CATALOGUE, actor="test")
     return app
 
 

@@ -30,6 +30,7 @@ def test_add_client_and_details(api: Any) -> None:
     assert by_email["client"]["id"] == int(cid)
 
 
+@pytest.mark.production_password_hashing
 def test_add_client_password_is_hashed(app: Any, api: Any) -> None:
     cid = api("AddClient", **CLIENT).get_json()["clientid"]
     with session_of(app) as s:

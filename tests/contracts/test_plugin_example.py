@@ -27,7 +27,7 @@ def test_example_passes(pytester):
     result.assert_outcomes(passed=4)
 
 
-@pytest.mark.slow  # two fresh worker interpreters: several seconds of CPU
+@pytest.mark.slow(seconds=8)  # two fresh worker interpreters: several seconds of CPU
 def test_example_passes_under_xdist(pytester):
     pytester.makepyfile(test_integrator=example_source())
     # Unrelated heavy plugins off: they only slow the two worker start-ups down.

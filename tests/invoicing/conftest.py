@@ -27,6 +27,7 @@ from tests.bridge.conftest import (  # noqa: F401 - fixtures re-exported for thi
     pg_database,
     pg_reset_engine,
     session_of,
+    sqlite_catalogue_template,
     sqlite_template,
     sqlite_url,
 )

@@ -12,6 +12,7 @@ from tests.bridge.conftest import (  # noqa: F401 - pytest finds fixtures by nam
     make_client,
     pg_database,
     pg_reset_engine,
+    sqlite_catalogue_template,
     sqlite_template,
     sqlite_url,
 )

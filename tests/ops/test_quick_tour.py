@@ -47,7 +47,7 @@ def isolated_command(script: Path) -> list[str]:
     pytest.skip("no unshare and ports 8081/5000 are taken: cannot run the tour as written")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=15)
 def test_the_readme_quick_tour_runs_word_for_word_and_ends_with_an_invoice(tmp_path: Path) -> None:
     venv_python = ROOT / ".venv" / "bin" / "python"
     if not venv_python.exists() or Path(sys.prefix).resolve() != venv_python.parent.parent.resolve():

@@ -30,7 +30,7 @@ from bridge.services.unit_of_work import make_session_factory
 from mock_solusvm.server import MockServer
 from tests.pg import scratch_postgres
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]  # ~30 s: two gunicorn bridges and four CLI runs
+pytestmark = [pytest.mark.postgres, pytest.mark.slow(seconds=15)]  # ~30 s: two gunicorn bridges and four CLI runs
 
 PRICING = "/modules/addons/solusio/api/"
 TOKEN = "scaleout-pricing-token-0123456789"

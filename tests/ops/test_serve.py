@@ -106,7 +106,7 @@ def bridge_db(sqlite_url: str, tmp_path: Path) -> tuple[str, int]:
     return sqlite_url, cid
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=8)
 def test_serve_operations_on_granian(bridge_db: tuple[str, int], tmp_path: Path) -> None:
     url, cid = bridge_db
     home, prom = tmp_path / "home", tmp_path / "prometheus"

@@ -21,6 +21,7 @@ from tests.bridge.conftest import (  # noqa: F401 - fixtures re-exported for thi
     _cheap_password_hashing,
     build_app,
     session_of,
+    sqlite_catalogue_template,
     sqlite_template,
     sqlite_url,
 )
