@@ -9,11 +9,12 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, select, text
 
 from bridge import db, logs
 from bridge.flask_glue import settings_of
@@ -41,6 +42,39 @@ class StuckSolusVM:
 factory = make_session_factory(db.make_engine(sys.argv[1]))
 invoicing.generate_period(factory, StuckSolusVM(), 2026, 10, settings=Settings())
 """
+
+
+STUCK_APP = "bridge-test-stuck-run"  # the stuck run's application_name on PostgreSQL
+
+
+def stuck_run_url(db_url: str) -> str:
+    """The stuck run's database URL: on PostgreSQL tagged so its sessions can be told apart."""
+    if not db_url.startswith("postgresql"):
+        return db_url
+    return f"{db_url}{'&' if '?' in db_url else '?'}application_name={STUCK_APP}"
+
+
+def stuck_sessions(db_url: str) -> int:
+    """How many PostgreSQL sessions the stuck run has open (0 on SQLite, which has none)."""
+    if not db_url.startswith("postgresql"):
+        return 0
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :a"),
+                                    {"a": STUCK_APP}).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def wait_for_killed_sessions(db_url: str) -> None:
+    """PostgreSQL ends a killed client's backend (and its advisory locks) only once it sees the
+    socket close; wait for that, so the next run finds the lock as production would a moment later.
+    (SQLite: the kernel drops the dead process's flock at once.)"""
+    for _ in range(300):
+        if not stuck_sessions(db_url):
+            return
+        time.sleep(0.1)
 
 
 def one_client(world: Any) -> int:
@@ -89,13 +123,14 @@ def test_a_dead_runs_row_is_marked_abandoned(any_world: Any, caplog: pytest.LogC
 
 def test_a_live_run_is_left_alone_and_marked_once_killed(any_world: Any, db_url: str) -> None:
     one_client(any_world)
-    proc = subprocess.Popen([sys.executable, "-c", STUCK_RUN, db_url], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_RUN, stuck_run_url(db_url)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         ready, _, _ = selectmod.select([proc.stdout], [], [], 60)
         assert ready and proc.stdout.readline().strip() == "fetching", proc.stderr.read() if proc.poll() else ""
         [live] = runs(any_world)
         assert live.status == "running"
+        assert stuck_sessions(db_url) > 0 or not db_url.startswith("postgresql")  # the wait below can see it
         # The other run is alive (it holds the lock): its row must stay "running".
         during = any_world.run()
         assert during.ok and during.abandoned_runs == []
@@ -103,6 +138,7 @@ def test_a_live_run_is_left_alone_and_marked_once_killed(any_world: Any, db_url:
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
+    wait_for_killed_sessions(db_url)
     after = any_world.run()
     assert after.abandoned_runs and after.abandoned_runs[0].startswith(f"run {live.id} (2026-10")
     statuses = {r.id: r.status for r in runs(any_world)}
