@@ -29,7 +29,7 @@ except ImportError as err:  # only this mode needs it: the live mock and the bri
 from .app import create_app
 from .client import ControlClient
 from .state import Backend
-from .wire import DROP_HEADER, NAMESPACE_HEADER, namespaces
+from .wire import DROP_HEADER, NAMESPACE_HEADER, drain, namespaces
 
 F = TypeVar("F", bound=Callable[..., Any])
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
@@ -123,12 +123,7 @@ class InProcessMock:
             return _ignore_write  # the mock's app returns its body; it never writes
 
         chunks = self.app(environ, start_response)
-        try:
-            data = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        data = drain(chunks)
         status, headers = captured
         out_headers = {k: v for k, v in headers if k.lower() != "content-length"}
         if DROP_HEADER in out_headers:

@@ -35,6 +35,7 @@ from werkzeug.datastructures import EnvironHeaders
 from .clock import format_instant
 from .journal import request_entry
 from .state import Backend, Namespaces
+from .wire import drain
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,12 +125,7 @@ class PageCache:
         keep: Keep | None = environ.get(KEEP)
         if keep is None or keep.backend is not backend:
             return chunks
-        try:
-            body = b"".join(chunks)
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
+        body = drain(chunks)
         status, headers = captured
         with backend.lock.held_quietly():
             if len(backend.page_cache) >= MAX_PAGES:

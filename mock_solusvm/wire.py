@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -79,3 +79,13 @@ def outside_namespace_lock() -> Iterator[None]:
     finally:
         if held:
             g.backend.lock.acquire()
+
+
+def drain(chunks: Iterable[bytes]) -> bytes:
+    """The whole body of a WSGI answer, closing the iterable as PEP 3333 asks of its caller."""
+    try:
+        return b"".join(chunks)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
