@@ -21,8 +21,9 @@ from bridge.billing import LineMoney, invoice_totals, line_tax
 from bridge.models import Client, Invoice
 from bridge.services import catalogue, usage, usage_lines
 from bridge.services import invoices as invoice_service
+from bridge.services.ports import SolusVM
 from bridge.services.pricing import plain
-from bridge.services.usage import iter_usage_items
+from bridge.services.usage import UsageItem, iter_usage_items
 
 OPEN = ("Unpaid", "Overdue", "Payment Pending", "Collections")
 
@@ -120,15 +121,14 @@ class MonthPreview:
     inclusive: bool = False
 
 
-def month_preview(session: Session, solus: Any, client: Client, *, now: datetime,
-                  items: list[Any] | None = None) -> MonthPreview:
+def month_preview(session: Session, solus: SolusVM | None, client: Client, *, now: datetime,
+                  items: list[UsageItem] | None = None) -> MonthPreview:
     """This month's usage so far with the invoicing run's line amounts and tax rules.
 
     ``items`` (a snapshot of ``usage.usage_items_so_far``) are priced without asking
     SolusVM; without them SolusVM is asked and its errors propagate (the page says the
     figures are unavailable).
     """
-
     ctx = invoice_service.tax_context(session, client)
     price = usage_lines.line_price(session, client)  # the run's own pricing: same amounts, same rounding
     period = f"{now.year:04d}-{now.month:02d}"
@@ -137,6 +137,8 @@ def month_preview(session: Session, solus: Any, client: Client, *, now: datetime
     rates = [ctx.rate1, ctx.rate2] if ctx.enabled else []
     if client.solusvm_user_id:
         if items is None:
+            if solus is None:
+                raise ValueError("month_preview needs SolusVM or the usage items")
             items = usage.usage_items_so_far(solus, client.solusvm_user_id, now=now)
         for item in items:
             for line in usage_lines.item_lines(item, period, price):
@@ -161,7 +163,7 @@ _CUMULATIVE: dict[tuple[str, int, Any], int] = {}
 _CUMULATIVE_MAX = 50_000
 
 
-def usage_by_day(solus: Any, client: Client, *, now: datetime,
+def usage_by_day(solus: SolusVM, solusvm_user_id: int | None, *, now: datetime,
                  today_total: int | None = None) -> list[tuple[Any, int]]:
     """Tokens used on each day of the running month so far: ``[(date, tokens), ...]``.
 
@@ -170,9 +172,7 @@ def usage_by_day(solus: Any, client: Client, *, now: datetime,
     before today are cached; today is asked every time unless the caller already read it
     (``today_total``: the month-to-date tokens). SolusVM errors propagate.
     """
-
-
-    if not client.solusvm_user_id:
+    if not solusvm_user_id:
         return []
     today = now.date()
     base = str(getattr(solus, "base_url", ""))
@@ -180,11 +180,11 @@ def usage_by_day(solus: Any, client: Client, *, now: datetime,
     previous = 0
     day = today.replace(day=1)
     while day <= today:
-        key = (base, int(client.solusvm_user_id), day)
+        key = (base, int(solusvm_user_id), day)
         total = _CUMULATIVE.get(key) if day < today else today_total
         if total is None:
             total = sum(item.total_tokens for item in iter_usage_items(
-                solus, day.year, day.month, user_id=client.solusvm_user_id, until=day))
+                solus, day.year, day.month, user_id=solusvm_user_id, until=day))
             if day < today:
                 if len(_CUMULATIVE) >= _CUMULATIVE_MAX:
                     _CUMULATIVE.clear()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import calendar
 import logging
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
@@ -19,6 +18,7 @@ from bridge.models import Client, Invoice, utcnow
 from bridge.services import invoices as invoice_service
 from bridge.services import snapshots, sso, usage
 from bridge.services.invoice_document import InvoiceDocument, document, month_preview, usage_by_day
+from bridge.services.ports import SolusVM
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import charts
 from bridge.web.common import client_required, dbs, rate_limit, solus, unit_of_work, web_blueprint
@@ -86,14 +86,13 @@ class _MonthSoFar:
     days: list[tuple[Any, int]] | None  # tokens per day (the chart); None when it could not be read
 
 
-def _month_so_far(sv: Any, client_id: int, uid: int, now: Any) -> _MonthSoFar:
+def _month_so_far(sv: SolusVM, client_id: int, uid: int, now: Any) -> _MonthSoFar:
     """One refresh for the table and the chart: today's month-to-date total is read once."""
     items = usage.usage_items_so_far(sv, uid, now=now)
     # Runs in its own thread, after the request's database session may be gone: the chart
-    # gets the one field it reads, not the ORM object.
-    who = SimpleNamespace(id=client_id, solusvm_user_id=uid)
+    # gets the SolusVM user id, not the ORM object.
     try:
-        days = usage_by_day(sv, who, now=now, today_total=sum(i.total_tokens for i in items))  # type: ignore[arg-type]
+        days = usage_by_day(sv, uid, now=now, today_total=sum(i.total_tokens for i in items))
     except (SolusVMError, ValueError) as exc:  # the table is still worth showing
         log.warning("usage by day for client %s unavailable: %s", client_id, exc)
         days = None
