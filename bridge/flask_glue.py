@@ -12,10 +12,10 @@ from typing import Any
 
 from flask import Flask, current_app, g
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bridge import db
-from bridge.services.unit_of_work import make_session_factory
+from bridge.services.unit_of_work import UnitOfWork, make_session_factory
 from bridge.settings import Settings
 
 SETTINGS_KEY = "bridge.settings"
@@ -84,9 +84,21 @@ def get_session() -> Session:
     """The current request's session (created on first use, closed at teardown)."""
     session: Session | None = g.get("_bridge_session")
     if session is None:
-        session = current_app.extensions[DB_KEY]["session_factory"]()
+        session = get_session_factory()()
         g._bridge_session = session
     return session
+
+
+def get_session_factory() -> sessionmaker[Session]:
+    """The app's session factory (inside an app context)."""
+    factory: sessionmaker[Session] = current_app.extensions[DB_KEY]["session_factory"]
+    return factory
+
+
+def unit_of_work() -> UnitOfWork:
+    """A unit of work for this request: a payment may lift an overdue hold, and the SolusVM
+    changes it queues are tried after commit within the request's budget."""
+    return UnitOfWork.for_settings(get_session_factory(), current_settings())
 
 
 def get_engine() -> Engine:

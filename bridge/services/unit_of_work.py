@@ -93,22 +93,8 @@ class UnitOfWork:
 
     def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in a new session's transaction and commit (see the module doc)."""
-        for attempt in range(LOCK_RETRIES):
-            record = Work(solus=self.solus)
-            try:
-                with self.session_factory() as session:
-                    session.info[WORK_KEY] = record
-                    with session.begin():
-                        result = work(session)
-                        self._before_commit(session, record)
-            except OperationalError as exc:
-                if not is_lock_conflict(exc) or attempt == LOCK_RETRIES - 1:
-                    raise
-                time.sleep(lock_backoff(attempt))
-                continue
-            self._after_commit(record)
-            return result
-        raise AssertionError("unreachable")
+        with self.session_factory() as session:
+            return self.run_in(session, work)
 
     def run_in(self, session: Session, work: Callable[[Session], T]) -> T:
         """Like ``run`` in the caller's ``session`` (a request's), which is committed, or rolled

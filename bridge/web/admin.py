@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bridge.billing import plan_prices
 from bridge.errors import BridgeError, WebError
-from bridge.flask_glue import current_settings
+from bridge.flask_glue import current_settings, unit_of_work
 from bridge.models import Admin, Client, ClientGroup, Currency, Invoice, TaxRule, utcnow
 from bridge.services import accounts, audit, catalogue, outbox, provisioning, snapshots, web_sessions
 from bridge.services import invoices as invoice_service
@@ -33,7 +33,6 @@ from bridge.web.common import (
     password_tag,
     session_max_age,
     solus,
-    unit_of_work,
     web_blueprint,
 )
 from bridge.web.formatting import format_money, format_number

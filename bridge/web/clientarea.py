@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from bridge.db import lock_row
 from bridge.errors import BridgeError
-from bridge.flask_glue import current_settings
+from bridge.flask_glue import current_settings, unit_of_work
 from bridge.models import Client, Invoice, utcnow
 from bridge.services import invoices as invoice_service
 from bridge.services import snapshots, sso, usage
@@ -21,7 +21,7 @@ from bridge.services.invoice_document import InvoiceDocument, document, month_pr
 from bridge.services.ports import SolusVM
 from bridge.services.solusvm_client import SolusVMError
 from bridge.web import charts
-from bridge.web.common import client_required, dbs, rate_limit, solus, unit_of_work, web_blueprint
+from bridge.web.common import client_required, dbs, rate_limit, solus, web_blueprint
 from bridge.web.forms import ActionForm
 from bridge.web.headers import allow_solusvm_login_form
 from bridge.web.pdf import invoice_pdf as render_pdf

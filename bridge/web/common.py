@@ -31,7 +31,7 @@ from flask import (
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from bridge import db, flask_glue
 from bridge.flask_glue import current_settings
@@ -41,7 +41,7 @@ from bridge.services.accounts import Mail
 from bridge.services.mailer import Mailer, MailError
 from bridge.services.paths import local_path
 from bridge.services.solusvm_client import SolusVMClient, connect
-from bridge.services.unit_of_work import LOCK_RETRIES, UnitOfWork, lock_backoff
+from bridge.services.unit_of_work import LOCK_RETRIES, lock_backoff
 from bridge.settings import check_system_url
 
 log = logging.getLogger(__name__)
@@ -115,18 +115,6 @@ def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:
 def dbs() -> Session:
     """The request's database session."""
     return flask_glue.get_session()
-
-
-def session_factory() -> sessionmaker[Session]:
-    """The app's session factory."""
-    factory: sessionmaker[Session] = current_app.extensions["bridge_db"]["session_factory"]
-    return factory
-
-
-def unit_of_work() -> UnitOfWork:
-    """A unit of work for this request: a payment may lift an overdue hold, and the SolusVM
-    changes it queues are tried after commit within the request's budget."""
-    return UnitOfWork.for_settings(session_factory(), current_settings())
 
 
 def solus() -> SolusVMClient:
@@ -304,7 +292,6 @@ def _identity_digest(identity: str) -> str:
 
 
 def _known_identities(kind: str) -> list[str]:
-
     raw = request.cookies.get(_known_cookie(kind))
     if not raw:
         return []
@@ -318,7 +305,6 @@ def _known_identities(kind: str) -> list[str]:
 
 def _remember_device(kind: str, identity: str) -> None:
     """After a successful log-in: this browser has shown it knows the account's password."""
-
     digest = _identity_digest(identity)
     known = [digest] + [d for d in _known_identities(kind) if d != digest]
     value = URLSafeTimedSerializer(str(current_app.config["SECRET_KEY"]), salt=KNOWN_DEVICE_SALT).dumps(

@@ -10,10 +10,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bridge.flask_glue import get_session_factory
 from bridge.models import Client
 from bridge.services import outbox
 from bridge.services.solusvm_client import SolusVMError
-from bridge.web.common import session_factory, solus
+from bridge.web.common import solus
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def _due_now(client_id: int) -> datetime:
     """A "now" at which every pending change of the client is due (an explicit retry skips the backoff)."""
 
     now = datetime.now(UTC)
-    with session_factory()() as s:
+    with get_session_factory()() as s:
         for change in outbox.pending_changes(s, client_id, include_failed=False):
             due = change.next_attempt_at
             if due is not None:
@@ -48,13 +49,13 @@ def provision_now(client_id: int, *, retry: bool = False) -> ProvisionResult:
     errors: list[str] = []
     try:
         if retry:
-            report = outbox.apply_pending(session_factory(), solus(), client_id=client_id, now=_due_now(client_id))
+            report = outbox.apply_pending(get_session_factory(), solus(), client_id=client_id, now=_due_now(client_id))
         else:
-            report = outbox.apply_for_client(session_factory(), solus(), client_id)
+            report = outbox.apply_for_client(get_session_factory(), solus(), client_id)
         errors = list(getattr(report, "errors", []) or [])
     except (SolusVMError, ValueError) as exc:  # ValueError: SolusVM URL not configured
         errors = [str(exc)]
-    with session_factory()() as s:
+    with get_session_factory()() as s:
         client = s.get(Client, client_id)
         provisioned = bool(client is not None and client.solusvm_user_id)
     if errors:

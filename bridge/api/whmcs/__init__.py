@@ -21,7 +21,7 @@ import pkgutil
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -31,9 +31,8 @@ from bridge.api.whmcs.pricing import token_pricing
 from bridge.api.whmcs.registry import ACTIONS, ActionContext, action
 from bridge.db import is_lock_conflict
 from bridge.errors import AuthFailed, BridgeError, Busy, CommandNotFound, ValidationFailed
-from bridge.flask_glue import current_settings, get_engine, get_session
+from bridge.flask_glue import current_settings, get_engine, get_session, unit_of_work
 from bridge.services import accounts, credentials, ratelimit
-from bridge.services.unit_of_work import UnitOfWork
 from bridge.settings import parse_networks
 
 __all__ = ["ACTIONS", "action", "bp", "load_actions"]
@@ -183,7 +182,7 @@ def api() -> Response:
         # The action is one transaction: the unit of work runs it again from the start when
         # SQLite's write lock is lost to another writer, and after commit tries the SolusVM
         # changes it queued, within the request's budget.
-        unit = UnitOfWork.for_settings(current_app.extensions["bridge_db"]["session_factory"], settings)
+        unit = unit_of_work()
 
         def work(sess: Session) -> Any:
             return spec.handler(ActionContext(params=params, session=sess, actor=actor, settings=settings,
