@@ -643,8 +643,8 @@ def _batch_work(session: Session, batch: list[tuple[int, list[UsageItem]]], peri
     currencies: dict[int, Currency] = {}
 
     def price_of(client: Client) -> LinePrice:
-        key = (client.currency_id, client.group_id, bool(client.tax_exempt), client.country or "", client.state or "")
-        if key not in prices:  # every client of the key has the same price (pricing.token_pricing)
+        key = pricing.price_key(client.currency_id, client.group_id, client.tax_exempt, client.country, client.state)
+        if key not in prices:  # every client of the key has the same price
             prices[key] = line_price(session, client)
         return prices[key]
 

@@ -244,10 +244,16 @@ def _pooled(engine: Engine, client_id: int) -> TokenPricing:
     return _price(tuple(row), catalogue.cached_snapshot(engine, row[6]))
 
 
+def price_key(currency_id: int, group_id: int | None, tax_exempt: Any, country: str | None,
+              state: str | None) -> tuple[Any, ...]:
+    """Everything a client's price depends on: clients with the same key pay the same price."""
+    return (currency_id, group_id, bool(tax_exempt), country or "", state or "")
+
+
 def _price(row: Row, snap: catalogue.Snapshot) -> TokenPricing:
     if row[0] == "Closed":
         raise NotFound("Client Not Found")
-    key = (row[1], row[2], bool(row[3]), row[4] or "", row[5] or "")
+    key = price_key(row[1], row[2], row[3], row[4], row[5])
     hit = snap.memo.get(key)
     if hit is None:
         hit = _compute(key, snap)
