@@ -390,9 +390,8 @@ def _lifetime(value: Any) -> timedelta:
     return timedelta(seconds=float(str(value).strip()))
 
 
-def problems(values: Mapping[str, Any]) -> list[Problem]:
-    """Everything wrong with merged ``values`` (as ``raw_values`` builds): unreadable values
-    (``blocks_start``) and combinations that cannot work; no network, no database."""
+def unreadable(values: Mapping[str, Any]) -> list[Problem]:
+    """The values of merged ``values`` that cannot be read (``blocks_start``): the start refuses them."""
     found: list[Problem] = []
     # (keys, reader that raises ValueError on a bad value, what a good value is)
     numbers: list[tuple[Any, Callable[[Any], bool], str]] = [
@@ -435,7 +434,13 @@ def problems(values: Mapping[str, Any]) -> list[Problem]:
         check_system_url(values.get("SYSTEM_URL"))  # e-mailed links are built from it
     except ValueError as exc:
         found.append(Problem("SYSTEM_URL", str(exc).removeprefix("SYSTEM_URL ")))
+    return found
 
+
+def problems(values: Mapping[str, Any]) -> list[Problem]:
+    """Everything wrong with merged ``values`` (as ``raw_values`` builds): the ``unreadable``
+    values and combinations that cannot work; no network, no database (the catalogue file is read)."""
+    found = unreadable(values)
     # Combinations and references: check-config fails on them; the bridge still starts.
     bad = {p.key for p in found}
     lock, suspend = values.get("OVERDUE_LOCK_DAYS"), values.get("OVERDUE_SUSPEND_DAYS")
@@ -495,7 +500,7 @@ def _text(values: Mapping[str, Any], key: str) -> str:
 def from_values(values: Mapping[str, Any], instance_path: str | os.PathLike[str] = "instance") -> Settings:
     """Build the typed settings from merged values; raises ``SettingsError`` (the problems that
     block the start, in check-config's words) when a value cannot be read."""
-    blocking = [p for p in problems(values) if p.blocks_start]
+    blocking = unreadable(values)  # not problems(): the start need not read the catalogue file
     if blocking:
         raise SettingsError(blocking)
     instance = Path(instance_path)

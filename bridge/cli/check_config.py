@@ -149,8 +149,6 @@ def check_security(config: Settings, report: Report) -> None:
 
 def check_database(config: Settings, report: Report) -> None:
     """Reachable, at the newest migration, with a catalogue."""
-
-
     url = config.database_url
     try:
         parsed = make_url(url)
@@ -256,7 +254,7 @@ def run_checks(values: Mapping[str, Any], instance_path: str, *, solusvm: bool =
     check_values(values, report)
     # The other checks read the typed settings; a value that cannot be read (reported above)
     # is replaced by its default for them, so one bad value does not hide the other findings.
-    blocking = {p.key for p in settings.problems(values) if p.blocks_start}
+    blocking = {p.key for p in settings.unreadable(values)}
     config = settings.from_values({**values, **{key: settings.KEYS.get(key) for key in blocking}}, instance_path)
     check_security(config, report)
     check_database(config, report)
