@@ -35,7 +35,7 @@ from werkzeug.datastructures import EnvironHeaders
 from .clock import format_instant
 from .journal import request_entry
 from .state import Backend, Namespaces
-from .wire import drain
+from .wire import NAMESPACE_HEADER, drain
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,6 +43,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 KEEP = "mock_solusvm.keep_page"
 #: Only API pages are kept (the control API and the user area are never cached).
 PREFIX = "/api/v1/"
+NAMESPACE_ENVIRON = "HTTP_" + NAMESPACE_HEADER.upper().replace("-", "_")  # the header, as WSGI names it
 #: Pages kept per namespace; past it the cache starts again (10,000 users are 667 pages of 15).
 MAX_PAGES = 4096
 
@@ -106,7 +107,7 @@ class PageCache:
         token = token.strip()
         if scheme.lower() != "bearer" or not token or not is_admin_token(self.config["API_TOKENS"], token):
             return None
-        backend = self.registry.existing(environ.get("HTTP_X_MOCK_NAMESPACE") or "default")
+        backend = self.registry.existing(environ.get(NAMESPACE_ENVIRON) or "default")
         if backend is None or backend.faults.armed():
             return None
         key = (path, query, environ.get("HTTP_HOST", ""), environ.get("SERVER_NAME", ""),

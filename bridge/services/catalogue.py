@@ -23,7 +23,6 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm import Session as _Session
 
 from bridge.billing import SEPARATORS, AppliedTax, RuleInfo, applicable_rates
 from bridge.errors import ValidationFailed
@@ -370,7 +369,7 @@ def cached_snapshot(engine: Engine, version: str | None) -> Snapshot:
     if snap is not None and snap.version == version:
         return snap
 
-    with _Session(engine) as session:
+    with Session(engine) as session:
         return snapshot(session, version)
 
 

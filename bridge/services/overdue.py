@@ -5,9 +5,9 @@ Collections) whose due date is ``d`` days in the past decides it:
 
 - ``d >= OVERDUE_SUSPEND_DAYS`` (default 14; never before the lock): ``suspended``;
 - ``d >= OVERDUE_LOCK_DAYS`` (default 7): ``locked``;
-
-(``bridge.settings.OverdueSettings``; the callers pass theirs).
 - otherwise nothing.
+
+(The thresholds are ``bridge.settings.OverdueSettings``; the callers pass theirs.)
 
 Clients in a group with ``susp_term_exempt`` are never locked or suspended by this rule.
 The stage becomes the client's overdue hold (see ``bridge.services.provisioning``), and a

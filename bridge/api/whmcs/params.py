@@ -109,9 +109,9 @@ def _answer_schema(schema: type[AnswerSchema]) -> AnswerSchema:
     return schema(money=money)
 
 
-def answer(schema: type[AnswerSchema], row: Any, *, many: bool = False) -> Any:
+def answer(schema: type[AnswerSchema], row: Any) -> Any:
     """``row`` (an object or mapping) written as the wire shape ``schema``."""
-    return _answer_schema(schema).dump(row, many=many)
+    return _answer_schema(schema).dump(row)
 
 
 class Row:
