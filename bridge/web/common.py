@@ -41,7 +41,6 @@ from bridge.services.accounts import Mail
 from bridge.services.mailer import Mailer, MailError
 from bridge.services.paths import local_path
 from bridge.services.solusvm_client import SolusVMClient, connect
-from bridge.services.unit_of_work import LOCK_RETRIES, lock_backoff
 from bridge.settings import check_system_url
 
 log = logging.getLogger(__name__)
@@ -83,22 +82,6 @@ def _database_busy(exc: OperationalError) -> Any:
     body, status = error_page("Busy for a moment", "Many changes are being saved right now and yours was not. "
                               "Please send the form again in a few seconds.", 503)
     return body, status, {"Retry-After": "2"}
-
-
-def retry_on_lock(work: Callable[[], Any], attempts: int = LOCK_RETRIES) -> Any:
-    """Run ``work`` (one whole transaction, committed inside) again when SQLite's deferred
-    transaction loses the write lock to a concurrent one, so parallel visitors get the same
-    answer instead of a 503 (nothing of a lost attempt was written). The last failure propagates.
-    The retry policy is the unit of work's (``bridge.services.unit_of_work``)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return work()
-        except OperationalError as exc:
-            flask_glue.get_session().rollback()
-            if not db.is_lock_conflict(exc) or attempt == attempts:
-                raise
-            time.sleep(lock_backoff(attempt - 1))
-    raise AssertionError("unreachable")
 
 
 def web_blueprint(name: str, import_name: str, **kwargs: Any) -> Blueprint:

@@ -6,9 +6,10 @@ import hashlib
 from typing import Any
 
 from flask import redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
 
 from bridge.errors import BridgeError, WeakPassword, WebError, WrongPassword
-from bridge.flask_glue import current_settings
+from bridge.flask_glue import current_settings, unit_of_work
 from bridge.services import accounts
 from bridge.services.ratelimit import identity_key
 from bridge.web.common import (
@@ -18,7 +19,6 @@ from bridge.web.common import (
     log_in_client,
     public_url,
     rate_limit,
-    retry_on_lock,
     send_after_response,
     web_blueprint,
 )
@@ -58,16 +58,17 @@ def signup() -> Any:
         email = form.email.data.strip()
         rate_limit("signup", f"email:{identity_key(email)}")
 
-        def attempt() -> Any:
+        def attempt(db_session: Session) -> Any:
             _client, mail = accounts.signup(
-                dbs(), firstname=form.firstname.data.strip(), lastname=form.lastname.data.strip(),
+                db_session, firstname=form.firstname.data.strip(), lastname=form.lastname.data.strip(),
                 companyname=(form.companyname.data or "").strip(), email=email, password=form.password.data,
                 login_url=public_url("web_auth.login"), **_mail_args())
-            dbs().commit()
             return mail
 
         try:
-            mail = retry_on_lock(attempt)  # parallel sign-ups for one address: the same page for all
+            # One transaction, run again when SQLite's write lock goes to a parallel sign-up for the
+            # same address, so all of them get the same page instead of a 503.
+            mail = unit_of_work().run_in(dbs(), attempt)
         except WeakPassword as exc:
             form.password.errors = [exc.message]
             return render_template("signup/landing.html", form=form, **_terms()), 400
